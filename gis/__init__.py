@@ -1,0 +1,1 @@
+"""Spatial work for Doorstep, independent of Flask: demo data, visit matching, coverage, import."""
