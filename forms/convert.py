@@ -1,0 +1,121 @@
+"""XLSForm bytes -> XForm, with no file IO and with errors a designer can act on."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any
+
+from pyxform.xls2json_backends import Definition, SupportedFileTypes
+from pyxform.xls2xform import convert
+
+from forms.errors import FormError, from_pyxform
+from forms.guards import DEFAULT_MAX_BYTES, check_upload
+from forms.xform_info import GeoField, MediaRef, describe_xform
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertedForm:
+    """Everything the server stores for one uploaded form version."""
+
+    xform: str
+    warnings: list[str]
+    itemsets_csv: str | None
+    form_id: str
+    version: str | None
+    title: str
+    languages: list[str]
+    default_language: str | None
+    geo_fields: list[GeoField]
+    media: list[MediaRef]
+    entities: list[dict[str, Any]]
+    md5: str
+
+    @property
+    def media_filenames(self) -> list[str]:
+        """Names the manifest must list (itemsets.csv included when pyxform made one)."""
+        names = {m.filename for m in self.media}
+        if self.itemsets_csv is not None:
+            names.add("itemsets.csv")
+        return sorted(names)
+
+    @property
+    def entity_datasets(self) -> list[str]:
+        return sorted({e["dataset"] for e in self.entities})
+
+
+def xform_md5(xform: str) -> str:
+    """OpenRosa formList hash: 'md5:' + hex digest of the exact bytes served."""
+    return "md5:" + hashlib.md5(xform.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def convert_xlsform(
+    data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ConvertedForm:
+    """Convert an uploaded XLSForm; raise FormError (never anything else) when it is bad.
+
+    The file stem is passed to pyxform like a path would be, so a form without a
+    form_id gets the same id as `pyxform.xls2xform.convert(path)` would give it.
+    """
+    file_type = check_upload(data, filename, max_bytes=max_bytes)
+    ft = SupportedFileTypes("." + file_type)
+    stem = PurePath(filename.replace("\\", "/")).stem
+    definition = Definition(data=io.BytesIO(data), file_type=ft, file_path_stem=stem)
+    warnings: list[str] = []
+    try:
+        result = convert(xlsform=definition, warnings=warnings, file_type=ft.value)  # type: ignore[arg-type]
+    except FormError:
+        raise
+    except Exception as err:  # pyxform raises TypeError/KeyError on odd files
+        raise from_pyxform(err) from err
+    return _build(result.xform, list(result.warnings), result.itemsets)
+
+
+def _build(xform: str, warnings: list[str], itemsets: str | None) -> ConvertedForm:
+    info = describe_xform(xform)
+    return ConvertedForm(
+        xform=xform,
+        warnings=warnings,
+        itemsets_csv=itemsets,
+        form_id=info.form_id,
+        version=info.version,
+        title=info.title,
+        languages=info.languages,
+        default_language=info.default_language,
+        geo_fields=info.geo_fields,
+        media=info.media,
+        entities=[e.to_dict() for e in info.entities],
+        md5=xform_md5(xform),
+    )
+
+
+def new_version(now: datetime | None = None) -> str:
+    """A version for forms whose settings sheet has none: UTC 'YYYYMMDDHHMMSS'.
+
+    Digits only, so it sorts as text and as a number, the same shape as the
+    `=TEXT(NOW(),"yyyymmddhhmmss")` formula XLSForm guides recommend.
+    """
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+_ROOT_ID = re.compile(r'(<instance>\s*<[^\s>/]+\s+id="[^"]*")')
+
+
+def ensure_version(form: ConvertedForm, now: datetime | None = None) -> ConvertedForm:
+    """Return the form with a version: unchanged if it has one, else a timestamp.
+
+    The attribute is written where pyxform writes the settings' version (right after
+    id on the primary instance root), so the XForm equals the one pyxform would have
+    produced with that version in the settings; md5 is recomputed.
+    """
+    if form.version:
+        return form
+    version = new_version(now)
+    xform, n = _ROOT_ID.subn(rf'\1 version="{version}"', form.xform, count=1)
+    if n != 1:
+        raise FormError("DS198", pyxform_message="could not locate the primary instance root")
+    return replace(form, xform=xform, version=version, md5=xform_md5(xform))
