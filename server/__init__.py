@@ -1,0 +1,39 @@
+"""Doorstep: field survey server for door-to-door registration."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from server.config import StartupError, load_config
+
+__all__ = ["StartupError", "create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; no database work happens here (migrations run via the CLI)."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "DOORSTEP_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    load_config(app, test_config)
+
+    from server import access, i18n
+    from server.extensions import db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    access.init_app(app)
+
+    from server.web import register_blueprints
+
+    register_blueprints(app)
+
+    from server import cli
+
+    cli.init_app(app)
+    return app

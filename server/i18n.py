@@ -1,0 +1,54 @@
+"""Chinese first, English available: a small JSON catalogue keyed by the English text.
+
+Locale: ?lang= (remembered in a cookie), then the user's setting, then the cookie, then
+DEFAULT_LOCALE (zh_CN). Missing keys fall back to English, so nothing renders blank.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Flask, current_app, g, request
+from flask_login import current_user
+
+LOCALES = ("zh_CN", "en")
+CATALOGUE_DIR = Path(__file__).parent / "translations"
+
+
+@cache
+def _catalogue(locale: str) -> dict[str, str]:
+    path = CATALOGUE_DIR / f"{locale}.json"
+    return json.loads(path.read_text("utf-8")) if path.exists() else {}
+
+
+def current_locale() -> str:
+    if "locale" in g:
+        return g.locale
+    wanted = request.args.get("lang") or ""
+    if wanted not in LOCALES and current_user and current_user.is_authenticated:
+        wanted = current_user.locale or ""
+    if wanted not in LOCALES:
+        wanted = request.cookies.get("lang", "")
+    if wanted not in LOCALES:
+        wanted = current_app.config["DEFAULT_LOCALE"]
+    g.locale = wanted
+    return wanted
+
+
+def gettext(text: str, **values: object) -> str:
+    translated = _catalogue(current_locale()).get(text, text)
+    return translated.format(**values) if values else translated
+
+
+def _remember_locale(response):
+    wanted = request.args.get("lang")
+    if wanted in LOCALES:
+        response.set_cookie("lang", wanted, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(_=gettext, current_locale=current_locale)
+    app.after_request(_remember_locale)

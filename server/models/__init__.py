@@ -1,0 +1,28 @@
+"""The core nouns of DESIGN.md as SQLAlchemy models; the schema changes only through migrations/."""
+
+from server.models.areas import Area, Assignment, Building, Round
+from server.models.audit import AuditEvent
+from server.models.entities import Entity, EntityVersion
+from server.models.forms import Form, FormMedia, FormVersion
+from server.models.submissions import Submission, SubmissionAttachment
+from server.models.users import Role, User
+from server.models.visits import BuildingCoverage, Visit
+
+__all__ = [
+    "Area",
+    "Assignment",
+    "AuditEvent",
+    "Building",
+    "BuildingCoverage",
+    "Entity",
+    "EntityVersion",
+    "Form",
+    "FormMedia",
+    "FormVersion",
+    "Role",
+    "Round",
+    "Submission",
+    "SubmissionAttachment",
+    "User",
+    "Visit",
+]

@@ -1,0 +1,15 @@
+"""Column helpers shared by the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# JSON that is JSONB on PostgreSQL (indexable) and TEXT-backed JSON on SQLite.
+JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")

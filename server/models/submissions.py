@@ -1,0 +1,68 @@
+"""Raw submissions: append-only; everything derived from them can be rebuilt by replay."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.extensions import db
+from server.models._types import utcnow
+
+REVIEW_STATES = ("received", "approved", "has_issues", "rejected")
+PROCESSING_STATES = ("pending", "done", "error")
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    form_version_id: Mapped[int] = mapped_column(sa.ForeignKey("form_versions.id"), index=True)
+    submitter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The XML is stored durably in the submission store (STORAGE_DIR); the checksum proves it.
+    xml_sha256: Mapped[str] = mapped_column(sa.String(64))
+    xml_size: Mapped[int] = mapped_column(sa.Integer)
+    storage_key: Mapped[str] = mapped_column(sa.String(256))
+    deprecated_id: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    # True once an edit (a newer instance naming this one as deprecatedID) replaced it.
+    superseded: Mapped[bool] = mapped_column(default=False)
+    review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
+    processing_state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    processing_error: Mapped[str | None] = mapped_column(sa.Text)
+    processed_at: Mapped[datetime | None] = mapped_column()
+    attachments_expected: Mapped[int] = mapped_column(sa.Integer, default=0)
+    attachments_present: Mapped[int] = mapped_column(sa.Integer, default=0)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    gps_accuracy: Mapped[float | None] = mapped_column(sa.Float)
+
+    form_version = relationship("FormVersion")
+    submitter = relationship("User")
+    attachments: Mapped[list[SubmissionAttachment]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan"
+    )
+
+
+class SubmissionAttachment(db.Model):
+    __tablename__ = "submission_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(256))
+    content_type: Mapped[str] = mapped_column(sa.String(128), default="application/octet-stream")
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int | None] = mapped_column(sa.Integer)
+    storage_key: Mapped[str | None] = mapped_column(sa.String(256))
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "name", name="uq_submission_attachments_sub_name"),
+    )

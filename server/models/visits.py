@@ -1,0 +1,51 @@
+"""Visits (derived from submissions) and per-building coverage (derived from visits)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.extensions import db
+from server.models._types import JSONType, utcnow
+
+
+class Visit(db.Model):
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+    )
+    round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id"), index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    chosen_building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"))
+    building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"), index=True)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    gps_accuracy: Mapped[float | None] = mapped_column(sa.Float)
+    distance_m: Mapped[float | None] = mapped_column(sa.Float)
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="done")
+    units_recorded: Mapped[int] = mapped_column(sa.Integer, default=0)
+    flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuildingCoverage(db.Model):
+    """A building's coverage state in a round; rebuilt from visits by the coverage engine."""
+
+    __tablename__ = "building_coverage"
+
+    building_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True
+    )
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(sa.String(16), default="unvisited", index=True)
+    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    units_recorded: Mapped[int] = mapped_column(sa.Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Persistence and domain rules; views and CLI commands call these."""

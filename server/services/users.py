@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import Area, Assignment, Role, User
+
+
+class UserError(ValueError):
+    """A user request that cannot be carried out; the message says why."""
+
+
+def generate_password() -> str:
+    # Readable on a phone screen: no 0/O or 1/l confusion.
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def create_user(
+    username: str,
+    role: Role | str,
+    *,
+    display_name: str = "",
+    area_codes: list[str] | None = None,
+    password: str | None = None,
+) -> tuple[User, str]:
+    """Create a user and return it with its password (shown once, stored only as a hash)."""
+    try:
+        role = Role(role)
+    except ValueError as err:
+        choices = ", ".join(r.value for r in Role)
+        raise UserError(f"unknown role {role!r}: choose one of {choices}") from err
+    if not username or len(username) > 64:
+        raise UserError("username must be 1 to 64 characters")
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        raise UserError(f"user {username!r} already exists")
+    password = password or generate_password()
+    user = User(username=username, role=role.value, display_name=display_name or username)
+    user.set_password(password)
+    if role is Role.COORDINATOR:
+        user.device_token = secrets.token_urlsafe(24)
+    for code in area_codes or []:
+        area = db.session.scalar(sa.select(Area).where(Area.code == code))
+        if area is None:
+            raise UserError(f"unknown area code {code!r}")
+        user.assignments.append(Assignment(area=area))
+    db.session.add(user)
+    return user, password
+
+
+def reset_password(username: str) -> str:
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    password = generate_password()
+    user.set_password(password)
+    return password

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, render_template, url_for
+from flask_login import current_user
+
+from server.access import LOGGED_IN, PUBLIC, allow, allowed_roles, rule_for
+from server.extensions import db
+from server.models import Area, Building, Role, User
+
+bp = Blueprint("home", __name__)
+
+
+@dataclass(frozen=True)
+class HomeLink:
+    endpoint: str
+    label: str
+
+
+def add_home_link(app: Flask, endpoint: str, label: str) -> None:
+    """Offer a page on the home menu; who sees it follows the page's own access rule."""
+    app.extensions.setdefault("doorstep.home_links", []).append(HomeLink(endpoint, label))
+
+
+@bp.app_context_processor
+def _home_links():
+    def home_links(role: str) -> list[dict[str, str]]:
+        links = current_app.extensions.get("doorstep.home_links", [])
+        return [
+            {"url": url_for(link.endpoint), "label": link.label}
+            for link in links
+            if Role(role) in allowed_roles(rule_for(link.endpoint))
+        ]
+
+    return {"home_links": home_links}
+
+
+@bp.route("/")
+@allow(LOGGED_IN)
+def index():
+    """One page per role: what this person does here, and where to go next."""
+    areas = [a.area for a in current_user.assignments]
+    counts = {
+        "buildings": db.session.scalar(sa.select(sa.func.count(Building.id))),
+        "streets": db.session.scalar(
+            sa.select(sa.func.count(Area.id)).where(Area.level == "street")
+        ),
+        "coordinators": db.session.scalar(
+            sa.select(sa.func.count(User.id)).where(User.role == Role.COORDINATOR.value)
+        ),
+    }
+    return render_template("home.html", areas=areas, counts=counts)
+
+
+@bp.route("/healthz")
+@allow(PUBLIC)
+def healthz():
+    db.session.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,141 @@
+"""Shared fixtures: an app on a real SQLite file per test, clients logged in per role."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server import create_app
+from server.extensions import db
+from server.models import Area, Building, Role, User
+from server.services import users
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL", "")
+PASSWORD = "correct horse battery"
+
+
+def make_app(tmp_path: Path, **config) -> Flask:
+    settings = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'doorstep.sqlite3'}",
+        "SECRET_KEY": "test-only",
+        "PROCESS_IN_BACKGROUND": False,
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def upgrade(app: Flask) -> None:
+    from flask_migrate import upgrade as alembic_upgrade
+
+    with app.app_context():
+        alembic_upgrade(directory=app.config["MIGRATIONS_DIR"])
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(tmp_path)
+    upgrade(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def area_tree(app: Flask) -> dict[str, Area]:
+    """A township with one village and two streets."""
+    town = Area(code="T", name_zh="测试乡", name_en="Test Township", level="township", path="T")
+    db.session.add(town)
+    db.session.flush()
+    village = Area(code="T01", name_zh="一村", name_en="Village One", level="village",
+                   parent_id=town.id, path="T/T01")
+    db.session.add(village)
+    db.session.flush()
+    streets = {}
+    for code in ("T01-01", "T01-02"):
+        street = Area(code=code, name_zh=f"{code}组", name_en=f"Group {code}", level="street",
+                      parent_id=village.id, path=f"T/T01/{code}")
+        db.session.add(street)
+        streets[code] = street
+    db.session.commit()
+    return {"T": town, "T01": village, **streets}
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    def factory(role: Role | str, username: str | None = None, areas: list[str] = ()) -> User:
+        serial = db.session.scalar(sa.select(sa.func.count(User.id)))
+        username = username or f"{Role(role).value}-{serial}"
+        user, _ = users.create_user(username, role, area_codes=list(areas), password=PASSWORD)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login(client: FlaskClient, make_user):
+    """Log the test client in as a fresh user of the given role; returns the user."""
+
+    def do_login(role: Role | str, areas: list[str] = ()) -> User:
+        user = make_user(role, areas=areas)
+        response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+        assert response.status_code == 302, response.data
+        return user
+
+    return do_login
+
+
+@pytest.fixture
+def make_building(app: Flask):
+    import shapely
+
+    def factory(code: str, street: Area, lon: float = 102.6, lat: float = 24.6,
+                size_deg: float = 0.0001, expected_units: int | None = 2) -> Building:
+        building = Building(code=code, street_id=street.id, expected_units=expected_units,
+                            address=f"{code} 号")
+        building.set_shape(shapely.box(lon, lat, lon + size_deg, lat + size_deg))
+        db.session.add(building)
+        db.session.commit()
+        return building
+
+    return factory
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("set DOORSTEP_TEST_POSTGRES_URL to run PostgreSQL tests")
+    import uuid
+
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"doorstep_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import Area, Building, Role, User
+
+
+def test_users_create_prints_password_once(runner, app, area_tree):
+    result = runner.invoke(args=["users", "create", "li", "--role", "coordinator",
+                                 "--area", "T01-01", "--name", "李协管"])
+    assert result.exit_code == 0, result.output
+    password = result.output.strip().rsplit(" ", 1)[-1]
+    user = db.session.scalar(sa.select(User).where(User.username == "li"))
+    assert user.role == Role.COORDINATOR and user.check_password(password)
+    assert password not in user.password_hash
+    assert [a.area.code for a in user.assignments] == ["T01-01"]
+    assert user.device_token
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["users", "create", "x", "--role", "boss"], "unknown role 'boss'"),
+        (["users", "create", "x", "--role", "supervisor", "--area", "NOPE"], "unknown area code"),
+    ],
+)
+def test_users_create_errors(runner, app, args, message):
+    result = runner.invoke(args=args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_duplicate_user(runner, app):
+    assert runner.invoke(args=["users", "create", "a", "--role", "admin"]).exit_code == 0
+    result = runner.invoke(args=["users", "create", "a", "--role", "admin"])
+    assert "already exists" in result.output
+
+
+def test_demo_loads_once(runner, app):
+    result = runner.invoke(args=["demo", "--no-serve", "--buildings", "300"])
+    assert result.exit_code == 0, result.output
+    assert "admin" in result.output
+    admin_password = next(
+        line.split()[-1] for line in result.output.splitlines() if line.strip().startswith("admin")
+    )
+    assert db.session.scalar(sa.select(User).where(User.username == "admin")).check_password(
+        admin_password
+    )
+    assert db.session.scalar(sa.select(sa.func.count(Building.id))) == 300
+    assert db.session.scalar(sa.select(sa.func.count(Area.id)).where(Area.level == "village")) >= 3
+    again = runner.invoke(args=["demo", "--no-serve", "--buildings", "300"])
+    assert "already loaded" in again.output
+    assert db.session.scalar(sa.select(sa.func.count(Building.id))) == 300
+
+
+def _doorstep(tmp_path, *args, **env):
+    environment = {**os.environ, "DOORSTEP_INSTANCE_PATH": str(tmp_path / "inst"), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args], capture_output=True, text=True,
+        env=environment, timeout=60,
+    )
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    result = _doorstep(
+        tmp_path, "serve", DOORSTEP_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:9/none"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("doorstep: cannot reach database postgresql+psycopg://")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_instance_folder_is_one_line(tmp_path):
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = _doorstep(
+        tmp_path, "db", "upgrade", DOORSTEP_INSTANCE_PATH=str(tmp_path / "blocker" / "inst")
+    )
+    assert result.returncode == 2
+    assert "is not writable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_from_the_command_line(tmp_path):
+    result = _doorstep(tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'inst' / 'doorstep.sqlite3'}")
+    assert "buildings" in sa.inspect(engine).get_table_names()
+    engine.dispose()
