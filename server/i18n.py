@@ -19,8 +19,11 @@ CATALOGUE_DIR = Path(__file__).parent / "translations"
 
 @cache
 def _catalogue(locale: str) -> dict[str, str]:
-    path = CATALOGUE_DIR / f"{locale}.json"
-    return json.loads(path.read_text("utf-8")) if path.exists() else {}
+    """One JSON file per feature (translations/<locale>/<feature>.json), merged."""
+    merged: dict[str, str] = {}
+    for path in sorted((CATALOGUE_DIR / locale).glob("*.json")):
+        merged.update(json.loads(path.read_text("utf-8")))
+    return merged
 
 
 def current_locale() -> str:

@@ -1,16 +1,23 @@
-"""Server-rendered pages, one blueprint per feature."""
+"""Wires the features into the app: each feature module has `init_app(app)` that registers its
+blueprint, its CLI commands and its home-page links."""
 
 from __future__ import annotations
+
+import importlib
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+FEATURES = [
+    "server.web.auth",
+    "server.web.home",
+    "server.api",
+]
+
 
 def register_blueprints(app: Flask) -> None:
-    from server.web import auth, home
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(home.bp)
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
     app.register_error_handler(HTTPException, _http_error)
 
 

@@ -43,3 +43,7 @@ def login():
 def logout():
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

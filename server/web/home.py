@@ -59,3 +59,7 @@ def index():
 def healthz():
     db.session.execute(sa.text("SELECT 1"))
     return {"status": "ok"}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,74 @@
+"""JSON API under /api/v1 with its OpenAPI document at /api/v1/openapi.json.
+
+Feature modules add routes to `bp` and describe them with `@document(...)`, so the OpenAPI
+document is assembled from the routes themselves and cannot drift from them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask_login import current_user
+
+from server.access import LOGGED_IN, PUBLIC, allow
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# API modules, each adding routes to `bp`; features append theirs.
+MODULES: list[str] = []
+
+_SPEC_ATTR = "_openapi"
+
+
+def document(summary: str, **operation: Any) -> Callable:
+    """Attach an OpenAPI operation (summary, parameters, responses…) to a view."""
+
+    def decorate(view: Callable) -> Callable:
+        setattr(view, _SPEC_ATTR, {"summary": summary, **operation})
+        return view
+
+    return decorate
+
+
+@bp.get("/me")
+@allow(LOGGED_IN)
+@document("The logged-in user: role and assigned areas.")
+def me():
+    return jsonify(
+        username=current_user.username,
+        display_name=current_user.display_name,
+        role=current_user.role,
+        areas=[a.area.code for a in current_user.assignments],
+        locale=current_user.locale,
+    )
+
+
+@bp.get("/openapi.json")
+@allow(PUBLIC)
+def openapi():
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        spec = getattr(current_app.view_functions[rule.endpoint], _SPEC_ATTR, None)
+        if spec is None:
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = path.replace("{int:", "{").replace("{path:", "{")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operation = {"responses": {"200": {"description": "OK"}}, **spec}
+            paths.setdefault(path, {})[method.lower()] = operation
+    return jsonify(
+        openapi="3.1.0",
+        info={"title": "Doorstep API", "version": "1"},
+        paths=paths,
+    )
+
+
+def init_app(app: Flask) -> None:
+    for name in MODULES:
+        importlib.import_module(name)
+    app.register_blueprint(bp)
