@@ -43,6 +43,8 @@ def me():
         role=current_user.role,
         areas=[a.area.code for a in current_user.assignments],
         locale=current_user.locale,
+        # The coordinator's OpenRosa base URL (server.openrosa), as ODK Collect uses it.
+        openrosa_url=f"/o/{current_user.device_token}/" if current_user.device_token else None,
     )
 
 
