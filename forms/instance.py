@@ -1,0 +1,187 @@
+"""Read what the server needs from a submitted XML instance, safely (defusedxml).
+
+The XForm tells which nodes are geopoints and which nodes feed entity properties
+(bind `entities:saveto`); `instance_schema` extracts that once per form version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DET
+
+from forms.xform_info import (
+    ENT,
+    GEO_TYPES,
+    XF,
+    container_of,
+    entity_containers,
+    parse_xform,
+    primary_instance_root,
+)
+
+
+class InstanceError(ValueError):
+    """The submission is not well-formed XML or not an instance (answer 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSchema:
+    """Per-form facts for reading instances: geo nodes and save_to per entity container."""
+
+    geo_paths: dict[str, str] = field(default_factory=dict)  # path -> geopoint/geotrace/…
+    saveto: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> prop -> rel
+
+
+@dataclass(frozen=True, slots=True)
+class EntityAction:
+    dataset: str
+    id: str
+    action: str | None  # "create" | "update" | "upsert" | None (conditions false)
+    base_version: int | None
+    label: str | None
+    properties: dict[str, str]
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Geotag:
+    path: str
+    type: str
+    value: str
+
+    def point(self) -> tuple[float, float, float, float] | None:
+        """(lat, lon, altitude, accuracy) of a geopoint; the first vertex otherwise."""
+        return parse_geopoint(self.value.split(";")[0])
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    form_id: str
+    version: str | None
+    instance_id: str | None
+    deprecated_id: str | None
+    instance_name: str | None
+    geotags: list[Geotag]
+    entities: list[EntityAction]
+
+
+def parse_geopoint(text: str) -> tuple[float, float, float, float] | None:
+    """'lat lon [alt [acc]]' -> floats (missing alt/acc are 0), None when malformed."""
+    parts = text.split()
+    if not 2 <= len(parts) <= 4:
+        return None
+    try:
+        nums = [float(p) for p in parts] + [0.0] * (4 - len(parts))
+    except ValueError:
+        return None
+    lat, lon = nums[0], nums[1]
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return nums[0], nums[1], nums[2], nums[3]
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def instance_schema(xform: str | bytes) -> InstanceSchema:
+    root = parse_xform(xform)
+    model = root.find(f"{{http://www.w3.org/1999/xhtml}}head/{{{XF}}}model")
+    assert model is not None
+    containers = list(entity_containers(primary_instance_root(root)))
+    geo: dict[str, str] = {}
+    saveto: dict[str, dict[str, str]] = {c: {} for c in containers}
+    for b in model.iterfind(f"{{{XF}}}bind"):
+        nodeset = b.get("nodeset", "")
+        if b.get("type") in GEO_TYPES:
+            geo[nodeset] = b.get("type", "")
+        prop = b.get(f"{{{ENT}}}saveto")
+        if prop and (c := container_of(nodeset, containers)) is not None:
+            saveto[c][prop] = nodeset[len(c) + 1 :]
+    return InstanceSchema(geo_paths=geo, saveto=saveto)
+
+
+def parse_instance(xml: bytes | str) -> Element:
+    try:
+        return DET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    except (ParseError, DefusedXmlException) as err:
+        raise InstanceError(f"malformed submission XML: {err}") from err
+
+
+def _walk(el: Element, path: str) -> list[tuple[str, Element]]:
+    out = [(path, el)]
+    for child in el:
+        out.extend(_walk(child, f"{path}/{_local(child.tag)}"))
+    return out
+
+
+def _text(el: Element | None) -> str | None:
+    if el is None:
+        return None
+    return (el.text or "").strip() or None
+
+
+def _find(el: Element, rel: str) -> Element | None:
+    """Find a descendant by a slash path of local names (namespace-agnostic)."""
+    current: Element | None = el
+    for step in rel.split("/"):
+        if current is None:
+            return None
+        current = next((c for c in current if _local(c.tag) == step), None)
+    return current
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true")
+
+
+def read_instance(xml: bytes | str, schema: InstanceSchema | None = None) -> InstanceInfo:
+    """Identity, geotags and entity actions of a submission."""
+    root = parse_instance(xml)
+    schema = schema or InstanceSchema()
+    nodes = _walk(root, "/" + _local(root.tag))
+    geotags = [
+        Geotag(path, schema.geo_paths[path], (el.text or "").strip())
+        for path, el in nodes
+        if path in schema.geo_paths and (el.text or "").strip()
+    ]
+    parents = {child: parent for parent in root.iter() for child in parent}
+    entities: list[EntityAction] = []
+    for path, el in nodes:
+        if not path.endswith("/meta/entity"):
+            continue
+        container_path = path[: -len("/meta/entity")]
+        container = parents.get(parents.get(el, el))  # entity -> meta -> container
+        create, update = _truthy(el.get("create")), _truthy(el.get("update"))
+        action = "upsert" if create and update else "create" if create else None
+        action = "update" if update and not create else action
+        props: dict[str, str] = {}
+        for prop, rel in schema.saveto.get(container_path, {}).items():
+            node = _find(container, rel) if container is not None else None
+            if node is not None:
+                props[prop] = (node.text or "").strip()
+        base = el.get("baseVersion") or ""
+        entities.append(
+            EntityAction(
+                dataset=el.get("dataset", ""),
+                id=(el.get("id") or "").strip(),
+                action=action,
+                base_version=int(base) if base.strip().isdigit() else None,
+                label=_text(_find(el, "label")),
+                properties=props,
+                path=container_path,
+            )
+        )
+    meta = _find(root, "meta")
+    return InstanceInfo(
+        form_id=root.get("id", ""),
+        version=root.get("version"),
+        instance_id=_text(_find(meta, "instanceID")) if meta is not None else None,
+        deprecated_id=_text(_find(meta, "deprecatedID")) if meta is not None else None,
+        instance_name=_text(_find(meta, "instanceName")) if meta is not None else None,
+        geotags=geotags,
+        entities=entities,
+    )
