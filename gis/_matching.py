@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from gis._tables import Buildings
+from gis._tables import Buildings, py
 
 _EPS = 1e-6
 
@@ -61,7 +61,15 @@ class PreparedBuildings:
         d = np.hypot(coords[:, 0] - self.qx[idx], coords[:, 1] - self.qy[idx])
         self.radius = np.zeros(len(fp))
         np.maximum.at(self.radius, idx, d)
+        self.bounds = shapely.bounds(self.footprints)
         self._tree: shapely.STRtree | None = None
+        # integer ids spanning a modest range: an O(1) lookup table instead of a binary search
+        self._lookup: np.ndarray | None = None
+        if self.ids.dtype.kind in "iu" and len(self.ids):
+            span = int(self.ids[-1]) - int(self.ids[0]) + 1
+            if span <= 4 * len(self.ids) + 1024:
+                self._lookup = np.full(span, -1, np.int64)
+                self._lookup[self.ids - self.ids[0]] = np.arange(len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -75,31 +83,34 @@ class PreparedBuildings:
             self._tree = shapely.STRtree(self.footprints)
         return self._tree
 
-    def positions(self, building_ids: np.ndarray, visit_ids: np.ndarray) -> np.ndarray:
+    def positions(
+        self, building_ids: np.ndarray, has_building: np.ndarray, visit_ids: np.ndarray
+    ) -> np.ndarray:
         """Positions of chosen building ids (-1 where none chosen); unknown id -> ValueError."""
-        n = len(building_ids)
-        if building_ids.dtype == object:
-            chosen = np.array([v is not None and v == v for v in building_ids], bool)
-        elif building_ids.dtype.kind == "f":
-            chosen = ~np.isnan(building_ids)
-        else:
-            chosen = np.ones(n, bool)
-        pos = np.full(n, -1, np.int64)
-        if not chosen.any():
+        pos = np.full(len(building_ids), -1, np.int64)
+        sel = np.flatnonzero(has_building)
+        if not len(sel):
             return pos
-        wanted = building_ids[chosen]
-        try:
-            wanted = wanted.astype(self.ids.dtype) if self.ids.dtype.kind != "O" else wanted
-        except (TypeError, ValueError):
-            raise ValueError("building_ids do not have the type of the buildings' ids") from None
-        found = np.searchsorted(self.ids, wanted)
-        found = np.minimum(found, max(len(self.ids) - 1, 0))
-        ok = (self.ids[found] == wanted) if len(self.ids) else np.zeros(len(wanted), bool)
+        wanted = building_ids[sel]
+        if (wanted.dtype.kind in "iu" and self.ids.dtype.kind not in "iu") or (
+            wanted.dtype.kind in "US" and self.ids.dtype.kind not in "US"
+        ):
+            raise ValueError("building_ids do not have the type of the buildings' ids")
+        if self._lookup is not None:
+            off = wanted - self.ids[0]
+            inside = (off >= 0) & (off < len(self._lookup))
+            found = np.where(inside, self._lookup[np.where(inside, off, 0)], -1)
+            ok = found >= 0
+        else:
+            found = np.minimum(np.searchsorted(self.ids, wanted), max(len(self.ids) - 1, 0))
+            ok = self.ids[found] == wanted if len(self.ids) else np.zeros(len(sel), bool)
         if not ok.all():
             k = int(np.flatnonzero(~ok)[0])
-            vid = visit_ids[np.flatnonzero(chosen)[k]]
-            raise ValueError(f"visit {vid!r}: building_id {wanted[k]!r} is not a known building")
-        pos[chosen] = found
+            vid = visit_ids[sel[k]]
+            raise ValueError(
+                f"visit {py(vid)!r}: building_id {py(wanted[k])!r} is not a known building"
+            )
+        pos[sel] = found
         return pos
 
     def match(
@@ -145,15 +156,40 @@ class PreparedBuildings:
         return far, dist
 
     def _nearest(self, x: np.ndarray, y: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest footprint within thr (inclusive); ties -> lowest id (= lowest position)."""
-        pts = shapely.points(x, y)
-        vi, bi = self.tree.query(pts, predicate="dwithin", distance=thr)
+        """Nearest footprint within thr (inclusive); ties -> lowest id (= lowest position).
+
+        Candidates come from a bounding-box query; a pair is measured exactly only if its lower
+        bound (box distance, rep-point distance minus radius) can beat the visit's best upper
+        bound (rep-point distance) and the threshold.
+        """
         bpos = np.full(len(x), -1, np.int64)
         dist = np.full(len(x), np.nan)
-        if len(vi):
-            d = shapely.distance(pts[vi], self.footprints[bi])
-            order = np.lexsort((bi, d, vi))
-            vi, bi, d = vi[order], bi[order], d[order]
-            first = np.r_[True, vi[1:] != vi[:-1]]
-            bpos[vi[first]], dist[vi[first]] = bi[first], d[first]
+        vi, bi = self.tree.query(shapely.box(x - thr, y - thr, x + thr, y + thr))
+        if not len(vi):
+            return bpos, dist
+        if (vi[1:] < vi[:-1]).any():  # not promised by shapely; cheap to make sure
+            order = np.argsort(vi, kind="stable")
+            vi, bi = vi[order], bi[order]
+        px, py = x[vi], y[vi]
+        b = self.bounds[bi]
+        dx = np.maximum(np.maximum(b[:, 0] - px, px - b[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(b[:, 1] - py, py - b[:, 3]), 0.0)
+        dq = np.hypot(px - self.qx[bi], py - self.qy[bi])
+        lower = np.maximum(np.hypot(dx, dy), dq - self.radius[bi])
+        # pairs come grouped by visit (STRtree.query orders by input): a segmented minimum
+        starts = np.r_[0, np.flatnonzero(vi[1:] != vi[:-1]) + 1]
+        best = np.minimum.reduceat(dq, starts)
+        best_per_pair = np.repeat(best, np.diff(np.r_[starts, len(vi)]))
+        keep = lower <= np.minimum(best_per_pair, thr) + _EPS
+        vi, bi = vi[keep], bi[keep]
+        d = shapely.distance(shapely.points(x[vi], y[vi]), self.footprints[bi])
+        ok = d <= thr
+        vi, bi, d = vi[ok], bi[ok], d[ok]
+        if not len(vi):
+            return bpos, dist
+        # ties: distances equal to the millimetre -> lowest id (float noise must not decide)
+        order = np.lexsort((bi, np.round(d * 1000.0), vi))
+        vi, bi, d = vi[order], bi[order], d[order]
+        first = np.r_[True, vi[1:] != vi[:-1]]
+        bpos[vi[first]], dist[vi[first]] = bi[first], d[first]
         return bpos, dist

@@ -156,10 +156,11 @@ def _floats(values: Any, n: int, name: str) -> np.ndarray:
 
 @dataclass(slots=True)
 class Visits:
-    """Visit table; ``building_ids`` is an object array with None where no building was chosen."""
+    """Visit table; ``building_ids`` is typed, meaningful only where ``has_building``."""
 
     ids: np.ndarray
     building_ids: np.ndarray
+    has_building: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
     accuracy_m: np.ndarray
@@ -188,13 +189,7 @@ class Visits:
     ) -> Visits:
         ids_a = np.asarray(ids)
         n = len(ids_a)
-        bids = (
-            np.asarray(building_ids, dtype=object)
-            if not isinstance(building_ids, np.ndarray)
-            else building_ids
-        )
-        if bids.shape != (n,):
-            raise ValueError(f"building_ids has shape {bids.shape}, expected ({n},)")
+        bids, has = _building_ids(building_ids, n)
         out = np.asarray(outcome)
         codes = np.full(n, -1, np.int8)
         for k, name in enumerate(OUTCOMES):
@@ -202,11 +197,12 @@ class Visits:
         if (codes < 0).any():
             bad = int(np.flatnonzero(codes < 0)[0])
             raise ValueError(
-                f"outcome of visit {ids_a[bad]!r} is {out[bad]!r}; expected one of {OUTCOMES}"
+                f"outcome of visit {py(ids_a[bad])!r} is {py(out[bad])!r}; "
+                f"expected one of {OUTCOMES}"
             )
         u = np.nan_to_num(_floats(units, n, "units"), nan=0.0).astype(np.int64)
         if (u < 0).any():
-            raise ValueError(f"units of visit {ids_a[int(np.flatnonzero(u < 0)[0])]!r} is < 0")
+            raise ValueError(f"units of visit {py(ids_a[int(np.flatnonzero(u < 0)[0])])!r} is < 0")
 
         def col(values: Any, name: str) -> np.ndarray:
             arr = np.full(n, None, object) if values is None else np.asarray(values, object)
@@ -215,7 +211,7 @@ class Visits:
             return arr
 
         return cls(
-            ids_a, bids, _floats(lon, n, "lon"), _floats(lat, n, "lat"),
+            ids_a, bids, has, _floats(lon, n, "lon"), _floats(lat, n, "lat"),
             _floats(accuracy_m, n, "accuracy_m"), codes, u,
             col(coordinator, "coordinator"), col(time, "time"), col(round, "round"),
         )  # fmt: skip
@@ -252,6 +248,39 @@ class Visits:
             frame["lat"].to_numpy(float), get("accuracy_m"), frame["outcome"].to_numpy(),
             get("units"), get("coordinator"), get("time"), get("round"),
         )  # fmt: skip
+
+
+def _building_ids(values: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Typed chosen building ids and a mask; None (object arrays) or NaN (floats) mean none."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if arr.shape != (n,):
+        raise ValueError(f"building_ids has shape {arr.shape}, expected ({n},)")
+    if arr.dtype.kind == "f":
+        has = ~np.isnan(arr)
+        return np.where(has, arr, 0).astype(np.int64), has
+    if arr.dtype.kind != "O":
+        return arr, np.ones(n, bool)
+    has = np.array([not _isna(v) for v in arr.tolist()], dtype=bool)
+    chosen = arr[has]
+    kinds = {type(v) for v in chosen.tolist()}
+    if kinds and all(issubclass(k, (int, np.integer)) for k in kinds):
+        typed = np.zeros(n, np.int64)
+        typed[has] = chosen.astype(np.int64)
+    elif kinds and all(issubclass(k, str) for k in kinds):
+        typed = np.full(n, "", dtype=np.asarray(chosen.tolist()).dtype)
+        typed[has] = chosen.astype(typed.dtype)
+    elif kinds:
+        raise ValueError(
+            f"building_ids must be all ints or all strings, got {sorted(map(str, kinds))}"
+        )
+    else:
+        typed = np.zeros(n, np.int64)
+    return typed, has
+
+
+def py(v: Any) -> Any:
+    """A numpy scalar as the plain Python value (for messages and public results)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _isna(v: Any) -> bool:

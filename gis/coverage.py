@@ -14,7 +14,8 @@ Matching one visit (thresholds ``match_distance_m`` = 30, ``max_accuracy_m`` = 2
     * A chosen building is kept: ``distance`` = point-to-polygon distance (0 inside);
       ``far`` = distance > match_distance_m. An unknown building id is a ``ValueError``.
     * No building chosen: the footprint with the smallest distance <= match_distance_m
-      (``ST_DWithin``, inclusive); ties -> lowest building id. None -> ``unmatched``.
+      (``ST_DWithin``, inclusive); ties (distances equal when rounded to the millimetre)
+      -> lowest building id. None -> ``unmatched``. SQL: ``ORDER BY round(dist * 1000), id``.
       Without a geotag it stays unmatched.
 Evidence of a matched visit for its building in the visit's round
     * ``suspect`` if far or poor_accuracy (it counts for nothing else until reviewed);
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gis._matching import MatchArrays, PreparedBuildings, utm_epsg
-from gis._tables import OUTCOMES, Buildings, Visit, Visits
+from gis._tables import OUTCOMES, Buildings, Visit, Visits, _building_ids, py
 
 __all__ = [
     "OUTCOMES",
@@ -114,7 +115,7 @@ class MatchResult:
     def __getitem__(self, i: int) -> VisitMatch:
         d = float(self.distance_m[i])
         return VisitMatch(
-            self.visit_ids[i], self.building_ids[i], None if np.isnan(d) else d,
+            py(self.visit_ids[i]), py(self.building_ids[i]), None if np.isnan(d) else d,
             bool(self.far[i]), bool(self.poor_accuracy[i]), bool(self.unmatched[i]),
         )  # fmt: skip
 
@@ -169,7 +170,7 @@ def _match(
 ) -> MatchArrays:
     if not isinstance(visits, Visits):
         raise ValueError(f"visits must be a Visits table, got {type(visits).__name__}")
-    chosen = prep.positions(visits.building_ids, visits.ids)
+    chosen = prep.positions(visits.building_ids, visits.has_building, visits.ids)
     return prep.match(
         visits.lon, visits.lat, visits.accuracy_m, chosen,
         s.match_distance_m, s.max_accuracy_m, exact,
@@ -259,7 +260,7 @@ class CoverageIndex:
     def _to_match(self, visit: Visit, m: MatchArrays) -> VisitMatch:
         b, d = int(m.bpos[0]), float(m.distance[0])
         return VisitMatch(
-            visit.id, self.buildings.ids[b] if b >= 0 else None, None if np.isnan(d) else d,
+            visit.id, py(self.buildings.ids[b]) if b >= 0 else None, None if np.isnan(d) else d,
             bool(m.far[0]), bool(m.poor_accuracy[0]), bool(m.unmatched[0]),
         )  # fmt: skip
 
@@ -293,7 +294,8 @@ class CoverageIndex:
         return int(_state_codes(bits[b : b + 1], units[b : b + 1], exp[b : b + 1])[0])
 
     def state(self, building_id: Hashable, round: Hashable | None = None) -> str:
-        pos = self.buildings.positions(np.array([building_id], dtype=object), np.array([None]))
+        bid, has = _building_ids(np.array([building_id], dtype=object), 1)
+        pos = self.buildings.positions(bid, has, np.array([None]))
         return STATES[self._state(int(pos[0]), round)]
 
     def coverage(self, round: Hashable | None = None) -> Coverage:

@@ -57,8 +57,13 @@ def generate_visits(
     exp = np.maximum(buildings.expected_units[b], 1)
     units = np.where(rng.random(n_visits) < 0.6, exp, rng.integers(0, exp + 1))
     units = np.where(outcome == "done", units, 0)
-    bids = buildings.ids.astype(object)[b]
-    bids[rng.random(n_visits) < p_unlinked] = None
+    unlinked = rng.random(n_visits) < p_unlinked
+    if buildings.ids.dtype.kind in "iu":
+        bids = buildings.ids[b].astype(float)
+        bids[unlinked] = np.nan
+    else:
+        bids = buildings.ids.astype(object)[b]
+        bids[unlinked] = None
     coord = None
     if coordinator_of_street is not None:
         coord = np.array([coordinator_of_street.get(s) for s in buildings.streets[b]], object)
