@@ -8,6 +8,7 @@ with ``q`` a point inside the footprint and ``r`` the largest distance from ``q`
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from pyproj import Transformer
 from gis._tables import Buildings, py
 
 _EPS = 1e-6
+_PARALLEL_MIN = 200_000
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -63,6 +65,7 @@ class PreparedBuildings:
         np.maximum.at(self.radius, idx, d)
         self.bounds = shapely.bounds(self.footprints)
         self._tree: shapely.STRtree | None = None
+        self._to_utm2: Transformer | None = None
         # integer ids spanning a modest range: an O(1) lookup table instead of a binary search
         self._lookup: np.ndarray | None = None
         if self.ids.dtype.kind in "iu" and len(self.ids):
@@ -73,6 +76,29 @@ class PreparedBuildings:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def _project_points(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """pyproj releases the GIL: big batches run in two threads, one Transformer each."""
+        n = len(lon)
+        if n < _PARALLEL_MIN:
+            x, y = self.to_utm.transform(lon, lat)
+            return np.asarray(x, float).reshape(n), np.asarray(y, float).reshape(n)
+        if self._to_utm2 is None:
+            self._to_utm2 = Transformer.from_crs(4326, self.epsg, always_xy=True)
+        h = n // 2
+        x, y = np.empty(n), np.empty(n)
+
+        def run(t: Transformer, sl: slice) -> None:
+            x[sl], y[sl] = t.transform(lon[sl], lat[sl])
+
+        with ThreadPoolExecutor(2) as ex:
+            done = [
+                ex.submit(run, self.to_utm, slice(0, h)),
+                ex.submit(run, self._to_utm2, slice(h, n)),
+            ]
+            for f in done:
+                f.result()
+        return x, y
 
     def _project_xy(self, xy: np.ndarray) -> np.ndarray:
         return np.column_stack(self.to_utm.transform(xy[:, 0], xy[:, 1]))
@@ -125,17 +151,16 @@ class PreparedBuildings:
     ) -> MatchArrays:
         """Match visits; with ``exact`` every distance is measured, else only where needed."""
         n = len(lon)
-        x, y = self.to_utm.transform(lon, lat)
-        x, y = np.asarray(x, float).reshape(n), np.asarray(y, float).reshape(n)
+        x, y = self._project_points(lon, lat)
         located = np.isfinite(x) & np.isfinite(y)
         poor = ~(accuracy <= max_accuracy_m) | ~located  # NaN accuracy or no geotag: poor
         bpos = chosen.copy()
         dist = np.full(n, np.nan)
         far = np.zeros(n, bool)
         c = np.flatnonzero((chosen >= 0) & located)
+        u = np.flatnonzero((chosen < 0) & located)
         if len(c):
             far[c], dist[c] = self._check_chosen(x[c], y[c], chosen[c], match_distance_m, exact)
-        u = np.flatnonzero((chosen < 0) & located)
         if len(u):
             bpos[u], dist[u] = self._nearest(x[u], y[u], match_distance_m)
         unmatched = bpos < 0
