@@ -14,7 +14,7 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('../static/app/', import.meta.url)),
     emptyOutDir: true,
     manifest: true,
-    target: 'es2020',
+    target: 'es2022',
     chunkSizeWarningLimit: 4000,
     rollupOptions: {
       input: {

@@ -1,3 +1,243 @@
-// Phone app entry (placeholder while the app is written).
-import { createApp, h } from 'vue';
-createApp({ render: () => h('p', 'Doorstep') }).mount('#app');
+// Doorstep phone app: forms offline, a queue that never loses a household, GPS, my streets.
+import './app.css';
+import { t } from './i18n.js';
+import { kvGet, kvSet } from './db.js';
+import { cachedForms, profile, refreshForms } from './openrosa.js';
+import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
+import { buildingChoice, mountForm } from './formview.js';
+
+const cfg = window.DOORSTEP || {};
+const root = document.getElementById('app');
+let me = null;
+let current = null; // the view on screen: {leave(): bool, destroy()}
+let lastHash = location.hash;
+
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const html = (s) => { const d = document.createElement('div'); d.innerHTML = s.trim(); return d.firstElementChild; };
+
+function frame(title, body) {
+  root.innerHTML = '';
+  const top = html(`<header class="bar"><a href="#/" class="home">${esc(t('Doorstep'))}</a>
+    <span class="title">${esc(title)}</span><span class="net" id="net"></span></header>`);
+  const main = document.createElement('main');
+  main.className = 'view';
+  if (body) main.append(body);
+  root.append(top, main);
+  showNet();
+  return main;
+}
+
+function showNet() {
+  const el = document.getElementById('net');
+  if (el) {
+    el.textContent = navigator.onLine ? t('online') : t('offline');
+    el.className = `net ${navigator.onLine ? 'on' : 'off'}`;
+  }
+}
+
+function fmtTime(ms) {
+  return ms ? new Date(ms).toLocaleString(cfg.locale === 'zh_CN' ? 'zh-CN' : 'en') : '';
+}
+
+// ---- GPS: the accuracy the phone reports, with a warning when it is poor. ----
+const gps = { lon: null, lat: null, accuracy: null, error: '', listeners: new Set() };
+function startGps() {
+  if (!navigator.geolocation || gps.watching) return;
+  gps.watching = navigator.geolocation.watchPosition((p) => {
+    Object.assign(gps, { lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy, error: '' });
+    gps.listeners.forEach((fn) => fn());
+  }, (err) => { gps.error = err.message || String(err.code); gps.listeners.forEach((fn) => fn()); },
+  { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
+}
+function gpsBadge() {
+  const el = html('<div class="gps" role="status"></div>');
+  const paint = () => {
+    const limit = cfg.gpsAccuracyM || 25;
+    if (gps.accuracy == null) {
+      el.className = 'gps wait';
+      el.textContent = gps.error ? t('No GPS position: {reason}', { reason: gps.error }) : t('Waiting for GPS…');
+    } else if (gps.accuracy > limit) {
+      el.className = 'gps poor';
+      el.textContent = t('GPS accuracy ±{m} m is poor (more than {limit} m): move into the open and wait before saving the location.', { m: Math.round(gps.accuracy), limit });
+    } else {
+      el.className = 'gps good';
+      el.textContent = t('GPS accuracy ±{m} m', { m: Math.round(gps.accuracy) });
+    }
+  };
+  gps.listeners.add(paint);
+  paint();
+  return { el, stop: () => gps.listeners.delete(paint) };
+}
+
+// ---- views ----
+async function homeView() {
+  const forms = await cachedForms();
+  const items = await queueItems();
+  const waiting = items.filter((i) => i.state === 'waiting').length;
+  const failed = items.filter((i) => i.state === 'failed').length;
+  const synced = await kvGet('formsSyncedAt');
+  const body = html(`<div>
+    ${me && me.loggedOut ? `<p class="flash error">${esc(t('You are logged out. Forms still open and queue; log in to sync.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>` : ''}
+    <nav class="big">
+      <a class="button" href="#/map">${esc(t('My streets'))}</a>
+      <a class="button" href="#/queue" id="queue-link">${esc(t('Queue'))}: ${esc(t('{n} waiting', { n: waiting }))}${failed ? `, ${esc(t('{n} failed', { n: failed }))}` : ''}</a>
+    </nav>
+    <h2>${esc(t('Forms'))}</h2>
+    <ul class="forms">${forms.map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('') || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`}</ul>
+    <p class="muted">${esc(t('Forms last updated'))}: ${esc(fmtTime(synced) || t('never'))}
+      · <button type="button" class="link" id="sync">${esc(t('Update now'))}</button></p>
+  </div>`);
+  frame(t('Home'), body);
+  body.querySelector('#sync').onclick = async () => { await syncForms(); route(); };
+  return {};
+}
+
+async function queueView() {
+  const body = html('<div><p><button type="button" class="primary" id="send">' + esc(t('Send now')) + '</button></p><ul class="queue" id="qlist"></ul></div>');
+  const list = body.querySelector('#qlist');
+  const paint = async () => {
+    const items = (await queueItems()).sort((a, b) => b.createdAt - a.createdAt);
+    list.innerHTML = items.map((i) => `<li class="q ${i.state}" data-state="${i.state}">
+      <strong>${esc(i.label || i.formName || i.formId)}</strong>
+      <span class="state">${esc(t(i.state))}</span>
+      <small>${esc(fmtTime(i.createdAt))}${i.sentAt ? ` → ${esc(fmtTime(i.sentAt))}` : ''}${i.tries ? ` · ${esc(t('{n} tries', { n: i.tries }))}` : ''}</small>
+      ${i.error ? `<small class="reason">${esc(i.error)}</small>` : ''}
+      ${i.state === 'failed' ? `<button type="button" data-retry="${i.id}">${esc(t('Try again'))}</button>` : ''}
+    </li>`).join('') || `<li>${esc(t('Nothing queued.'))}</li>`;
+  };
+  list.onclick = (e) => { const id = e.target.dataset.retry; if (id) retry(Number(id)); };
+  body.querySelector('#send').onclick = () => flush({ force: true });
+  frame(t('Queue'), body);
+  await paint();
+  const off = onQueueChange(paint);
+  return { destroy: off };
+}
+
+async function formView(formId, params) {
+  const forms = await cachedForms();
+  const form = forms.find((f) => f.formId === formId);
+  if (!form) { frame(t('Form'), html(`<p>${esc(t('This form is not on the phone.'))}</p>`)); return {}; }
+  startGps();
+  const badge = gpsBadge();
+  const holder = html('<div class="odk-holder"></div>');
+  const body = document.createElement('div');
+  let building = null;
+  if (params.get('building')) {
+    const cached = (await kvGet('buildings')) || { features: [] };
+    building = (cached.features.find((f) => String(f.properties.id) === params.get('building')) || {}).properties;
+  }
+  if (building) body.append(html(`<p class="chosen">${esc(t('Building'))}: <strong>${esc(building.code)}</strong> ${esc(building.address || '')}</p>`));
+  body.append(badge.el, holder);
+  frame(form.name, body);
+  let preset = null;
+  if (building) {
+    const row = await buildingChoice(formId, building);
+    if (row) preset = { street: row.street || building.street, building: row.name };
+  }
+  const mounted = mountForm(holder, form, {
+    preset,
+    onQueued: () => { mounted.done = true; location.hash = '#/queue'; },
+  });
+  await kvSet('lastBuilding', building ? building.id : null);
+  return {
+    leave: () => mounted.done || !mounted.isDirty() || confirm(t('Leave this form? What you entered will be lost.')),
+    dirty: () => !mounted.done && mounted.isDirty(),
+    destroy: () => { badge.stop(); mounted.unmount(); },
+  };
+}
+
+async function mapView() {
+  const body = html(`<div class="mapview">
+    <div class="maptools"><button type="button" class="primary" id="nearest">${esc(t('Nearest unvisited building'))}</button>
+    <span class="legend">${['unvisited', 'visited', 'complete', 'revisit', 'suspect', 'queued'].map((s) => `<i class="sw ${s}"></i>${esc(t(s))}`).join(' ')}</span></div>
+    <div id="map" class="map"></div><div id="pick" class="pick"></div><p class="muted" id="mapinfo"></p></div>`);
+  frame(t('My streets'), body);
+  const badge = gpsBadge();
+  body.prepend(badge.el);
+  let buildings = (await kvGet('buildings')) || null;
+  if (navigator.onLine) {
+    try {
+      const resp = await fetch('/api/v1/coverage/buildings.geojson?mine=1', { credentials: 'same-origin' });
+      if (resp.ok) { buildings = await resp.json(); await kvSet('buildings', buildings); await kvSet('buildingsAt', Date.now()); }
+    } catch { /* offline: the last synced states */ }
+  }
+  const at = await kvGet('buildingsAt');
+  body.querySelector('#mapinfo').textContent = buildings
+    ? t('States as of {time}, plus what is queued on this phone.', { time: fmtTime(at) })
+    : t('No buildings on this phone yet: open the map once with a network.');
+  if (!buildings) return { destroy: badge.stop };
+  const queued = new Set();
+  for (const i of await queueItems()) {
+    if (i.state !== 'sent') { if (i.mapBuilding) queued.add(String(i.mapBuilding)); if (i.building) queued.add(String(i.building)); }
+  }
+  const forms = (await cachedForms()).filter((f) => f.media && 'buildings.csv' in f.media);
+  const { drawMap } = await import('./mapview.js');
+  const pick = body.querySelector('#pick');
+  const map = drawMap(body.querySelector('#map'), {
+    buildings, queuedIds: queued, basemapUrl: cfg.basemapUrl,
+    onPick: (p) => {
+      pick.innerHTML = p ? `<p><strong>${esc(p.code)}</strong> ${esc(p.address || '')} · ${esc(t(p.phoneState || p.state || 'unvisited'))}${p.expected_units ? ` · ${esc(t('{n} units expected', { n: p.expected_units }))}` : ''}</p>
+        <div class="forms">${forms.map((f) => `<a class="button" href="#/form/${encodeURIComponent(f.formId)}?building=${encodeURIComponent(p.id)}">${esc(f.name)}</a>`).join('')}</div>` : '';
+    },
+  });
+  startGps();
+  const follow = () => { if (gps.lon != null) map.setPosition(gps.lon, gps.lat); };
+  gps.listeners.add(follow); follow();
+  body.querySelector('#nearest').onclick = () => {
+    if (!map.nearestUnvisited()) pick.textContent = t('Every building here has been visited.');
+  };
+  return { destroy: () => { badge.stop(); gps.listeners.delete(follow); map.destroy(); } };
+}
+
+// ---- routing ----
+async function route() {
+  if (current && current.leave && location.hash !== lastHash && !current.leave()) {
+    history.replaceState(null, '', lastHash || '#/');
+    return;
+  }
+  if (current && current.destroy) current.destroy();
+  current = null;
+  lastHash = location.hash;
+  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  const parts = path.split('/').filter(Boolean);
+  if (parts[0] === 'form' && parts[1]) current = await formView(decodeURIComponent(parts[1]), params);
+  else if (parts[0] === 'queue') current = await queueView();
+  else if (parts[0] === 'map') current = await mapView();
+  else current = await homeView();
+}
+
+async function syncForms() {
+  if (!me || !me.openrosa_url) return;
+  try { await refreshForms(me.openrosa_url); } catch (err) { console.warn('form update failed', err); }
+}
+
+async function boot() {
+  window.addEventListener('beforeunload', (e) => {
+    if (current && current.dirty && current.dirty()) { e.preventDefault(); e.returnValue = ''; }
+  });
+  window.addEventListener('hashchange', route);
+  window.addEventListener('online', () => { showNet(); syncForms(); });
+  window.addEventListener('offline', showNet);
+  if ('serviceWorker' in navigator && cfg.swUrl) {
+    navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }).catch((err) => console.warn('service worker', err));
+  }
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  me = await profile();
+  if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
+  if (!me.openrosa_url) {
+    frame(t('Doorstep'), html(`<p>${esc(t('This account has no device credential: the phone app is for coordinators.'))}</p>`));
+    return;
+  }
+  onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
+  startSync(me.openrosa_url);
+  if (!(await cachedForms()).length || navigator.onLine) {
+    const first = !(await cachedForms()).length;
+    const p = syncForms().then(() => { if (first && !location.hash.startsWith('#/form')) route(); });
+    if (first) await p;
+  }
+  await route();
+  document.body.dataset.ready = '1';
+}
+
+boot();

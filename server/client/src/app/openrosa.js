@@ -1,0 +1,106 @@
+// Talks to the coordinator's OpenRosa URL exactly as ODK Collect does: formList, form.xml,
+// manifest and media, cached in IndexedDB and refreshed when their hashes change.
+import { db, kvGet, kvSet } from './db.js';
+
+const OR_HEADERS = { 'X-OpenRosa-Version': '1.0' };
+const XFORMS_LIST = 'http://openrosa.org/xforms/xformsList';
+const XFORMS_MANIFEST = 'http://openrosa.org/xforms/xformsManifest';
+
+function sameOrigin(url) {
+  const u = new URL(url, location.href);
+  return u.pathname + u.search;
+}
+
+function text(el, name, ns) {
+  const n = el.getElementsByTagNameNS(ns, name)[0];
+  return n ? n.textContent.trim() : '';
+}
+
+async function getXml(url) {
+  const resp = await fetch(url, { headers: OR_HEADERS, credentials: 'omit' });
+  if (!resp.ok) throw new Error(`${resp.status} ${url}`);
+  return new DOMParser().parseFromString(await resp.text(), 'application/xml');
+}
+
+/** The forms this phone has: from the cache, refreshed from the server when it answers. */
+export async function cachedForms() {
+  return (await db()).getAll('forms');
+}
+
+/** Download what changed since the last sync. Throws when the server cannot be reached. */
+export async function refreshForms(base) {
+  const doc = await getXml(`${base}formList`);
+  const store = await db();
+  const seen = new Set();
+  for (const x of doc.getElementsByTagNameNS(XFORMS_LIST, 'xform')) {
+    const formId = text(x, 'formID', XFORMS_LIST);
+    const hash = text(x, 'hash', XFORMS_LIST);
+    seen.add(formId);
+    const old = await store.get('forms', formId);
+    let form = old;
+    if (!old || old.hash !== hash) {
+      const url = text(x, 'downloadUrl', XFORMS_LIST) || `${base}forms/${formId}/form.xml`;
+      const resp = await fetch(sameOrigin(url), { headers: OR_HEADERS, credentials: 'omit' });
+      if (!resp.ok) throw new Error(`${resp.status} form ${formId}`);
+      form = { formId, hash, xml: await resp.text(), media: {} };
+    }
+    form.name = text(x, 'name', XFORMS_LIST) || formId;
+    form.version = text(x, 'version', XFORMS_LIST);
+    const manifestUrl = text(x, 'manifestUrl', XFORMS_LIST);
+    if (manifestUrl) form.media = await refreshMedia(formId, sameOrigin(manifestUrl), form.media || {});
+    form.syncedAt = Date.now();
+    await store.put('forms', form);
+  }
+  for (const form of await store.getAll('forms')) {
+    if (!seen.has(form.formId)) await store.delete('forms', form.formId);
+  }
+  await kvSet('formsSyncedAt', Date.now());
+}
+
+async function refreshMedia(formId, manifestUrl, known) {
+  const doc = await getXml(manifestUrl);
+  const store = await db();
+  const media = {};
+  for (const m of doc.getElementsByTagNameNS(XFORMS_MANIFEST, 'mediaFile')) {
+    const name = text(m, 'filename', XFORMS_MANIFEST);
+    const hash = text(m, 'hash', XFORMS_MANIFEST);
+    const key = `${formId}/${name}`;
+    if (known[name] !== hash || !(await store.getKey('media', key))) {
+      const resp = await fetch(sameOrigin(text(m, 'downloadUrl', XFORMS_MANIFEST)),
+        { headers: OR_HEADERS, credentials: 'omit' });
+      if (!resp.ok) throw new Error(`${resp.status} ${name}`);
+      await store.put('media', { key, hash, blob: await resp.blob() });
+    }
+    media[name] = hash;
+  }
+  return media;
+}
+
+/** The engine asks for jr://file/<name>: answered from the phone's cache, never the network. */
+export function attachmentFetcher(formId, override = {}) {
+  return async (url) => {
+    const name = decodeURIComponent(String(url).split('/').pop());
+    if (override[name]) return new Response(override[name]);
+    const hit = await (await db()).get('media', `${formId}/${name}`);
+    if (!hit) return new Response('', { status: 404 });
+    return new Response(hit.blob);
+  };
+}
+
+export async function mediaText(formId, name) {
+  const hit = await (await db()).get('media', `${formId}/${name}`);
+  return hit ? hit.blob.text() : null;
+}
+
+export async function profile() {
+  try {
+    const resp = await fetch('/api/v1/me', { credentials: 'same-origin' });
+    if (resp.status === 401) return { loggedOut: true, ...((await kvGet('me')) || {}) };
+    if (!resp.ok) throw new Error(String(resp.status));
+    const me = await resp.json();
+    await kvSet('me', me);
+    return me;
+  } catch {
+    return (await kvGet('me')) || null;
+  }
+}
