@@ -12,6 +12,9 @@ FEATURES = [
     "server.web.auth",
     "server.web.home",
     "server.api",
+    "server.web.forms",
+    "server.openrosa",
+    "server.web.app",
 ]
 
 
