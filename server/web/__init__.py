@@ -12,8 +12,6 @@ FEATURES = [
     "server.web.auth",
     "server.web.home",
     "server.api",
-    "server.web.forms",
-    "server.openrosa",
     "server.web.app",
 ]
 
