@@ -12,6 +12,7 @@ FEATURES = [
     "server.web.auth",
     "server.web.home",
     "server.api",
+    "server.openrosa",
     "server.web.app",
 ]
 

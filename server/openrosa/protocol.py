@@ -1,0 +1,145 @@
+"""OpenRosa wire details: authentication, headers and the XML documents."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, request, url_for
+from werkzeug.http import http_date
+
+from server.extensions import db
+from server.models import FormVersion, Role, User
+
+OPENROSA_VERSION = "1.0"
+XFORMS_LIST_NS = "http://openrosa.org/xforms/xformsList"
+MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
+RESPONSE_NS = "http://openrosa.org/http/response"
+XML_TYPE = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """Fallback shape of server.services.forms.MediaFile (same attributes)."""
+
+    name: str
+    content: bytes
+    md5: str
+    content_type: str
+
+
+def accept_content_length() -> int:
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 64 * 1024 * 1024)
+
+
+def add_headers(response: Response) -> Response:
+    """Request API: every response carries X-OpenRosa-Version and a Date."""
+    response.headers["X-OpenRosa-Version"] = OPENROSA_VERSION
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(accept_content_length())
+    response.headers.setdefault("Date", http_date())
+    return response
+
+
+def xml_response(root: ET.Element, status: int = 200) -> Response:
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8",
+                                                                     xml_declaration=False)
+    return Response(body, status=status, content_type=XML_TYPE)
+
+
+def openrosa_message(message: str, status: int, nature: str = "") -> Response:
+    """An <OpenRosaResponse> with one message: the body of every submission answer."""
+    root = ET.Element("OpenRosaResponse", xmlns=RESPONSE_NS)
+    msg = ET.SubElement(root, "message")
+    if nature:
+        msg.set("nature", nature)
+    msg.text = message
+    return xml_response(root, status)
+
+
+def device_user(token: str | None) -> User:
+    """The coordinator behind the request; aborts 403 (bad token) or 401 (Basic needed)."""
+    if token is not None:
+        user = db.session.scalar(sa.select(User).where(User.device_token == token))
+        if user is None or not user.active or user.role != Role.COORDINATOR.value:
+            abort(openrosa_message("Unknown or revoked device link: ask your supervisor for "
+                                   "a new QR code.", 403))
+        return user
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        resp = openrosa_message("Log in with your Doorstep username and password.", 401)
+        resp.headers["WWW-Authenticate"] = 'Basic realm="Doorstep", charset="UTF-8"'
+        abort(resp)
+    user = db.session.scalar(sa.select(User).where(User.username == auth.username))
+    if user is None or not user.active or not user.check_password(auth.password or ""):
+        resp = openrosa_message("Wrong username or password.", 401)
+        resp.headers["WWW-Authenticate"] = 'Basic realm="Doorstep", charset="UTF-8"'
+        abort(resp)
+    if user.role != Role.COORDINATOR.value:
+        abort(openrosa_message("Only coordinators collect data with ODK Collect.", 403))
+    return user
+
+
+def url(endpoint: str, token: str | None, **values: Any) -> str:
+    """Absolute URL under the same base (token or Basic) the request came in on."""
+    if token is None:
+        return url_for(f"openrosa.{endpoint}_basic", _external=True, **values)
+    return url_for(f"openrosa.{endpoint}", token=token, _external=True, **values)
+
+
+def xform_hash(fv: FormVersion) -> str:
+    """'md5:' + digest of the exact bytes served by form.xml."""
+    return "md5:" + hashlib.md5(fv.xform.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def md5_hex(value: str) -> str:
+    return value.removeprefix("md5:")
+
+
+def media_files(fv: FormVersion, user: User) -> list[Any]:
+    """Form media plus entity-list CSVs for this coordinator (server.services.forms)."""
+    finder: Callable[[FormVersion, User], list[Any]] | None
+    try:
+        from server.services.forms import media_for as finder
+    except ImportError:
+        finder = None
+    if finder is not None:
+        return list(finder(fv, user))
+    return [MediaFile(m.name, m.content, m.md5, m.content_type) for m in fv.media]
+
+
+def has_media(fv: FormVersion) -> bool:
+    return bool(fv.media_names) or bool(fv.media)
+
+
+def form_list(versions: list[FormVersion], token: str | None) -> ET.Element:
+    """Form List API document: <xforms xmlns="http://openrosa.org/xforms/xformsList">."""
+    root = ET.Element("xforms", xmlns=XFORMS_LIST_NS)
+    for fv in versions:
+        item = ET.SubElement(root, "xform")
+        xml_id = fv.form.xml_form_id
+        ET.SubElement(item, "formID").text = xml_id
+        ET.SubElement(item, "name").text = fv.title or fv.form.title or xml_id
+        ET.SubElement(item, "version").text = fv.version
+        ET.SubElement(item, "hash").text = xform_hash(fv)
+        ET.SubElement(item, "downloadUrl").text = url("form_xml", token, xml_form_id=xml_id)
+        if has_media(fv):
+            ET.SubElement(item, "manifestUrl").text = url("manifest", token, xml_form_id=xml_id)
+    return root
+
+
+def manifest(fv: FormVersion, files: list[Any], token: str | None) -> ET.Element:
+    """Manifest document: one <mediaFile> per file with the md5 of its content."""
+    root = ET.Element("manifest", xmlns=MANIFEST_NS)
+    xml_id = fv.form.xml_form_id
+    for f in files:
+        item = ET.SubElement(root, "mediaFile")
+        ET.SubElement(item, "filename").text = f.name
+        ET.SubElement(item, "hash").text = "md5:" + md5_hex(f.md5)
+        ET.SubElement(item, "downloadUrl").text = url(
+            "media", token, xml_form_id=xml_id, name=f.name, version=fv.version
+        )
+    return root

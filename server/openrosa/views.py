@@ -1,0 +1,156 @@
+"""OpenRosa endpoints: formList, form download, manifest, media, submission."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from flask import Response, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from server.access import DEVICE, allow
+from server.extensions import db
+from server.models import Form, FormVersion
+from server.openrosa import bp
+from server.openrosa import protocol as p
+from server.services import submissions
+from server.services.submissions import IngestError, Upload
+
+INCOMPLETE_PART = "*isIncomplete*"
+
+
+def route(rule: str, **options) -> Callable:
+    """Register a view under the token base and under the HTTP Basic base."""
+
+    def decorate(view: Callable) -> Callable:
+        bp.add_url_rule(f"/o/<token>{rule}", view.__name__, view, **options)
+        bp.add_url_rule(f"/o{rule}", f"{view.__name__}_basic", view, **options)
+        return view
+
+    return decorate
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    return p.add_headers(response)
+
+
+def _published(xml_form_id: str | None = None) -> list[FormVersion]:
+    query = (
+        sa.select(FormVersion)
+        .join(Form)
+        .where(FormVersion.state == "published", Form.state != "closed")
+        .order_by(Form.xml_form_id)
+    )
+    if xml_form_id is not None:
+        query = query.where(Form.xml_form_id == xml_form_id)
+    return list(db.session.scalars(query))
+
+
+def _version(xml_form_id: str, version: str | None) -> FormVersion | None:
+    """The published version, or any stored non-draft version when one is named."""
+    if version is None:
+        found = _published(xml_form_id)
+        return found[0] if found else None
+    return db.session.scalar(
+        sa.select(FormVersion)
+        .join(Form)
+        .where(Form.xml_form_id == xml_form_id, FormVersion.version == version,
+               FormVersion.state != "draft", Form.state != "closed")
+    )
+
+
+def _not_found(xml_form_id: str, version: str | None) -> Response:
+    what = f"version {version!r} of form {xml_form_id!r}" if version else f"form {xml_form_id!r}"
+    return p.openrosa_message(f"No published {what} on this server.", 404)
+
+
+@route("/formList", methods=["GET"])
+@allow(DEVICE)
+def form_list(token: str | None = None) -> Response:
+    p.device_user(token)
+    versions = _published(request.args.get("formID") or None)
+    return p.xml_response(p.form_list(versions, token))
+
+
+@route("/forms/<xml_form_id>/form.xml", methods=["GET"])
+@allow(DEVICE)
+def form_xml(xml_form_id: str, token: str | None = None) -> Response:
+    p.device_user(token)
+    version = request.args.get("version")
+    fv = _version(xml_form_id, version)
+    if fv is None:
+        return _not_found(xml_form_id, version)
+    response = Response(fv.xform.encode("utf-8"), content_type=p.XML_TYPE)
+    response.set_etag(p.md5_hex(p.xform_hash(fv)))
+    return response.make_conditional(request)
+
+
+@route("/forms/<xml_form_id>/manifest", methods=["GET"])
+@allow(DEVICE)
+def manifest(xml_form_id: str, token: str | None = None) -> Response:
+    user = p.device_user(token)
+    version = request.args.get("version")
+    fv = _version(xml_form_id, version)
+    if fv is None:
+        return _not_found(xml_form_id, version)
+    return p.xml_response(p.manifest(fv, p.media_files(fv, user), token))
+
+
+@route("/forms/<xml_form_id>/media/<name>", methods=["GET"])
+@allow(DEVICE)
+def media(xml_form_id: str, name: str, token: str | None = None) -> Response:
+    user = p.device_user(token)
+    version = request.args.get("version")
+    fv = _version(xml_form_id, version)
+    if fv is None:
+        return _not_found(xml_form_id, version)
+    found = next((f for f in p.media_files(fv, user) if f.name == name), None)
+    if found is None:
+        return p.openrosa_message(f"Form {xml_form_id!r} has no media file {name!r}.", 404)
+    response = Response(found.content, content_type=found.content_type)
+    response.set_etag(p.md5_hex(found.md5))
+    return response.make_conditional(request)
+
+
+@route("/submission", methods=["GET", "HEAD", "POST"])
+@allow(DEVICE)
+def submission(token: str | None = None) -> Response:
+    user = p.device_user(token)
+    if request.method in ("GET", "HEAD"):
+        # Submission API: the pre-flight HEAD answers 204 with the accepted content length.
+        return Response(status=204)
+    if not request.headers.get("X-OpenRosa-Version"):
+        return p.openrosa_message("The X-OpenRosa-Version header is required.", 400)
+    try:
+        files = request.files
+        form = request.form
+    except RequestEntityTooLarge:
+        return p.openrosa_message(
+            f"The submission is larger than {p.accept_content_length()} bytes.", 413)
+    part = files.get("xml_submission_file")
+    if part is not None:
+        xml = part.read()
+    elif form.get("xml_submission_file"):
+        xml = form["xml_submission_file"].encode("utf-8")
+    else:
+        return p.openrosa_message("The POST has no xml_submission_file part.", 400)
+    uploads = [
+        Upload(f.filename or key, f.mimetype or "application/octet-stream", f.read())
+        for key, f in files.items(multi=True)
+        if key not in ("xml_submission_file", INCOMPLETE_PART)
+    ]
+    try:
+        result = submissions.ingest(user, xml, uploads)
+    except IngestError as err:
+        db.session.rollback()
+        return p.openrosa_message(err.message, err.status, "error")
+    except OperationalError:  # the database is saturated: Collect retries later
+        db.session.rollback()
+        response = p.openrosa_message("The server is busy; the phone will retry.", 503, "error")
+        response.headers["Retry-After"] = "5"
+        return response
+    response = p.openrosa_message(result.message, 201, "submit_success")
+    response.headers["Location"] = request.base_url
+    return response
