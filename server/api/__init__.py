@@ -18,7 +18,9 @@ from server.access import LOGGED_IN, PUBLIC, allow
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # API modules, each adding routes to `bp`; features append theirs.
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "server.api.submissions",
+]
 
 _SPEC_ATTR = "_openapi"
 

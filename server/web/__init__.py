@@ -13,6 +13,7 @@ FEATURES = [
     "server.web.home",
     "server.api",
     "server.openrosa",
+    "server.web.submissions",
     "server.web.app",
 ]
 

@@ -1,0 +1,115 @@
+"""Supervisor pages: the submission list with filters, one submission, review, exports."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from server.access import allow
+from server.extensions import db
+from server.i18n import gettext as _
+from server.models import Form, Role, User
+from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
+from server.services import storage
+from server.services import submission_exports as sx
+
+bp = Blueprint("submissions", __name__, url_prefix="/submissions")
+VIEWERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
+PAGE = 50
+
+
+@bp.route("/")
+@allow(*VIEWERS)
+def index():
+    filters = sx.Filters.from_args(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    q = sx.query(current_user, filters)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
+    subs = db.session.scalars(q.limit(PAGE).offset((page - 1) * PAGE)).all()
+    return render_template(
+        "submissions/index.html",
+        subs=subs, filters=filters, page=page, total=total, pages=max(1, -(-total // PAGE)),
+        forms=db.session.scalars(sa.select(Form.xml_form_id).order_by(Form.xml_form_id)).all(),
+        coordinators=db.session.scalars(
+            sa.select(User.username).where(User.role == Role.COORDINATOR.value)
+            .order_by(User.username)).all(),
+        review_states=REVIEW_STATES, processing_states=PROCESSING_STATES,
+        query={k: v for k, v in request.args.items() if k != "page" and v},
+    )
+
+
+def _visible(submission_id: int):
+    sub = sx.get_visible(current_user, submission_id)
+    if sub is None:
+        abort(404)
+    return sub
+
+
+@bp.route("/<int:submission_id>")
+@allow(*VIEWERS)
+def show(submission_id: int):
+    sub = _visible(submission_id)
+    try:
+        record = sx.flatten(sub)
+    except storage.StorageError as err:
+        abort(500, str(err))
+    unmasked = sx.privacy.can_see_personal_data(current_user)
+    sx.audit_read(current_user, sub)
+    return render_template("submissions/show.html", sub=sub,
+                           record=sx.masked(record, unmasked), review_states=REVIEW_STATES)
+
+
+@bp.route("/<int:submission_id>/review", methods=["POST"])
+@allow(Role.SUPERVISOR, Role.ADMIN)
+def review(submission_id: int):
+    sub = _visible(submission_id)
+    try:
+        sx.set_review_state(current_user, sub, request.form.get("review_state", ""))
+    except ValueError as err:
+        flash(str(err), "error")
+        return redirect(url_for(".show", submission_id=sub.id)), 303
+    flash(_("Review state saved."), "info")
+    return redirect(url_for(".show", submission_id=sub.id))
+
+
+@bp.route("/<int:submission_id>/attachments/<name>")
+@allow(*VIEWERS)
+def attachment(submission_id: int, name: str):
+    sub = _visible(submission_id)
+    att = next((a for a in sub.attachments if a.name == name and a.storage_key), None)
+    if att is None:
+        abort(404)
+    data = storage.get(att.storage_key, att.sha256)
+    response = Response(data, content_type=att.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.route("/export.<fmt>")
+@allow(Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
+def export(fmt: str):
+    if fmt not in sx.EXPORTS:
+        abort(404)
+    data, content_type = sx.export(current_user, sx.Filters.from_args(request.args), fmt)
+    response = Response(data, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="submissions.{fmt}"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from server.web.home import add_home_link
+
+    app.register_blueprint(bp)
+    add_home_link(app, "submissions.index", "Submissions")
