@@ -19,6 +19,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # API modules, each adding routes to `bp`; features append theirs.
 MODULES: list[str] = [
+    "server.api.forms",
+    "server.api.entities",
     "server.api.submissions",
 ]
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from gis.demo import generate_township
 from server.extensions import db
 from server.models import Area, Building, Role, Round
-from server.services import users
+from server.services import forms, users
 
 DEMO_MARKER_CODE = "XY"
 ROUND_NAME = "2016 推进阶段 (push phase)"
@@ -28,6 +28,7 @@ def load_demo(seed: int = 2016, buildings: int = 2000) -> list[tuple[str, str, s
     area_ids = _insert_areas(township.areas)
     _insert_buildings(township.buildings, area_ids)
     db.session.add(Round(name=ROUND_NAME, starts_on=date(2016, 10, 1), ends_on=date(2016, 11, 30)))
+    forms.publish_township()  # so that ./dev start gives phones something to fill in
 
     accounts: list[tuple[str, str, str]] = []
     for username, role, name, codes in [

@@ -12,6 +12,7 @@ FEATURES = [
     "server.web.auth",
     "server.web.home",
     "server.api",
+    "server.web.forms",
     "server.openrosa",
     "server.web.submissions",
     "server.web.app",

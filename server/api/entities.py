@@ -1,0 +1,102 @@
+"""The entity register in the JSON API: lists and one record with its history.
+
+Scoped to the caller's areas; ID and phone numbers are masked for roles that may not see
+them, and every answer that shows them unmasked is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, jsonify, request
+from flask_login import current_user
+
+from server.access import allow
+from server.api import bp, document
+from server.extensions import db
+from server.models import Entity, Role
+from server.services import audit, entities, privacy, register
+
+READERS = (Role.ADMIN, Role.SUPERVISOR, Role.COORDINATOR)
+
+
+def _props(props: dict[str, Any], unmasked: bool) -> tuple[dict[str, Any], bool]:
+    out, shown = {}, False
+    for name, value in (props or {}).items():
+        if privacy.is_personal_field(name) and value:
+            if unmasked:
+                shown = True
+            else:
+                value = privacy.mask(str(value))
+        out[name] = value
+    return out, shown
+
+
+def entity_json(e: Entity, unmasked: bool, with_history: bool = False) -> tuple[dict, bool]:
+    props, shown = _props(e.properties, unmasked)
+    body: dict[str, Any] = {
+        "uuid": e.uuid,
+        "dataset": e.dataset,
+        "label": e.label,
+        "version": e.version,
+        "properties": props,
+        "conflict": e.conflict,
+        "deleted": e.deleted,
+        "updated_at": e.updated_at.isoformat() + "Z" if e.updated_at else None,
+    }
+    if with_history:
+        versions = []
+        for v in e.versions:
+            vprops, vshown = _props(v.properties, unmasked)
+            shown = shown or vshown
+            versions.append({"version": v.version, "base_version": v.base_version,
+                             "label": v.label, "properties": vprops,
+                             "submission_id": v.submission_id,
+                             "created_at": v.created_at.isoformat() + "Z"})
+        body["versions"] = versions
+        if e.dataset == "persons":
+            body["residences"] = register.residence_history(e)
+    return body, shown
+
+
+def _audit_if_shown(shown: bool, **detail: Any) -> None:
+    if shown:
+        audit.record("personal_data.view", **detail)
+        db.session.commit()
+
+
+@bp.get("/entities/<dataset>")
+@allow(*READERS)
+@document("Entities of a list (buildings, households, persons) in the caller's areas; "
+          "?conflicts=1 lists only those flagged for review.")
+def list_entities(dataset: str):
+    try:
+        limit = min(max(int(request.args.get("limit", 200)), 1), 1000)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        abort(400, description="limit and offset must be integers")
+    rows = entities.query_entities(dataset, current_user,
+                                   conflicts_only=request.args.get("conflicts") == "1",
+                                   limit=limit, offset=offset)
+    unmasked = privacy.can_see_personal_data(current_user)
+    out, any_shown = [], False
+    for e in rows:
+        body, shown = entity_json(e, unmasked)
+        out.append(body)
+        any_shown = any_shown or shown
+    _audit_if_shown(any_shown, object_type="entity_list", object_id=dataset, count=len(out))
+    return jsonify(dataset=dataset, entities=out, limit=limit, offset=offset)
+
+
+@bp.get("/entities/<dataset>/<uuid>")
+@allow(*READERS)
+@document("One entity with every version and the submission that made it.")
+def get_entity(dataset: str, uuid: str):
+    e = db.session.scalar(sa.select(Entity).where(Entity.dataset == dataset,
+                                                  Entity.uuid == uuid))
+    if e is None or not entities.visible_to(e, current_user):
+        abort(404, description=f"no {dataset} entity {uuid!r}")
+    body, shown = entity_json(e, privacy.can_see_personal_data(current_user), True)
+    _audit_if_shown(shown, object_type="entity", object_id=e.uuid)
+    return jsonify(body)

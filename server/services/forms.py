@@ -1,0 +1,328 @@
+"""Form lifecycle: upload an XLSForm as a draft, publish it, close it; form media.
+
+A version is immutable once uploaded: the same form id and version with other content is
+refused (phones identify what they hold by id + version + md5). Publishing makes a draft
+the version phones download; the one it replaces becomes "superseded" and keeps accepting
+submissions from phones that still hold it. A closed form accepts nothing new.
+
+Nothing is written until the whole upload (form and media) has been checked, so a bad
+upload leaves no Form, FormVersion or FormMedia row behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from forms import ConvertedForm, FormError, convert_xlsform, ensure_version
+from server.extensions import db
+from server.models import Form, FormMedia, FormVersion, Role, User
+from server.models._types import utcnow
+from server.services import audit
+
+#: Entity lists the server renders for every user (see server.services.entities).
+GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv")
+DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
+
+
+class FormServiceError(Exception):
+    """A refused form operation: HTTP-ish status, bilingual message, optional details."""
+
+    def __init__(self, status: int, zh: str, en: str, details: dict[str, Any] | None = None):
+        self.status = status
+        self.message_zh = zh
+        self.message_en = en
+        self.details = details or {}
+        super().__init__(f"{en} / {zh}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": {"zh": self.message_zh, "en": self.message_en}, **self.details}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """One file of a form's manifest: uploaded media or a generated entity list."""
+
+    name: str
+    content: bytes
+    md5: str  # plain hex; OpenRosa manifests write "md5:" + this
+    content_type: str
+
+
+@dataclass(slots=True)
+class UploadResult:
+    version: FormVersion
+    created: bool  # False when the identical version was already there
+    warnings: list[str] = field(default_factory=list)
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _content_type(name: str) -> str:
+    if name.lower().endswith(".csv"):
+        return "text/csv"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _clean_name(name: str) -> str:
+    return PurePath((name or "").replace("\\", "/")).name
+
+
+def convert_upload(data: bytes, filename: str) -> ConvertedForm:
+    """Convert with the configured size limit; FormError for anything wrong with the file."""
+    limit = int(current_app.config.get("MAX_FORM_UPLOAD_BYTES", 10 * 1024 * 1024))
+    return ensure_version(convert_xlsform(data, _clean_name(filename) or filename, max_bytes=limit))
+
+
+def _check_media(
+    converted: ConvertedForm, media: list[tuple[str, bytes]]
+) -> tuple[dict[str, bytes], list[str]]:
+    """Uploaded media must be files the form references; report the ones still missing."""
+    wanted = set(converted.media_filenames)
+    limit = int(current_app.config.get("MAX_FORM_UPLOAD_BYTES", 10 * 1024 * 1024))
+    files: dict[str, bytes] = {}
+    for raw_name, content in media:
+        name = _clean_name(raw_name)
+        if not name:
+            continue
+        if name not in wanted:
+            expected = ", ".join(sorted(wanted)) or "—"
+            raise FormServiceError(
+                400,
+                f"表单没有引用媒体文件“{name}”。表单引用的文件：{expected}。",
+                f"The form does not reference the media file '{name}'. "
+                f"It references: {expected}.",
+                {"media": name, "expected": sorted(wanted)},
+            )
+        if len(content) > limit:
+            raise FormServiceError(
+                413,
+                f"媒体文件“{name}”过大（{len(content)} 字节，上限 {limit}）。",
+                f"The media file '{name}' is too large ({len(content)} bytes, limit {limit}).",
+            )
+        files[name] = content
+    warnings = []
+    for name in sorted(wanted - set(files) - set(GENERATED_MEDIA) - {"itemsets.csv"}):
+        warnings.append(
+            f"表单引用的媒体文件“{name}”尚未上传，手机上将无法显示。 / "
+            f"The form references the media file '{name}' but it was not uploaded; "
+            "phones will not show it."
+        )
+    return files, warnings
+
+
+def upload(
+    data: bytes,
+    filename: str,
+    user: User | None,
+    media: list[tuple[str, bytes]] | None = None,
+) -> UploadResult:
+    """Check and convert an XLSForm and store it as a draft version (not committed).
+
+    Raises FormError (the file is not a valid XLSForm) or FormServiceError (a valid form
+    that cannot be stored: version already taken, media the form does not use).
+    """
+    converted = convert_upload(data, filename)
+    files, media_warnings = _check_media(converted, media or [])
+    form = db.session.scalar(sa.select(Form).where(Form.xml_form_id == converted.form_id))
+    if form is not None:
+        existing = next((v for v in form.versions if v.version == converted.version), None)
+        if existing is not None:
+            same_media = {m.name: m.md5 for m in existing.media if m.name != "itemsets.csv"} == {
+                n: md5_hex(c) for n, c in files.items()
+            }
+            if existing.md5 == converted.md5 and (same_media or not files):
+                return UploadResult(existing, False, list(existing.warnings))
+            raise FormServiceError(
+                409,
+                f"表单“{converted.form_id}”的版本“{converted.version}”已存在且内容不同。"
+                "请在 settings 工作表中修改 version 后重新上传。",
+                f"Form '{converted.form_id}' already has a version '{converted.version}' "
+                "with different content. Change the version on the settings sheet and "
+                "upload again.",
+                {"form_id": converted.form_id, "version": converted.version},
+            )
+    if form is None:
+        form = Form(xml_form_id=converted.form_id, title=converted.title, state="draft")
+        db.session.add(form)
+    warnings = [*converted.warnings, *media_warnings]
+    version = FormVersion(
+        form=form,
+        version=converted.version or "",
+        title=converted.title,
+        state="draft",
+        xform=converted.xform,
+        md5=converted.md5,
+        xlsform=data,
+        xlsform_filename=_clean_name(filename),
+        warnings=warnings,
+        entities=converted.entities,
+        geo_fields=[
+            {"name": g.name, "type": g.type, "xpath": g.xpath} for g in converted.geo_fields
+        ],
+        media_names=converted.media_filenames,
+        created_by_id=user.id if user is not None else None,
+    )
+    for name, content in sorted(files.items()):
+        version.media.append(
+            FormMedia(name=name, content=content, md5=md5_hex(content),
+                      content_type=_content_type(name))
+        )
+    if converted.itemsets_csv is not None and "itemsets.csv" not in files:
+        content = converted.itemsets_csv.encode("utf-8")
+        version.media.append(
+            FormMedia(name="itemsets.csv", content=content, md5=md5_hex(content),
+                      content_type="text/csv")
+        )
+    db.session.add(version)
+    db.session.flush()
+    audit.record("form.upload", user=user, object_type="form_version", object_id=version.id,
+                 form_id=converted.form_id, version=version.version)
+    return UploadResult(version, True, warnings)
+
+
+def publish(version: FormVersion, user: User | None = None) -> FormVersion:
+    """Make a version the one phones download; the previous one keeps taking submissions."""
+    form = version.form
+    for other in form.versions:
+        if other is not version and other.state == "published":
+            other.state = "superseded"
+    if version.state != "published":
+        version.state = "published"
+        version.published_at = utcnow()
+    form.state = "published"
+    form.title = version.title or form.title
+    audit.record("form.publish", user=user, object_type="form_version", object_id=version.id,
+                 form_id=form.xml_form_id, version=version.version)
+    return version
+
+
+def close(form: Form, user: User | None = None) -> Form:
+    """Stop new submissions (OpenRosa answers 409); publishing a version reopens it."""
+    form.state = "closed"
+    audit.record("form.close", user=user, object_type="form", object_id=form.id,
+                 form_id=form.xml_form_id)
+    return form
+
+
+# --- queries the OpenRosa server and the pages use --------------------------------------
+
+
+def get_form(xml_form_id: str) -> Form | None:
+    return db.session.scalar(sa.select(Form).where(Form.xml_form_id == xml_form_id))
+
+
+def find_version(xml_form_id: str, version: str | None) -> FormVersion | None:
+    """A version by form id and version string (None: the published one)."""
+    form = get_form(xml_form_id)
+    if form is None:
+        return None
+    if version is None:
+        return current_version(form)
+    return next((v for v in form.versions if v.version == version), None)
+
+
+def current_version(form: Form) -> FormVersion | None:
+    """The published version, if any."""
+    return next((v for v in reversed(form.versions) if v.state == "published"), None)
+
+
+def latest_draft(form: Form) -> FormVersion | None:
+    return next((v for v in reversed(form.versions) if v.state == "draft"), None)
+
+
+def can_try_drafts(user: User | None) -> bool:
+    return user is not None and user.role_enum in (Role.ADMIN, Role.DESIGNER, Role.COORDINATOR)
+
+
+def available_versions(user: User | None, drafts: bool = False) -> list[FormVersion]:
+    """What a phone lists: each open form's published version; with drafts=True (trying a
+    form on a phone) also each form's newest draft, for designers, admins and coordinators."""
+    out: list[FormVersion] = []
+    for form in db.session.scalars(sa.select(Form).order_by(Form.xml_form_id)):
+        if form.state == "closed":
+            continue
+        if (v := current_version(form)) is not None:
+            out.append(v)
+        if drafts and can_try_drafts(user) and (d := latest_draft(form)) is not None:
+            out.append(d)
+    return out
+
+
+def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
+    """Published and superseded versions of open forms do; drafts only while being tried."""
+    if version.form.state == "closed":
+        return False
+    if version.state in ("published", "superseded"):
+        return True
+    return version.state == "draft" and can_try_drafts(user)
+
+
+def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
+    """The manifest of a form version for one user: uploaded media plus the entity lists the
+    form reads, filtered to the user's assigned areas."""
+    from server.services import entities
+
+    out: dict[str, MediaFile] = {}
+    for m in version.media:
+        out[m.name] = MediaFile(m.name, m.content, m.md5, m.content_type)
+    for name in version.media_names:
+        if name in out:
+            continue
+        text = entities.list_csv(name, user)
+        if text is not None:
+            content = text.encode("utf-8")
+            out[name] = MediaFile(name, content, md5_hex(content), "text/csv")
+    return [out[n] for n in sorted(out)]
+
+
+def status_of(err: FormError | FormServiceError) -> int:
+    """413 for files over the size limit, 422 for invalid forms, else the service's status."""
+    if isinstance(err, FormError):
+        return 413 if err.code == "DS001" else 422
+    return err.status
+
+
+def error_payload(err: FormError | FormServiceError) -> dict[str, Any]:
+    """One JSON shape for both kinds of refusal."""
+    if isinstance(err, FormError):
+        return {"error": "invalid_form", **err.to_dict()}
+    return {"error": "refused", **err.to_dict()}
+
+
+__all__ = [
+    "DESIGNER_ROLES",
+    "FormError",
+    "FormServiceError",
+    "MediaFile",
+    "UploadResult",
+    "accepts_submissions",
+    "available_versions",
+    "close",
+    "find_version",
+    "media_for",
+    "publish",
+    "upload",
+]
+
+
+def publish_township(user: User | None = None) -> list[FormVersion]:
+    """Upload and publish the shipped township forms (forms/township/*.xlsx); idempotent."""
+    from forms.township.build import FORMS, HERE
+
+    published = []
+    for name in FORMS:
+        path = HERE / f"{name}.xlsx"
+        result = upload(path.read_bytes(), path.name, user)
+        if result.version.state == "draft":
+            publish(result.version, user)
+        published.append(result.version)
+    return published

@@ -1,0 +1,219 @@
+"""Pages for form designers: list, upload, publish, close, download; `doorstep forms …`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.cli import with_appcontext
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from forms import FormError
+from server.access import allow
+from server.extensions import db
+from server.i18n import gettext as _
+from server.models import Form, FormVersion, Role
+from server.services import forms as service
+
+bp = Blueprint("forms", __name__, url_prefix="/forms")
+DESIGNERS = (Role.ADMIN, Role.DESIGNER)
+
+
+def form_or_404(xml_form_id: str) -> Form:
+    form = service.get_form(xml_form_id)
+    if form is None:
+        abort(404, description=_("No form with id {id}.", id=xml_form_id))
+    return form
+
+
+def version_or_404(xml_form_id: str, version: str) -> FormVersion:
+    found = service.find_version(xml_form_id, version)
+    if found is None:
+        abort(404, description=_("Form {id} has no version {version}.", id=xml_form_id,
+                                 version=version))
+    return found
+
+
+def read_upload() -> tuple[bytes, str, list[tuple[str, bytes]]]:
+    """The XLSForm and its media from a multipart request; 413 with a reason when too big."""
+    try:
+        upload = request.files.get("file")
+        media = [(f.filename or "", f.read()) for f in request.files.getlist("media") if f]
+    except RequestEntityTooLarge as err:
+        raise RequestEntityTooLarge(
+            _("The upload is larger than the server accepts ({limit} MB).",
+              limit=_limit_mb())
+        ) from err
+    if upload is None or not upload.filename:
+        return b"", "", media
+    return upload.read(), upload.filename, media
+
+
+def _limit_mb() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+
+
+def all_forms() -> list[Form]:
+    import sqlalchemy as sa
+
+    return list(db.session.scalars(sa.select(Form).order_by(Form.xml_form_id)))
+
+
+@bp.route("/")
+@allow(*DESIGNERS)
+def index():
+    return render_template("forms/index.html", forms=all_forms(), error=None)
+
+
+@bp.route("/upload", methods=["POST"])
+@allow(*DESIGNERS)
+def upload():
+    data, filename, media = read_upload()
+    if not filename:
+        flash(_("Choose an XLSForm file to upload."), "error")
+        return render_template("forms/index.html", forms=all_forms(), error=None), 400
+    try:
+        result = service.upload(data, filename, current_user, media)
+        db.session.commit()
+    except (FormError, service.FormServiceError) as err:
+        db.session.rollback()
+        status = service.status_of(err)
+        return render_template("forms/index.html", forms=all_forms(), error=err,
+                               filename=filename), status
+    version = result.version
+    if result.created:
+        flash(_("Uploaded {id} version {version} as a draft.", id=version.form.xml_form_id,
+                version=version.version), "ok")
+    else:
+        flash(_("This version was already uploaded; nothing changed."), "ok")
+    for warning in result.warnings:
+        flash(warning, "warning")
+    return redirect(url_for("forms.detail", xml_form_id=version.form.xml_form_id))
+
+
+@bp.route("/<xml_form_id>")
+@allow(*DESIGNERS)
+def detail(xml_form_id: str):
+    form = form_or_404(xml_form_id)
+    return render_template("forms/detail.html", form=form,
+                           versions=list(reversed(form.versions)))
+
+
+@bp.route("/<xml_form_id>/versions/<version>/publish", methods=["POST"])
+@allow(*DESIGNERS)
+def publish(xml_form_id: str, version: str):
+    found = version_or_404(xml_form_id, version)
+    service.publish(found, current_user)
+    db.session.commit()
+    flash(_("Published {id} version {version}.", id=xml_form_id, version=version), "ok")
+    return redirect(url_for("forms.detail", xml_form_id=xml_form_id))
+
+
+@bp.route("/<xml_form_id>/close", methods=["POST"])
+@allow(*DESIGNERS)
+def close(xml_form_id: str):
+    service.close(form_or_404(xml_form_id), current_user)
+    db.session.commit()
+    flash(_("Closed {id}: phones can no longer send new submissions.", id=xml_form_id), "ok")
+    return redirect(url_for("forms.detail", xml_form_id=xml_form_id))
+
+
+@bp.route("/<xml_form_id>/versions/<version>/xform.xml")
+@allow(*DESIGNERS)
+def download_xform(xml_form_id: str, version: str):
+    found = version_or_404(xml_form_id, version)
+    return xform_response(found)
+
+
+@bp.route("/<xml_form_id>/versions/<version>/xlsform")
+@allow(*DESIGNERS)
+def download_xlsform(xml_form_id: str, version: str):
+    found = version_or_404(xml_form_id, version)
+    if not found.xlsform:
+        abort(404, description=_("This version has no XLSForm file."))
+    name = found.xlsform_filename or f"{xml_form_id}.xlsx"
+    return Response(found.xlsform, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": _attachment(name)})
+
+
+def xform_response(version: FormVersion) -> Response:
+    name = f"{version.form.xml_form_id}-{version.version}.xml"
+    return Response(version.xform.encode("utf-8"), mimetype="text/xml",
+                    headers={"Content-Disposition": _attachment(name),
+                             "ETag": version.md5.removeprefix("md5:")})
+
+
+def _attachment(name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+@click.group("forms", help="Upload and publish XLSForms.")
+def forms_cli() -> None:
+    pass
+
+
+@forms_cli.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--media", "media", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A media file the form references (repeatable).")
+@click.option("--draft", is_flag=True, help="Upload as a draft without publishing.")
+@with_appcontext
+def publish_command(file: Path, media: tuple[Path, ...], draft: bool):
+    """Upload FILE (an XLSForm) and publish it; prints the form id, version and warnings."""
+    try:
+        result = service.upload(file.read_bytes(), file.name, None,
+                                [(m.name, m.read_bytes()) for m in media])
+        if not draft:
+            service.publish(result.version)
+        db.session.commit()
+    except (FormError, service.FormServiceError) as err:
+        db.session.rollback()
+        click.echo(f"doorstep: {file.name}: " + " ".join(str(err).split()), err=True)
+        sys.exit(1)
+    v = result.version
+    state = "draft" if draft else "published"
+    click.echo(f"{v.form.xml_form_id} {v.version} {state} {v.md5}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+
+
+@forms_cli.command("list")
+@with_appcontext
+def list_command():
+    """List forms, their versions and states."""
+    for form in all_forms():
+        click.echo(f"{form.xml_form_id} [{form.state}] {form.title}")
+        for v in form.versions:
+            click.echo(f"  {v.version} {v.state} {v.md5}")
+
+
+def init_app(app: Flask) -> None:
+    from server.services import entities  # noqa: F401  (registers the "entities" processor)
+
+    app.register_blueprint(bp)
+    app.cli.add_command(forms_cli)
+    from server.web.home import add_home_link
+
+    add_home_link(app, "forms.index", "Forms")
