@@ -22,6 +22,7 @@ MODULES: list[str] = [
     "server.api.forms",
     "server.api.entities",
     "server.api.submissions",
+    "server.api.coverage",
 ]
 
 _SPEC_ATTR = "_openapi"

@@ -16,6 +16,7 @@ FEATURES = [
     "server.openrosa",
     "server.web.submissions",
     "server.web.app",
+    "server.web.coverage",
 ]
 
 

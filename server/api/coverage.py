@@ -1,0 +1,146 @@
+"""Coverage in the JSON API: buildings as GeoJSON with a `state`, statistics, a building."""
+
+from __future__ import annotations
+
+import json
+
+import shapely
+from flask import Response, abort, jsonify, request
+from flask_login import current_user
+
+from server.access import allow
+from server.api import bp, document
+from server.models import Role
+from server.services import coverage, coverage_query
+from server.services.coverage_query import FilterError
+
+MAX_FEATURES = 20_000
+_FILTERS = [
+    {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+    for n, t, d in (
+        ("mine", "integer", "1: the logged-in coordinator's assigned buildings"),
+        ("round", "integer", "round id (default: the current round)"),
+        ("village", "string", "village code"),
+        ("street", "string", "street code"),
+        ("coordinator", "string", "coordinator's username: the streets assigned to them"),
+        ("state", "string", "unvisited, visited, complete, revisit or suspect"),
+        ("bbox", "string", "minlon,minlat,maxlon,maxlat"),
+    )
+]
+
+
+def _filters() -> coverage_query.Filters:
+    rnd = request.args.get("round", "").strip()
+    if rnd and not rnd.isdigit():
+        abort(400, "round must be a number")
+    try:
+        return coverage_query.filters(
+            current_user,
+            round_id=int(rnd) if rnd else None,
+            village=request.args.get("village") or None,
+            street=request.args.get("street") or None,
+            coordinator_name=request.args.get("coordinator") or None,
+            state=request.args.get("state") or None,
+            mine=request.args.get("mine") in ("1", "true"),
+        )
+    except FilterError as err:
+        abort(404, str(err))
+
+
+def _bbox() -> tuple[float, float, float, float] | None:
+    raw = request.args.get("bbox")
+    if not raw:
+        return None
+    try:
+        box = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
+        abort(400, "bbox must be minlon,minlat,maxlon,maxlat")
+    return box  # type: ignore[return-value]
+
+
+@bp.get("/coverage/buildings.geojson")
+@allow(Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN)
+@document(
+    "Buildings as GeoJSON with their coverage `state` (phone app: ?mine=1).",
+    parameters=_FILTERS,
+    responses={
+        "200": {
+            "description": "FeatureCollection; properties id, code, street, state, "
+            "address, expected_units"
+        },
+        "400": {"description": "more than 20,000 buildings: narrow the filter"},
+    },
+)
+def coverage_buildings():
+    f = _filters()
+    rows = coverage_query.buildings(f, limit=MAX_FEATURES + 1, bbox=_bbox())
+    if len(rows) > MAX_FEATURES:
+        abort(
+            400,
+            f"more than {MAX_FEATURES} buildings: narrow the filter (village, street, "
+            "coordinator, state or bbox); the map uses vector tiles",
+        )
+    features = [
+        {
+            "type": "Feature",
+            "id": b.id,
+            "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(b.footprint))),
+            "properties": {
+                "id": b.id,
+                "code": b.code,
+                "street": street,
+                "state": state,
+                "address": b.address,
+                "expected_units": b.expected_units,
+            },
+        }
+        for b, street, state, _visits, _units in rows
+    ]
+    body = json.dumps(
+        {"type": "FeatureCollection", "round": f.round.id, "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return Response(body, mimetype="application/geo+json")
+
+
+@bp.get("/coverage/stats")
+@allow(Role.SUPERVISOR, Role.ADMIN)
+@document(
+    "Coverage counts and rates per area (street, village, township) and per coordinator.",
+    parameters=[p for p in _FILTERS if p["name"] == "round"],
+)
+def coverage_stats():
+    f = _filters()
+    r = coverage.rollups(f.round.id)
+    visible = coverage_query.visible_streets(current_user)
+    areas = r["areas"]
+    if visible is not None:
+        parents = coverage.area_parents()
+        keep: set[str] = set()
+        for code in visible:
+            while code is not None and code not in keep:
+                keep.add(code)
+                code = parents.get(code)
+        areas = {k: v for k, v in areas.items() if k in keep}
+    return jsonify(
+        round=f.round.id, states=list(coverage.STATES), areas=areas, coordinators=r["coordinators"]
+    )
+
+
+@bp.get("/coverage/buildings/<int:building_id>")
+@allow(Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN)
+@document("One building: state, households, visits (distance, flags) and photos.")
+def coverage_building(building_id: int):
+    rnd = request.args.get("round", "").strip()
+    try:
+        detail = coverage_query.building_detail(
+            building_id, current_user, int(rnd) if rnd.isdigit() else None
+        )
+    except FilterError as err:
+        abort(404, str(err))
+    if detail is None:
+        abort(404, f"no building {building_id} in your areas")
+    return jsonify(detail)

@@ -1,0 +1,108 @@
+"""Exports of coverage: unvisited buildings (CSV, XLSX, GeoJSON), walk lists, PNG maps."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import shapely
+import xlsxwriter
+
+from gis.render import render_png
+from gis.walklist import route_order
+from server.services import coverage_query
+from server.services.coverage_query import Filters
+
+FORMATS = ("csv", "xlsx", "geojson")
+COLUMNS = ("code", "street", "address", "expected_units", "state", "visits", "lon", "lat")
+MIME = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+}
+
+
+def _records(rows) -> list[dict]:
+    return [
+        {
+            "id": b.id,
+            "code": b.code,
+            "street": street,
+            "address": b.address,
+            "expected_units": b.expected_units,
+            "state": state,
+            "visits": visits or 0,
+            "lon": round(b.lon, 7),
+            "lat": round(b.lat, 7),
+            "_shape": b.footprint,
+        }
+        for b, street, state, visits, _units in rows
+    ]
+
+
+def unvisited(f: Filters) -> list[dict]:
+    """Unvisited buildings under the filters, in walking order per street."""
+    f = Filters(f.round, f.streets, "unvisited")
+    return walk_order(_records(coverage_query.buildings(f)))
+
+
+def walk_order(records: list[dict]) -> list[dict]:
+    """Group by street (in code order) and order each street along a short route."""
+    out: list[dict] = []
+    streets: dict[str | None, list[dict]] = {}
+    for r in records:
+        streets.setdefault(r["street"], []).append(r)
+    for street in sorted(streets, key=lambda s: (s is None, s or "")):
+        group = streets[street]
+        order = route_order(
+            np.array([r["lon"] for r in group]), np.array([r["lat"] for r in group])
+        )
+        out.extend(group[i] for i in order.tolist())
+    for n, r in enumerate(out, 1):
+        r["order"] = n
+    return out
+
+
+def render(records: list[dict], fmt: str, title: str = "") -> bytes:
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(("order", *COLUMNS))
+        for r in records:
+            w.writerow([r["order"], *(r[c] if r[c] is not None else "" for c in COLUMNS)])
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese right
+    if fmt == "xlsx":
+        out = io.BytesIO()
+        book = xlsxwriter.Workbook(out, {"in_memory": True})
+        sheet = book.add_worksheet((title or "unvisited")[:31])
+        bold = book.add_format({"bold": True})
+        sheet.write_row(0, 0, ("order", *COLUMNS), bold)
+        for i, r in enumerate(records, 1):
+            sheet.write_row(
+                i, 0, [r["order"], *(r[c] if r[c] is not None else "" for c in COLUMNS)]
+            )
+        sheet.freeze_panes(1, 0)
+        book.close()
+        return out.getvalue()
+    if fmt == "geojson":
+        features = [
+            {
+                "type": "Feature",
+                "id": r["id"],
+                "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(r["_shape"]))),
+                "properties": {"order": r["order"], **{c: r[c] for c in COLUMNS}},
+            }
+            for r in records
+        ]
+        return json.dumps(
+            {"type": "FeatureCollection", "features": features}, ensure_ascii=False
+        ).encode("utf-8")
+    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:
+    rows = coverage_query.buildings(f)
+    shapes = [shapely.from_wkb(b.footprint) for b, *_ in rows]
+    return render_png(shapes, [state for _b, _s, state, _v, _u in rows], title, labels)

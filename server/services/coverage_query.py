@@ -1,0 +1,245 @@
+"""Who sees which buildings, and buildings with their state under the map's filters.
+
+Scope: admins see everything; a supervisor sees the streets under their assigned areas (a
+supervisor with no assignment is centre staff and sees everything); a coordinator sees the
+streets they are assigned. Filters (village, street, coordinator) narrow that further.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import (
+    Area,
+    Assignment,
+    Building,
+    BuildingCoverage,
+    Entity,
+    Role,
+    Round,
+    Submission,
+    SubmissionAttachment,
+    User,
+    Visit,
+)
+from server.services import coverage
+
+
+class FilterError(ValueError):
+    """A filter names something that does not exist (answer 404 / a clear message)."""
+
+
+def streets_under(area_ids: list[int]) -> set[str]:
+    if not area_ids:
+        return set()
+    paths = db.session.scalars(sa.select(Area.path).where(Area.id.in_(area_ids))).all()
+    cond = sa.or_(*[sa.or_(Area.path == p, Area.path.like(p + "/%")) for p in paths])
+    return set(db.session.scalars(sa.select(Area.code).where(Area.level == "street", cond)))
+
+
+def user_streets(user: User) -> set[str]:
+    return streets_under([a.area_id for a in user.assignments])
+
+
+def visible_streets(user: User | None) -> frozenset[str] | None:
+    """Street codes the user may see; None means every building (with or without a street).
+
+    ``user`` None is the command line (an operator of the server): everything.
+    """
+    if user is None:
+        return None
+    role = user.role_enum
+    if role == Role.ADMIN:
+        return None
+    if role == Role.SUPERVISOR and not user.assignments:
+        return None
+    if role in (Role.SUPERVISOR, Role.COORDINATOR):
+        return frozenset(user_streets(user))
+    return frozenset()
+
+
+def coordinator(username: str) -> User:
+    user = db.session.scalar(
+        sa.select(User).where(User.username == username, User.role == Role.COORDINATOR.value)
+    )
+    if user is None:
+        raise FilterError(f"no coordinator named {username!r}")
+    return user
+
+
+def area(code: str, level: str | None = None) -> Area:
+    q = sa.select(Area).where(Area.code == code)
+    if level:
+        q = q.where(Area.level == level)
+    found = db.session.scalar(q)
+    if found is None:
+        raise FilterError(f"no {level or 'area'} with code {code!r}")
+    return found
+
+
+def round_(round_id: int | None) -> Round:
+    if round_id is None:
+        rnd = coverage.current_round()
+        if rnd is None:
+            raise FilterError("no collection round is defined yet")
+        return rnd
+    rnd = db.session.get(Round, round_id)
+    if rnd is None:
+        raise FilterError(f"no round with id {round_id}")
+    return rnd
+
+
+@dataclass(frozen=True)
+class Filters:
+    round: Round
+    streets: frozenset[str] | None  # None = no street restriction
+    state: str | None
+
+
+def filters(
+    user: User | None,
+    *,
+    round_id: int | None = None,
+    village: str | None = None,
+    street: str | None = None,
+    coordinator_name: str | None = None,
+    state: str | None = None,
+    mine: bool = False,
+) -> Filters:
+    """The user's scope narrowed by the filters; unknown names raise FilterError."""
+    streets = visible_streets(user)
+
+    def narrow(codes: set[str]) -> None:
+        nonlocal streets
+        streets = frozenset(codes) if streets is None else streets & frozenset(codes)
+
+    if mine and user is not None:
+        narrow(user_streets(user))
+    if village:
+        narrow(streets_under([area(village).id]))
+    if street:
+        narrow({area(street, "street").code})
+    if coordinator_name:
+        narrow(user_streets(coordinator(coordinator_name)))
+    if state is not None and state not in coverage.STATES:
+        raise FilterError(f"unknown state {state!r}; one of {', '.join(coverage.STATES)}")
+    return Filters(round_(round_id), streets, state)
+
+
+def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None) -> list:
+    """Rows (Building, street code, state, visits, units) under the filters, by street, code."""
+    state = sa.func.coalesce(BuildingCoverage.state, "unvisited")
+    q = (
+        sa.select(
+            Building, Area.code, state, BuildingCoverage.visits, BuildingCoverage.units_recorded
+        )
+        .outerjoin(Area, Area.id == Building.street_id)
+        .outerjoin(
+            BuildingCoverage,
+            sa.and_(
+                BuildingCoverage.building_id == Building.id, BuildingCoverage.round_id == f.round.id
+            ),
+        )
+        .order_by(Area.code, Building.code)
+    )
+    if f.streets is not None:
+        q = q.where(Area.code.in_(sorted(f.streets)))
+    if f.state is not None:
+        q = q.where(state == f.state)
+    if bbox is not None:
+        minx, miny, maxx, maxy = bbox
+        q = q.where(
+            Building.maxx >= minx,
+            Building.minx <= maxx,
+            Building.maxy >= miny,
+            Building.miny <= maxy,
+        )
+    if limit is not None:
+        q = q.limit(limit)
+    return db.session.execute(q).all()
+
+
+def building_detail(building_id: int, user: User, round_id: int | None) -> dict | None:
+    """A building's households, visits and photos; None if unknown or out of scope."""
+    b = db.session.get(Building, building_id)
+    if b is None:
+        return None
+    streets = visible_streets(user)
+    street = b.street.code if b.street is not None else None
+    if streets is not None and street not in streets:
+        return None
+    rnd = round_(round_id) if round_id or coverage.current_round() else None
+    cov = db.session.get(BuildingCoverage, (b.id, rnd.id)) if rnd else None
+    households = db.session.scalars(
+        sa.select(Entity)
+        .where(
+            Entity.building_id == b.id, Entity.dataset == "households", Entity.deleted.is_(False)
+        )
+        .order_by(Entity.label)
+    ).all()
+    visits = db.session.execute(
+        sa.select(Visit, Submission.instance_id, Submission.review_state, User.display_name)
+        .join(Submission, Submission.id == Visit.submission_id)
+        .outerjoin(User, User.id == Visit.coordinator_id)
+        .where(Visit.building_id == b.id)
+        .order_by(Visit.visited_at.desc())
+    ).all()
+    photos = db.session.execute(
+        sa.select(SubmissionAttachment.id, SubmissionAttachment.name, Visit.id)
+        .join(Visit, Visit.submission_id == SubmissionAttachment.submission_id)
+        .where(
+            Visit.building_id == b.id,
+            SubmissionAttachment.storage_key.is_not(None),
+            SubmissionAttachment.content_type.like("image/%"),
+        )
+    ).all()
+    return {
+        "id": b.id,
+        "code": b.code,
+        "address": b.address,
+        "street": street,
+        "expected_units": b.expected_units,
+        "floors": b.floors,
+        "round": rnd.id if rnd else None,
+        "state": cov.state if cov else "unvisited",
+        "units_recorded": cov.units_recorded if cov else 0,
+        "households": [
+            {
+                "id": h.uuid,
+                "label": h.label,
+                "outcome": h.properties.get("outcome"),
+                "person_count": h.properties.get("person_count"),
+            }
+            for h in households
+        ],
+        "visits": [
+            {
+                "id": v.id,
+                "instance_id": iid,
+                "round": v.round_id,
+                "outcome": v.outcome,
+                "units": v.units_recorded,
+                "distance_m": v.distance_m,
+                "flags": v.flags,
+                "gps_accuracy": v.gps_accuracy,
+                "coordinator": name,
+                "review_state": review,
+                "visited_at": v.visited_at.isoformat() if v.visited_at else None,
+            }
+            for v, iid, review, name in visits
+        ],
+        "photos": [{"id": pid, "name": name, "visit": vid} for pid, name, vid in photos],
+    }
+
+
+def assignments_of(user_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(Area.code)
+            .join(Assignment, Assignment.area_id == Area.id)
+            .where(Assignment.user_id == user_id)
+        )
+    )

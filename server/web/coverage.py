@@ -1,0 +1,301 @@
+"""The supervisors' coverage map, its vector tiles, statistics, exports and the coverage CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    render_template,
+    request,
+    send_file,
+)
+from flask.cli import with_appcontext
+from flask_login import current_user
+
+from gis.tiles import STATES
+from server.access import allow
+from server.extensions import db
+from server.i18n import gettext as _
+from server.models import Area, Role, Round, SubmissionAttachment, User, Visit
+from server.services import coverage, coverage_exports, coverage_query, coverage_tiles
+from server.services.coverage_query import FilterError
+
+bp = Blueprint("coverage", __name__)
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def state_labels() -> dict[str, str]:
+    return {
+        "unvisited": _("Unvisited"),
+        "visited": _("Visited, units missing"),
+        "complete": _("Complete"),
+        "revisit": _("Revisit"),
+        "suspect": _("Suspect"),
+    }
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        abort(400, f"{name} must be a number")
+    return int(value)
+
+
+def request_filters(round_id: int | None = None) -> coverage_query.Filters:
+    """The map's filters from the query string, within the user's scope (404 if unknown)."""
+    try:
+        return coverage_query.filters(
+            current_user,
+            round_id=round_id if round_id is not None else _int_arg("round"),
+            village=request.args.get("village") or None,
+            street=request.args.get("street") or None,
+            coordinator_name=request.args.get("coordinator") or None,
+            state=request.args.get("state") or None,
+            mine=request.args.get("mine") in ("1", "true"),
+        )
+    except FilterError as err:
+        abort(404, str(err))
+
+
+@bp.route("/coverage/")
+@allow(*STAFF)
+def map_page():
+    rnd = coverage.current_round()
+    rounds = db.session.scalars(sa.select(Round).order_by(Round.starts_on.desc())).all()
+    visible = coverage_query.visible_streets(current_user)
+    areas = db.session.scalars(
+        sa.select(Area).where(Area.level.in_(("village", "street"))).order_by(Area.path)
+    ).all()
+    streets = [a for a in areas if a.level == "street" and (visible is None or a.code in visible)]
+    villages = [
+        a for a in areas if a.level == "village" and any(s.parent_id == a.id for s in streets)
+    ]
+    coordinators = db.session.scalars(
+        sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
+    ).all()
+    counts = None
+    if rnd is not None:
+        f = coverage_query.Filters(rnd, visible, None)
+        counts = _counts(f)
+    return render_template(
+        "coverage/map.html",
+        round=rnd,
+        rounds=rounds,
+        villages=villages,
+        streets=streets,
+        coordinators=coordinators,
+        counts=counts,
+        states=STATES,
+        labels=state_labels(),
+    )
+
+
+def _counts(f: coverage_query.Filters) -> dict[str, int]:
+    cov = coverage.stored_coverage(f.round.id)
+    codes = cov.state_codes
+    if f.streets is not None:
+        import numpy as np
+
+        codes = codes[np.isin(cov.streets.astype(str), list(f.streets))]
+    out = {s: int((codes == k).sum()) for k, s in enumerate(STATES)}
+    out["total"] = len(codes)
+    return out
+
+
+@bp.route("/coverage/stats")
+@allow(*STAFF)
+def stats_page():
+    f = request_filters()
+    r = coverage.rollups(f.round.id)
+    areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
+    visible = coverage_query.visible_streets(current_user)
+    if visible is not None:
+        keep = {a.path for a in areas if a.code in visible}
+        areas = [a for a in areas if any(k == a.path or k.startswith(a.path + "/") for k in keep)]
+    return render_template(
+        "coverage/stats.html",
+        round=f.round,
+        areas=areas,
+        rollup=r,
+        labels=state_labels(),
+        states=STATES,
+        coordinators=sorted(r["coordinators"].items()),
+    )
+
+
+@bp.route("/tiles/coverage/<int:round_id>/<int:z>/<int:x>/<int:y>.mvt")
+@allow(*STAFF)
+def tile(round_id: int, z: int, x: int, y: int):
+    f = request_filters(round_id)
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        abort(404, f"no tile {z}/{x}/{y}")
+    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.streets, f.state)
+    resp = Response(data, mimetype=MVT)
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "private, no-cache"  # revalidate: coverage changes
+    return resp.make_conditional(request)
+
+
+@bp.route("/coverage/unvisited.<fmt>")
+@allow(*STAFF, Role.COORDINATOR)
+def export_unvisited(fmt: str):
+    if fmt not in coverage_exports.FORMATS:
+        abort(404, f"unknown format {fmt!r}")
+    f = request_filters()
+    who = request.args.get("coordinator") or request.args.get("street") or "all"
+    data = coverage_exports.render(coverage_exports.unvisited(f), fmt, title=who)
+    name = f"unvisited-{who}-round{f.round.id}.{fmt}"
+    resp = Response(data, mimetype=coverage_exports.MIME[fmt])
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return resp
+
+
+@bp.route("/coverage/walklist")
+@allow(*STAFF, Role.COORDINATOR)
+def walk_list():
+    f = request_filters()
+    everything = request.args.get("all") in ("1", "true")
+    if everything:
+        records = coverage_exports.walk_order(
+            coverage_exports._records(coverage_query.buildings(f))
+        )
+    else:
+        records = coverage_exports.unvisited(f)
+    return render_template(
+        "coverage/walklist.html",
+        records=records,
+        round=f.round,
+        labels=state_labels(),
+        who=request.args.get("coordinator")
+        or request.args.get("street")
+        or request.args.get("village")
+        or "",
+        everything=everything,
+    )
+
+
+@bp.route("/coverage/map.png")
+@allow(*STAFF)
+def map_png():
+    code = request.args.get("area") or request.args.get("street") or request.args.get("village")
+    if not code:
+        abort(400, "name the street or village with ?area=CODE")
+    try:
+        a = coverage_query.area(code)
+    except FilterError as err:
+        abort(404, str(err))
+    args = {"village": code} if a.level != "street" else {"street": code}
+    try:
+        f = coverage_query.filters(current_user, round_id=_int_arg("round"), **args)
+    except FilterError as err:
+        abort(404, str(err))
+    title = f"{a.name_zh} {a.code} · {f.round.name}"
+    data = coverage_exports.png(f, title, state_labels())
+    return Response(data, mimetype="image/png")
+
+
+@bp.route("/coverage/photo/<int:attachment_id>")
+@allow(*STAFF)
+def photo(attachment_id: int):
+    from server.services import storage
+
+    att = db.session.get(SubmissionAttachment, attachment_id)
+    if att is None or att.storage_key is None:
+        abort(404)
+    visit = db.session.scalar(sa.select(Visit).where(Visit.submission_id == att.submission_id))
+    if visit is None or visit.building_id is None:
+        abort(404)
+    if coverage_query.building_detail(visit.building_id, current_user, None) is None:
+        abort(404)
+    path = storage.path_of(att.storage_key)
+    if not Path(path).exists():
+        abort(404)
+    return send_file(path, mimetype=att.content_type, download_name=att.name)
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+
+@click.group("coverage", help="Coverage of buildings per round: recompute and export.")
+def coverage_cli() -> None:
+    pass
+
+
+def _round_option(round_id: int | None) -> Round:
+    try:
+        return coverage_query.round_(round_id)
+    except FilterError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@coverage_cli.command("recompute")
+@click.option("--round", "round_id", type=int, help="Round id (default: the current round).")
+@click.option("--postgis", is_flag=True, help="Compute inside PostGIS (PostgreSQL only).")
+@click.option("--no-rematch", is_flag=True, help="Keep each visit's stored building match.")
+@with_appcontext
+def recompute_command(round_id: int | None, postgis: bool, no_rematch: bool) -> None:
+    """Rebuild a round's coverage from all its visits."""
+    rnd = _round_option(round_id)
+    try:
+        result = coverage.recompute(rnd.id, use_postgis=postgis, rematch=not no_rematch)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    c = result.counts
+    click.echo(
+        f"round {rnd.id} ({rnd.name}) recomputed {result.engine} in {result.seconds:.2f} s: "
+        + ", ".join(f"{s} {c[s]}" for s in STATES)
+        + f"; {c['total']} buildings; {result.rematched} visit matches changed"
+    )
+
+
+@coverage_cli.command("export")
+@click.option("--coordinator", "coordinator_name", help="Coordinator's username.")
+@click.option("--village", help="Village code.")
+@click.option("--street", help="Street code.")
+@click.option("--round", "round_id", type=int, help="Round id (default: the current round).")
+@click.option(
+    "--format", "fmt", type=click.Choice(coverage_exports.FORMATS), default="csv", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@with_appcontext
+def export_command(coordinator_name, village, street, round_id, fmt, output) -> None:
+    """Unvisited buildings (in walking order) as CSV, XLSX or GeoJSON."""
+    try:
+        f = coverage_query.filters(
+            None,
+            round_id=round_id,
+            village=village,
+            street=street,
+            coordinator_name=coordinator_name,
+        )
+    except FilterError as err:
+        raise click.ClickException(str(err)) from err
+    records = coverage_exports.unvisited(f)
+    data = coverage_exports.render(records, fmt, title=coordinator_name or street or "all")
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"{len(records)} unvisited buildings written to {output}", err=True)
+    elif fmt == "xlsx":
+        raise click.ClickException("XLSX is binary: give --output FILE")
+    else:
+        click.echo(data.decode("utf-8-sig"), nl=False)
+
+
+def init_app(app: Flask) -> None:
+    from server.services import visits  # noqa: F401 (registers the "visits" processor)
+    from server.web.home import add_home_link
+
+    app.register_blueprint(bp)
+    app.cli.add_command(coverage_cli)
+    add_home_link(app, "coverage.map_page", "Coverage map")
+    add_home_link(app, "coverage.stats_page", "Coverage statistics")
+    app.jinja_env.globals.setdefault("coverage_state_labels", state_labels)
