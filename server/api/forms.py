@@ -97,15 +97,17 @@ def get_form(xml_form_id: str):
 
 @bp.post("/forms/<xml_form_id>/publish")
 @allow(*DESIGNERS)
-@document("Publish a version (?version=…; default: the newest draft).")
+@document("Publish a version (?version=…; default: the newest draft, else the newest "
+          "version, which also reopens a closed form).")
 def publish_form(xml_form_id: str):
     form = _form_or_404(xml_form_id)
     wanted = request.args.get("version") or (request.get_json(silent=True) or {}).get("version")
-    version = (service.find_version(xml_form_id, str(wanted)) if wanted
-               else service.latest_draft(form))
+    if wanted:
+        version = service.find_version(xml_form_id, str(wanted))
+    else:
+        version = service.latest_draft(form) or (form.versions[-1] if form.versions else None)
     if version is None:
-        abort(404, description=f"form {xml_form_id!r} has no version {wanted!r}"
-              if wanted else f"form {xml_form_id!r} has no draft to publish")
+        abort(404, description=f"form {xml_form_id!r} has no version {wanted!r}")
     service.publish(version, current_user)
     db.session.commit()
     return jsonify(form_json(form))
