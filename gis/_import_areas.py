@@ -6,9 +6,9 @@ import numpy as np
 import shapely
 
 from gis import _import_geom as geom
-from gis._import_read import GisImportError
+from gis._import_fields import AREA_LEVELS
+from gis._import_result import GisImportError, ImportResult
 
-AREA_LEVELS = ("township", "village", "street")
 _OVERLAP_NOTE = 0.01  # siblings sharing more than 1% of the smaller one's area are reported
 
 
@@ -28,8 +28,6 @@ def prepare(
     skip_duplicates,
     iou_threshold,
 ):
-    from gis.importing import ImportResult
-
     n = len(codes)
     duplicates = _duplicates(codes, shapes, levels, known_paths, iou_threshold)
     if duplicates and not skip_duplicates:

@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis._import_read import GisImportError
+from gis._import_result import GisImportError
 
 Label = Callable[[int], str]
 _POLYGONAL = ("Polygon", "MultiPolygon")
@@ -101,8 +101,14 @@ def clean(geoms: np.ndarray, label: Label, *, allow_points: bool, what: str):
     geoms = shapely.force_2d(geoms)
     expected = "a polygon or a point" if allow_points else "a polygon"
     repaired: list[dict] = []
-    out = np.empty(len(geoms), dtype=object)
-    for i, g in enumerate(geoms):
+    out = geoms.copy()
+    fine = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
+    if allow_points:
+        fine.append(shapely.GeometryType.POINT)
+    ok = np.isin(shapely.get_type_id(geoms), fine) & ~shapely.is_empty(geoms)
+    ok[ok] = shapely.is_valid(geoms[ok])
+    for i in np.flatnonzero(~ok):  # the few that need a look, one by one
+        i, g = int(i), geoms[i]
         if g is None or g.is_empty:
             raise GisImportError(f"{label(i)}: no geometry ({what} needs {expected})")
         kind = g.geom_type
@@ -195,7 +201,9 @@ def assign(points: np.ndarray, geoms: np.ndarray, areas: gpd.GeoDataFrame) -> np
     p, s = tree.query(points, predicate="intersects")
     if not len(p):
         return out
-    overlap = shapely.area(shapely.intersection(geoms[p], shapes[s]))
+    overlap = np.zeros(len(p))
+    shared = np.bincount(p, minlength=len(points))[p] > 1  # only ties need the costly overlap
+    overlap[shared] = shapely.area(shapely.intersection(geoms[p[shared]], shapes[s[shared]]))
     order = np.lexsort((codes[s].astype(str), -overlap, p))
     p, s = p[order], s[order]
     first = np.r_[True, p[1:] != p[:-1]]

@@ -23,18 +23,7 @@ import pyogrio
 import pyogrio.errors
 import shapely
 
-
-class GisImportError(ValueError):
-    """A file or layer that cannot be imported; the message names the feature and the reason.
-
-    ``problems`` lists every problem found (dicts with at least ``row`` and ``reason``) when
-    there are several, so an upload page can show them all, not only the first.
-    """
-
-    def __init__(self, message: str, problems: list[dict] | None = None) -> None:
-        super().__init__(message)
-        self.problems = list(problems or [])
-
+from gis._import_result import GisImportError
 
 FORMATS = {
     ".geojson": "GeoJSON",

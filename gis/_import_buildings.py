@@ -1,0 +1,178 @@
+"""The building half of an import: duplicates, streets, generated codes, rows to insert."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gis import _import_geom as geom
+from gis._import_result import GisImportError, ImportResult
+
+
+def prepare(
+    codes,
+    shapes,
+    label,
+    columns,
+    repaired,
+    notes,
+    *,
+    areas,
+    street_field,
+    existing_codes,
+    skip_duplicates,
+    iou_threshold,
+    code_prefix,
+) -> ImportResult:
+    """Duplicates first (all or nothing), then streets, codes and the rows to insert."""
+    duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes)
+    if duplicates and not skip_duplicates:
+        d = duplicates[0]
+        raise GisImportError(
+            f"{label(d['row'] - 1)}: {d['reason']} ({len(duplicates)} duplicate(s) in all; "
+            "import with skip_duplicates to keep only the first of each)",
+            duplicates,
+        )
+    keep = np.ones(len(shapes), dtype=bool)
+    keep[[d["row"] - 1 for d in duplicates]] = False
+    points = np.where(shapely.get_type_id(shapes) == 0, shapes, shapely.point_on_surface(shapes))
+    streets, outside = _streets(columns["street"], areas, street_field, points, shapes, label)
+    if areas is None and street_field is None:
+        notes.append("no street boundaries given: buildings are not assigned to streets")
+    if codes is None:
+        codes = _generate(streets, keep, existing_codes, code_prefix)
+        notes.append(f"codes generated: <street>-NNN, or {code_prefix}NNNNN outside streets")
+    outside = [o for o in outside if keep[o["row"] - 1]]
+    for d in [*repaired, *outside, *duplicates]:
+        d["code"] = codes[d["row"] - 1]
+    n_points = int((shapely.get_type_id(shapes[keep]) == 0).sum())
+    if n_points:
+        notes.append(f"{n_points} building(s) are points, not footprints")
+    if outside:
+        notes.append(f"{len(outside)} building(s) outside every street")
+    return ImportResult(
+        _records(keep, codes, streets, shapes, points, columns),
+        repaired,
+        duplicates,
+        outside,
+        notes,
+    )
+
+
+def _records(keep, codes, streets, shapes, points, columns) -> list[dict]:
+    """Rows for ``sa.insert(Building)`` once ``street_code`` is turned into ``street_id``."""
+    idx = np.flatnonzero(keep)
+    wkb = shapely.to_wkb(shapes[idx]).tolist()
+    minx, miny, maxx, maxy = shapely.bounds(shapes[idx]).T.tolist()
+    lon, lat = shapely.get_x(points[idx]).tolist(), shapely.get_y(points[idx]).tolist()
+    pick = [
+        (
+            codes[i],
+            streets[i],
+            columns["address"][i],
+            columns["expected_units"][i],
+            columns["floors"][i],
+        )
+        for i in idx.tolist()
+    ]
+    keys = (
+        "code",
+        "street_code",
+        "address",
+        "expected_units",
+        "floors",
+        "footprint",
+        "minx",
+        "miny",
+        "maxx",
+        "maxy",
+        "lon",
+        "lat",
+    )
+    return [
+        {**dict(zip(keys, (*p, *g), strict=True)), "source": "imported"}
+        for p, g in zip(pick, zip(wkb, minx, miny, maxx, maxy, lon, lat, strict=True), strict=True)
+    ]
+
+
+def _duplicates(codes, shapes, threshold: float, existing: set[str]) -> list[dict]:
+    found: dict[int, dict] = {}
+    if codes is not None:
+        first: dict[str, int] = {}
+        for i, c in enumerate(codes):
+            if c in existing:
+                found.setdefault(
+                    i, {"row": i + 1, "kind": "existing", "reason": f"code {c!r} is already in use"}
+                )
+            elif c in first:
+                j = first[c]
+                found.setdefault(
+                    i,
+                    {
+                        "row": i + 1,
+                        "kind": "code",
+                        "of_row": j + 1,
+                        "reason": f"same code as row {j + 1}",
+                    },
+                )
+            else:
+                first[c] = i
+    for j, i, kind, iou in geom.footprint_duplicates(shapes, threshold):
+        what = {
+            "footprint": f"footprint overlaps row {j + 1}'s by IoU {iou:.2f}",
+            "point": f"point within 1 m of row {j + 1}'s",
+            "point_in_footprint": f"point and footprint of row {j + 1} coincide",
+        }[kind]
+        found.setdefault(
+            i, {"row": i + 1, "kind": kind, "of_row": j + 1, "iou": iou, "reason": what}
+        )
+    return [found[i] for i in sorted(found)]
+
+
+def _streets(given, areas, street_field, points, shapes, label):
+    """Street code per building (``street_field`` first, then the spatial join) and outsiders."""
+    n = len(points)
+    if areas is None:
+        return [v or None for v in given], []
+    if not isinstance(areas, gpd.GeoDataFrame) or "code" not in areas.columns:
+        raise ValueError("areas must be a GeoDataFrame with a 'code' column and boundaries")
+    if "level" in areas.columns:
+        areas = areas[areas["level"] == "street"]
+    areas = areas[areas.geometry.notna() & ~areas.geometry.is_empty]
+    areas = geom.to_wgs84(areas.reset_index(drop=True), "areas", warn_reproject=True)
+    known = set(areas["code"].astype(str))
+    for i, v in enumerate(given):
+        if v and v not in known:
+            raise GisImportError(
+                f"{label(i)}: street {v!r} ({street_field!r}) is not a known street"
+            )
+    joined = geom.assign(points, shapes, areas)
+    streets = [given[i] or joined[i] for i in range(n)]
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    outside = [
+        {"row": i + 1, "lon": float(x[i]), "lat": float(y[i])}
+        for i in range(n)
+        if streets[i] is None
+    ]
+    return streets, outside
+
+
+def _generate(streets, keep, existing: set[str], prefix: str) -> list[str]:
+    """``<street>-NNN`` numbered after the highest existing number of that street."""
+    pattern = re.compile(r"^(.*?)-?(\d+)$")
+    top: dict[str, int] = {}
+    for c in existing:
+        if m := pattern.match(c):
+            top[m.group(1)] = max(top.get(m.group(1), 0), int(m.group(2)))
+    out = []
+    for i, street in enumerate(streets):
+        if not keep[i]:  # a skipped duplicate gets no code
+            out.append(None)
+            continue
+        stem = street if street else prefix
+        top[stem] = n = top.get(stem, 0) + 1
+        out.append(f"{street}-{n:03d}" if street else f"{prefix}{n:05d}")
+    return out

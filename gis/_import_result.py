@@ -1,0 +1,31 @@
+"""What an import gives back: the rows to insert and a report, or one error naming the feature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class GisImportError(ValueError):
+    """A file or layer that cannot be imported; the message names the feature and the reason.
+
+    ``problems`` lists every problem found (dicts with at least ``row`` and ``reason``) when
+    there are several, so an upload page can show them all, not only the first.
+    """
+
+    def __init__(self, message: str, problems: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """Rows ready to insert and the report of what was done to get them.
+
+    ``repaired``, ``duplicates`` and ``outside`` hold dicts with ``row`` (1-based) and ``code``.
+    """
+
+    records: list[dict]
+    repaired: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+    outside: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
