@@ -180,3 +180,26 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(server):
     assert all(rows[i]["present"] == 1 for i in (*acked, *unacked))
     print(f"\nacknowledged before the kill: {len(acked)}; in flight, resent after: "
           f"{len(unacked)}")
+
+
+def test_chunked_transfer_encoding_accepted(server):
+    """Form Submission API: "The server MUST support HTTP 1.1 chunked transfer encoding for
+    receiving the POST content" (a request without Content-Length)."""
+    boundary = "doorstepboundary"
+    iid = new_id()
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
+        f"filename=\"s.xml\"\r\nContent-Type: text/xml\r\n\r\n".encode()
+        + instance(iid) + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    def chunks():
+        for i in range(0, len(body), 100):
+            yield body[i:i + 100]
+
+    r = requests.post(f"{server.base}/submission", data=chunks(), timeout=30, headers={
+        "X-OpenRosa-Version": "1.0",
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 201, r.text
+    assert iid in _rows(server.instance)
