@@ -134,8 +134,12 @@ def web_manifest():
         "theme_color": "#0b6e4f",
         "icons": [
             {"src": "/app/icon-192.png", "sizes": "192x192", "type": "image/png"},
-            {"src": "/app/icon-512.png", "sizes": "512x512", "type": "image/png",
-             "purpose": "any maskable"},
+            {
+                "src": "/app/icon-512.png",
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "any maskable",
+            },
         ],
     }
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")

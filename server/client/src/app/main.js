@@ -49,6 +49,20 @@ function startGps() {
   }, (err) => { gps.error = err.message || String(err.code); gps.listeners.forEach((fn) => fn()); },
   { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
 }
+function stopGps() {
+  if (gps.watching) navigator.geolocation.clearWatch(gps.watching);
+  gps.watching = null;
+}
+// One GPS watcher at a time: while Web Forms' own location dialog is open, the app's pauses.
+function pauseGpsDuringDialog(el) {
+  el.addEventListener('click', (e) => {
+    if (!e.target.closest || !e.target.closest('.get-location-button')) return;
+    stopGps();
+    const wait = setInterval(() => {
+      if (!document.querySelector('.geo-dialog')) { clearInterval(wait); setTimeout(startGps, 500); }
+    }, 1000);
+  }, true);
+}
 function gpsBadge() {
   const el = html('<div class="gps" role="status"></div>');
   const paint = () => {
@@ -128,6 +142,7 @@ async function formView(formId, params) {
   }
   if (building) body.append(html(`<p class="chosen">${esc(t('Building'))}: <strong>${esc(building.code)}</strong> ${esc(building.address || '')}</p>`));
   body.append(badge.el, holder);
+  pauseGpsDuringDialog(holder);
   frame(form.name, body);
   let preset = null;
   if (building) {

@@ -52,6 +52,7 @@ export async function enqueue(formData, extra = {}) {
   if (existing) return existing.id;
   const id = await store.add('queue', item);
   changed();
+  flush({ force: true });
   return id;
 }
 
