@@ -17,6 +17,7 @@ FEATURES = [
     "server.web.submissions",
     "server.web.app",
     "server.web.coverage",
+    "server.web.imports",
 ]
 
 
