@@ -13,6 +13,7 @@ FEATURES = [
     "server.web.home",
     "server.api",
     "server.web.forms",
+    "server.web.register",
     "server.openrosa",
     "server.web.submissions",
     "server.web.app",

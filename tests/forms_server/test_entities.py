@@ -317,3 +317,27 @@ def test_entities_api_masks_and_audits(township, submit, client, login):
     client.post("/logout")
     login(Role.DESIGNER)
     assert client.get("/api/v1/entities/persons").status_code == 403
+
+
+def test_register_pages(township, submit, client, login):
+    h1, h2, pid = (str(uuidlib.uuid4()) for _ in range(3))
+    submit("household", household(h1, "B1", "T01-01", [person(pid, ZHANG, h1)]))
+    submit("household", household(h2, "B2", "T01-02", [
+        person(str(uuidlib.uuid4()), ZHANG, h2, arrival="2016-10-01")]))
+    login(Role.SUPERVISOR, areas=["T01"])
+    page = client.get("/register/?list=persons").data.decode()
+    assert ZHANG in page and "张三" in page
+    detail = client.get(f"/register/persons/{pid}").data.decode()
+    assert h1 in detail and h2 in detail and "2016-10-01" in detail
+    assert client.get(f"/register/persons/{pid}?q=x").status_code == 200
+    assert client.get("/register/?list=nope").status_code == 404
+    assert client.get("/register/persons/no-such").status_code == 404
+    views = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+        AuditEvent.action == "personal_data.view"))
+    assert views == 3
+    client.post("/logout")
+    login(Role.ADMIN)
+    assert ZHANG not in client.get("/register/?list=persons").data.decode()
+    client.post("/logout")
+    login(Role.COORDINATOR, areas=["T01-01"])
+    assert client.get("/register/").status_code == 403
