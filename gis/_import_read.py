@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import pyogrio.raw
 import shapely
+import shapely.errors
 
 from gis._import_result import GisImportError
 
@@ -192,6 +194,22 @@ def _choose_layer(path: str, filename: str, layer: str | None) -> str | None:
     return spatial[0] if spatial else (names[0] if names else None)
 
 
+def _read_raw(path, filename, layer, encoding, notes) -> gpd.GeoDataFrame:
+    """Slow path for WKB that shapely refuses (an unclosed ring): close it, or name the row."""
+    meta, _, wkb, values = pyogrio.raw.read(path, layer=layer, encoding=encoding)
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    for i in np.flatnonzero(shapely.is_missing(geoms) & (wkb != None)):  # noqa: E711
+        try:
+            geoms[i] = shapely.from_wkb(wkb[i], on_invalid="fix")
+        except shapely.errors.GEOSException as err:
+            raise GisImportError(f"{filename}: row {i + 1}: unreadable geometry ({err})") from err
+        if geoms[i] is None:
+            raise GisImportError(f"{filename}: row {i + 1}: unreadable geometry")
+        notes.append(f"{filename}: row {i + 1}: ring closed")
+    table = pd.DataFrame(dict(zip(meta["fields"], values, strict=True)))
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=meta["crs"])
+
+
 def _read_gdal(
     path: str,
     fmt: str,
@@ -211,13 +229,18 @@ def _read_gdal(
                 raise GisImportError(
                     f"{filename}: {info['features']} features (at most {max_features})"
                 )
-            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            try:
+                frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            except shapely.errors.GEOSException:
+                frame = _read_raw(path, filename, layer, encoding, notes)
         except _PYOGRIO_ERRORS as err:
             msg = _clean_message(err, tmp, filename)
             raise GisImportError(f"{filename}: cannot be read as {fmt}: {msg}") from err
     for w in caught:
         if issubclass(w.category, RuntimeWarning):  # GDAL's own complaints: keep for the report
-            notes.append(f"{filename}: {_clean_message(w.message, tmp, filename)}")
+            note = f"{filename}: {_clean_message(w.message, tmp, filename)}"
+            if note not in notes:
+                notes.append(note)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(frame, gpd.GeoDataFrame):

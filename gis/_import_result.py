@@ -21,7 +21,13 @@ class GisImportError(ValueError):
 class ImportResult:
     """Rows ready to insert and the report of what was done to get them.
 
-    ``repaired``, ``duplicates`` and ``outside`` hold dicts with ``row`` (1-based) and ``code``.
+    ``records``: buildings as dicts with the columns of ``server.models.Building`` (code,
+    footprint WKB, minx/miny/maxx/maxy, lon/lat of the representative point, address,
+    expected_units, floors, source) plus ``street_code`` (None outside every street) in place of
+    ``street_id``; areas with code, name_zh, name_en, level, parent_code, path, boundary WKB,
+    parents before children. ``repaired``, ``duplicates`` (kind code/existing/footprint/point/
+    point_in_footprint, ``of_row``) and ``outside`` hold dicts with ``row`` (1-based) and
+    ``code``; ``warnings`` are sentences for the person importing.
     """
 
     records: list[dict]

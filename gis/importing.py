@@ -36,8 +36,8 @@ __all__ = [
     "read_layer",
 ]
 
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
-DEFAULT_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # a 1,000,000-building GeoPackage is ~230 MB
+DEFAULT_MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024
 DEFAULT_MAX_FEATURES = 2_000_000
 BUILDING_CODE_MAX = 64  # column sizes of server.models.areas
 AREA_CODE_MAX = 32
@@ -83,6 +83,8 @@ def read_layer(
     if len(frame) == 0:
         raise GisImportError(f"{filename}: the layer has no features")
     frame = frame.reset_index(drop=True)
+    if frame.geometry.isna().all():
+        raise GisImportError(f"{filename}: no feature has a geometry")
     if frame.crs is None and (crs is not None or implied is not None):
         frame = frame.set_crs(crs if crs is not None else implied)
     frame = geom.to_wgs84(frame, filename)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -419,3 +420,113 @@ def test_bad_area_rows_are_named(township, change, match):
     code = frame.loc[0, "code"]
     with pytest.raises(GisImportError, match=rf"row 1 \(code '{code}'\): {match}"):
         prepare_areas(frame)
+
+
+# --- odd but real inputs ------------------------------------------------------------------------
+
+
+def geojson(*rings) -> bytes:
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": f"R{i + 1}"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+        for i, ring in enumerate(rings)
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def test_unclosed_ring_is_closed_and_gdal_warning_kept():
+    x, y = LON0, LAT0
+    frame = read_layer(geojson([[x, y], [x + D, y], [x + D, y + D], [x, y + D]]), "open.geojson")
+    assert frame.geometry.iloc[0].equals(box(x, y, x + D, y + D))
+    notes = frame.attrs["import_warnings"]
+    assert "open.geojson: row 1: ring closed" in notes
+    assert any("Non closed ring detected" in n for n in notes)  # GDAL's RuntimeWarning, kept
+    result = prepare_buildings(frame, code_field="code")
+    assert result.warnings[: len(notes)] == notes
+
+
+def test_degenerate_ring_fails_naming_the_feature():
+    x, y = LON0, LAT0
+    square_ring = [[x, y], [x + D, y], [x + D, y + D], [x, y + D], [x, y]]
+    frame = read_layer(geojson(square_ring, [[x, y], [x + D, y + D]]), "bad.geojson")
+    with pytest.raises(GisImportError, match=r"row 2 \(code 'R2'\): invalid Polygon \(Too few"):
+        prepare_buildings(frame, code_field="code")
+
+
+def test_geometry_collection_keeps_its_polygons(small):
+    frame = small.copy()
+    frame.loc[2, "geometry"] = shapely.GeometryCollection([square(4), Point(LON0, LAT0 + D)])
+    result = prepare_buildings(frame, code_field="code")
+    assert result.repaired == [
+        {"row": 3, "reason": "kept the polygons of a GeometryCollection", "code": "B3"}
+    ]
+    assert shapely.from_wkb(result.records[2]["footprint"]).equals(square(4))
+
+
+@pytest.mark.parametrize("inner", ["gpkg", "geojson", "csv_wkt"])
+def test_zip_holding_another_format(small, inner, tmp_path):
+    data, name = encode(small, inner, tmp_path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("__MACOSX/._" + name, b"junk")
+        zf.writestr("data/" + name, data)
+    frame = read_layer(buf.getvalue(), "upload.zip", crs=4326 if inner == "csv_wkt" else None)
+    assert frame["code"].tolist() == ["B1", "B2", "B3"]
+
+
+def test_zip_with_two_shapefiles_needs_a_choice(small, tmp_path):
+    small.to_file(tmp_path / "a.shp")
+    small.iloc[:2].to_file(tmp_path / "b.shp")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(tmp_path.glob("[ab].*")):
+            zf.write(f, f.name)
+    with pytest.raises(GisImportError, match=r"several Shapefiles \(a\.shp, b\.shp\)"):
+        read_layer(buf.getvalue(), "two.zip")
+    assert len(read_layer(buf.getvalue(), "two.zip", layer="b")) == 2
+
+
+def test_area_duplicates_and_children_outside(township):
+    frame = areas_frame(township)
+    street = frame[frame["level"] == "street"].iloc[0]
+    far = shapely.affinity.translate(street.geometry, xoff=1.0)
+    extra = gpd.GeoDataFrame(
+        [{**street.drop("geometry"), "code": "FAR"}, {**street.drop("geometry")}],
+        geometry=[far, street.geometry],
+        crs=4326,
+    )
+    frame = pd.concat([frame, extra], ignore_index=True)
+    with pytest.raises(GisImportError, match=rf"row {len(frame)} \(code '{street.code}'\): same"):
+        prepare_areas(frame)
+    result = prepare_areas(frame, skip_duplicates=True)
+    assert [(d["code"], d["kind"]) for d in result.duplicates] == [(street.code, "code")]
+    assert result.outside == [{"row": len(frame) - 1, "code": "FAR", "parent": street.parent}]
+    assert "1 area(s) lie outside their parent's boundary" in result.warnings
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "kwargs"),
+    [("经度", "纬度", {}), ("lng", "LAT", {}), ("x", "y", {"crs": "EPSG:32648"})],
+)
+def test_csv_coordinate_column_names(lon, lat, kwargs):
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
+    x, y = to_utm.transform(LON0, LAT0) if kwargs else (LON0, LAT0)
+    frame = read_layer(f"code,{lon},{lat}\nP1,{x},{y}\nP2,,\n".encode(), "p.csv", **kwargs)
+    assert frame.geometry.iloc[0].x == pytest.approx(LON0, abs=1e-9)
+    assert frame.geometry.iloc[1] is None  # no coordinates: reported by prepare_buildings
+    with pytest.raises(GisImportError, match=r"row 2 \(code 'P2'\): no geometry"):
+        prepare_buildings(frame, code_field="code")
+
+
+def test_csv_xy_in_lonlat_warns():
+    with pytest.warns(UserWarning, match="no coordinate reference system"):
+        frame = read_layer(f"x,y\n{LON0},{LAT0}\n".encode(), "p.csv")
+    assert frame.crs.to_epsg() == 4326
+
+
+def test_csv_without_any_coordinates():
+    with pytest.raises(GisImportError, match=r"p\.csv: no feature has a geometry"):
+        read_layer(b"code,lon,lat\nP1,,\n", "p.csv")
