@@ -83,6 +83,7 @@ def map_page():
         sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
     ).all()
     counts = None
+    extent = _extent(visible)
     if rnd is not None:
         f = coverage_query.Filters(rnd, visible, None)
         counts = _counts(f)
@@ -96,7 +97,24 @@ def map_page():
         counts=counts,
         states=STATES,
         labels=state_labels(),
+        extent=extent,
     )
+
+
+def _extent(streets: frozenset[str] | None) -> str:
+    """minlon,minlat,maxlon,maxlat of the buildings the user sees (the map's first view)."""
+    from server.models import Building
+
+    q = sa.select(
+        sa.func.min(Building.minx),
+        sa.func.min(Building.miny),
+        sa.func.max(Building.maxx),
+        sa.func.max(Building.maxy),
+    )
+    if streets is not None:
+        q = q.join(Area, Area.id == Building.street_id).where(Area.code.in_(sorted(streets)))
+    box = db.session.execute(q).one()
+    return ",".join(f"{v:.6f}" for v in box) if box[0] is not None else ""
 
 
 def _counts(f: coverage_query.Filters) -> dict[str, int]:

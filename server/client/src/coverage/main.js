@@ -1,2 +1,191 @@
-// Placeholder so the build works; the coverage map engineer owns src/coverage/ and replaces this.
-export {};
+// The supervisors' coverage map: vector tiles from /tiles/coverage/<round>/<z>/<x>/<y>.mvt
+// (footprints from z15, counted cells below), coloured by state; filters rebuild the tile URL;
+// a click on a building shows its households, visits and photos from the JSON API.
+import 'ol/ol.css';
+import './coverage.css';
+import Map from 'ol/Map.js';
+import View from 'ol/View.js';
+import MVT from 'ol/format/MVT.js';
+import VectorTileLayer from 'ol/layer/VectorTile.js';
+import VectorTileSource from 'ol/source/VectorTile.js';
+import TileLayer from 'ol/layer/Tile.js';
+import XYZ from 'ol/source/XYZ.js';
+import { fromLonLat, transformExtent } from 'ol/proj.js';
+import { Fill, Stroke, Style, Circle as CircleStyle } from 'ol/style.js';
+
+export const COLOURS = {
+  unvisited: '#d7301f', visited: '#fdae61', complete: '#1a9850', revisit: '#4575b4',
+  suspect: '#9e4fa5',
+};
+
+const polygonStyles = {};
+const pointStyles = {};
+
+function polygonStyle(state, selected) {
+  const key = `${state}:${selected}`;
+  polygonStyles[key] ??= new Style({
+    fill: new Fill({ color: `${COLOURS[state] || '#888888'}${selected ? 'ff' : 'cc'}` }),
+    stroke: new Stroke({ color: selected ? '#000' : '#333', width: selected ? 3 : 0.6 }),
+  });
+  return polygonStyles[key];
+}
+
+function pointStyle(state, n) {
+  const r = Math.min(3 + Math.sqrt(n) * 1.4, 18);
+  const key = `${state}:${Math.round(r)}`;
+  pointStyles[key] ??= new Style({
+    image: new CircleStyle({
+      radius: Math.round(r),
+      fill: new Fill({ color: `${COLOURS[state] || '#888888'}cc` }),
+      stroke: new Stroke({ color: '#fff', width: 1 }),
+    }),
+  });
+  return pointStyles[key];
+}
+
+function esc(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function tileUrl(el, form) {
+  const params = new URLSearchParams();
+  for (const name of ['village', 'street', 'coordinator', 'state']) {
+    const v = form?.elements[name]?.value;
+    if (v) params.set(name, v);
+  }
+  const round = form?.elements.round?.value || el.dataset.round;
+  const base = el.dataset.tiles.replace('{round}', round);
+  const q = params.toString();
+  return q ? `${base}?${q}` : base;
+}
+
+function exportLinks(form) {
+  const params = new URLSearchParams();
+  for (const name of ['round', 'village', 'street', 'coordinator']) {
+    const v = form?.elements[name]?.value;
+    if (v) params.set(name, v);
+  }
+  for (const id of ['export-csv', 'export-xlsx', 'export-geojson', 'export-walklist']) {
+    const a = document.getElementById(id);
+    if (a) a.search = params.toString();
+  }
+}
+
+async function refreshCounts(el, form) {
+  const round = form?.elements.round?.value || el.dataset.round;
+  const res = await fetch(`${el.dataset.stats}?round=${encodeURIComponent(round)}`, {
+    credentials: 'same-origin',
+  });
+  if (!res.ok) return;
+  const stats = await res.json();
+  const v = form?.elements;
+  let row = null;
+  if (v?.coordinator?.value) row = stats.coordinators[v.coordinator.value];
+  else if (v?.street?.value) row = stats.areas[v.street.value];
+  else if (v?.village?.value) row = stats.areas[v.village.value];
+  else {
+    // the roots of the visible tree: sum the areas without a visible parent
+    const roots = Object.entries(stats.areas).filter(([code]) => !code.includes('-') && code.length <= 2);
+    row = roots.length === 1 ? roots[0][1] : null;
+  }
+  if (!row) return;
+  for (const s of [...stats.states, 'total']) {
+    const cell = document.querySelector(`[data-count="${s}"]`);
+    if (cell) cell.textContent = row[s] ?? 0;
+  }
+}
+
+function renderDetail(panel, d, el) {
+  const labels = JSON.parse(el.dataset.labels || '{}');
+  const t = JSON.parse(el.dataset.i18n || '{}');
+  const photoUrl = (id) => el.dataset.photo.replace('{id}', id);
+  const visits = d.visits.map((v) => `<li>${esc(v.visited_at?.slice(0, 16).replace('T', ' '))}
+      · ${esc(v.coordinator || '')} · ${esc(v.outcome)}
+      ${v.distance_m != null ? `· ${Math.round(v.distance_m)} m` : ''}
+      ${v.flags.length ? `<span class="flag">${esc(v.flags.join(', '))}</span>` : ''}</li>`);
+  const households = d.households.map((h) => `<li>${esc(h.label)} ${h.outcome ? `· ${esc(h.outcome)}` : ''}</li>`);
+  const photos = d.photos.map((p) => `<img loading="lazy" alt="${esc(p.name)}" src="${photoUrl(p.id)}">`);
+  panel.innerHTML = `<button type="button" class="link close">${esc(t.close || 'Close')}</button>
+    <h2>${esc(d.code)} <span class="swatch state-${esc(d.state)}"></span> ${esc(labels[d.state] || d.state)}</h2>
+    <p>${esc(d.address)} · ${esc(d.street || '')} · ${esc(t.expected)} ${esc(d.expected_units ?? '—')}
+       · ${esc(t.recorded)} ${esc(d.units_recorded)}</p>
+    <h3>${esc(t.households)} (${d.households.length})</h3><ul>${households.join('') || `<li>${esc(t.none)}</li>`}</ul>
+    <h3>${esc(t.visits)} (${d.visits.length})</h3><ul>${visits.join('') || `<li>${esc(t.none)}</li>`}</ul>
+    ${photos.length ? `<h3>${esc(t.photos)}</h3><div>${photos.join('')}</div>` : ''}`;
+  panel.hidden = false;
+  panel.querySelector('.close').addEventListener('click', () => { panel.hidden = true; });
+}
+
+export function mountCoverageMap(el) {
+  const form = document.getElementById('coverage-filters');
+  const panel = document.getElementById('coverage-detail');
+  let selected = null;
+  const source = new VectorTileSource({
+    format: new MVT(),
+    url: tileUrl(el, form),
+    maxZoom: 17,
+  });
+  const layer = new VectorTileLayer({
+    source,
+    renderMode: 'hybrid',
+    declutter: false,
+    style: (feature) => {
+      const state = feature.get('state');
+      if (feature.getGeometry().getType() === 'Point') return pointStyle(state, feature.get('n') || 1);
+      return polygonStyle(state, feature.get('id') === selected);
+    },
+  });
+  const layers = [];
+  if (el.dataset.basemap) layers.push(new TileLayer({ source: new XYZ({ url: el.dataset.basemap }) }));
+  layers.push(layer);
+  const map = new Map({ target: el, layers, view: new View({ center: fromLonLat([102.6, 24.6]), zoom: 12 }) });
+  if (el.dataset.extent) {
+    const ext = el.dataset.extent.split(',').map(Number);
+    if (ext.length === 4 && ext.every(Number.isFinite)) {
+      map.getView().fit(transformExtent(ext, 'EPSG:4326', 'EPSG:3857'), { padding: [20, 20, 20, 20], maxZoom: 17 });
+    }
+  }
+  map.on('singleclick', (evt) => {
+    const features = map.getFeaturesAtPixel(evt.pixel, { layerFilter: (l) => l === layer });
+    const f = features.find((x) => x.get('code'));
+    if (!f) {
+      if (features.length) map.getView().animate({ center: evt.coordinate, zoom: Math.max(map.getView().getZoom() + 2, 15) });
+      return;
+    }
+    selected = f.get('id');
+    layer.changed();
+    const round = form?.elements.round?.value || el.dataset.round;
+    fetch(`${el.dataset.building.replace('{id}', selected)}?round=${encodeURIComponent(round)}`, { credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((d) => renderDetail(panel, d, el))
+      .catch(() => {});
+  });
+  map.on('pointermove', (evt) => {
+    if (evt.dragging) return;
+    el.style.cursor = map.hasFeatureAtPixel(evt.pixel, { layerFilter: (l) => l === layer }) ? 'pointer' : '';
+  });
+  form?.addEventListener('change', (evt) => {
+    if (evt.target.name === 'village') {
+      for (const opt of form.elements.street.options) {
+        opt.hidden = !!evt.target.value && !!opt.value && opt.dataset.parent !== evt.target.value;
+      }
+    }
+    source.setUrl(tileUrl(el, form));
+    exportLinks(form);
+    refreshCounts(el, form);
+  });
+  form?.addEventListener('submit', (evt) => evt.preventDefault());
+  for (const li of document.querySelectorAll('#coverage-legend li[data-state]')) {
+    li.addEventListener('click', () => {
+      const sel = form.elements.state;
+      sel.value = sel.value === li.dataset.state ? '' : li.dataset.state;
+      sel.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+  }
+  exportLinks(form);
+  window.doorstepCoverageMap = map; // for browser tests and the console
+  return map;
+}
+
+const el = document.getElementById('coverage-map');
+if (el) mountCoverageMap(el);
