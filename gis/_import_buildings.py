@@ -23,12 +23,15 @@ def prepare(
     areas,
     street_field,
     existing_codes,
+    existing,
     skip_duplicates,
     iou_threshold,
     code_prefix,
 ) -> ImportResult:
     """Duplicates first (all or nothing), then streets, codes and the rows to insert."""
-    duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes)
+    old_codes, old_shapes = stored(existing, shapes)
+    existing_codes = existing_codes | set(old_codes)
+    duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes, old_codes, old_shapes)
     if duplicates and not skip_duplicates:
         d = duplicates[0]
         raise GisImportError(
@@ -98,37 +101,52 @@ def _records(keep, codes, streets, shapes, points, columns) -> list[dict]:
     ]
 
 
-def _duplicates(codes, shapes, threshold: float, existing: set[str]) -> list[dict]:
+def stored(existing, shapes) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, geometries) of stored buildings near the new ones (bounding boxes overlap)."""
+    if existing is None:
+        return np.empty(0, dtype=object), np.empty(0, dtype=object)
+    if not isinstance(existing, gpd.GeoDataFrame) or "code" not in existing.columns:
+        raise ValueError("existing must be a GeoDataFrame with a 'code' column and footprints")
+    existing = geom.to_wgs84(existing.reset_index(drop=True), "existing", warn_reproject=True)
+    geoms = np.asarray(existing.geometry.values, dtype=object)
+    b = shapely.bounds(geoms)
+    minx, miny, maxx, maxy = shapely.total_bounds(shapes)
+    near = (b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)
+    return existing["code"].astype(str).to_numpy(dtype=object)[near], geoms[near]
+
+
+def _duplicates(codes, shapes, threshold, existing_codes, old_codes, old_shapes) -> list[dict]:
+    """One report per duplicate row, the first reason found; rows are never compared twice."""
     found: dict[int, dict] = {}
     if codes is not None:
         first: dict[str, int] = {}
         for i, c in enumerate(codes):
-            if c in existing:
-                found.setdefault(
-                    i, {"row": i + 1, "kind": "existing", "reason": f"code {c!r} is already in use"}
-                )
+            if c in existing_codes:
+                reason = f"code {c!r} is already in use"
+                found[i] = {"row": i + 1, "kind": "existing", "reason": reason}
             elif c in first:
                 j = first[c]
-                found.setdefault(
-                    i,
-                    {
-                        "row": i + 1,
-                        "kind": "code",
-                        "of_row": j + 1,
-                        "reason": f"same code as row {j + 1}",
-                    },
-                )
+                reason = f"same code as row {j + 1}"
+                found[i] = {"row": i + 1, "kind": "code", "of_row": j + 1, "reason": reason}
             else:
                 first[c] = i
-    for j, i, kind, iou in geom.footprint_duplicates(shapes, threshold):
+    n_old = len(old_shapes)
+    both = np.concatenate([old_shapes, shapes]) if n_old else shapes
+    for j, i, kind, iou in geom.footprint_duplicates(both, threshold):
+        if i < n_old:
+            continue  # two stored buildings: not this import's business
+        i -= n_old
+        if j < n_old:
+            ref, other = f"stored building {old_codes[j]!r}", {"of_code": old_codes[j]}
+            kind = f"existing_{kind}"
+        else:
+            ref, other = f"row {j - n_old + 1}", {"of_row": j - n_old + 1}
         what = {
-            "footprint": f"footprint overlaps row {j + 1}'s by IoU {iou:.2f}",
-            "point": f"point within 1 m of row {j + 1}'s",
-            "point_in_footprint": f"point and footprint of row {j + 1} coincide",
-        }[kind]
-        found.setdefault(
-            i, {"row": i + 1, "kind": kind, "of_row": j + 1, "iou": iou, "reason": what}
-        )
+            "footprint": f"footprint overlaps {ref} by IoU {iou:.2f}",
+            "point": f"point within 1 m of {ref}",
+            "point_in_footprint": f"point and footprint of {ref} coincide",
+        }[kind.removeprefix("existing_")]
+        found.setdefault(i, {"row": i + 1, "kind": kind, **other, "iou": iou, "reason": what})
     return [found[i] for i in sorted(found)]
 
 

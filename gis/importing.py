@@ -102,6 +102,7 @@ def prepare_buildings(
     floors_field: str | None = None,
     street_field: str | None = None,
     existing_codes: Collection[str] = (),
+    existing: gpd.GeoDataFrame | None = None,
     skip_duplicates: bool = False,
     iou_threshold: float = 0.9,
     code_prefix: str = "B",
@@ -116,7 +117,8 @@ def prepare_buildings(
     number already in ``existing_codes``, in row order, so the same input gives the same codes.
     Duplicates (same code, a code in ``existing_codes``, footprints with IoU > ``iou_threshold``,
     points within 1 m or inside another footprint) fail the import unless ``skip_duplicates``,
-    which keeps the first of each and reports the rest.
+    which keeps the first of each and reports the rest. ``existing`` (stored buildings: ``code``
+    and footprints) is checked too, so uploading the same file twice cannot double a street.
     """
     if not 0 < iou_threshold <= 1:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
@@ -155,6 +157,7 @@ def prepare_buildings(
         areas=areas,
         street_field=street_field,
         existing_codes=set(existing_codes),
+        existing=existing,
         skip_duplicates=skip_duplicates,
         iou_threshold=iou_threshold,
         code_prefix=code_prefix,

@@ -284,7 +284,9 @@ def test_duplicates_fail_unless_skipped(small):
         crs=4326,
     )
     frame = pd.concat([small, dupes], ignore_index=True)
-    with pytest.raises(GisImportError, match=r"row 4 \(code 'B4'\): footprint overlaps row 1's"):
+    with pytest.raises(
+        GisImportError, match=r"row 4 \(code 'B4'\): footprint overlaps row 1 by IoU 0\.9\d"
+    ):
         prepare_buildings(frame, code_field="code")
     try:
         prepare_buildings(frame, code_field="code")
@@ -530,3 +532,25 @@ def test_csv_xy_in_lonlat_warns():
 def test_csv_without_any_coordinates():
     with pytest.raises(GisImportError, match=r"p\.csv: no feature has a geometry"):
         read_layer(b"code,lon,lat\nP1,,\n", "p.csv")
+
+
+def test_uploading_twice_is_caught_against_stored_buildings(small):
+    first = prepare_buildings(small)  # generated codes B00001..B00003
+    stored = gpd.GeoDataFrame(
+        {"code": [r["code"] for r in first.records]},
+        geometry=shapely.from_wkb([r["footprint"] for r in first.records]),
+        crs=4326,
+    )
+    with pytest.raises(GisImportError, match=r"row 1: footprint overlaps stored building 'B00001'"):
+        prepare_buildings(small, existing=stored)
+    again = pd.concat(
+        [small, gpd.GeoDataFrame({"code": ["B4"]}, geometry=[square(6)], crs=4326)],
+        ignore_index=True,
+    )
+    result = prepare_buildings(again, existing=stored, skip_duplicates=True)
+    assert [r["code"] for r in result.records] == ["B00004"]  # numbered after the stored ones
+    assert [(d["row"], d["kind"], d["of_code"]) for d in result.duplicates] == [
+        (1, "existing_footprint", "B00001"),
+        (2, "existing_footprint", "B00002"),
+        (3, "existing_footprint", "B00003"),
+    ]
