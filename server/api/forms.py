@@ -78,7 +78,7 @@ def upload_form():
         result = service.upload(data, filename, current_user, media)
         if request.args.get("publish") in ("1", "true", "yes"):
             service.publish(result.version, current_user)
-        db.session.commit()
+        service.commit()
     except (FormError, service.FormServiceError) as err:
         db.session.rollback()
         return jsonify(service.error_payload(err)), service.status_of(err)

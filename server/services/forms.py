@@ -119,6 +119,33 @@ def _check_media(
     return files, warnings
 
 
+def _check_identifiers(converted: ConvertedForm) -> None:
+    """Ids and versions must fit the database (PostgreSQL enforces column lengths)."""
+    for what, value, limit in (("form_id", converted.form_id, 128),
+                               ("version", converted.version or "", 64)):
+        if len(value) > limit:
+            raise FormServiceError(
+                400,
+                f"settings 工作表中的 {what} 过长（{len(value)} 个字符，上限 {limit}）。",
+                f"The {what} on the settings sheet is too long ({len(value)} characters, "
+                f"limit {limit}).",
+            )
+
+
+def commit() -> None:
+    """Commit an upload; a concurrent upload of the same form/version becomes a 409."""
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as err:
+        db.session.rollback()
+        raise FormServiceError(
+            409,
+            "另一个上传同时创建了同一表单或版本，请刷新后重试。",
+            "Another upload created the same form or version at the same time; reload and "
+            "try again.",
+        ) from err
+
+
 def upload(
     data: bytes,
     filename: str,
@@ -131,6 +158,7 @@ def upload(
     that cannot be stored: version already taken, media the form does not use).
     """
     converted = convert_upload(data, filename)
+    _check_identifiers(converted)
     files, media_warnings = _check_media(converted, media or [])
     form = db.session.scalar(sa.select(Form).where(Form.xml_form_id == converted.form_id))
     if form is not None:
@@ -151,18 +179,18 @@ def upload(
                 {"form_id": converted.form_id, "version": converted.version},
             )
     if form is None:
-        form = Form(xml_form_id=converted.form_id, title=converted.title, state="draft")
+        form = Form(xml_form_id=converted.form_id, title=converted.title[:256], state="draft")
         db.session.add(form)
     warnings = [*converted.warnings, *media_warnings]
     version = FormVersion(
         form=form,
         version=converted.version or "",
-        title=converted.title,
+        title=converted.title[:256],
         state="draft",
         xform=converted.xform,
         md5=converted.md5,
         xlsform=data,
-        xlsform_filename=_clean_name(filename),
+        xlsform_filename=_clean_name(filename)[-256:],
         warnings=warnings,
         entities=converted.entities,
         geo_fields=[

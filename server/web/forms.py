@@ -89,7 +89,7 @@ def upload():
         return render_template("forms/index.html", forms=all_forms(), error=None), 400
     try:
         result = service.upload(data, filename, current_user, media)
-        db.session.commit()
+        service.commit()
     except (FormError, service.FormServiceError) as err:
         db.session.rollback()
         status = service.status_of(err)
@@ -187,7 +187,7 @@ def publish_command(file: Path, media: tuple[Path, ...], draft: bool):
                                 [(m.name, m.read_bytes()) for m in media])
         if not draft:
             service.publish(result.version)
-        db.session.commit()
+        service.commit()
     except (FormError, service.FormServiceError) as err:
         db.session.rollback()
         click.echo(f"doorstep: {file.name}: " + " ".join(str(err).split()), err=True)

@@ -161,3 +161,12 @@ def test_missing_file_field(client, login):
     response = client.post("/api/v1/forms", data={}, content_type="multipart/form-data")
     assert response.status_code == 400 and "file" in response.json["message"]["en"]
     assert client.post("/forms/upload", data={}).status_code == 400
+
+
+def test_form_id_too_long_for_the_database(app, client, login):
+    login(Role.DESIGNER)
+    md = ("| survey |\n| | type | name | label |\n| | text | q | Q |\n"
+          f"| settings |\n| | form_id | version |\n| | {'f' * 129} | 1 |\n").encode()
+    response = client.post("/api/v1/forms", **multipart([("file", "long.md", md)]))
+    assert response.status_code == 400 and "form_id" in response.json["message"]["en"]
+    _nothing_behind(app)
