@@ -341,3 +341,14 @@ def test_register_pages(township, submit, client, login):
     client.post("/logout")
     login(Role.COORDINATOR, areas=["T01-01"])
     assert client.get("/register/").status_code == 403
+
+
+def test_an_edit_of_a_submission_is_not_a_conflict(township, submit):
+    hid = str(uuidlib.uuid4())
+    first = submit("household", household(hid, "B1", "T01-01", []))
+    edited = household(hid, "B1", "T01-01", [], tenure="owned")  # same create, fixed answer
+    submit("household", edited, deprecated_id=first.instance_id)
+    hh = _entity(hid)
+    assert (hh.version, hh.properties["tenure"], hh.conflict) == (2, "owned", None)
+    submit("household", household(hid, "B1", "T01-01", []))  # another phone creates it again
+    assert "created again" in _entity(hid).conflict
