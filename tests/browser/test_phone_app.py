@@ -9,10 +9,11 @@ import pytest
 from household import PERSONS, fill_household
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, PHONE
+from tests.browser.conftest import ARTIFACTS, PHONE, REPO
 
 pytestmark = pytest.mark.browser
-WHERE = {"latitude": 26.0, "longitude": 101.0, "accuracy": 4}
+# Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
+WHERE = {"latitude": 24.60178, "longitude": 102.59635, "accuracy": 4}
 
 
 def phone(browser):
@@ -114,4 +115,94 @@ def test_household_entered_while_server_down_is_sent_once_it_returns(server, bro
     # Sending again is harmless: the server answers the same instanceID idempotently.
     page.get_by_role("button", name="立即发送").click()
     assert register(srv.instance)[0] == 1
+    ctx.close()
+
+
+def test_my_streets_map_starts_the_household_form_with_the_nearest_building_chosen(server, browser):
+    srv, passwords = server
+    ctx, page = phone(browser)
+    log_in(page, srv.url, passwords)
+    page.get_by_role("link", name="我的街巷").click()
+    expect(page.locator("#mapinfo")).to_contain_text("状态更新于")
+    expect(page.locator(".gps.good")).to_be_visible()
+    page.get_by_role("button", name="最近的未走访建筑").click()
+    expect(page.locator(".pick")).to_contain_text("XY01-01-001")
+    page.wait_for_timeout(500)  # the map's zoom animation
+    page.screenshot(path=str(ARTIFACTS / "map.png"))
+    page.locator(".pick").get_by_role("link", name="住户及人员登记").click()
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
+    expect(page.locator(".chosen")).to_contain_text("XY01-01-001")
+    building = page.locator(".question-container", has=page.get_by_text("建筑物", exact=True))
+    expect(building.locator(".p-select-label")).to_have_text("夕阳彝族乡夕阳一街1号")
+    page.screenshot(path=str(ARTIFACTS / "map-form-preselected.png"))
+    # Offline, the map still opens from the last synced states.
+    ctx.set_offline(True)
+    page.goto(f"{srv.url}/app/#/map")
+    expect(page.locator("#mapinfo")).to_contain_text("状态更新于")
+    ctx.close()
+
+
+def test_poor_gps_accuracy_is_flagged(server, browser):
+    srv, passwords = server
+    ctx, page = phone(browser)
+    ctx.set_geolocation({**WHERE, "accuracy": 60})
+    log_in(page, srv.url, passwords)
+    open_household(page)
+    expect(page.locator(".gps.poor")).to_contain_text("±60 米")
+    page.screenshot(path=str(ARTIFACTS / "gps-poor.png"))
+    ctx.close()
+
+
+def test_size_and_time_to_a_usable_form_on_a_slow_network(server, browser):
+    """Figures for the README: JavaScript + CSS gzipped, and first visit -> usable form on 3G."""
+    import gzip
+    import json
+
+    srv, passwords = server
+
+    out = REPO / "server" / "static" / "app"
+    manifest = json.loads((out / ".vite" / "manifest.json").read_text())
+    key = next(k for k, v in manifest.items() if v.get("name") == "phone" and v.get("isEntry"))
+    files: set[str] = set()
+    todo = [key]
+    while todo:  # the phone entry with everything it imports, lazily loaded chunks included
+        chunk = manifest[todo.pop()]
+        files.add(chunk["file"])
+        files.update(chunk.get("css", []))
+        todo += [
+            k
+            for k in chunk.get("imports", []) + chunk.get("dynamicImports", [])
+            if manifest[k]["file"] not in files
+        ]
+    sizes = {f: len(gzip.compress((out / f).read_bytes(), 9)) for f in sorted(files)}
+    total = sum(sizes.values())
+    assert total <= 1.5 * 1024 * 1024, sizes  # DESIGN.md: <= 1.5 MB gzipped in all
+    ctx, page = phone(browser)
+    page.goto(f"{srv.url}/login?next=/")
+    page.fill("input[name=username]", "xieguan01")
+    page.fill("input[name=password]", passwords["xieguan01"])
+    page.click("button[type=submit]")
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(  # "Fast 3G": 1.6 Mbit/s down, 750 kbit/s up, 150 ms round trip
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 150,
+            "downloadThroughput": 200_000,
+            "uploadThroughput": 94_000,
+        },
+    )
+    started = time.monotonic()
+    page.goto(f"{srv.url}/app/#/form/household")
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=120000)
+    expect(page.get_by_role("button", name="Get location")).to_be_visible()
+    seconds = time.monotonic() - started
+    figures = {
+        "gzipped_bytes_total": total,
+        "gzipped_bytes": sizes,
+        "first_visit_to_usable_form_s_fast3g": round(seconds, 1),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "phone-app-figures.json").write_text(json.dumps(figures, indent=1))
     ctx.close()

@@ -1,6 +1,7 @@
 // The submission queue: every finished form is written to IndexedDB first (XML plus attachment
 // blobs), then sent. Retries are safe: the server answers a repeated instanceID idempotently.
 import { db } from './db.js';
+import { t } from './i18n.js';
 
 const listeners = new Set();
 let base = null;
@@ -100,7 +101,8 @@ export function flush({ force = false } = {}) {
           update = await sendOne(item);
         } catch (err) {
           const tries = item.tries + 1;
-          update = { tries, nextAt: Date.now() + backoffMs(tries), error: String(err.message || err) };
+          const reason = err instanceof TypeError ? t('The server cannot be reached; will try again.') : String(err.message || err);
+          update = { tries, nextAt: Date.now() + backoffMs(tries), error: reason };
         }
         await store.put('queue', { ...item, ...update });
         changed();
