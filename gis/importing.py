@@ -45,6 +45,7 @@ _NAME_MAX = 128
 _ADDRESS_MAX = 256
 
 
+@fields.paused_gc()
 def read_layer(
     data: bytes,
     filename: str,
@@ -92,6 +93,7 @@ def read_layer(
     return frame
 
 
+@fields.paused_gc()
 def prepare_buildings(
     frame: gpd.GeoDataFrame,
     areas: gpd.GeoDataFrame | None = None,
@@ -164,6 +166,7 @@ def prepare_buildings(
     )
 
 
+@fields.paused_gc()
 def prepare_areas(
     frame: gpd.GeoDataFrame,
     *,
