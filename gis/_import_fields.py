@@ -71,7 +71,8 @@ def labeller(codes: list[str] | None):
     return lambda i: f"row {i + 1} (code {codes[i]!r})"
 
 
-def codes(frame, code_field: str | None, max_len: int) -> list[str] | None:
+def codes(frame, code_field: str | None, max_len: int, *, slash: bool = True) -> list[str] | None:
+    """Stripped codes, all present; area codes (``slash=False``) build paths, so no '/'."""
     if code_field is None:
         return None
     check_column(frame, code_field, "code_field")
@@ -79,13 +80,12 @@ def codes(frame, code_field: str | None, max_len: int) -> list[str] | None:
     empty = np.flatnonzero((out == "").to_numpy())
     if len(empty):
         raise GisImportError(f"row {empty[0] + 1}: empty code in column {code_field!r}")
-    bad = np.flatnonzero(((out.str.len() > max_len) | out.str.contains("/")).to_numpy())
+    too_long = out.str.len() > max_len
+    bad = np.flatnonzero((too_long if slash else too_long | out.str.contains("/")).to_numpy())
     if len(bad):
         i = int(bad[0])
-        raise GisImportError(
-            f"row {i + 1} (code {out.iloc[i]!r}): a code must be at most {max_len} characters "
-            "without '/'"
-        )
+        rule = f"at most {max_len} characters" + ("" if slash else " without '/'")
+        raise GisImportError(f"row {i + 1} (code {out.iloc[i]!r}): a code must be {rule}")
     return out.tolist()
 
 

@@ -191,7 +191,7 @@ def prepare_areas(
     frame, notes = fields.frame_in_wgs84(frame, "areas")
     fields.check_column(frame, name_field, "name_field")
     fields.check_column(frame, name_en_field, "name_en_field")
-    codes = fields.codes(frame, code_field, AREA_CODE_MAX)
+    codes = fields.codes(frame, code_field, AREA_CODE_MAX, slash=False)
     label = fields.labeller(codes)
     shapes, repaired = geom.clean(
         fields.geometries(frame), label, allow_points=False, what="an area"

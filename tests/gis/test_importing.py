@@ -554,3 +554,16 @@ def test_uploading_twice_is_caught_against_stored_buildings(small):
         (2, "existing_footprint", "B00002"),
         (3, "existing_footprint", "B00003"),
     ]
+
+
+def test_code_rules(small, township):
+    frame = small.copy()
+    frame.loc[0, "code"] = "12/3"  # fine for a building
+    assert prepare_buildings(frame, code_field="code").records[0]["code"] == "12/3"
+    frame.loc[0, "code"] = "x" * 65
+    with pytest.raises(GisImportError, match=r"row 1 \(code 'x+'\): a code must be at most 64"):
+        prepare_buildings(frame, code_field="code")
+    areas = areas_frame(township)
+    areas.loc[2, "code"] = "A/B"
+    with pytest.raises(GisImportError, match=r"row 3 \(code 'A/B'\): .* without '/'"):
+        prepare_areas(areas)
