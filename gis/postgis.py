@@ -118,3 +118,57 @@ def visit_matches(
     params = _params(conn, round_id, match_distance_m, max_accuracy_m)
     sql = MATCH_SQL + "SELECT id, building_id, d, suspect FROM matched"
     return {int(r[0]): (r[1], r[2], bool(r[3])) for r in conn.execute(sa.text(sql), params)}
+
+
+MATCH_ONE_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
+SELECT b.id, ST_Distance(ST_Transform(p.g, :epsg), ST_Transform(b.geom, :epsg)) AS d
+FROM buildings b, p
+WHERE (CAST(:chosen AS bigint) IS NOT NULL AND b.id = :chosen)
+   OR (CAST(:chosen AS bigint) IS NULL
+       AND b.geom && ST_Expand(p.g, :pad / greatest(cos(radians(:lat)), 0.01))
+       AND ST_DWithin(ST_Transform(p.g, :epsg), ST_Transform(b.geom, :epsg), :dist))
+ORDER BY d, b.id
+LIMIT 1
+"""
+
+TILE_SQL = """
+WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
+t AS (
+    SELECT ST_AsMVTGeom(ST_Transform(b.geom, 3857), env.e, 4096, 64, true) AS geom,
+           b.id, b.code, coalesce(c.state, 'unvisited') AS state
+    FROM buildings b CROSS JOIN env
+    LEFT JOIN building_coverage c ON c.building_id = b.id AND c.round_id = :round_id
+    WHERE b.geom && ST_Transform(env.e, 4326)
+)
+SELECT ST_AsMVT(t, 'buildings', 4096, 'geom') FROM t
+"""
+
+
+def match_one(
+    conn: Any,
+    lon: float,
+    lat: float,
+    chosen: int | None,
+    epsg: int,
+    match_distance_m: float = 30.0,
+) -> tuple[int, float] | None:
+    """(building id, distance m) of one geotag: its chosen building, else the nearest."""
+    row = conn.execute(
+        sa.text(MATCH_ONE_SQL),
+        {
+            "lon": lon,
+            "lat": lat,
+            "chosen": chosen,
+            "epsg": epsg,
+            "dist": match_distance_m,
+            "pad": match_distance_m * _DEG_PER_M * 1.5,
+        },
+    ).first()
+    return None if row is None else (int(row[0]), float(row[1]))
+
+
+def tile(conn: Any, round_id: int, z: int, x: int, y: int) -> bytes:
+    """All footprints of one tile with their state, as PostGIS encodes them (ST_AsMVT)."""
+    data = conn.execute(sa.text(TILE_SQL), {"round_id": round_id, "z": z, "x": x, "y": y}).scalar()
+    return bytes(data or b"")
