@@ -270,3 +270,9 @@ def set_review_state(user: User, sub: Submission, state: str) -> None:
     audit.record("submission.review", user=user, object_type="submission", object_id=sub.id,
                  old=old, new=state)
     db.session.commit()
+    if (old == "rejected") != (state == "rejected"):
+        # A rejected visit no longer counts for coverage (and counts again when un-rejected):
+        # re-derive from the raw submission, as any replay would.
+        from server.services import processing
+
+        processing.process_one(sub.id)

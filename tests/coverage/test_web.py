@@ -8,7 +8,7 @@ import json
 
 import mapbox_vector_tile
 import pytest
-from conftest import LAT0, LON0, PASSWORD
+from conftest import LAT0, LON0, PASSWORD, offset
 from PIL import Image
 
 from gis.tiles import lonlat_to_tile
@@ -90,7 +90,6 @@ def test_tile_filters_and_invalidation(client, login, scenario, submit) -> None:
     before = client.get(url)
     b14 = [f for f in _features(before.data) if f["properties"]["code"] == "B14"]
     assert b14[0]["properties"]["state"] == "unvisited"
-    from conftest import offset
 
     lon, lat = offset(LON0 + 13 * 0.001 + 0.00005, LAT0 + 0.00005, 0, 0)
     submit("building_listing", building="B14", outcome="vacant", location=(lon, lat, 4.0))

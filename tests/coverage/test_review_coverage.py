@@ -1,0 +1,29 @@
+"""A supervisor's review decision reaches the coverage map without a manual recompute."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import LAT0, LON0, offset
+
+from server.extensions import db
+from server.models import Building, Submission
+from server.services import coverage
+from server.services.submission_exports import set_review_state
+
+
+@pytest.mark.parametrize("undo_to", ["approved", "has_issues"])
+def test_rejecting_a_visit_uncovers_its_building_and_undoing_restores_it(
+    scenario, submit, make_user, undo_to
+) -> None:
+    rid = scenario["round_id"]
+    b14 = db.session.scalar(db.select(Building).where(Building.code == "B14"))
+    lon, lat = offset(LON0 + 13 * 0.001 + 0.00005, LAT0 + 0.00005, 0, 0)
+    sub = submit("building_listing", building="B14", outcome="vacant", location=(lon, lat, 4.0))
+    assert coverage.stored_states(rid)[b14.id] == "complete"
+
+    supervisor = make_user("supervisor")
+    set_review_state(supervisor, db.session.get(Submission, sub.id), "rejected")
+    assert coverage.stored_states(rid).get(b14.id, "unvisited") == "unvisited"
+
+    set_review_state(supervisor, db.session.get(Submission, sub.id), undo_to)
+    assert coverage.stored_states(rid)[b14.id] == "complete"
