@@ -10,11 +10,12 @@ import json
 from functools import cache
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
 LOCALES = ("zh_CN", "en")
 CATALOGUE_DIR = Path(__file__).parent / "translations"
+_ENV_KEY = "doorstep.locale"
 
 
 @cache
@@ -27,8 +28,11 @@ def _catalogue(locale: str) -> dict[str, str]:
 
 
 def current_locale() -> str:
-    if "locale" in g:
-        return g.locale
+    if not has_request_context():
+        return current_app.config["DEFAULT_LOCALE"]
+    cached = request.environ.get(_ENV_KEY)  # per request, not per app context
+    if cached:
+        return cached
     wanted = request.args.get("lang") or ""
     if wanted not in LOCALES and current_user and current_user.is_authenticated:
         wanted = current_user.locale or ""
@@ -36,7 +40,7 @@ def current_locale() -> str:
         wanted = request.cookies.get("lang", "")
     if wanted not in LOCALES:
         wanted = current_app.config["DEFAULT_LOCALE"]
-    g.locale = wanted
+    request.environ[_ENV_KEY] = wanted
     return wanted
 
 

@@ -57,3 +57,25 @@ def reset_password(username: str) -> str:
     password = generate_password()
     user.set_password(password)
     return password
+
+
+def set_areas(user: User, area_codes: list[str]) -> None:
+    """Replace a user's assigned areas; unknown codes are refused before anything changes."""
+    codes = [c.strip() for c in area_codes if c.strip()]
+    found = {
+        a.code: a for a in db.session.scalars(sa.select(Area).where(Area.code.in_(codes)))
+    }
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise UserError(f"unknown area code {unknown[0]!r}")
+    user.assignments.clear()
+    db.session.flush()
+    for code in dict.fromkeys(codes):
+        user.assignments.append(Assignment(area=found[code]))
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivating also revokes the device link, so a lost phone stops sending at once."""
+    user.active = active
+    if not active:
+        user.device_token = None
