@@ -19,6 +19,7 @@ FEATURES = [
     "server.web.app",
     "server.web.coverage",
     "server.web.imports",
+    "server.web.admin",
 ]
 
 
