@@ -23,7 +23,7 @@ class Visit(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     chosen_building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"))
-    building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"))
     lon: Mapped[float | None] = mapped_column(sa.Float)
     lat: Mapped[float | None] = mapped_column(sa.Float)
     gps_accuracy: Mapped[float | None] = mapped_column(sa.Float)
@@ -32,6 +32,9 @@ class Visit(db.Model):
     units_recorded: Mapped[int] = mapped_column(sa.Integer, default=0)
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # A building's visits in a round (coverage refresh); without it SQLite walks the round.
+    __table_args__ = (sa.Index("ix_visits_building_round", "building_id", "round_id"),)
 
 
 class BuildingCoverage(db.Model):
@@ -49,3 +52,6 @@ class BuildingCoverage(db.Model):
     visits: Mapped[int] = mapped_column(sa.Integer, default=0)
     units_recorded: Mapped[int] = mapped_column(sa.Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # "Did a round's coverage change?" (tile caches) without reading the round's rows.
+    __table_args__ = (sa.Index("ix_building_coverage_round_updated", "round_id", "updated_at"),)
