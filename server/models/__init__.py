@@ -4,7 +4,7 @@ from server.models.areas import Area, Assignment, Building, Round
 from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion
 from server.models.forms import Form, FormMedia, FormVersion
-from server.models.submissions import Submission, SubmissionAttachment
+from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
 from server.models.users import Role, User
 from server.models.visits import BuildingCoverage, Visit
 
@@ -23,6 +23,7 @@ __all__ = [
     "Round",
     "Submission",
     "SubmissionAttachment",
+    "SubmissionBlob",
     "User",
     "Visit",
 ]

@@ -66,3 +66,13 @@ class SubmissionAttachment(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("submission_id", "name", name="uq_submission_attachments_sub_name"),
     )
+
+
+class SubmissionBlob(db.Model):
+    """Raw submission XML kept in the database, addressed by its sha256 (storage key `db:…`):
+    written in the same transaction as its submission row, so one commit makes both durable."""
+
+    __tablename__ = "submission_blobs"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    xml: Mapped[bytes] = mapped_column(sa.LargeBinary)

@@ -1,10 +1,19 @@
-"""Durable, content-addressed file store for raw submissions and their attachments.
+"""Durable, content-addressed store for raw submissions and their attachments.
+
+Two places, one key space. Submission XML lives in the database (table submission_blobs, key
+`db:<sha256>`): it is written by the ingest committer in the same transaction as its row, so
+the commit that makes the row durable makes the XML durable too (SQLite WAL with
+synchronous=FULL, or PostgreSQL) and a crash can never separate them. Attachments (photos) and
+XML stored by earlier versions are files under STORAGE_DIR (key `kind/ab/abcdef…`).
 
 A file is written to a temporary name inside STORAGE_DIR/tmp, fsynced, renamed atomically to
 its final name (derived from its sha256), and the directory is fsynced, so after a crash a
 file either exists whole under its final name or not at all. Temporary leftovers live only
 in tmp/ (never served) and are swept on start-up. Content addressing makes a repeated write of
-the same bytes a no-op and makes concurrent writers of the same content harmless.
+the same bytes a no-op and makes concurrent writers of the same content harmless. Callers
+that commit many files at once (the ingest committer) may defer the directory fsync: `put`
+then records the directory in `pending_dirs`, and `sync_dirs` must run before any row that
+names the file is committed.
 """
 
 from __future__ import annotations
@@ -16,9 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app
 
 TMP = "tmp"
+DB_PREFIX = "db:"
 
 
 class StorageError(RuntimeError):
@@ -59,18 +70,37 @@ def key_for(kind: str, digest: str, suffix: str = "") -> str:
     return f"{kind}/{digest[:2]}/{digest}{suffix}"
 
 
+def db_key(digest: str) -> str:
+    """Storage key of XML kept in the database table submission_blobs."""
+    return f"{DB_PREFIX}{digest}"
+
+
+def is_db_key(key: str) -> bool:
+    return key.startswith(DB_PREFIX)
+
+
 def path_of(key: str) -> Path:
+    if is_db_key(key):
+        raise StorageError(f"{key} is kept in the database, not in a file")
     if ".." in key.split("/") or key.startswith("/") or key.startswith(TMP + "/"):
         raise StorageError(f"invalid storage key {key!r}")
     return _root() / key
 
 
-def put(kind: str, data: bytes, suffix: str = "") -> tuple[str, str]:
-    """Store bytes durably; returns (storage_key, sha256). Idempotent for the same content."""
+def put(kind: str, data: bytes, suffix: str = "",
+        pending_dirs: set[Path] | None = None) -> tuple[str, str]:
+    """Store bytes durably; returns (storage_key, sha256). Idempotent for the same content.
+
+    With `pending_dirs`, the final directory's fsync is left to the caller (see sync_dirs);
+    the directory is recorded even when the file already existed, since the writer that
+    renamed it there may not have synced it yet.
+    """
     digest = sha256(data)
     key = key_for(kind, digest, suffix)
     final = path_of(key)
     if final.exists() and final.stat().st_size == len(data):
+        if pending_dirs is not None:
+            pending_dirs.add(final.parent)
         return key, digest
     tmp_dir = _root() / TMP
     _ensure_dir(tmp_dir)
@@ -90,22 +120,48 @@ def put(kind: str, data: bytes, suffix: str = "") -> tuple[str, str]:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(final.parent)
+    if pending_dirs is None:
+        _fsync_dir(final.parent)
+    else:
+        pending_dirs.add(final.parent)
     return key, digest
 
 
+def sync_dirs(directories: set[Path]) -> None:
+    """Make renames into these directories durable (the deferred half of put)."""
+    for directory in sorted(directories):
+        _fsync_dir(directory)
+
+
+def _blob(key: str) -> bytes | None:
+    from server.extensions import db
+    from server.models import SubmissionBlob
+
+    return db.session.scalar(
+        sa.select(SubmissionBlob.xml).where(SubmissionBlob.sha256 == key[len(DB_PREFIX):])
+    )
+
+
 def get(key: str, expected_sha256: str | None = None) -> bytes:
-    """Read a stored file, checking its checksum when one is given."""
-    try:
-        data = path_of(key).read_bytes()
-    except FileNotFoundError as err:
-        raise StorageError(f"stored file {key} is missing") from err
+    """Read a stored XML or file, checking its checksum when one is given."""
+    if is_db_key(key):
+        data = _blob(key)
+        if data is None:
+            raise StorageError(f"stored XML {key} is missing")
+        data = bytes(data)
+    else:
+        try:
+            data = path_of(key).read_bytes()
+        except FileNotFoundError as err:
+            raise StorageError(f"stored file {key} is missing") from err
     if expected_sha256 is not None and sha256(data) != expected_sha256:
         raise StorageError(f"stored file {key} does not match its checksum")
     return data
 
 
 def exists(key: str) -> bool:
+    if is_db_key(key):
+        return _blob(key) is not None
     return path_of(key).is_file()
 
 

@@ -1,9 +1,21 @@
 """Submission ingest: the raw record is made durable and committed before anyone hears "201".
 
-Order of work for one POST: parse safely -> find the form version -> write XML and attachments
-to the durable store (server.services.storage) -> insert/update the row and commit. A crash
-between the file writes and the commit leaves only unreferenced content-addressed files, never
-a row without its files. Processing (entities, visits …) runs later (server.services.processing).
+A POST is split between its request thread and the process's ingest committer
+(server.services.group_commit):
+
+1. the request thread parses the XML once (defusedxml), checks it, finds the form version (one
+   query; the form's shape is cached by version id and md5), reads the geotag and the expected
+   attachment names in one walk, and writes the attachment files it will keep (content-addressed,
+   fsynced; their directories are fsynced by the committer, once per batch);
+2. it hands a plain `Pending` item to the committer and waits;
+3. the committer writes the whole batch — rows, raw XML (table submission_blobs, storage key
+   `db:<sha256>`) and attachment rows — in ONE transaction and ONE durable flush
+   (server.services.submission_batch), then wakes each request with its own answer.
+
+So nothing is acknowledged before its XML, its attachments and its row are durable, and a crash
+leaves at most unreferenced content-addressed files, never a row without its content. Processing
+(entities, visits …) runs later (server.services.processing). `INGEST_GROUP_COMMIT = False`
+writes each submission in its request thread instead (same code, batches of one).
 """
 
 from __future__ import annotations
@@ -11,29 +23,36 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 
-from forms.instance import InstanceError, InstanceSchema, instance_schema, read_instance
+from forms.instance import InstanceError, InstanceSchema, instance_schema, parse_geopoint
+from forms.instance import parse_instance as read_and_root
 from forms.xform_info import JR, parse_xform, primary_instance_root
 from server.extensions import db
-from server.models import Form, FormVersion, Submission, SubmissionAttachment, User
+from server.models import Form, FormVersion, Submission, User
 from server.services import storage
+from server.services.group_commit import CommitTimeout, GroupCommitter, committer_for
+from server.services.submission_batch import (
+    IngestError,
+    Outcome,
+    Pending,
+    StoredFile,
+    conflict,
+    write_batch,
+)
+
+__all__ = ["NEW_SUBMISSION", "FormShape", "IngestError", "IngestResult", "StoredFile", "Upload",
+           "expected_attachments", "find_form_version", "form_shape", "ingest",
+           "read_and_root", "submission_xml"]
 
 # Signalled after each new submission so the background worker wakes up at once.
 NEW_SUBMISSION = threading.Event()
-
-
-class IngestError(Exception):
-    """A submission that cannot be accepted; status is the HTTP answer, message says why."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+COMMITTER_KEY = "doorstep.ingest_committer"
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,13 @@ class Upload:
 class IngestResult:
     status: int
     message: str
-    submission: Submission
+    submission_id: int
     stored_attachments: list[str] = field(default_factory=list)
+
+    @property
+    def submission(self) -> Submission:
+        """The stored row, loaded on demand in the caller's session."""
+        return db.session.get(Submission, self.submission_id)
 
 
 @dataclass(frozen=True)
@@ -87,27 +111,55 @@ def form_shape(form_version: FormVersion) -> FormShape:
     return _shape(form_version.id, form_version.md5, form_version.xform)
 
 
-def expected_attachments(xml: bytes, shape: FormShape) -> list[str]:
-    """File names the instance references through binary (image/audio/file) questions."""
-    root = read_and_root(xml)
-    names: list[str] = []
+@lru_cache(maxsize=256)
+def _shape_by_id(form_version_id: int, md5: str) -> FormShape:
+    """Like form_shape, without loading the XForm text when the shape is already known.
+
+    The md5 is the XForm's checksum, so (id, md5) names one XForm text in any database.
+    """
+    xform = db.session.scalar(sa.select(FormVersion.xform).where(FormVersion.id == form_version_id))
+    return _shape(form_version_id, md5, xform)
+
+
+@dataclass
+class _Scan:
+    """What one walk over the instance finds: the geotag and the attachments it names."""
+
+    point: tuple[float, float, float, float] | None = None
+    expected: list[str] = field(default_factory=list)
+
+
+def _scan(root: Any, shape: FormShape) -> _Scan:
+    found = _Scan()
+    geo, binary = shape.schema.geo_paths, shape.binary_paths
 
     def walk(el: Any, path: str) -> None:
         for child in el:
             child_path = f"{path}/{_local(child.tag)}"
-            text = (child.text or "").strip()
-            if child_path in shape.binary_paths and text and text not in names:
-                names.append(text)
+            if child_path in geo or child_path in binary:
+                text = (child.text or "").strip()
+                if text and child_path in binary and text not in found.expected:
+                    found.expected.append(text)
+                if text and child_path in geo and found.point is None:
+                    found.point = parse_geopoint(text.split(";")[0])
             walk(child, child_path)
 
+    if "/" + _local(root.tag) in geo:  # a geotag on the root itself (never in practice)
+        found.point = parse_geopoint((root.text or "").strip().split(";")[0])
     walk(root, "/" + _local(root.tag))
-    return names
+    return found
 
 
-def read_and_root(xml: bytes) -> Any:
-    from forms.instance import parse_instance
+def expected_attachments(xml: bytes, shape: FormShape) -> list[str]:
+    """File names the instance references through binary (image/audio/file) questions."""
+    return _scan(read_and_root(xml), shape).expected
 
-    return parse_instance(xml)
+
+def _child_text(el: Any, name: str) -> str | None:
+    if el is None:
+        return None
+    found = next((c for c in el if _local(c.tag) == name), None)
+    return ((found.text or "").strip() or None) if found is not None else None
 
 
 def _accepts(fv: FormVersion, user: User | None) -> bool:
@@ -139,55 +191,24 @@ def find_form_version(form_id: str, version: str | None, user: User | None = Non
     return fv
 
 
-def ingest(user: User | None, xml: bytes, uploads: list[Upload]) -> IngestResult:
-    """Accept one POST (the XML plus zero or more attachments); raise IngestError otherwise."""
-    limit = current_app.config.get("MAX_SUBMISSION_XML_BYTES", 10 * 1024 * 1024)
-    if len(xml) > limit:
-        raise IngestError(413, f"The submission XML is larger than {limit} bytes.")
-    try:
-        info = read_instance(xml)
-    except InstanceError as err:
-        raise IngestError(400, f"The submission is not well-formed XML: {err}") from err
-    if not info.form_id:
-        raise IngestError(400, "The submission's root element has no form id attribute.")
-    if not info.instance_id:
-        raise IngestError(400, "The submission has no meta/instanceID.")
-    if len(info.instance_id) > 128 or len(info.deprecated_id or "") > 128:
-        raise IngestError(400, "The instanceID is longer than 128 characters.")
-    fv = find_form_version(info.form_id, info.version, user)
-    shape = form_shape(fv)
-    info = read_instance(xml, shape.schema)  # again, now with geo paths known
-    expected = expected_attachments(xml, shape)
-    digest = storage.sha256(xml)
-    existing = _by_instance_id(info.instance_id)
-    if existing is not None and existing.xml_sha256 != digest:
-        raise _conflict(existing)
-    # Files first, outside any database transaction: content-addressed, so harmless if unused.
-    xml_key, _ = storage.put("xml", xml, ".xml")
-    files = [
-        StoredFile(up.name, (up.content_type or "application/octet-stream")[:128],
-                   *storage.put("att", up.data), len(up.data))
-        for up in _dedupe(uploads)
-        if up.name in expected
-    ]
-    for _attempt in range(3):
-        existing = _by_instance_id(info.instance_id)
-        if existing is not None:
-            return _resubmission(existing, digest, files)
-        try:
-            return _create(user, fv, info, xml_key, len(xml), digest, expected, files)
-        except IntegrityError:
-            db.session.rollback()  # a concurrent POST of the same instance or edit won: re-check
-    raise IngestError(409, "The submission conflicts with another one sent at the same time.")
+def _accepting_version(form_id: str, version: str | None, user: User | None) -> tuple[int, str]:
+    """(id, md5) of the version to store under: one Core query for the common case (an open
+    form, a published or superseded version); find_form_version explains every other case."""
+    with db.engine.connect() as conn:
+        row = conn.execute(_VERSION_QUERY, {"f": form_id, "v": version or ""}).first()
+    if row is None or row[3] == "closed" or row[2] not in ("published", "superseded"):
+        if user is not None and not isinstance(user, User):
+            user = db.session.get(User, user.id)  # drafts: the forms service decides by user
+        fv = find_form_version(form_id, version, user)
+        return fv.id, fv.md5
+    return row[0], row[1]
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    name: str
-    content_type: str
-    key: str
-    sha256: str
-    size: int
+_VERSION_QUERY = (
+    sa.select(FormVersion.id, FormVersion.md5, FormVersion.state, Form.state)
+    .join(Form, Form.id == FormVersion.form_id)
+    .where(Form.xml_form_id == sa.bindparam("f"), FormVersion.version == sa.bindparam("v"))
+)
 
 
 def _dedupe(uploads: list[Upload]) -> list[Upload]:
@@ -197,93 +218,80 @@ def _dedupe(uploads: list[Upload]) -> list[Upload]:
     return list(seen.values())
 
 
-def _by_instance_id(instance_id: str) -> Submission | None:
-    return db.session.scalar(sa.select(Submission).where(Submission.instance_id == instance_id))
+def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload]) -> IngestResult:
+    """Accept one POST (the XML plus zero or more attachments); raise IngestError otherwise.
 
-
-def _conflict(existing: Submission) -> IngestError:
-    return IngestError(
-        409,
-        f"A different submission with instanceID {existing.instance_id} was already "
-        "received: resubmissions must be identical (edits need a new instanceID "
-        "with meta/deprecatedID).",
+    `user` is the submitter: a User, or any object with its `id` (the OpenRosa view's token
+    check loads no more), or None."""
+    limit = current_app.config.get("MAX_SUBMISSION_XML_BYTES", 10 * 1024 * 1024)
+    if len(xml) > limit:
+        raise IngestError(413, f"The submission XML is larger than {limit} bytes.")
+    try:
+        root = read_and_root(xml)
+    except InstanceError as err:
+        raise IngestError(400, f"The submission is not well-formed XML: {err}") from err
+    form_id = root.get("id", "")
+    meta = next((c for c in root if _local(c.tag) == "meta"), None)
+    instance_id = _child_text(meta, "instanceID")
+    deprecated_id = _child_text(meta, "deprecatedID")
+    if not form_id:
+        raise IngestError(400, "The submission's root element has no form id attribute.")
+    if not instance_id:
+        raise IngestError(400, "The submission has no meta/instanceID.")
+    if len(instance_id) > 128 or len(deprecated_id or "") > 128:
+        raise IngestError(400, "The instanceID is longer than 128 characters.")
+    fv_id, md5 = _accepting_version(form_id, root.get("version"), user)
+    scan = _scan(root, _shape_by_id(fv_id, md5))
+    digest = storage.sha256(xml)
+    wanted = [up for up in _dedupe(uploads) if up.name in scan.expected]
+    if wanted:  # spare the file writes when the answer is already known to be 409
+        stored_sha = db.session.scalar(
+            sa.select(Submission.xml_sha256).where(Submission.instance_id == instance_id))
+        if stored_sha is not None and stored_sha != digest:
+            raise conflict(instance_id)
+    dirs: set[Path] = set()
+    files = tuple(
+        StoredFile(up.name, (up.content_type or "application/octet-stream")[:128],
+                   *storage.put("att", up.data, pending_dirs=dirs), len(up.data))
+        for up in wanted
     )
+    lat, lon, _alt, accuracy = scan.point or (None, None, None, None)
+    pending = Pending(instance_id, deprecated_id, fv_id, user.id if user is not None else None,
+                      digest, xml, lon, lat, accuracy, tuple(scan.expected), files,
+                      frozenset(dirs))
+    if db.session().in_transaction():  # end this thread's transaction: the committer writes
+        db.session.commit()
+    outcome = _commit(pending)
+    if outcome.created:
+        NEW_SUBMISSION.set()
+    return IngestResult(outcome.status, outcome.message, outcome.submission_id,
+                        list(outcome.stored))
 
 
-def _resubmission(existing: Submission, digest: str, files: list[StoredFile]) -> IngestResult:
-    if existing.xml_sha256 != digest:
-        raise _conflict(existing)
-    stored = _attach(existing, files)
-    db.session.commit()
-    message = "Submission already received; attachments completed." if stored else (
-        "Submission already received.")
-    return IngestResult(201, message, existing, stored)
+def _commit(pending: Pending) -> Outcome:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        if not app.config.get("INGEST_GROUP_COMMIT", True):
+            (outcome,) = write_batch(db.engine, [pending])
+        else:
+            committer = committer_for(app, COMMITTER_KEY, lambda: _new_committer(app))
+            outcome = committer.submit(pending, app.config.get("INGEST_COMMIT_TIMEOUT_S", 60.0))
+    except (OperationalError, CommitTimeout) as err:
+        raise IngestError(503, "The server is busy; the phone will retry.") from err
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
-def _create(user, fv, info, xml_key, xml_size, digest, expected, files) -> IngestResult:
-    if info.deprecated_id:
-        old = _by_instance_id(info.deprecated_id)
-        replaced_by = db.session.scalar(
-            sa.select(Submission.instance_id).where(
-                Submission.deprecated_id == info.deprecated_id
-            )
-        )
-        if (old is not None and old.superseded) or replaced_by is not None:
-            raise IngestError(
-                409,
-                f"Submission {info.deprecated_id} was already replaced by an edit "
-                f"({replaced_by or 'another instance'}): edit the newest version instead.",
-            )
-        if old is not None:
-            old.superseded = True
-    lat = lon = accuracy = None
-    for tag in info.geotags:
-        point = tag.point()
-        if point is not None:
-            lat, lon, _alt, accuracy = point
-            break
-    sub = Submission(
-        instance_id=info.instance_id,
-        form_version_id=fv.id,
-        submitter_id=user.id if user is not None else None,
-        xml_sha256=digest,
-        xml_size=xml_size,
-        storage_key=xml_key,
-        deprecated_id=info.deprecated_id,
-        attachments_expected=len(expected),
-        attachments_present=0,
-        lon=lon,
-        lat=lat,
-        gps_accuracy=accuracy,
-    )
-    for name in expected:
-        sub.attachments.append(SubmissionAttachment(name=name))
-    stored = _attach(sub, files)
-    db.session.add(sub)
-    db.session.commit()
-    NEW_SUBMISSION.set()
-    return IngestResult(201, "Submission received.", sub, stored)
-
-
-def _attach(sub: Submission, files: list[StoredFile]) -> list[str]:
-    """Point the expected attachments still missing at their stored files.
-
-    Files the instance does not reference are ignored (as ODK Central does); the first copy
-    of an attachment wins, since stored records are append-only.
-    """
-    by_name = {a.name: a for a in sub.attachments}
-    stored: list[str] = []
-    for f in files:
-        row = by_name.get(f.name)
-        if row is None or row.storage_key is not None:
-            continue
-        row.storage_key, row.sha256, row.size = f.key, f.sha256, f.size
-        row.content_type = f.content_type
-        stored.append(f.name)
-    sub.attachments_present = sum(1 for a in sub.attachments if a.storage_key is not None)
-    return stored
+def _new_committer(app: Any) -> GroupCommitter:
+    with app.app_context():
+        engine = db.engine
+    return GroupCommitter(app, lambda items: write_batch(engine, items),
+                          max_batch=app.config.get("INGEST_MAX_BATCH", 500),
+                          name="doorstep-ingest")
 
 
 def submission_xml(sub: Submission) -> bytes:
-    """The raw XML, checked against its checksum."""
+    """The raw XML, checked against its checksum (kept in the database or, for submissions
+    stored by earlier versions, in a file)."""
     return storage.get(sub.storage_key, sub.xml_sha256)

@@ -1,74 +1,229 @@
 """Durable OpenRosa ingest throughput against a real server process (DESIGN.md targets).
 
-    .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 3000] [--threads 16]
+    .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 6000]
+        [--stored 20000,200000] [--threads 16] [--client-procs 2] [--worker]
 
-Posts ~3 KB household submissions (no attachments) from parallel clients on loopback and
-prints submissions/s and latency percentiles; every answer must be 201.
+Starts `python -m server serve` on loopback over a fresh instance folder, then for each figure in
+--stored: bulk-inserts stored submissions (rows + raw XML, straight into SQLite) until that many
+are stored, and posts --posts new ~3 KB household submissions (no attachments) from --clients
+keep-alive connections. The client is cheap so that it does not dominate: several processes, each
+driving its connections with one selector loop over raw sockets and pre-built HTTP requests.
+Prints submissions/s and latency percentiles per round; every answer must be 201. With --worker
+the background processing worker runs in the server too (it is off by default: this measures
+ingest, processing is off the request path).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import multiprocessing as mp
+import os
+import selectors
+import socket
+import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
 from pathlib import Path
-
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer, new_id, post
+from tests.openrosa.liveserver import LiveServer
+
+PERSONS = 32  # ~3 KB of XML, as a township household submission with its people
+
+
+def household(instance_id: str) -> bytes:
+    return instance(instance_id, persons=PERSONS, head="户主" * 20)
+
+
+def http_request(port: int, token: str, xml: bytes) -> bytes:
+    boundary = uuid.uuid4().hex
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
+        f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n".encode()
+        + xml + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"POST /o/{token}/submission HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"X-OpenRosa-Version: 1.0\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _Conn:
+    """One keep-alive connection sending its requests one after another."""
+
+    def __init__(self, port: int, requests: list[bytes]):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.todo = requests
+        self.buf = b""
+        self.out = b""
+        self.t0 = 0.0
+        self.results: list[tuple[float, int]] = []
+
+    def next_request(self) -> bool:
+        if not self.todo:
+            return False
+        self.out = self.todo.pop()
+        self.t0 = time.perf_counter()
+        return True
+
+    def response_done(self) -> bool:
+        """True once a whole response is in the buffer (recorded and removed)."""
+        head_end = self.buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            return False
+        head = self.buf[:head_end].decode("latin-1")
+        length = 0
+        for line in head.split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "content-length":
+                length = int(value)
+        if len(self.buf) < head_end + 4 + length:
+            return False
+        self.results.append((time.perf_counter() - self.t0, int(head.split()[1])))
+        self.buf = self.buf[head_end + 4 + length:]
+        return True
+
+
+def client_process(port: int, per_conn: list[list[bytes]], out: mp.Queue) -> None:
+    sel = selectors.DefaultSelector()
+    conns = [_Conn(port, reqs) for reqs in per_conn]
+    for c in conns:
+        if c.next_request():
+            sel.register(c.sock, selectors.EVENT_WRITE, c)
+    active = len(sel.get_map())
+    while active:
+        for key, events in sel.select(timeout=60):
+            c: _Conn = key.data
+            if events & selectors.EVENT_WRITE:
+                sent = c.sock.send(c.out)
+                c.out = c.out[sent:]
+                if not c.out:
+                    sel.modify(c.sock, selectors.EVENT_READ, c)
+            elif events & selectors.EVENT_READ:
+                chunk = c.sock.recv(65536)
+                if not chunk:
+                    raise RuntimeError("server closed a connection")
+                c.buf += chunk
+                if c.response_done():
+                    if c.next_request():
+                        sel.modify(c.sock, selectors.EVENT_WRITE, c)
+                    else:
+                        sel.unregister(c.sock)
+                        c.sock.close()
+                        active -= 1
+    out.put([r for c in conns for r in c.results])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_round(server: LiveServer, clients: int, posts: int, procs: int) -> dict:
+    requests = [http_request(server.port, server.token, household(f"uuid:{uuid.uuid4()}"))
+                for _ in range(posts)]
+    per_conn = [requests[i::clients] for i in range(clients)]
+    queue: mp.Queue = mp.Queue()
+    workers = [mp.Process(target=client_process, args=(server.port, per_conn[p::procs], queue))
+               for p in range(procs)]
+    cpu0 = cpu_seconds(server.proc.pid)
+    load0 = os.getloadavg()[0]
+    started = time.perf_counter()
+    for w in workers:
+        w.start()
+    results = [r for _ in workers for r in queue.get(timeout=600)]
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server.proc.pid) - cpu0
+    for w in workers:
+        w.join(10)
+    latencies = sorted(r[0] for r in results)
+    statuses: dict[int, int] = {}
+    for _, status in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    q = statistics.quantiles(latencies, n=100)
+    return {"rate": len(results) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000,
+            "max": latencies[-1] * 1000, "statuses": statuses,
+            "cpu_ms": cpu * 1000 / len(results), "load": load0,
+            "payload": sum(len(r) for r in requests) // posts}
+
+
+def fill(db_path: Path, target: int, chunk: int = 20000) -> int:
+    """Bulk-insert stored submissions (rows and raw XML, as ingest leaves them, processed)
+    until `target` are stored; returns how many are stored."""
+    con = sqlite3.connect(db_path, timeout=60)
+    try:
+        con.execute("PRAGMA synchronous=NORMAL")
+        (count,) = con.execute("SELECT count(*) FROM submissions").fetchone()
+        (fv_id,) = con.execute("SELECT min(id) FROM form_versions").fetchone()
+        template = household("uuid:00000000-0000-0000-0000-000000000000")
+        while count < target:
+            n = min(chunk, target - count)
+            subs, blobs = [], []
+            for _ in range(n):
+                iid = f"uuid:{uuid.uuid4()}"
+                xml = template.replace(b"uuid:00000000-0000-0000-0000-000000000000", iid.encode())
+                digest = hashlib.sha256(xml).hexdigest()
+                subs.append((iid, fv_id, digest, len(xml), f"db:{digest}"))
+                blobs.append((digest, xml))
+            with con:
+                con.executemany(
+                    "INSERT INTO submissions (instance_id, form_version_id, received_at, "
+                    "xml_sha256, xml_size, storage_key, superseded, review_state, "
+                    "processing_state, attachments_expected, attachments_present, lon, lat, "
+                    "gps_accuracy) VALUES (?, ?, datetime('now'), ?, ?, ?, 0, 'received', "
+                    "'done', 1, 0, 102.6, 24.6, 5)", subs)
+                con.executemany("INSERT INTO submission_blobs (sha256, xml) VALUES (?, ?)",
+                                blobs)
+            count += n
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
+    finally:
+        con.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--posts", type=int, default=3000)
+    parser.add_argument("--posts", type=int, default=6000)
+    parser.add_argument("--stored", default="20000,200000",
+                        help="comma-separated stored-submission counts, one round each")
     parser.add_argument("--threads", type=int, default=16, help="server threads")
+    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--worker", action="store_true", help="run the processing worker")
+    parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         server = LiveServer(Path(tmp) / "instance", threads=args.threads)
+        server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true" if args.worker else "false"
         server.instance.mkdir()
         server.prepare()
         server.start()
         try:
-            run(server, args.clients, args.posts)
+            run_round(server, args.clients, min(500, args.posts), args.client_procs)  # warm-up
+            for target in (int(t) for t in args.stored.split(",")):
+                t0 = time.perf_counter()
+                stored = fill(server.instance / "doorstep.sqlite3", target)
+                filled = time.perf_counter() - t0
+                r = run_round(server, args.clients, args.posts, args.client_procs)
+                print(f"stored {stored:>9,} (filled in {filled:.0f} s): {r['rate']:.0f} "
+                      f"submissions/s; p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
+                      f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission; "
+                      f"load before {r['load']:.1f}; statuses {r['statuses']}; "
+                      f"request ~{r['payload']} bytes; {args.clients} clients, "
+                      f"{args.posts} posts, {args.threads} server threads", flush=True)
         finally:
             server.stop()
-
-
-def run(server: LiveServer, clients: int, posts: int) -> None:
-    payloads = [instance(new_id(), persons=12, head="户主" * 20) for _ in range(posts)]
-    print(f"payload ~{sum(map(len, payloads)) // posts} bytes; {clients} clients; {posts} posts")
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    local = threading.local()
-
-    def one(xml: bytes) -> None:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        t0 = time.perf_counter()
-        status = post(session, server.base, xml).status_code
-        dt = time.perf_counter() - t0
-        with lock:
-            latencies.append(dt)
-            statuses[status] = statuses.get(status, 0) + 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, payloads))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    q = statistics.quantiles(latencies, n=100)
-    print(f"statuses {statuses}")
-    print(f"{posts / elapsed:.0f} submissions/s; p50 {q[49] * 1000:.0f} ms, "
-          f"p99 {q[98] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

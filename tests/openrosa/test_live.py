@@ -51,7 +51,18 @@ def _rows(instance_dir: Path) -> dict[str, dict]:
 
 
 def _stored(instance_dir: Path, key: str) -> bytes:
+    """Stored content read straight from disk: XML from the database table submission_blobs
+    (key db:<sha256>, committed with its row), attachments from their files."""
     assert not key.startswith("tmp/")
+    if key.startswith("db:"):
+        con = sqlite3.connect(instance_dir / "doorstep.sqlite3")
+        try:
+            row = con.execute("SELECT xml FROM submission_blobs WHERE sha256 = ?",
+                              (key[3:],)).fetchone()
+        finally:
+            con.close()
+        assert row is not None, f"no stored XML for {key}"
+        return bytes(row[0])
     return (instance_dir / "storage" / key).read_bytes()
 
 
