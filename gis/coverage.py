@@ -60,6 +60,7 @@ __all__ = [
     "match_visits",
     "rollup_by_area",
     "rollup_by_coordinator",
+    "state_of_building",
     "utm_epsg",
 ]
 
@@ -204,6 +205,32 @@ def _state_codes(bits: np.ndarray, units: np.ndarray, expected: np.ndarray) -> n
         [_COMPLETE, _VISITED, _REVISIT, _SUSPECT],
         _UNVISITED,
     ).astype(np.int8)
+
+
+def state_of_building(
+    visits: Iterable[tuple[str, bool, int]], expected_units: int | None
+) -> tuple[str, int, int]:
+    """(state, visits, units recorded) of one building from its matched visits in a round.
+
+    Each visit is ``(outcome, suspect, units)``; the rule is the module docstring's, the one
+    ``compute_coverage`` applies to every building at once (so a database can refresh one
+    building's row from its stored visits and agree with a full recompute).
+    """
+    bits, units, n = 0, 0, 0
+    for outcome, suspect, unit_count in visits:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}: choose one of {', '.join(OUTCOMES)}")
+        n += 1
+        bit = _SUSPECT_BIT if suspect else int(_OUTCOME_BIT[OUTCOMES.index(outcome)])
+        bits |= bit
+        if bit == _DONE:
+            units += int(unit_count or 0)
+    code = _state_codes(
+        np.array([bits], np.uint8),
+        np.array([units], np.int64),
+        np.array([expected_units or 0], np.int64),
+    )[0]
+    return STATES[int(code)], n, units
 
 
 def compute_coverage(
