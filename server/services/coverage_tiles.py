@@ -49,7 +49,7 @@ _TILES: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
 
 
 def source() -> _Source:
-    key = coverage._key()
+    key = coverage.db_key()
     sig = (coverage.generation()[0], db.session.scalar(sa.select(sa.func.max(Building.id))))
     cached = _SOURCES.get(key)
     if cached is not None and cached.signature == sig:
@@ -84,7 +84,7 @@ def _probe(round_id: int) -> tuple:
 def states(round_id: int) -> tuple[np.ndarray, tuple]:
     """State codes aligned with the tile source's ids, and a key that changes with them."""
     src = source()
-    dbkey = coverage._key()
+    dbkey = coverage.db_key()
     local = (src.signature, coverage.generation())
     cached = _STATES.get((dbkey, round_id))
     now = time.monotonic()
@@ -108,7 +108,7 @@ def tile(
     """(MVT bytes, ETag) of one tile; `streets` limits buildings to those streets."""
     src = source()
     codes, key = states(round_id)
-    ckey = (coverage._key(), key, round_id, z, x, y, streets, state)
+    ckey = (coverage.db_key(), key, round_id, z, x, y, streets, state)
     hit = _TILES.get(ckey)
     if hit is not None:
         _TILES.move_to_end(ckey)

@@ -10,6 +10,7 @@ or vacant (a vacant flat is recorded, not missing).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -19,9 +20,9 @@ import sqlalchemy as sa
 from forms.instance import InstanceError, instance_schema, parse_geopoint, parse_instance
 from gis.coverage import OUTCOMES, Visit
 from server.extensions import db
-from server.models import Building, Entity, FormVersion, Submission
+from server.models import Building, Entity, FormVersion, Round, Submission
 from server.models import Visit as VisitRow
-from server.services import coverage
+from server.services import coverage, coverage_refresh
 from server.services.processing import register_processor
 
 BUILDING_FIELDS = ("building", "building_id")
@@ -33,7 +34,8 @@ def _local(tag: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _geo_paths(form_version_id: int, xform_md5: str) -> tuple[str, ...]:
+def _geo_paths(db_key: str, form_version_id: int, xform_md5: str) -> tuple[str, ...]:
+    """Geopoint paths of a form version (its XForm is parsed once per process)."""
     xform = db.session.scalar(sa.select(FormVersion.xform).where(FormVersion.id == form_version_id))
     return tuple(instance_schema(xform).geo_paths) if xform else ()
 
@@ -63,9 +65,11 @@ def _paths(root) -> dict[str, str]:
     return out
 
 
-def _geotag(submission: Submission, root) -> tuple[float | None, float | None, float | None]:
-    fv = submission.form_version
-    geo = _geo_paths(fv.id, fv.md5) if fv is not None else ()
+def _geotag(
+    submission: Submission, root, md5: str | None
+) -> tuple[float | None, float | None, float | None]:
+    fv_id = submission.form_version_id
+    geo = _geo_paths(coverage.db_key(), fv_id, md5) if md5 is not None else ()
     values = _paths(root)
     ordered = sorted(geo, key=lambda p: (not p.endswith("/" + GEO_FIELD), p))
     for path in ordered:
@@ -113,14 +117,63 @@ def _records_household(root) -> bool:
     return False
 
 
-def _old_visit_of_edit(submission: Submission) -> VisitRow | None:
-    if not submission.deprecated_id:
-        return None
-    return db.session.scalar(
-        sa.select(VisitRow)
-        .join(Submission, Submission.id == VisitRow.submission_id)
-        .where(Submission.instance_id == submission.deprecated_id)
-    )
+@dataclass(slots=True)
+class _Lookup:
+    round_id: int | None
+    building_id: int | None  # the chosen building's, by code or `buildings` entity id
+    form_md5: str | None
+    top_building_id: int | None  # the index is rebuilt when buildings were added
+    visit: tuple | None  # (id, building_id, round_id) of this submission's visit, if any
+    old: tuple | None  # the same for the submission this one edits
+
+
+def _first(stmt):
+    return stmt.limit(1).scalar_subquery()
+
+
+def _visit_of(submission_id):
+    sel = sa.select(VisitRow.id).where(VisitRow.submission_id == submission_id)
+    return [_first(sel.with_only_columns(c)) for c in (VisitRow.id, VisitRow.building_id,
+                                                       VisitRow.round_id)]  # fmt: skip
+
+
+@lru_cache(maxsize=2)
+def _lookup_statement(edit: bool) -> sa.Select:
+    """Built once: statement construction would cost more than running it."""
+    day, chosen = sa.bindparam("day", type_=sa.Date), sa.bindparam("chosen", type_=sa.String)
+    cols = [
+        _first(
+            sa.select(Round.id)
+            .where(Round.starts_on <= day, Round.ends_on >= day)
+            .order_by(Round.starts_on.desc(), Round.id.desc())
+        ),
+        _first(sa.select(Building.id).where(Building.code == chosen)),
+        _first(
+            sa.select(Entity.building_id).where(
+                Entity.uuid == chosen, Entity.building_id.is_not(None)
+            )
+        ),
+        _first(sa.select(FormVersion.md5).where(FormVersion.id == sa.bindparam("fv"))),
+        sa.select(sa.func.max(Building.id)).scalar_subquery(),
+        *_visit_of(sa.bindparam("sub")),
+    ]
+    if edit:
+        old = sa.select(Submission.id).where(Submission.instance_id == sa.bindparam("old"))
+        cols += _visit_of(_first(old))
+    return sa.select(*cols)
+
+
+def _lookup(submission: Submission, day: date, chosen: str | None) -> _Lookup:
+    """Everything process() reads before matching, in one round trip (indexed subqueries)."""
+    edit = bool(submission.deprecated_id)
+    params = {"day": day, "chosen": chosen or "", "fv": submission.form_version_id,
+              "sub": submission.id}  # fmt: skip
+    if edit:
+        params["old"] = submission.deprecated_id
+    r = db.session.connection().execute(_lookup_statement(edit), params).one()
+    visit = tuple(r[5:8]) if r[5] is not None else None
+    old = tuple(r[8:11]) if edit and r[8] is not None else None
+    return _Lookup(r[0], r[1] if r[1] is not None else r[2], r[3], r[4], visit, old)
 
 
 def process(submission: Submission, xml: bytes) -> None:
@@ -129,40 +182,33 @@ def process(submission: Submission, xml: bytes) -> None:
         root = parse_instance(xml)
     except InstanceError:
         return  # ingest rejects malformed XML; nothing to derive
+    fields = _fields(root)
+    chosen_value = next((fields[f] for f in BUILDING_FIELDS if f in fields), None)
+    when, day = _time(fields, submission)
+    found = _lookup(submission, day, chosen_value)
+    table = VisitRow.__table__
     touched: set[tuple[int, int]] = set()
-    old = _old_visit_of_edit(submission)
-    if old is not None:
-        if old.building_id and old.round_id:
-            touched.add((old.building_id, old.round_id))
-        db.session.delete(old)
-    visit = db.session.scalar(sa.select(VisitRow).where(VisitRow.submission_id == submission.id))
-    if visit is not None and visit.building_id and visit.round_id:
-        touched.add((visit.building_id, visit.round_id))
+    for row in (found.old, found.visit):
+        if row is not None and row[1] and row[2]:
+            touched.add((row[1], row[2]))
+    if found.old is not None:
+        db.session.execute(sa.delete(table).where(table.c.id == found.old[0]))
     if submission.superseded:  # replayed after its edit: the edit's visit counts
-        if visit is not None:
-            db.session.delete(visit)
-        db.session.flush()
+        if found.visit is not None:
+            db.session.execute(sa.delete(table).where(table.c.id == found.visit[0]))
         _refresh(touched)
         return
 
-    fields = _fields(root)
-    chosen_value = next((fields[f] for f in BUILDING_FIELDS if f in fields), None)
-    chosen = resolve_building(chosen_value)
-    lon, lat, acc = _geotag(submission, root)
+    chosen = found.building_id if chosen_value else None
+    lon, lat, acc = _geotag(submission, root, found.form_md5)
     outcome = fields.get("outcome", "done")
-    household = _records_household(root)
     if outcome not in OUTCOMES:
         outcome = "done"
     units = 0
-    if household and outcome in ("done", "vacant"):
+    if _records_household(root) and outcome in ("done", "vacant"):
         outcome, units = "done", 1
-    when, day = _time(fields, submission)
-    rnd = coverage.round_for(day)
 
-    if visit is None:
-        visit = VisitRow(submission_id=submission.id)
-        db.session.add(visit)
-    index = coverage.index()
+    index = coverage.index(top_building_id=found.top_building_id)
     if chosen is not None and not _known(index, chosen):
         coverage.buildings_changed()  # a building added since the index was built
         index = coverage.index()
@@ -172,17 +218,22 @@ def process(submission: Submission, xml: bytes) -> None:
         flags.append("unknown_building")
     if lon is None:
         flags.append("no_geotag")
-    visit.round_id = rnd.id if rnd is not None else None
-    visit.coordinator_id = submission.submitter_id
-    visit.chosen_building_id = chosen
-    visit.building_id = None if match.building_id is None else int(match.building_id)
-    visit.lon, visit.lat, visit.gps_accuracy = lon, lat, acc
-    visit.distance_m = match.distance_m
-    visit.outcome, visit.units_recorded, visit.flags = outcome, units, flags
-    visit.visited_at = when
-    db.session.flush()
-    if visit.building_id and visit.round_id:
-        touched.add((visit.building_id, visit.round_id))
+    values = {
+        "round_id": found.round_id,
+        "coordinator_id": submission.submitter_id,
+        "chosen_building_id": chosen,
+        "building_id": None if match.building_id is None else int(match.building_id),
+        "lon": lon, "lat": lat, "gps_accuracy": acc, "distance_m": match.distance_m,
+        "outcome": outcome, "units_recorded": units, "flags": flags, "visited_at": when,
+    }  # fmt: skip
+    conn = db.session.connection()
+    if found.visit is None:
+        conn.execute(table.insert(), {"submission_id": submission.id, **values})
+    else:
+        conn.execute(table.update().where(table.c.id == sa.bindparam("vid")),
+                     {"vid": found.visit[0], **values})  # fmt: skip
+    if values["building_id"] and values["round_id"]:
+        touched.add((values["building_id"], values["round_id"]))
     _refresh(touched)
 
 
@@ -194,7 +245,7 @@ def _known(index, building_id: int) -> bool:
 
 def _refresh(touched: set[tuple[int, int]]) -> None:
     for building_id, round_id in sorted(touched):
-        coverage.refresh_building(building_id, round_id)
+        coverage_refresh.refresh_building(building_id, round_id)
 
 
 register_processor("visits", process)

@@ -23,7 +23,13 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Area, Role, Round, SubmissionAttachment, User, Visit
-from server.services import coverage, coverage_exports, coverage_query, coverage_tiles
+from server.services import (
+    coverage,
+    coverage_exports,
+    coverage_query,
+    coverage_recompute,
+    coverage_tiles,
+)
 from server.services.coverage_query import FilterError
 
 bp = Blueprint("coverage", __name__)
@@ -264,7 +270,7 @@ def recompute_command(round_id: int | None, postgis: bool, no_rematch: bool) -> 
     """Rebuild a round's coverage from all its visits."""
     rnd = _round_option(round_id)
     try:
-        result = coverage.recompute(rnd.id, use_postgis=postgis, rematch=not no_rematch)
+        result = coverage_recompute.recompute(rnd.id, use_postgis=postgis, rematch=not no_rematch)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     c = result.counts

@@ -127,16 +127,16 @@ def bench_import(n: int, tmp: Path, pg_conn) -> dict:
 def bench_recompute(pg_app) -> dict:
     from server.extensions import db
     from server.models import Round
-    from server.services import coverage
+    from server.services import coverage, coverage_recompute
 
     rid = db.session.scalar(sa.select(Round.id))
     prep = coverage.index().buildings
-    visits, _ = coverage.load_visits(rid)
+    visits, _ = coverage_recompute.load_visits(rid)
     s = coverage.settings()
     out = {"visits": len(visits)}
     out["engine_s"], cov = _t(compute_coverage, prep, visits, settings=s, repeat=3)
-    out["load_visits_s"], _ = _t(coverage.load_visits, rid)
-    out["service_s"], res = _t(coverage.recompute, rid, rematch=False)
+    out["load_visits_s"], _ = _t(coverage_recompute.load_visits, rid)
+    out["service_s"], res = _t(coverage_recompute.recompute, rid, rematch=False)
     out["counts"] = {k: res.counts[k] for k in coverage.STATES}
     if pg_app is not None:
         with pg_app.app_context():
@@ -198,6 +198,7 @@ def bench_incremental(pg_app, n_subs: int = 200) -> dict:
         )
         db.session.add(sub)
         db.session.commit()
+        db.session.refresh(sub)  # loaded, as processing.process_one hands it over
         t0 = time.perf_counter()
         visits.process(sub, xml)
         db.session.commit()

@@ -237,10 +237,10 @@ def build_scenario(
     rejected = sub("household", building="B16", location=near("B16"))
     sub("household", building="B17", location=near("B17"), start="2017-03-01T10:00:00+08:00")
     sub("household", building="B18", location=near("B18"))
-    from server.services import coverage
+    from server.services import coverage_refresh
 
     rejected.review_state = "rejected"
-    coverage.refresh_building(
+    coverage_refresh.refresh_building(
         db.session.scalar(sa.select(Building.id).where(Building.code == "B16")), _round_id()
     )
     db.session.commit()
@@ -323,10 +323,10 @@ def pg_app(postgres_url, tmp_path):
 
 def load_generated_city(buildings: int, visits: int, round_id: int, seed: int = 2016) -> None:
     """The demo township generator's city plus generated visits, then a full recompute."""
-    from server.services import coverage, demo
+    from server.services import coverage, coverage_recompute, demo
     from server.services.demo_visits import load_generated_visits
 
     demo.load_demo(seed=seed, buildings=buildings)
     coverage.buildings_changed()
     load_generated_visits(visits, round_id, seed=seed)
-    coverage.recompute(round_id)
+    coverage_recompute.recompute(round_id)

@@ -14,15 +14,15 @@ from conftest import (
 )
 
 from server.extensions import db
-from server.services import coverage
+from server.services import coverage, coverage_recompute
 
 pytestmark = pytest.mark.postgres
 
 
 def _both(round_id: int) -> tuple[dict, dict]:
-    cov = coverage.compute_round(round_id)
+    cov = coverage_recompute.compute_round(round_id)
     inproc = {int(b): s for b, s in zip(cov.building_ids, cov.states, strict=True)}
-    pg = {b: s for b, (s, _, _) in coverage.postgis_round(round_id).items()}
+    pg = {b: s for b, (s, _, _) in coverage_recompute.postgis_round(round_id).items()}
     return inproc, pg
 
 
@@ -33,7 +33,7 @@ def test_scenario_states_identical_in_postgis(pg_app, township_xforms) -> None:
     assert states_by_code(inproc) == expected
     assert states_by_code(pg) == expected
     assert states_by_code(coverage.stored_states(rnd.id)) == expected
-    result = coverage.recompute(rnd.id, use_postgis=True)
+    result = coverage_recompute.recompute(rnd.id, use_postgis=True)
     assert result.engine == "postgis"
     assert states_by_code(coverage.stored_states(rnd.id)) == expected
 
@@ -47,4 +47,4 @@ def test_generated_township_identical_in_postgis(pg_app) -> None:
     counts = {s: list(inproc.values()).count(s) for s in set(inproc.values())}
     assert len(counts) == 5  # every state occurs: the comparison is not vacuous
     assert db.session.scalar(sa.select(sa.func.count()).select_from(sa.text("visits"))) == 9000
-    assert np.isfinite(coverage.compute_round(rnd.id).units_recorded).all()
+    assert np.isfinite(coverage_recompute.compute_round(rnd.id).units_recorded).all()

@@ -7,7 +7,7 @@ from conftest import states_by_code
 
 from server.extensions import db
 from server.models import Building, Submission, Visit
-from server.services import coverage
+from server.services import coverage, coverage_recompute
 
 
 def test_incremental_states_are_the_known_truth(scenario) -> None:
@@ -24,7 +24,7 @@ def test_full_recompute_gives_the_same_rows(scenario) -> None:
         ),
         {"r": rid},
     ).all()
-    result = coverage.recompute(rid)
+    result = coverage_recompute.recompute(rid)
     after = db.session.execute(
         sa.text(
             "SELECT building_id, state, visits, units_recorded FROM building_coverage "
