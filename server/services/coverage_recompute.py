@@ -14,18 +14,19 @@ import numpy as np
 import sqlalchemy as sa
 
 from gis import postgis
-from gis.coverage import STATES, Coverage, Visits, compute_coverage, match_visits
+from gis.coverage import OUTCOMES, STATES, Coverage, Visits, compute_coverage, match_visits
 from server.extensions import db
 from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services import coverage
+from server.services import coverage, coverage_refresh
 
 BATCH = 50_000
 _V = VisitRow.__table__.c
 _S = Submission.__table__.c
+# numeric columns (the outcome comes as its index in OUTCOMES, last)
 _ENGINE_COLUMNS = (
-    _V.id, _V.chosen_building_id, _V.lon, _V.lat, _V.gps_accuracy, _V.outcome, _V.units_recorded
+    _V.id, _V.chosen_building_id, _V.lon, _V.lat, _V.gps_accuracy, _V.units_recorded
 )
 
 
@@ -36,31 +37,47 @@ class RecomputeResult:
     rematched: int
     seconds: float
     engine: str
+    written: int = 0  # coverage rows inserted, changed or deleted
 
 
 def _counted_core():
     return sa.and_(_S.review_state != "rejected", _S.superseded.is_(False))
 
 
+def _fetch(stmt: sa.Select) -> list[tuple]:
+    """Rows as plain DBAPI tuples: Row objects and type processing cost more than the query.
+
+    Only for statements whose parameters are integers and constants (inlined as literals).
+    """
+    conn = db.session.connection()
+    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(str(sql))
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
 def load_visits(round_id: int) -> tuple[Visits, np.ndarray]:
     """The round's counted visits as the engine's table (and their row ids)."""
-    rows = db.session.connection().execute(
-        sa.select(*_ENGINE_COLUMNS)
+    outcome = sa.case(
+        {name: k for k, name in enumerate(OUTCOMES)}, value=_V.outcome, else_=-1
+    )
+    rows = _fetch(
+        sa.select(*_ENGINE_COLUMNS, outcome)
         .select_from(VisitRow.__table__.join(Submission.__table__, _S.id == _V.submission_id))
-        .where(_V.round_id == round_id, _counted_core())
+        .where(_V.round_id == int(round_id), _counted_core())
         .order_by(_V.id)
-    ).all()
-    n = len(rows)
-    if not n:
-        empty = np.zeros(0)
-        return Visits.from_arrays(
-            np.zeros(0, np.int64), empty, empty, empty, empty, np.zeros(0, object)
-        ), np.zeros(0, np.int64)
-    ids, chosen, lon, lat, acc, outcome, units = zip(*rows, strict=True)
-    as_float = lambda col: np.array(col, dtype=float)  # noqa: E731 (None -> NaN)
+    )
+    a = np.array(rows, dtype=float).reshape(len(rows), len(_ENGINE_COLUMNS) + 1)
+    codes = a[:, 6].astype(np.int64)
+    if (codes < 0).any():  # a stored outcome the engine does not know
+        bad = int(a[int(np.flatnonzero(codes < 0)[0]), 0])
+        raise ValueError(f"visit {bad}: its outcome is not one of {', '.join(OUTCOMES)}")
     visits = Visits.from_arrays(
-        np.fromiter(ids, np.int64, n), as_float(chosen), as_float(lon), as_float(lat),
-        as_float(acc), np.asarray(outcome, object), np.fromiter(units, np.int64, n),
+        a[:, 0].astype(np.int64), a[:, 1], a[:, 2], a[:, 3], a[:, 4],
+        np.asarray(OUTCOMES)[codes], np.nan_to_num(a[:, 5]).astype(np.int64),
     )  # fmt: skip
     return visits, visits.ids
 
@@ -128,6 +145,34 @@ def _rows_postgis(round_id: int) -> tuple[list[tuple], None]:
     return [(b, s, n, u) for b, (s, n, u) in states.items() if n], None
 
 
+def _write(round_id: int, rows: list[tuple]) -> int:
+    """Make the round's stored rows equal `rows` (building, state, visits, units); returns how
+    many rows were written or deleted. Unchanged rows are left alone (and keep updated_at)."""
+    table = BuildingCoverage.__table__
+    c = table.c
+    stored = {
+        r[0]: tuple(r[1:])
+        for r in _fetch(
+            sa.select(c.building_id, c.state, c.visits, c.units_recorded).where(
+                c.round_id == int(round_id)
+            )
+        )
+    }
+    now = utcnow()
+    changed = [
+        {"building_id": b, "round_id": round_id, "state": st, "visits": n,
+         "units_recorded": u, "updated_at": now}
+        for b, st, n, u in rows
+        if stored.pop(b, None) != (st, n, u)
+    ]  # fmt: skip
+    if stored:  # buildings whose visits all went (rejected, re-matched elsewhere)
+        gone = [{"b": b, "r": round_id} for b in stored]
+        db.session.connection().execute(coverage_refresh.DELETE, gone)
+    for start in range(0, len(changed), BATCH):
+        coverage_refresh.upsert(changed[start : start + BATCH])
+    return len(changed) + len(stored)
+
+
 def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True) -> RecomputeResult:
     """Rebuild a round's coverage rows from all its visits (commits)."""
     if db.session.get(Round, round_id) is None:
@@ -137,22 +182,12 @@ def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True)
     t0 = time.perf_counter()
     rematched = rematch_visits(round_id) if rematch else 0
     rows, counts = (_rows_postgis if use_postgis else _rows_in_process)(round_id)
-    conn = db.session.connection()
-    table = BuildingCoverage.__table__
-    conn.execute(sa.delete(table).where(table.c.round_id == round_id))
-    now = utcnow()
-    insert = table.insert()
-    for start in range(0, len(rows), BATCH):
-        conn.execute(insert, [
-            {"building_id": b, "round_id": round_id, "state": s, "visits": n,
-             "units_recorded": u, "updated_at": now}
-            for b, s, n, u in rows[start : start + BATCH]
-        ])  # fmt: skip
+    written = _write(round_id, rows)
     db.session.commit()
     coverage.coverage_changed()
     if counts is None:
         counts = coverage.stored_counts(round_id)
     return RecomputeResult(
         round_id, counts, rematched, time.perf_counter() - t0,
-        "postgis" if use_postgis else "in-process",
+        "postgis" if use_postgis else "in-process", written,
     )  # fmt: skip

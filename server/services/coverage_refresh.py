@@ -52,7 +52,7 @@ def upsert(rows: list[dict]) -> None:
         db.session.connection().execute(_upsert_statement(db.engine.dialect.name), rows)
 
 
-_DELETE = sa.delete(BuildingCoverage.__table__).where(
+DELETE = sa.delete(BuildingCoverage.__table__).where(
     BuildingCoverage.__table__.c.building_id == sa.bindparam("b"),
     BuildingCoverage.__table__.c.round_id == sa.bindparam("r"),
 )
@@ -75,7 +75,7 @@ def refresh_building(building_id: int, round_id: int) -> str:
     rows = db.session.connection().execute(_VISITS, {"b": building_id, "r": round_id}).all()
     coverage_changed()
     if not rows:
-        db.session.connection().execute(_DELETE, {"b": building_id, "r": round_id})
+        db.session.connection().execute(DELETE, {"b": building_id, "r": round_id})
         return "unvisited"
     state, n, units = building_state(rows[0][3], (r[:3] for r in rows))
     upsert([{"building_id": building_id, "round_id": round_id, "state": state, "visits": n,

@@ -38,6 +38,29 @@ def test_full_recompute_gives_the_same_rows(scenario) -> None:
     assert result.counts["unvisited"] == 5
 
 
+def test_full_recompute_repairs_wrong_missing_and_stale_rows(scenario) -> None:
+    """Only rows that differ are written: a wrong one fixed, a lost one back, a stale one gone."""
+    rid = scenario["round_id"]
+    truth = coverage.stored_states(rid)
+    ids = {code: bid for bid, code in db.session.execute(sa.select(Building.id, Building.code))}
+    bc = sa.table("building_coverage", sa.column("building_id"), sa.column("round_id"),
+                  sa.column("state"))  # fmt: skip
+    db.session.execute(sa.update(bc).where(bc.c.building_id == ids["B01"]).values(state="suspect"))
+    db.session.execute(sa.delete(bc).where(bc.c.building_id == ids["B02"]))
+    db.session.execute(
+        sa.text(
+            "INSERT INTO building_coverage (building_id, round_id, state, visits, units_recorded,"
+            " updated_at) VALUES (:b, :r, 'visited', 1, 1, '2016-10-05 00:00:00')"
+        ),
+        {"b": ids["B08"], "r": rid},  # B08 has no matched visit: unvisited
+    )
+    db.session.commit()
+    result = coverage_recompute.recompute(rid, rematch=False)
+    assert result.written == 3
+    assert coverage.stored_states(rid) == truth
+    assert coverage_recompute.recompute(rid, rematch=False).written == 0
+
+
 def test_visit_rows_carry_distance_and_flags(scenario) -> None:
     rows = {
         (code, tuple(v.flags)): v
