@@ -1,13 +1,16 @@
 """Generated visits for the buildings in the database (demo data, tests, benchmarks).
 
 Rows are bulk-inserted (a submission row per visit, as ingest would leave it, and its Visit
-already matched) so that a city of a million buildings and three million visits loads in
-minutes; coverage is then recomputed in one pass.
+already matched): plain DBAPI executemany of tuples on SQLite, COPY on PostgreSQL, so three
+million visits load in about a minute; coverage is then recomputed in one pass.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import numpy as np
 import sqlalchemy as sa
@@ -16,7 +19,6 @@ from gis.coverage import OUTCOMES, match_visits
 from gis.demo_visits import generate_visits
 from server.extensions import db
 from server.models import Form, FormVersion, Round, Submission, User
-from server.models import Visit as VisitRow
 from server.models._types import utcnow
 from server.services import coverage
 
@@ -79,49 +81,26 @@ def load_generated_visits(
     outcome = [OUTCOMES[k] for k in visits.outcome.tolist()]
     units = visits.units.tolist()
     uid = [user_id.get(c) if c else None for c in visits.coordinator.tolist()]
+    sub_cols = ("id", "instance_id", "form_version_id", "submitter_id", "received_at",
+                "xml_sha256", "xml_size", "storage_key", "superseded", "review_state",
+                "processing_state", "attachments_expected", "attachments_present", "lon", "lat",
+                "gps_accuracy")  # fmt: skip
+    visit_cols = ("submission_id", "round_id", "coordinator_id", "chosen_building_id",
+                  "building_id", "lon", "lat", "gps_accuracy", "distance_m", "outcome",
+                  "units_recorded", "flags", "visited_at")  # fmt: skip
+    zeros = "0" * 64
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        subs = [
-            {
-                "id": first + i,
-                "instance_id": f"uuid:gen-{seed}-{round_id}-{first + i}",
-                "form_version_id": fv_id,
-                "submitter_id": uid[i],
-                "received_at": now,
-                "xml_sha256": "0" * 64,
-                "xml_size": 0,
-                "storage_key": "",
-                "superseded": False,
-                "review_state": "received",
-                "processing_state": "done",
-                "attachments_expected": 0,
-                "attachments_present": 0,
-                "lon": lon[i],
-                "lat": lat[i],
-                "gps_accuracy": acc[i],
-            }
-            for i in range(start, stop)
-        ]
-        rows = [
-            {
-                "submission_id": first + i,
-                "round_id": round_id,
-                "coordinator_id": uid[i],
-                "chosen_building_id": chosen[i] if chosen[i] >= 0 else None,
-                "building_id": matched[i],
-                "lon": lon[i],
-                "lat": lat[i],
-                "gps_accuracy": acc[i],
-                "distance_m": dist[i],
-                "outcome": outcome[i],
-                "units_recorded": units[i],
-                "flags": flags[i],
-                "visited_at": times[i] or now,
-            }
-            for i in range(start, stop)
-        ]
-        db.session.execute(sa.insert(Submission), subs)
-        db.session.execute(sa.insert(VisitRow), rows)
+        part = range(start, min(start + chunk, n))
+        bulk_insert("submissions", sub_cols, (
+            (first + i, f"uuid:gen-{seed}-{round_id}-{first + i}", fv_id, uid[i], now, zeros, 0,
+             "", False, "received", "done", 0, 0, lon[i], lat[i], acc[i])
+            for i in part
+        ))  # fmt: skip
+        bulk_insert("visits", visit_cols, (
+            (first + i, round_id, uid[i], chosen[i] if chosen[i] >= 0 else None, matched[i],
+             lon[i], lat[i], acc[i], dist[i], outcome[i], units[i], flags[i], times[i] or now)
+            for i in part
+        ))  # fmt: skip
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         db.session.execute(
@@ -132,6 +111,37 @@ def load_generated_visits(
         )
         db.session.commit()
     return n_visits
+
+
+def _sqlite_value(v):
+    if isinstance(v, datetime):  # as SQLAlchemy stores DateTime on SQLite
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, list):
+        return json.dumps(v)
+    return v
+
+
+def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Append rows (DB-ready tuples: datetimes, lists for JSON) in the session's transaction.
+
+    For generated data only: no defaults, no type processing beyond datetimes and JSON lists.
+    """
+    conn = db.session.connection()
+    raw = conn.connection.driver_connection
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(v) if isinstance(v, list) else v for v in row])
+        return
+    cur = raw.cursor()
+    try:
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})",
+            ([_sqlite_value(v) for v in row] for row in rows),
+        )
+    finally:
+        cur.close()
 
 
 def _coordinator_of_street() -> dict[str, str]:
