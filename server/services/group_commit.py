@@ -53,9 +53,11 @@ class GroupCommitter(Generic[T, R]):
     """
 
     def __init__(self, app: Flask, write: Callable[[list[T]], Sequence[R | Exception]], *,
-                 max_batch: int = 500, idle_s: float = 2.0, name: str = "group-commit"):
+                 max_batch: int = 500, idle_s: float = 2.0, name: str = "group-commit",
+                 on_idle: Callable[[], None] | None = None):
         self.app = app
         self.write = write
+        self.on_idle = on_idle  # called in the committer thread when it ends (release resources)
         self.max_batch = max_batch
         self.idle_s = idle_s
         self.name = name
@@ -93,8 +95,12 @@ class GroupCommitter(Generic[T, R]):
 
     def _run(self) -> None:
         with self.app.app_context():
-            while (batch := self._next_batch()) is not None:
-                self._commit(batch)
+            try:
+                while (batch := self._next_batch()) is not None:
+                    self._commit(batch)
+            finally:
+                if self.on_idle is not None:
+                    self.on_idle()
 
     def _commit(self, batch: list[_Ticket]) -> None:
         try:

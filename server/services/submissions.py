@@ -38,6 +38,7 @@ from server.models import Form, FormVersion, Submission, User
 from server.services import storage
 from server.services.group_commit import CommitTimeout, GroupCommitter, committer_for
 from server.services.submission_batch import (
+    CommitterConnection,
     IngestError,
     Outcome,
     Pending,
@@ -285,10 +286,10 @@ def _commit(pending: Pending) -> Outcome:
 
 def _new_committer(app: Any) -> GroupCommitter:
     with app.app_context():
-        engine = db.engine
-    return GroupCommitter(app, lambda items: write_batch(engine, items),
+        conn = CommitterConnection(db.engine)
+    return GroupCommitter(app, lambda items: write_batch(conn, items),
                           max_batch=app.config.get("INGEST_MAX_BATCH", 500),
-                          name="doorstep-ingest")
+                          name="doorstep-ingest", on_idle=conn.close)
 
 
 def submission_xml(sub: Submission) -> bytes:
