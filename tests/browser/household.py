@@ -45,7 +45,7 @@ def fill_household(page: Page, street: str | None, building: str | None) -> None
     choose_radio(page, "卧室")
     for i, (name, id_number) in enumerate(PERSONS):
         if i:
-            page.get_by_role("button", name="Add").last.click()
+            page.get_by_role("button", name="添加").last.click()
         fill_nth(page, "姓名", i, name)
         fill_nth(page, "公民身份号码", i, id_number)
         fill_nth(page, "户籍地", i, "四川省成都市")
@@ -53,8 +53,8 @@ def fill_household(page: Page, street: str | None, building: str | None) -> None
         radio_nth(page, "务工", i)
         radio_nth(page, "否", i)
         radio_nth(page, "户主" if i == 0 else "配偶", i)
-    page.get_by_role("button", name="Get location").click()
-    page.get_by_role("button", name="Save location").click(timeout=20000)
+    page.get_by_role("button", name="获取位置").click()
+    page.get_by_role("button", name="保存位置").click(timeout=20000)
     expect(page.locator(".geo-dialog")).to_have_count(0)
 
 

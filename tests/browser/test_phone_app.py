@@ -48,7 +48,7 @@ def fill_and_send(page: Page, shot: str) -> None:
     fill_household(page, "夕阳一街", "夕阳彝族乡夕阳一街1号")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{shot}-form.png"))
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="提交").click()
     page.wait_for_url("**/app/#/queue")
     expect(page.locator("li.q[data-state=waiting]")).to_have_count(1)
 
@@ -153,6 +153,27 @@ def test_poor_gps_accuracy_is_flagged(server, browser):
     ctx.close()
 
 
+def test_engine_buttons_follow_the_language(server, browser):
+    """Web Forms 0.22 draws its own buttons in English; the app shows them in Chinese by default
+    and leaves them English for English users."""
+    srv, passwords = server
+    ctx, page = phone(browser)
+    log_in(page, srv.url, passwords)
+    open_household(page)
+    expect(page.get_by_role("button", name="获取位置")).to_be_visible()
+    expect(page.get_by_role("button", name="提交")).to_be_visible()
+    assert page.get_by_role("button", name="Get location").count() == 0
+    ctx.close()
+
+    ctx, page = phone(browser)
+    page.goto(f"{srv.url}/login?lang=en")
+    log_in(page, srv.url, passwords)
+    open_household(page)
+    expect(page.get_by_role("button", name="Get location")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    ctx.close()
+
+
 def test_size_and_time_to_a_usable_form_on_a_slow_network(server, browser):
     """Figures for the README: JavaScript + CSS gzipped, and first visit -> usable form on 3G."""
     import gzip
@@ -196,7 +217,7 @@ def test_size_and_time_to_a_usable_form_on_a_slow_network(server, browser):
     started = time.monotonic()
     page.goto(f"{srv.url}/app/#/form/household")
     page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=120000)
-    expect(page.get_by_role("button", name="Get location")).to_be_visible()
+    expect(page.get_by_role("button", name="获取位置")).to_be_visible()
     seconds = time.monotonic() - started
     figures = {
         "gzipped_bytes_total": total,

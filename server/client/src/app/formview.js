@@ -4,6 +4,7 @@ import { OdkWebForm, webFormsPlugin } from '@getodk/web-forms';
 import { attachmentFetcher, mediaText } from './openrosa.js';
 import { enqueue } from './queue.js';
 import { t } from './i18n.js';
+import { translateEngineChrome } from './engine_i18n.js';
 
 function parseCsv(text) {
   const rows = [];
@@ -89,6 +90,7 @@ export function mountForm(el, form, { preset = null, onQueued } = {}) {
   });
   app.use(webFormsPlugin);
   const vm = app.mount(el);
+  const stopTranslating = translateEngineChrome(el);
 
   if (preset) {
     const started = Date.now();
@@ -106,7 +108,7 @@ export function mountForm(el, form, { preset = null, onQueued } = {}) {
     setTimeout(tryPreset, 50);
   }
   return {
-    unmount: () => app.unmount(),
+    unmount: () => { stopTranslating(); app.unmount(); },
     isDirty: () => dirty,
     t,
   };
