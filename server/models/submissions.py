@@ -12,6 +12,8 @@ from server.models._types import utcnow
 
 REVIEW_STATES = ("received", "approved", "has_issues", "rejected")
 PROCESSING_STATES = ("pending", "done", "error")
+#: processing_state of a draft's test submission: never processed (no register, no coverage).
+TEST_STATE = "test"
 
 
 class Submission(db.Model):
@@ -40,6 +42,9 @@ class Submission(db.Model):
     lon: Mapped[float | None] = mapped_column(sa.Float)
     lat: Mapped[float | None] = mapped_column(sa.Float)
     gps_accuracy: Mapped[float | None] = mapped_column(sa.Float)
+    # A test submission sent through a draft's test link: hidden from lists and exports,
+    # never processed, deleted when the form publishes (server.services.draft_testing).
+    draft: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     form_version = relationship("FormVersion")
     submitter = relationship("User")

@@ -13,7 +13,7 @@ bp = Blueprint("openrosa", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from server.openrosa import device, views  # noqa: F401 (routes register on import)
+    from server.openrosa import device, draft, views  # noqa: F401 (routes register on import)
     from server.services import processing
 
     app.register_blueprint(bp)

@@ -83,8 +83,12 @@ def device_user(token: str | None) -> User:
     return user
 
 
-def url(endpoint: str, token: str | None, **values: Any) -> str:
-    """Absolute URL under the same base (token or Basic) the request came in on."""
+def url(endpoint: str, token: str | None, draft_token: str | None = None, **values: Any) -> str:
+    """Absolute URL under the same base (token, Basic, or a draft's test link) the request
+    came in on."""
+    if draft_token is not None:
+        return url_for(f"openrosa.draft_{endpoint}", draft_token=draft_token, _external=True,
+                       **values)
     if token is None:
         return url_for(f"openrosa.{endpoint}_basic", _external=True, **values)
     return url_for(f"openrosa.{endpoint}", token=token, _external=True, **values)
@@ -115,7 +119,8 @@ def has_media(fv: FormVersion) -> bool:
     return bool(fv.media_names) or bool(fv.media)
 
 
-def form_list(versions: list[FormVersion], token: str | None) -> ET.Element:
+def form_list(versions: list[FormVersion], token: str | None,
+              draft_token: str | None = None) -> ET.Element:
     """Form List API document: <xforms xmlns="http://openrosa.org/xforms/xformsList">."""
     root = ET.Element("xforms", xmlns=XFORMS_LIST_NS)
     for fv in versions:
@@ -125,13 +130,16 @@ def form_list(versions: list[FormVersion], token: str | None) -> ET.Element:
         ET.SubElement(item, "name").text = fv.title or fv.form.title or xml_id
         ET.SubElement(item, "version").text = fv.version
         ET.SubElement(item, "hash").text = xform_hash(fv)
-        ET.SubElement(item, "downloadUrl").text = url("form_xml", token, xml_form_id=xml_id)
+        ET.SubElement(item, "downloadUrl").text = url("form_xml", token, draft_token,
+                                                      xml_form_id=xml_id)
         if has_media(fv):
-            ET.SubElement(item, "manifestUrl").text = url("manifest", token, xml_form_id=xml_id)
+            ET.SubElement(item, "manifestUrl").text = url("manifest", token, draft_token,
+                                                          xml_form_id=xml_id)
     return root
 
 
-def manifest(fv: FormVersion, files: list[Any], token: str | None) -> ET.Element:
+def manifest(fv: FormVersion, files: list[Any], token: str | None,
+             draft_token: str | None = None) -> ET.Element:
     """Manifest document: one <mediaFile> per file with the md5 of its content."""
     root = ET.Element("manifest", xmlns=MANIFEST_NS)
     xml_id = fv.form.xml_form_id
@@ -140,6 +148,6 @@ def manifest(fv: FormVersion, files: list[Any], token: str | None) -> ET.Element
         ET.SubElement(item, "filename").text = f.name
         ET.SubElement(item, "hash").text = "md5:" + md5_hex(f.md5)
         ET.SubElement(item, "downloadUrl").text = url(
-            "media", token, xml_form_id=xml_id, name=f.name, version=fv.version
+            "media", token, draft_token, xml_form_id=xml_id, name=f.name, version=fv.version
         )
     return root

@@ -126,7 +126,12 @@ def submission(token: str | None = None) -> Response:
         # Submission API: the pre-flight HEAD answers 204 with the accepted content length.
         p.device_user(token)
         return Response(status=204)
-    user = _submitter(token)
+    return receive(_submitter(token))
+
+
+def receive(user: Submitter | User | None, draft: FormVersion | None = None) -> Response:
+    """Read a submission POST and ingest it (as a test submission of `draft` when given);
+    the answer is the Submission API's."""
     if not request.headers.get("X-OpenRosa-Version"):
         return p.openrosa_message("The X-OpenRosa-Version header is required.", 400)
     try:
@@ -139,7 +144,7 @@ def submission(token: str | None = None) -> Response:
     if xml is None:
         return p.openrosa_message("The POST has no xml_submission_file part.", 400)
     try:
-        result = submissions.ingest(user, xml, uploads)
+        result = submissions.ingest(user, xml, uploads, draft=draft)
     except IngestError as err:
         db.session.rollback()
         response = p.openrosa_message(err.message, err.status, "error")

@@ -24,7 +24,7 @@ from forms import ConvertedForm, FormError, convert_xlsform, ensure_version
 from server.extensions import db
 from server.models import Form, FormMedia, FormVersion, Role, User
 from server.models._types import utcnow
-from server.services import audit
+from server.services import audit, draft_testing
 
 #: Entity lists the server renders for every user (see server.services.entities).
 GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv")
@@ -198,6 +198,7 @@ def upload(
         ],
         media_names=converted.media_filenames,
         created_by_id=user.id if user is not None else None,
+        draft_token=draft_testing.new_token(),
     )
     for name, content in sorted(files.items()):
         version.media.append(
@@ -218,8 +219,10 @@ def upload(
 
 
 def publish(version: FormVersion, user: User | None = None) -> FormVersion:
-    """Make a version the one phones download; the previous one keeps taking submissions."""
+    """Make a version the one phones download; the previous one keeps taking submissions.
+    Draft testing of the form ends: its test submissions are deleted, its test link stops."""
     form = version.form
+    discarded = draft_testing.discard_test_submissions(form)
     for other in form.versions:
         if other is not version and other.state == "published":
             other.state = "superseded"
@@ -229,7 +232,8 @@ def publish(version: FormVersion, user: User | None = None) -> FormVersion:
     form.state = "published"
     form.title = version.title or form.title
     audit.record("form.publish", user=user, object_type="form_version", object_id=version.id,
-                 form_id=form.xml_form_id, version=version.version)
+                 form_id=form.xml_form_id, version=version.version,
+                 test_submissions_deleted=discarded)
     return version
 
 
@@ -286,12 +290,11 @@ def available_versions(user: User | None, drafts: bool = False) -> list[FormVers
 
 
 def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
-    """Published and superseded versions of open forms do; drafts only while being tried."""
+    """Published and superseded versions of open forms do. Drafts take test submissions only
+    through their own test link (server.services.draft_testing), never as real data."""
     if version.form.state == "closed":
         return False
-    if version.state in ("published", "superseded"):
-        return True
-    return version.state == "draft" and can_try_drafts(user)
+    return version.state in ("published", "superseded")
 
 
 def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from server.models import Submission, SubmissionAttachment, SubmissionBlob
+from server.models.submissions import TEST_STATE
 from server.services import storage
 
 SUBS = Submission.__table__
@@ -66,6 +67,7 @@ class Pending:
     expected: tuple[str, ...]
     files: tuple[StoredFile, ...] = ()
     dirs: frozenset[Path] = frozenset()
+    draft: bool = False  # a test submission sent through a draft's test link
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,20 @@ class _Sub:
     atts: dict[str, _Att] | None = None  # loaded only when a resubmission brings files
     item: Pending | None = None
     present_changed: bool = False
+    draft: bool = False
 
     @property
     def present(self) -> int:
         return sum(1 for a in (self.atts or {}).values() if a.storage_key is not None)
+
+
+def _crossing(instance_id: str) -> IngestError:
+    """Test submissions and real ones never replace or complete each other."""
+    return IngestError(
+        409,
+        f"Submission {instance_id} belongs to the other side of a draft test link (a test "
+        "submission cannot become real data, nor the reverse): start a new form instead.",
+    )
 
 
 def conflict(instance_id: str) -> IngestError:
@@ -198,10 +210,11 @@ def _load(conn: Connection, items: list[Pending]) -> tuple[dict[str, _Sub], dict
     known: dict[str, _Sub] = {}
     replaced_by: dict[str, str] = {}
     query = sa.select(SUBS.c.id, SUBS.c.instance_id, SUBS.c.xml_sha256, SUBS.c.superseded,
-                      SUBS.c.deprecated_id).where(where)
+                      SUBS.c.deprecated_id, SUBS.c.draft).where(where)
     for row in conn.execute(query):
         if row.instance_id in ids:
-            known[row.instance_id] = _Sub(row.id, row.xml_sha256, bool(row.superseded))
+            known[row.instance_id] = _Sub(row.id, row.xml_sha256, bool(row.superseded),
+                                          draft=bool(row.draft))
         if row.deprecated_id in deps:
             replaced_by[row.deprecated_id] = row.instance_id
     with_files = {i.instance_id for i in items if i.files}
@@ -241,6 +254,9 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
     superseded: set[int] = set()
     for item in items:
         sub = known.get(item.instance_id)
+        if sub is not None and sub.draft != item.draft:
+            answers.append(_crossing(item.instance_id))
+            continue
         if sub is not None:  # the same instance again (stored, or earlier in this batch)
             if sub.sha != item.digest:
                 answers.append(conflict(item.instance_id))
@@ -253,6 +269,9 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
         dep = item.deprecated_id
         if dep:
             old = known.get(dep)
+            if old is not None and old.draft != item.draft:
+                answers.append(_crossing(dep))
+                continue
             if (old is not None and old.superseded) or dep in replaced_by:
                 answers.append(IngestError(
                     409,
@@ -266,7 +285,8 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
                 if old.id is not None:
                     superseded.add(old.id)
             replaced_by[dep] = item.instance_id
-        sub = _Sub(None, item.digest, False, {n: _Att(None, n) for n in item.expected}, item)
+        sub = _Sub(None, item.digest, False, {n: _Att(None, n) for n in item.expected}, item,
+                   draft=item.draft)
         stored = _attach(sub, item.files)
         known[item.instance_id] = sub
         created.append(sub)
@@ -294,6 +314,7 @@ def _insert(conn: Connection, created: list[_Sub]) -> None:
             "deprecated_id": s.item.deprecated_id, "superseded": s.superseded,
             "attachments_expected": len(s.atts), "attachments_present": s.present,
             "lon": s.item.lon, "lat": s.item.lat, "gps_accuracy": s.item.accuracy,
+            "draft": s.item.draft, "processing_state": TEST_STATE if s.item.draft else "pending",
         }
         for s in created
     ]

@@ -57,6 +57,7 @@ class Filters:
 
 
 def _scope(query: sa.Select, user: User) -> sa.Select:
+    query = query.where(Submission.draft.is_(False))  # drafts' test submissions: never shown
     if user.role == Role.COORDINATOR.value:
         return query.where(Submission.submitter_id == user.id)
     if user.role == Role.SUPERVISOR.value:

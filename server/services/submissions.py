@@ -188,7 +188,8 @@ def find_form_version(form_id: str, version: str | None, user: User | None = Non
         raise IngestError(404, f"Version {version or ''!r} of form {form_id!r} does not exist.")
     if not _accepts(fv, user):
         raise IngestError(409, f"Version {version!r} of form {form_id!r} is a draft, "
-                               "not published: publish it before sending submissions.")
+                               "not published: try it through its draft test link (the QR code "
+                               "on the form's page) or publish it before sending submissions.")
     return fv
 
 
@@ -205,6 +206,16 @@ def _accepting_version(form_id: str, version: str | None, user: User | None) -> 
     return row[0], row[1]
 
 
+def _draft_version(draft: FormVersion, form_id: str, version: str | None) -> tuple[int, str]:
+    """A test link takes submissions of its own draft only."""
+    expected = (draft.form.xml_form_id, draft.version)
+    if (form_id, version or "") != expected:
+        raise IngestError(409, f"This draft test link takes submissions of form {expected[0]!r} "
+                               f"version {expected[1]!r} only, not of form {form_id!r} version "
+                               f"{version or ''!r}.")
+    return draft.id, draft.md5
+
+
 _VERSION_QUERY = (
     sa.select(FormVersion.id, FormVersion.md5, FormVersion.state, Form.state)
     .join(Form, Form.id == FormVersion.form_id)
@@ -219,11 +230,13 @@ def _dedupe(uploads: list[Upload]) -> list[Upload]:
     return list(seen.values())
 
 
-def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload]) -> IngestResult:
+def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
+           draft: FormVersion | None = None) -> IngestResult:
     """Accept one POST (the XML plus zero or more attachments); raise IngestError otherwise.
 
     `user` is the submitter: a User, or any object with its `id` (the OpenRosa view's token
-    check loads no more), or None."""
+    check loads no more), or None. With `draft` (a draft reached through its test link) the
+    submission must be of that draft and is stored as a test submission."""
     limit = current_app.config.get("MAX_SUBMISSION_XML_BYTES", 10 * 1024 * 1024)
     if len(xml) > limit:
         raise IngestError(413, f"The submission XML is larger than {limit} bytes.")
@@ -241,7 +254,10 @@ def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload]) -> Ingest
         raise IngestError(400, "The submission has no meta/instanceID.")
     if len(instance_id) > 128 or len(deprecated_id or "") > 128:
         raise IngestError(400, "The instanceID is longer than 128 characters.")
-    fv_id, md5 = _accepting_version(form_id, root.get("version"), user)
+    if draft is not None:
+        fv_id, md5 = _draft_version(draft, form_id, root.get("version"))
+    else:
+        fv_id, md5 = _accepting_version(form_id, root.get("version"), user)
     scan = _scan(root, _shape_by_id(fv_id, md5))
     digest = storage.sha256(xml)
     wanted = [up for up in _dedupe(uploads) if up.name in scan.expected]
@@ -259,7 +275,7 @@ def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload]) -> Ingest
     lat, lon, _alt, accuracy = scan.point or (None, None, None, None)
     pending = Pending(instance_id, deprecated_id, fv_id, user.id if user is not None else None,
                       digest, xml, lon, lat, accuracy, tuple(scan.expected), files,
-                      frozenset(dirs))
+                      frozenset(dirs), draft is not None)
     if db.session().in_transaction():  # end this thread's transaction: the committer writes
         db.session.commit()
     outcome = _commit(pending)

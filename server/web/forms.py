@@ -109,9 +109,22 @@ def upload():
 @bp.route("/<xml_form_id>")
 @allow(*DESIGNERS)
 def detail(xml_form_id: str):
+    from markupsafe import Markup
+
+    from server.openrosa.draft import draft_link
+    from server.services import draft_testing
+
     form = form_or_404(xml_form_id)
+    draft = draft_testing.newest_draft(form) if form.state != "closed" else None
+    link = None
+    if draft is not None:
+        link = draft_link(draft)
+        link["svg"] = Markup(link["svg"])  # our own SVG, no user text in it
+        if draft in db.session.dirty:  # a token made just now for an older draft
+            db.session.commit()
     return render_template("forms/detail.html", form=form,
-                           versions=list(reversed(form.versions)))
+                           versions=list(reversed(form.versions)), draft=draft, link=link,
+                           tests=draft_testing.sent_to_drafts(form))
 
 
 @bp.route("/<xml_form_id>/versions/<version>/publish", methods=["POST"])
