@@ -338,3 +338,28 @@ def test_drafts_stored_without_a_token_get_one_on_the_form_page(client, login, d
     assert client.get("/forms/doorcheck").status_code == 200
     db.session.expire_all()
     assert v2.draft_token and client.get(f"{_base(v2)}formList", headers=OR).status_code == 200
+
+
+def test_migration_gives_drafts_stored_before_it_a_token(tmp_path):
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path)
+    with app.app_context():
+        directory = app.config["MIGRATIONS_DIR"]
+        upgrade(directory=directory, revision="0003")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO forms (id, xml_form_id, title, state, created_at) "
+                                 "VALUES (1, 'f', 'F', 'published', '2026-01-01')"))
+            for vid, state in ((1, "published"), (2, "draft"), (3, "draft")):
+                conn.execute(sa.text(
+                    "INSERT INTO form_versions (id, form_id, version, title, state, xform, md5, "
+                    "xlsform_filename, warnings, entities, geo_fields, media_names, created_at) "
+                    "VALUES (:id, 1, :v, 'F', :s, '<h/>', 'x', '', '[]', '[]', '[]', '[]', "
+                    "'2026-01-01')"), {"id": vid, "v": str(vid), "s": state})
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            tokens = dict(conn.execute(sa.text("SELECT id, draft_token FROM form_versions")).all())
+        db.engine.dispose()
+    assert tokens[1] is None and tokens[2] and tokens[3] and tokens[2] != tokens[3]
