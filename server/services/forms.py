@@ -271,24 +271,6 @@ def latest_draft(form: Form) -> FormVersion | None:
     return next((v for v in reversed(form.versions) if v.state == "draft"), None)
 
 
-def can_try_drafts(user: User | None) -> bool:
-    return user is not None and user.role_enum in (Role.ADMIN, Role.DESIGNER, Role.COORDINATOR)
-
-
-def available_versions(user: User | None, drafts: bool = False) -> list[FormVersion]:
-    """What a phone lists: each open form's published version; with drafts=True (trying a
-    form on a phone) also each form's newest draft, for designers, admins and coordinators."""
-    out: list[FormVersion] = []
-    for form in db.session.scalars(sa.select(Form).order_by(Form.xml_form_id)):
-        if form.state == "closed":
-            continue
-        if (v := current_version(form)) is not None:
-            out.append(v)
-        if drafts and can_try_drafts(user) and (d := latest_draft(form)) is not None:
-            out.append(d)
-    return out
-
-
 def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
     """Published and superseded versions of open forms do. Drafts take test submissions only
     through their own test link (server.services.draft_testing), never as real data."""
@@ -336,7 +318,6 @@ __all__ = [
     "MediaFile",
     "UploadResult",
     "accepts_submissions",
-    "available_versions",
     "close",
     "find_version",
     "media_for",
