@@ -130,7 +130,7 @@ def serve(host: str, port: int, threads: int = 8) -> None:
     import waitress
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for start in app.config.get("SERVE_HOOKS", []):
+    for start in app.extensions.get("doorstep.serve_hooks", []):  # e.g. the processing worker
         start(app)
     click.echo(f"Doorstep listening on http://{host}:{port}/", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep")

@@ -173,4 +173,4 @@ def reprocess_command(form_id: str | None, everything: bool) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(submissions_cli)
-    app.config.setdefault("SERVE_HOOKS", []).append(start_worker)
+    app.extensions.setdefault("doorstep.serve_hooks", []).append(start_worker)
