@@ -137,6 +137,9 @@ def serve(host: str, port: int, threads: int = 8) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from server.services import backup
+
+    backup.init_app(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(serve_command)
