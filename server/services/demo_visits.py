@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import repeat
 
 import numpy as np
 import sqlalchemy as sa
@@ -65,22 +66,23 @@ def load_generated_visits(
     fv_id = _demo_form_version()
     user_id = dict(db.session.execute(sa.select(User.username, User.id)).all())
     first = (db.session.scalar(sa.select(sa.func.max(Submission.id))) or 0) + 1
-    now = utcnow()
+    now = db_datetime(utcnow())
     n = len(visits)
-    times = np.asarray(visits.time, "datetime64[us]").tolist()
-    lon, lat, acc = visits.lon.tolist(), visits.lat.tolist(), visits.accuracy_m.tolist()
-    chosen = np.where(visits.has_building, visits.building_ids, -1).tolist()
+    t = np.asarray(visits.time, "datetime64[us]")
+    times = np.char.replace(np.datetime_as_string(t, unit="us"), "T", " ").astype(object)
+    times[np.isnat(t)] = now
+    lon, lat, acc = (_nullable(a) for a in (visits.lon, visits.lat, visits.accuracy_m))
+    chosen = np.where(visits.has_building, visits.building_ids, None).tolist()
     matched = [None if b is None else int(b) for b in m.building_ids.tolist()]
-    dist = [None if d != d else d for d in m.distance_m.tolist()]
-    flags = [
-        [f for f, on in (("far", a), ("poor_accuracy", b), ("unmatched", c)) if on]
-        for a, b, c in zip(
-            m.far.tolist(), m.poor_accuracy.tolist(), m.unmatched.tolist(), strict=True
-        )
-    ]
-    outcome = [OUTCOMES[k] for k in visits.outcome.tolist()]
+    dist = _nullable(m.distance_m)
+    flag_sets = [json.dumps([f for k, f in enumerate(("far", "poor_accuracy", "unmatched"))
+                             if code >> k & 1]) for code in range(8)]  # fmt: skip
+    codes = m.far.astype(int) + 2 * m.poor_accuracy.astype(int) + 4 * m.unmatched.astype(int)
+    flags = np.asarray(flag_sets, object)[codes].tolist()
+    outcome = np.asarray(OUTCOMES, object)[visits.outcome].tolist()
     units = visits.units.tolist()
     uid = [user_id.get(c) if c else None for c in visits.coordinator.tolist()]
+    sub_ids = range(first, first + n)
     sub_cols = ("id", "instance_id", "form_version_id", "submitter_id", "received_at",
                 "xml_sha256", "xml_size", "storage_key", "superseded", "review_state",
                 "processing_state", "attachments_expected", "attachments_present", "lon", "lat",
@@ -89,17 +91,19 @@ def load_generated_visits(
                   "building_id", "lon", "lat", "gps_accuracy", "distance_m", "outcome",
                   "units_recorded", "flags", "visited_at")  # fmt: skip
     zeros = "0" * 64
-    for start in range(0, n, chunk):
-        part = range(start, min(start + chunk, n))
+    prefix = f"uuid:gen-{seed}-{round_id}-"
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
         bulk_insert("submissions", sub_cols, (
-            (first + i, f"uuid:gen-{seed}-{round_id}-{first + i}", fv_id, uid[i], now, zeros, 0,
-             "", False, "received", "done", 0, 0, lon[i], lat[i], acc[i])
-            for i in part
+            (i, f"{prefix}{i}", fv_id, u, now, zeros, 0, "", False, "received", "done", 0, 0,
+             x, y, ac)
+            for i, u, x, y, ac in zip(sub_ids[a:b], uid[a:b], lon[a:b], lat[a:b], acc[a:b],
+                                      strict=True)
         ))  # fmt: skip
-        bulk_insert("visits", visit_cols, (
-            (first + i, round_id, uid[i], chosen[i] if chosen[i] >= 0 else None, matched[i],
-             lon[i], lat[i], acc[i], dist[i], outcome[i], units[i], flags[i], times[i] or now)
-            for i in part
+        bulk_insert("visits", visit_cols, zip(
+            sub_ids[a:b], repeat(round_id), uid[a:b], chosen[a:b], matched[a:b], lon[a:b],
+            lat[a:b], acc[a:b], dist[a:b], outcome[a:b], units[a:b], flags[a:b], times[a:b],
+            strict=False,
         ))  # fmt: skip
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
@@ -113,32 +117,34 @@ def load_generated_visits(
     return n_visits
 
 
-def _sqlite_value(v):
-    if isinstance(v, datetime):  # as SQLAlchemy stores DateTime on SQLite
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(v, list):
-        return json.dumps(v)
-    return v
+def _nullable(a: np.ndarray) -> list:
+    """Floats with NaN as None (NULL, not a NaN value, in both databases)."""
+    out = a.astype(object)
+    out[np.isnan(a)] = None
+    return out.tolist()
+
+
+def db_datetime(t: datetime) -> str:
+    """A naive UTC datetime as SQLAlchemy stores it on SQLite (PostgreSQL parses it too)."""
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
-    """Append rows (DB-ready tuples: datetimes, lists for JSON) in the session's transaction.
-
-    For generated data only: no defaults, no type processing beyond datetimes and JSON lists.
-    """
+    """Append DB-ready rows (datetimes as `db_datetime` strings, JSON as text) in the session's
+    transaction: DBAPI executemany on SQLite, COPY on PostgreSQL. For generated data only: no
+    defaults and no type processing."""
     conn = db.session.connection()
     raw = conn.connection.driver_connection
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([json.dumps(v) if isinstance(v, list) else v for v in row])
+                copy.write_row(row)
         return
     cur = raw.cursor()
     try:
         cur.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})",
-            ([_sqlite_value(v) for v in row] for row in rows),
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows
         )
     finally:
         cur.close()

@@ -83,7 +83,7 @@ def load_city(town) -> dict:
     from server.models import Area, Round, User
     from server.models._types import utcnow
     from server.services import coverage
-    from server.services.demo_visits import bulk_insert, load_generated_visits
+    from server.services.demo_visits import bulk_insert, db_datetime, load_generated_visits
 
     out = {}
     t0 = time.perf_counter()
@@ -109,7 +109,7 @@ def load_city(town) -> dict:
     for start in range(0, len(fp), step):
         bulk_insert("buildings", cols, (
             (i + 1, b.code, ids[b.street_code], wkb[i], *bounds[i], lon[i], lat[i], b.address_zh,
-             b.expected_units, b.floors, "demo", now)
+             b.expected_units, b.floors, "demo", db_datetime(now))
             for i, b in enumerate(town.buildings[start : start + step], start=start)
         ))  # fmt: skip
     users = [*town.supervisors, *town.coordinators]
