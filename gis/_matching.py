@@ -65,6 +65,7 @@ class PreparedBuildings:
         np.maximum.at(self.radius, idx, d)
         self.bounds = shapely.bounds(self.footprints)
         self._tree: shapely.STRtree | None = None
+        self._grid: tuple[float, np.ndarray, np.ndarray] | None = None
         self._to_utm2: Transformer | None = None
         # integer ids spanning a modest range: an O(1) lookup table instead of a binary search
         self._lookup: np.ndarray | None = None
@@ -180,6 +181,44 @@ class PreparedBuildings:
         far = np.where(need, dist > thr, sure_far)
         return far, dist
 
+    def _near_q(self, x: np.ndarray, y: np.ndarray, cell: float) -> np.ndarray:
+        """Per point, the distance to *some* nearby point-on-surface (inf if none is found).
+
+        The points-on-surface are binned in a grid of `cell` metres (sorted cell keys); a visit
+        looks in its own and the 8 neighbouring cells (three runs of keys). Any footprint's
+        |p - q| bounds its distance from above, so the least found bounds the nearest one's.
+        """
+        if self._grid is None or self._grid[0] != cell:
+            kx = np.floor(self.qx / cell).astype(np.int64)
+            ky = np.floor(self.qy / cell).astype(np.int64)
+            key = (kx << 32) + ky
+            order = np.argsort(key, kind="stable")
+            self._grid = (cell, key[order], order)
+        _, keys, order = self._grid
+        best = np.full(len(x), np.inf)
+        if not len(keys) or not len(x):
+            return best
+        vx = np.floor(x / cell).astype(np.int64)
+        vy = np.floor(y / cell).astype(np.int64)
+        by_cell = np.argsort((vx << 32) + vy)  # sorted queries: searchsorted stays in cache
+        x, y, vx, vy = x[by_cell], y[by_cell], vx[by_cell], vy[by_cell]
+        for dx in (-1, 0, 1):  # a column of 3 cells is one run of sorted keys
+            k = ((vx + dx) << 32) + vy
+            lo = np.searchsorted(keys, k - 1, "left")
+            n = np.searchsorted(keys, k + 1, "right") - lo
+            has = np.flatnonzero(n)
+            if not len(has):
+                continue
+            reps = n[has]
+            first = np.cumsum(reps) - reps  # where each visit's run of pairs starts
+            v = np.repeat(has, reps)
+            b = order[np.repeat(lo[has] - first, reps) + np.arange(len(v))]
+            d = np.hypot(x[v] - self.qx[b], y[v] - self.qy[b])
+            best[has] = np.minimum(best[has], np.minimum.reduceat(d, first))
+        out = np.empty_like(best)
+        out[by_cell] = best
+        return out
+
     def _nearest(self, x: np.ndarray, y: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
         """Nearest footprint within thr (inclusive); ties -> lowest id (= lowest position).
 
@@ -189,7 +228,10 @@ class PreparedBuildings:
         """
         bpos = np.full(len(x), -1, np.int64)
         dist = np.full(len(x), np.nan)
-        vi, bi = self.tree.query(shapely.box(x - thr, y - thr, x + thr, y + thr))
+        # Each visit's box needs only reach its nearest point-on-surface (an upper bound on the
+        # answer; see _near_q): in a dense city that cuts the pairs to measure about fivefold.
+        r = np.minimum(self._near_q(x, y, thr / 2.0), thr) + 2 * _EPS
+        vi, bi = self.tree.query(shapely.box(x - r, y - r, x + r, y + r))
         if not len(vi):
             return bpos, dist
         if (vi[1:] < vi[:-1]).any():  # not promised by shapely; cheap to make sure
