@@ -92,6 +92,8 @@ def load_generated_visits(
                   "units_recorded", "flags", "visited_at")  # fmt: skip
     zeros = "0" * 64
     prefix = f"uuid:gen-{seed}-{round_id}-"
+    if db.engine.dialect.name == "sqlite":  # index pages of millions of rows stay in memory
+        db.session.execute(sa.text("PRAGMA cache_size = -262144"))
     for a in range(0, n, chunk):
         b = min(a + chunk, n)
         bulk_insert("submissions", sub_cols, (
@@ -106,6 +108,9 @@ def load_generated_visits(
             strict=False,
         ))  # fmt: skip
     db.session.commit()
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(sa.text("PRAGMA cache_size = -2000"))  # SQLite's default
+        db.session.commit()
     if db.engine.dialect.name == "postgresql":
         db.session.execute(
             sa.text(
