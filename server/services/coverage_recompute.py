@@ -96,39 +96,61 @@ def postgis_round(round_id: int) -> dict[int, tuple[str, int, int]]:
     )
 
 
+_MATCH_FLAGS = ("far", "poor_accuracy", "unmatched")
+
+
+def _stored_matches(round_id: int) -> np.ndarray:
+    """(building, distance, match-flag bits) of the round's counted visits, as load_visits
+    orders them; the bits are read from the JSON text so that no flags list is built."""
+    text = sa.cast(_V.flags, sa.Text)
+    bits = sum(
+        sa.case((text.like(f'%"{f}"%'), 1 << k), else_=0) for k, f in enumerate(_MATCH_FLAGS)
+    )
+    rows = _fetch(
+        sa.select(_V.building_id, _V.distance_m, bits)
+        .select_from(VisitRow.__table__.join(Submission.__table__, _S.id == _V.submission_id))
+        .where(_V.round_id == int(round_id), _counted_core())
+        .order_by(_V.id)
+    )
+    return np.array(rows, dtype=float).reshape(len(rows), 3)
+
+
 def rematch_visits(round_id: int) -> int:
     """Refresh each visit's stored match (building, distance, flags) where it changed."""
     visits, ids = load_visits(round_id)
     if not len(ids):
         return 0
     m = match_visits(coverage.index().buildings, visits, coverage.settings())
-    stored = {
-        r[0]: (r[1], r[2], tuple(r[3] or ()))
-        for r in db.session.connection().execute(
-            sa.select(_V.id, _V.building_id, _V.distance_m, _V.flags).where(
-                _V.round_id == round_id
-            )
-        )
-    }
+    old = _stored_matches(round_id)
+    if len(old) != len(ids):  # changed in between (another process): compare nothing
+        raise RuntimeError("visits changed during the recompute; run it again")
+    new_b = np.array([np.nan if b is None else b for b in m.building_ids], float)
+    new_bits = m.far.astype(int) + 2 * m.poor_accuracy.astype(int) + 4 * m.unmatched.astype(int)
+
+    def same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (np.abs(a - b) <= 1e-6) | (np.isnan(a) & np.isnan(b))
+
+    changed = np.flatnonzero(
+        ~(same(new_b, old[:, 0]) & same(m.distance_m, old[:, 1]) & (new_bits == old[:, 2]))
+    )
+    if not len(changed):
+        return 0
+    kept: dict[int, list[str]] = {}
+    changed_ids = ids[changed].tolist()
+    for start in range(0, len(changed_ids), 5000):
+        for vid, flags in db.session.connection().execute(
+            sa.select(_V.id, _V.flags).where(_V.id.in_(changed_ids[start : start + 5000]))
+        ):
+            kept[vid] = [f for f in flags or () if f not in _MATCH_FLAGS]
     changes = []
-    for i, vid in enumerate(ids.tolist()):
+    for i, vid in zip(changed.tolist(), changed_ids, strict=True):
         vm = m[i]
-        old_b, old_d, old_flags = stored[vid]
-        keep = tuple(f for f in old_flags if f not in ("far", "poor_accuracy", "unmatched"))
-        flags = coverage.match_flags(vm) + keep
         bid = None if vm.building_id is None else int(vm.building_id)
-        d = vm.distance_m
-        if bid != old_b or flags != old_flags or not _same(d, old_d):
-            changes.append({"id": vid, "building_id": bid, "distance_m": d, "flags": list(flags)})
-    if changes:
-        db.session.execute(sa.update(VisitRow), changes)
+        flags = [*coverage.match_flags(vm), *kept[vid]]
+        changes.append({"id": vid, "building_id": bid, "distance_m": vm.distance_m,
+                        "flags": flags})  # fmt: skip
+    db.session.execute(sa.update(VisitRow), changes)
     return len(changes)
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return abs(a - b) <= 1e-6
 
 
 def _rows_in_process(round_id: int) -> tuple[list[tuple], dict]:

@@ -48,3 +48,4 @@ def test_generated_township_identical_in_postgis(pg_app) -> None:
     assert len(counts) == 5  # every state occurs: the comparison is not vacuous
     assert db.session.scalar(sa.select(sa.func.count()).select_from(sa.text("visits"))) == 9000
     assert np.isfinite(coverage_recompute.compute_round(rnd.id).units_recorded).all()
+    assert coverage_recompute.recompute(rnd.id).rematched == 0  # flags read from jsonb text

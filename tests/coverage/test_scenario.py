@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from conftest import states_by_code
 
@@ -59,6 +60,25 @@ def test_full_recompute_repairs_wrong_missing_and_stale_rows(scenario) -> None:
     assert result.written == 3
     assert coverage.stored_states(rid) == truth
     assert coverage_recompute.recompute(rid, rematch=False).written == 0
+
+
+def test_rematch_restores_stored_matches_and_keeps_other_flags(scenario) -> None:
+    rid = scenario["round_id"]
+    visits = {code: v for v, code in db.session.execute(
+        sa.select(Visit, Building.code).join(Building, Building.id == Visit.building_id)
+        .order_by(Visit.id)
+    ).all()}  # fmt: skip
+    b13, b06 = visits["B13"], visits["B06"]
+    assert b13.flags == ["poor_accuracy", "no_geotag"]
+    truth_d = b06.distance_m
+    b13.flags = ["no_geotag"]
+    b06.distance_m = 999.0
+    db.session.commit()
+    assert coverage_recompute.recompute(rid).rematched == 2
+    db.session.expire_all()
+    assert db.session.get(Visit, b13.id).flags == ["poor_accuracy", "no_geotag"]
+    assert db.session.get(Visit, b06.id).distance_m == pytest.approx(truth_d)
+    assert coverage_recompute.recompute(rid).rematched == 0
 
 
 def test_visit_rows_carry_distance_and_flags(scenario) -> None:
