@@ -19,6 +19,7 @@ from gis._tables import Buildings, py
 
 _EPS = 1e-6
 _PARALLEL_MIN = 200_000
+_GRID_MIN = 256
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -230,7 +231,9 @@ class PreparedBuildings:
         dist = np.full(len(x), np.nan)
         # Each visit's box needs only reach its nearest point-on-surface (an upper bound on the
         # answer; see _near_q): in a dense city that cuts the pairs to measure about fivefold.
-        r = np.minimum(self._near_q(x, y, thr / 2.0), thr) + 2 * _EPS
+        r = np.full(len(x), thr + 2 * _EPS)
+        if len(x) >= _GRID_MIN:  # for a few visits the grid costs more than it saves
+            r = np.minimum(self._near_q(x, y, thr / 2.0), thr) + 2 * _EPS
         vi, bi = self.tree.query(shapely.box(x - r, y - r, x + r, y + r))
         if not len(vi):
             return bpos, dist
