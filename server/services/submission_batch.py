@@ -138,6 +138,9 @@ class CommitterConnection:
     def get(self) -> Connection:
         if self.conn is None or self.conn.closed or self.conn.invalidated:
             self.conn = self.engine.connect()
+            # Outside the pool: closing it really closes it (even after the pool was disposed),
+            # and the large page cache never leaks into the request threads' connections.
+            self.conn.detach()
             if self.conn.dialect.name == "sqlite":
                 self.conn.exec_driver_sql(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
                 self.conn.rollback()
