@@ -20,7 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)
 
-    from server import access, i18n
+    from server import access, csrf, i18n
     from server.extensions import db, login_manager, migrate
 
     db.init_app(app)
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
     access.init_app(app)
+    csrf.init_app(app)
 
     from server.web import register_blueprints
 
