@@ -119,21 +119,20 @@ def demo_command(host: str, port: int, seed: int, buildings: int, no_serve: bool
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes sharing the port (one core each).")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int):
+def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve with waitress (a production WSGI server) on the given address."""
     check_database()
-    serve(host, port, threads)
+    serve(host, port, threads, workers)
 
 
-def serve(host: str, port: int, threads: int = 8) -> None:
-    import waitress
+def serve(host: str, port: int, threads: int = 8, workers: int = 1) -> None:
+    from server import serving
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for start in app.extensions.get("doorstep.serve_hooks", []):  # e.g. the processing worker
-        start(app)
-    click.echo(f"Doorstep listening on http://{host}:{port}/", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep")
+    serving.serve(app, host, port, threads, workers, say=lambda line: click.echo(line, err=True))
 
 
 def init_app(app: Flask) -> None:

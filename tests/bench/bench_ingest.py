@@ -124,6 +124,20 @@ def client_process(port: int, per_conn: list[list[bytes]], out: mp.Queue) -> Non
     out.put([r for c in conns for r in c.results])
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """The server's CPU: its own plus that of its worker processes (serve --workers)."""
+    total = cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -137,14 +151,14 @@ def run_round(server: LiveServer, clients: int, posts: int, procs: int) -> dict:
     queue: mp.Queue = mp.Queue()
     workers = [mp.Process(target=client_process, args=(server.port, per_conn[p::procs], queue))
                for p in range(procs)]
-    cpu0 = cpu_seconds(server.proc.pid)
+    cpu0 = server_cpu_seconds(server.proc.pid)
     load0 = os.getloadavg()[0]
     started = time.perf_counter()
     for w in workers:
         w.start()
     results = [r for _ in workers for r in queue.get(timeout=600)]
     elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(server.proc.pid) - cpu0
+    cpu = server_cpu_seconds(server.proc.pid) - cpu0
     for w in workers:
         w.join(10)
     latencies = sorted(r[0] for r in results)
@@ -200,11 +214,12 @@ def main() -> None:
                         help="comma-separated stored-submission counts, one round each")
     parser.add_argument("--threads", type=int, default=16, help="server threads")
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--worker", action="store_true", help="run the processing worker")
     parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        server = LiveServer(Path(tmp) / "instance", threads=args.threads)
+        server = LiveServer(Path(tmp) / "instance", threads=args.threads, workers=args.workers)
         server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true" if args.worker else "false"
         server.instance.mkdir()
         server.prepare()
@@ -221,7 +236,8 @@ def main() -> None:
                       f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission; "
                       f"load before {r['load']:.1f}; statuses {r['statuses']}; "
                       f"request ~{r['payload']} bytes; {args.clients} clients, "
-                      f"{args.posts} posts, {args.threads} server threads", flush=True)
+                      f"{args.posts} posts, {args.workers} x {args.threads} server threads",
+                      flush=True)
         finally:
             server.stop()
 

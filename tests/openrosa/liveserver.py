@@ -39,9 +39,10 @@ def free_port() -> int:
 class LiveServer:
     """`python -m server serve` in its own process over a temp instance folder."""
 
-    def __init__(self, instance: Path, threads: int = 8):
+    def __init__(self, instance: Path, threads: int = 8, workers: int = 1):
         self.instance = instance
         self.threads = threads
+        self.workers = workers
         self.env = {**os.environ, "DOORSTEP_INSTANCE_PATH": str(instance),
                     "PYTHONPATH": str(REPO)}
         self.env.pop("DOORSTEP_DATABASE_URL", None)
@@ -65,7 +66,7 @@ class LiveServer:
         self.log = open(self.instance / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
-             "--threads", str(self.threads)],
+             "--threads", str(self.threads), "--workers", str(self.workers)],
             env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30

@@ -1,0 +1,99 @@
+"""Serving: waitress threads in one process, or several processes sharing one port.
+
+One Python process tops out at one core (the GIL): with `--workers N` the parent forks N
+children that each bind the same address with SO_REUSEPORT (the kernel spreads connections
+over them) and serve with waitress. Each child has its own database pool and ingest committer
+(SQLite serialises their writes; PostgreSQL arbitrates with unique constraints). Start-up hooks
+(the background processing worker) run in child 0 only, so submissions are processed once. The
+parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+import waitress
+from flask import Flask
+
+from server.extensions import db
+
+
+def _run_hooks(app: Flask) -> None:
+    for start in app.extensions.get("doorstep.serve_hooks", []):  # e.g. the processing worker
+        start(app)
+
+
+def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
+          say: Callable[[str], None] = print) -> None:
+    if workers <= 1:
+        _run_hooks(app)
+        say(f"Doorstep listening on http://{host}:{port}/")
+        waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep")
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("--workers needs SO_REUSEPORT (Linux, BSD); use one worker here")
+    # Bind once in the parent so a taken port fails now, with one clear line.
+    _listen(host, port, reuse_port=True).close()
+    say(f"Doorstep listening on http://{host}:{port}/ with {workers} worker processes")
+    _supervise(app, host, port, threads, workers)
+
+
+def _child(app: Flask, index: int, host: str, port: int, threads: int) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with app.app_context():
+        db.engine.dispose(close=False)  # never share the parent's connections
+    if index == 0:
+        _run_hooks(app)
+    sock = _listen(host, port, reuse_port=True)
+    sock.listen(1024)
+    waitress.serve(app, sockets=[sock], threads=threads, ident="doorstep")
+
+
+def _spawn(app: Flask, index: int, host: str, port: int, threads: int) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(app, index, host, port, threads)
+        finally:
+            os._exit(0)
+    return pid
+
+
+def _supervise(app: Flask, host: str, port: int, threads: int, workers: int) -> None:
+    children = {_spawn(app, i, host, port, threads): i for i in range(workers)}
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        index = children.pop(pid, None)
+        if index is not None and not stopping:
+            print(f"doorstep: worker {index} (pid {pid}) ended; starting another", file=sys.stderr)
+            time.sleep(0.5)  # a crash loop must not spin
+            children[_spawn(app, index, host, port, threads)] = index

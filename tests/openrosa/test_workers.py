@@ -1,0 +1,84 @@
+"""`serve --workers N`: several processes share the port, each submission lands once, a dead
+worker is replaced, and background processing runs in exactly one of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.openrosa.conftest import instance
+from tests.openrosa.liveserver import LiveServer, post
+
+pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def test_two_workers_share_the_port(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "instance", threads=4, workers=2)
+    server.instance.mkdir()
+    server.prepare()
+    server.start()
+    try:
+        _wait_for(lambda: len(_children(server.proc.pid)) == 2)
+        first = _children(server.proc.pid)
+
+        ids = [f"uuid:{uuid.uuid4()}" for _ in range(60)]
+
+        def send(instance_id: str) -> int:
+            with requests.Session() as session:
+                return post(session, server.base, instance(instance_id)).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            assert set(pool.map(send, ids)) == {201}
+        with ThreadPoolExecutor(12) as pool:  # resends are answered by whichever worker
+            assert set(pool.map(send, ids[:20])) == {201}
+
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda: len(_children(server.proc.pid)) == 2
+                  and victim not in _children(server.proc.pid))
+        with requests.Session() as session:
+            assert post(session, server.base, instance(f"uuid:{uuid.uuid4()}")).status_code == 201
+
+        db = sqlite3.connect(server.instance / "doorstep.sqlite3")
+        try:
+            def processed() -> bool:
+                rows = dict(db.execute(
+                    "SELECT processing_state, count(*) FROM submissions GROUP BY 1").fetchall())
+                return rows == {"done": 61}
+
+            _wait_for(processed)
+        finally:
+            db.close()
+    finally:
+        server.stop()
+    assert not _children(server.proc.pid)  # SIGTERM to the parent stops every worker
