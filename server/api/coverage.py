@@ -13,6 +13,7 @@ from server.api import bp, document
 from server.models import Role
 from server.services import coverage, coverage_query
 from server.services.coverage_query import FilterError
+from server.web.coverage import request_filters
 
 MAX_FEATURES = 20_000
 _FILTERS = [
@@ -27,24 +28,6 @@ _FILTERS = [
         ("bbox", "string", "minlon,minlat,maxlon,maxlat"),
     )
 ]
-
-
-def _filters() -> coverage_query.Filters:
-    rnd = request.args.get("round", "").strip()
-    if rnd and not rnd.isdigit():
-        abort(400, "round must be a number")
-    try:
-        return coverage_query.filters(
-            current_user,
-            round_id=int(rnd) if rnd else None,
-            village=request.args.get("village") or None,
-            street=request.args.get("street") or None,
-            coordinator_name=request.args.get("coordinator") or None,
-            state=request.args.get("state") or None,
-            mine=request.args.get("mine") in ("1", "true"),
-        )
-    except FilterError as err:
-        abort(404, str(err))
 
 
 def _bbox() -> tuple[float, float, float, float] | None:
@@ -74,7 +57,7 @@ def _bbox() -> tuple[float, float, float, float] | None:
     },
 )
 def coverage_buildings():
-    f = _filters()
+    f = request_filters()
     rows = coverage_query.buildings(f, limit=MAX_FEATURES + 1, bbox=_bbox())
     if len(rows) > MAX_FEATURES:
         abort(
@@ -113,7 +96,7 @@ def coverage_buildings():
     parameters=[p for p in _FILTERS if p["name"] == "round"],
 )
 def coverage_stats():
-    f = _filters()
+    f = request_filters()
     r = coverage.rollups(f.round.id)
     visible = coverage_query.visible_streets(current_user)
     areas = r["areas"]
