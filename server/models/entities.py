@@ -24,6 +24,9 @@ class Entity(db.Model):
     # The street it belongs to, so lists can be filtered to a coordinator's areas.
     area_id: Mapped[int | None] = mapped_column(sa.ForeignKey("areas.id"), index=True)
     building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("buildings.id"), index=True)
+    # The record's natural key within its list (a person's resident ID number), indexed so
+    # "one residence per person" is one index lookup, not a scan of every person's JSON.
+    natural_key: Mapped[str | None] = mapped_column(sa.String(64))
     deleted: Mapped[bool] = mapped_column(default=False)
     conflict: Mapped[str | None] = mapped_column(sa.String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -32,6 +35,8 @@ class Entity(db.Model):
     versions: Mapped[list[EntityVersion]] = relationship(
         back_populates="entity", order_by="EntityVersion.version", cascade="all, delete-orphan"
     )
+
+    __table_args__ = (sa.Index("ix_entities_dataset_natural_key", "dataset", "natural_key"),)
 
 
 class EntityVersion(db.Model):

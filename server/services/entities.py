@@ -129,6 +129,7 @@ def apply_action(action: EntityAction, submission: Submission, prior: int | None
     entity.version = (entity.version or 0) + 1
     entity.label = action.label or entity.label or ""
     entity.properties = new
+    entity.natural_key = natural_key(entity.dataset, new)
     entity.updated_at = utcnow()
     if conflicts:
         entity.conflict = "; ".join(conflicts)[:256]
@@ -145,6 +146,16 @@ def apply_action(action: EntityAction, submission: Submission, prior: int | None
     )
     db.session.flush()
     return entity
+
+
+# Which property identifies a record of a list in the real world.
+NATURAL_KEYS = {"persons": "id_number"}
+
+
+def natural_key(dataset: str, properties: dict[str, Any]) -> str | None:
+    name = NATURAL_KEYS.get(dataset)
+    value = str(properties.get(name) or "").strip() if name else ""
+    return value[:64] or None
 
 
 def merge_properties(old: dict[str, Any], incoming: dict[str, str]) -> dict[str, Any]:

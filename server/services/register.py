@@ -45,7 +45,7 @@ def person_by_id_number(id_number: str) -> Entity | None:
         .where(
             Entity.dataset == "persons",
             Entity.deleted.is_(False),
-            Entity.properties["id_number"].as_string() == number,
+            Entity.natural_key == number,
         )
         .order_by(Entity.updated_at.desc(), Entity.id.desc())
         .limit(1)
