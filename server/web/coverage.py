@@ -11,6 +11,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     render_template,
     request,
     send_file,
@@ -153,6 +154,7 @@ def stats_page():
         labels=state_labels(),
         states=STATES,
         coordinators=sorted(r["coordinators"].items()),
+        target=current_app.config["ENTRY_RATE_TARGET"],
     )
 
 
