@@ -279,6 +279,17 @@ def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
     return version.state in ("published", "superseded")
 
 
+# Server settings a form may read with pulldata('settings', 'value', 'key', '<key>'): the
+# city's rules stay configuration (DOMAIN.md), not constants inside forms.
+SETTINGS_CSV = "settings.csv"
+FORM_SETTINGS = {"min_floor_area_per_tenant_m2": "MIN_FLOOR_AREA_PER_TENANT_M2"}
+
+
+def settings_csv() -> str:
+    rows = [f"{key},{current_app.config[setting]:g}" for key, setting in FORM_SETTINGS.items()]
+    return "\n".join(["key,value", *rows]) + "\n"
+
+
 def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
     """The manifest of a form version for one user: uploaded media plus the entity lists the
     form reads, filtered to the user's assigned areas."""
@@ -290,7 +301,7 @@ def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
     for name in version.media_names:
         if name in out:
             continue
-        text = entities.list_csv(name, user)
+        text = settings_csv() if name == SETTINGS_CSV else entities.list_csv(name, user)
         if text is not None:
             content = text.encode("utf-8")
             out[name] = MediaFile(name, content, md5_hex(content), "text/csv")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from conftest import (
+
+from server.extensions import db
+from server.services import coverage, coverage_recompute
+from tests.coverage.conftest import (
     build_scenario,
     ensure_round,
     install_forms,
     load_generated_city,
     states_by_code,
 )
-
-from server.extensions import db
-from server.services import coverage, coverage_recompute
 
 pytestmark = pytest.mark.postgres
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import states_by_code
 
 from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.services import coverage, coverage_recompute
+from tests.coverage.conftest import states_by_code
 
 
 def test_incremental_states_are_the_known_truth(scenario) -> None:

@@ -8,12 +8,12 @@ import json
 
 import mapbox_vector_tile
 import pytest
-from conftest import LAT0, LON0, PASSWORD, offset
 from PIL import Image
 
 from gis.tiles import lonlat_to_tile
 from server.extensions import db
 from server.services import coverage_tiles
+from tests.coverage.conftest import LAT0, LON0, PASSWORD, offset
 
 
 @pytest.fixture(autouse=True)

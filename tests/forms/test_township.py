@@ -96,7 +96,9 @@ def test_rental_rules_in_form(converted: dict) -> None:
     xform = converted["rental_inspection"].xform
     for room in ("kitchen", "bathroom", "balcony", "basement"):
         assert f"selected( /data/rented_rooms , '{room}')" in xform
-    assert 'nodeset="/data/min_area_per_person" type="string" calculate="10"' in xform
+    # The minimum comes from the server's settings (settings.csv), 10 m² if it is missing.
+    assert ('nodeset="/data/min_area_per_person" type="string" calculate="coalesce('
+            "pulldata('settings', 'value', 'key', 'min_floor_area_per_tenant_m2'), 10)\"") in xform
 
 
 # --- resident ID number (GB 11643) ---------------------------------------------------

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import multipart
 from openpyxl import Workbook
 
 from server.extensions import db
 from server.models import AuditEvent, Form, FormMedia, FormVersion, Role
+from tests.forms_server.conftest import multipart
 
 
 def _xlsx(sheets: dict[str, list[list[str]]]) -> bytes:

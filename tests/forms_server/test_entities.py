@@ -8,13 +8,13 @@ import uuid as uuidlib
 
 import pytest
 import sqlalchemy as sa
-from conftest import build_instance
 
 from server.extensions import db
 from server.models import AuditEvent, Building, Entity, EntityVersion, Role
 from server.services import entities, register
 from server.services import forms as service
 from server.services.processing import PROCESSORS
+from tests.forms_server.conftest import build_instance
 
 ZHANG = "11010519491231002X"
 WANG = "530122199003071233"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import multipart, township_file
 
 from server.extensions import db
 from server.models import Form, Role
 from server.services import forms as service
+from tests.forms_server.conftest import multipart, township_file
 
 FORM = township_file("departure")
 

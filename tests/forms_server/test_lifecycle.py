@@ -6,12 +6,12 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from conftest import TOWNSHIP, TOWNSHIP_FORMS, pyxform_reference, township_file
 
 from forms import xform_md5
 from server.extensions import db
 from server.models import Form, FormMedia, FormVersion, Role
 from server.services import forms as service
+from tests.forms_server.conftest import TOWNSHIP, TOWNSHIP_FORMS, pyxform_reference, township_file
 
 
 def _post_file(client, url: str, name: str, data: bytes, media=()):

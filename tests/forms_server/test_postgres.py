@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from conftest import build_instance, multipart, township_file
 from test_entities import ZHANG, household, person
+
+from tests.forms_server.conftest import build_instance, multipart, township_file
 
 pytestmark = pytest.mark.postgres
 
