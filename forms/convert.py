@@ -15,25 +15,57 @@ from pyxform.xls2xform import convert
 
 from forms.errors import FormError, from_pyxform
 from forms.guards import DEFAULT_MAX_BYTES, check_upload
-from forms.xform_info import GeoField, MediaRef, describe_xform
+from forms.xform_info import GeoField, MediaRef, XFormInfo, describe_xform
 
 
 @dataclass(frozen=True, slots=True)
 class ConvertedForm:
-    """Everything the server stores for one uploaded form version."""
+    """Everything the server stores for one uploaded form version.
+
+    What the XForm itself says (id, version, title, languages, geo fields, media, entities)
+    is read once into `info` and exposed through properties, so it cannot drift from `xform`.
+    """
 
     xform: str
     warnings: list[str]
     itemsets_csv: str | None
-    form_id: str
-    version: str | None
-    title: str
-    languages: list[str]
-    default_language: str | None
-    geo_fields: list[GeoField]
-    media: list[MediaRef]
-    entities: list[dict[str, Any]]
-    md5: str
+    info: XFormInfo
+
+    @property
+    def form_id(self) -> str:
+        return self.info.form_id
+
+    @property
+    def version(self) -> str | None:
+        return self.info.version
+
+    @property
+    def title(self) -> str:
+        return self.info.title
+
+    @property
+    def languages(self) -> list[str]:
+        return self.info.languages
+
+    @property
+    def default_language(self) -> str | None:
+        return self.info.default_language
+
+    @property
+    def geo_fields(self) -> list[GeoField]:
+        return self.info.geo_fields
+
+    @property
+    def media(self) -> list[MediaRef]:
+        return self.info.media
+
+    @property
+    def entities(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.info.entities]
+
+    @property
+    def md5(self) -> str:
+        return xform_md5(self.xform)
 
     @property
     def media_filenames(self) -> list[str]:
@@ -76,21 +108,7 @@ def convert_xlsform(
 
 
 def _build(xform: str, warnings: list[str], itemsets: str | None) -> ConvertedForm:
-    info = describe_xform(xform)
-    return ConvertedForm(
-        xform=xform,
-        warnings=warnings,
-        itemsets_csv=itemsets,
-        form_id=info.form_id,
-        version=info.version,
-        title=info.title,
-        languages=info.languages,
-        default_language=info.default_language,
-        geo_fields=info.geo_fields,
-        media=info.media,
-        entities=[e.to_dict() for e in info.entities],
-        md5=xform_md5(xform),
-    )
+    return ConvertedForm(xform, warnings, itemsets, describe_xform(xform))
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -118,4 +136,4 @@ def ensure_version(form: ConvertedForm, now: datetime | None = None) -> Converte
     xform, n = _ROOT_ID.subn(rf'\1 version="{version}"', form.xform, count=1)
     if n != 1:
         raise FormError("DS198", pyxform_message="could not locate the primary instance root")
-    return replace(form, xform=xform, version=version, md5=xform_md5(xform))
+    return replace(form, xform=xform, info=replace(form.info, version=version))
