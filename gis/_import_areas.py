@@ -7,7 +7,7 @@ import shapely
 
 from gis import _import_geom as geom
 from gis._import_fields import AREA_LEVELS
-from gis._import_result import GisImportError, ImportResult
+from gis._import_result import GisImportError, ImportResult, rows_to_keep
 
 _OVERLAP_NOTE = 0.01  # siblings sharing more than 1% of the smaller one's area are reported
 
@@ -30,15 +30,7 @@ def prepare(
 ):
     n = len(codes)
     duplicates = _duplicates(codes, shapes, levels, known_paths, iou_threshold)
-    if duplicates and not skip_duplicates:
-        d = duplicates[0]
-        raise GisImportError(
-            f"{label(d['row'] - 1)}: {d['reason']} ({len(duplicates)} duplicate(s) in all; "
-            "import with skip_duplicates to keep only the first of each)",
-            duplicates,
-        )
-    keep = np.ones(n, dtype=bool)
-    keep[[d["row"] - 1 for d in duplicates]] = False
+    keep = rows_to_keep(duplicates, n, skip_duplicates, label)
     row_of = {codes[i]: i for i in range(n) if keep[i]}
 
     for i in np.flatnonzero(keep):

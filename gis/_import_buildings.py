@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 
 from gis import _import_geom as geom
-from gis._import_result import GisImportError, ImportResult
+from gis._import_result import GisImportError, ImportResult, rows_to_keep
 
 
 def prepare(
@@ -32,15 +32,7 @@ def prepare(
     old_codes, old_shapes = stored(existing, shapes)
     existing_codes = existing_codes | set(old_codes)
     duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes, old_codes, old_shapes)
-    if duplicates and not skip_duplicates:
-        d = duplicates[0]
-        raise GisImportError(
-            f"{label(d['row'] - 1)}: {d['reason']} ({len(duplicates)} duplicate(s) in all; "
-            "import with skip_duplicates to keep only the first of each)",
-            duplicates,
-        )
-    keep = np.ones(len(shapes), dtype=bool)
-    keep[[d["row"] - 1 for d in duplicates]] = False
+    keep = rows_to_keep(duplicates, len(shapes), skip_duplicates, label)
     points = np.where(shapely.get_type_id(shapes) == 0, shapes, shapely.point_on_surface(shapes))
     streets, outside = _streets(columns["street"], areas, street_field, points, shapes, label)
     if areas is None and street_field is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 class GisImportError(ValueError):
@@ -35,3 +38,22 @@ class ImportResult:
     duplicates: list[dict] = field(default_factory=list)
     outside: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def rows_to_keep(
+    duplicates: list[dict], n: int, skip_duplicates: bool, label: Callable[[int], str]
+) -> np.ndarray:
+    """Refuse the import on the first duplicate, or (skip_duplicates) drop every duplicate row.
+
+    ``label(i)`` names feature i for the message; returns a boolean mask over the n features.
+    """
+    if duplicates and not skip_duplicates:
+        d = duplicates[0]
+        raise GisImportError(
+            f"{label(d['row'] - 1)}: {d['reason']} ({len(duplicates)} duplicate(s) in all; "
+            "import with skip_duplicates to keep only the first of each)",
+            duplicates,
+        )
+    keep = np.ones(n, dtype=bool)
+    keep[[d["row"] - 1 for d in duplicates]] = False
+    return keep
