@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer
+from tests.openrosa.liveserver import LiveServer, child_pids
 
 PERSONS = 32  # ~3 KB of XML, as a township household submission with its people
 
@@ -126,16 +126,7 @@ def client_process(port: int, per_conn: list[list[bytes]], out: mp.Queue) -> Non
 
 def server_cpu_seconds(pid: int) -> float:
     """The server's CPU: its own plus that of its worker processes (serve --workers)."""
-    total = cpu_seconds(pid)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                total += cpu_seconds(int(entry.name))
-    return total
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in child_pids(pid))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -30,6 +30,20 @@ with app.app_context():
 """
 
 
+def child_pids(pid: int) -> set[int]:
+    """Processes whose parent is pid (Linux /proc): the workers of `serve --workers N`."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,22 +15,9 @@ import pytest
 import requests
 
 from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer, post
+from tests.openrosa.liveserver import LiveServer, child_pids, post
 
 pytestmark = pytest.mark.slow
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> None:
@@ -48,8 +35,8 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
     server.prepare()
     server.start()
     try:
-        _wait_for(lambda: len(_children(server.proc.pid)) == 2)
-        first = _children(server.proc.pid)
+        _wait_for(lambda: len(child_pids(server.proc.pid)) == 2)
+        first = child_pids(server.proc.pid)
 
         ids = [f"uuid:{uuid.uuid4()}" for _ in range(60)]
 
@@ -64,8 +51,8 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
 
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        _wait_for(lambda: len(_children(server.proc.pid)) == 2
-                  and victim not in _children(server.proc.pid))
+        _wait_for(lambda: len(child_pids(server.proc.pid)) == 2
+                  and victim not in child_pids(server.proc.pid))
         with requests.Session() as session:
             assert post(session, server.base, instance(f"uuid:{uuid.uuid4()}")).status_code == 201
 
@@ -81,4 +68,4 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
             db.close()
     finally:
         server.stop()
-    assert not _children(server.proc.pid)  # SIGTERM to the parent stops every worker
+    assert not child_pids(server.proc.pid)  # SIGTERM to the parent stops every worker
