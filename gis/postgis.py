@@ -111,15 +111,6 @@ def coverage_states(
     return {int(r[0]): (r[1], int(r[2]), int(r[3])) for r in rows}
 
 
-def visit_matches(
-    conn: Any, round_id: int, match_distance_m: float = 30.0, max_accuracy_m: float = 25.0
-) -> dict[int, tuple[int | None, float | None, bool]]:
-    """Visit id -> (building id, distance m, suspect): the per-visit match inside PostGIS."""
-    params = _params(conn, round_id, match_distance_m, max_accuracy_m)
-    sql = MATCH_SQL + "SELECT id, building_id, d, suspect FROM matched"
-    return {int(r[0]): (r[1], r[2], bool(r[3])) for r in conn.execute(sa.text(sql), params)}
-
-
 MATCH_ONE_SQL = """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
 SELECT b.id, ST_Distance(ST_Transform(p.g, :epsg), ST_Transform(b.geom, :epsg)) AS d

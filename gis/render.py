@@ -40,10 +40,6 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size)
 
 
-def has_cjk_font() -> bool:
-    return any(Path(p).exists() for p in _FONT_PATHS[:4])
-
-
 def render_png(
     footprints: Sequence[shapely.Geometry] | np.ndarray,
     states: Sequence[str],

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import (
     Area,
-    Assignment,
     Building,
     BuildingCoverage,
     Entity,
@@ -235,11 +234,3 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
     }
 
 
-def assignments_of(user_id: int) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(Area.code)
-            .join(Assignment, Assignment.area_id == Area.id)
-            .where(Assignment.user_id == user_id)
-        )
-    )

@@ -81,20 +81,6 @@ def _geotag(
     return None, None, None
 
 
-def resolve_building(value: str | None) -> int | None:
-    """A building code, or the id of a `buildings` entity linked to a building."""
-    if not value:
-        return None
-    bid = db.session.scalar(sa.select(Building.id).where(Building.code == value))
-    if bid is None:
-        bid = db.session.scalar(
-            sa.select(Entity.building_id).where(
-                Entity.uuid == value, Entity.building_id.is_not(None)
-            )
-        )
-    return bid
-
-
 def _time(fields: dict[str, str], submission: Submission) -> tuple[datetime, date]:
     """(UTC time, local calendar day) of the visit: the form's `start`, else when received."""
     for name in ("start", "end"):
