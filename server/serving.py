@@ -24,8 +24,10 @@ from server.extensions import db
 
 
 def _run_hooks(app: Flask) -> None:
-    for start in app.extensions.get("doorstep.serve_hooks", []):  # e.g. the processing worker
-        start(app)
+    """What a serving process starts besides the web threads: the processing worker."""
+    from server.services.processing.worker import start_worker
+
+    start_worker(app)
 
 
 def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:

@@ -23,7 +23,7 @@ def upgrade():
         batch_op.add_column(sa.Column('natural_key', sa.String(length=64), nullable=True))
         batch_op.create_index('ix_entities_dataset_natural_key', ['dataset', 'natural_key'],
                               unique=False)
-    # Backfill from the stored properties (the same rule as server.services.entities).
+    # Backfill from the stored properties (the same rule as server.services.register.entities).
     bind = op.get_bind()
     entities = sa.table('entities', sa.column('id', sa.Integer), sa.column('dataset', sa.String),
                         sa.column('properties', sa.Text), sa.column('natural_key', sa.String))

@@ -11,8 +11,10 @@ from flask_login import current_user
 from server.access import allow
 from server.api import bp, document
 from server.models import Role
-from server.services import coverage, coverage_query
-from server.services.coverage_query import FilterError
+from server.services import scope
+from server.services.coverage import query as coverage_query
+from server.services.coverage import store as coverage
+from server.services.coverage.query import FilterError
 from server.web.coverage import request_filters
 
 MAX_FEATURES = 20_000
@@ -98,7 +100,7 @@ def coverage_buildings():
 def coverage_stats():
     f = request_filters()
     r = coverage.rollups(f.round.id)
-    visible = coverage_query.visible_streets(current_user)
+    visible = scope.street_codes(current_user)
     areas = r["areas"]
     if visible is not None:
         parents = coverage.area_parents()

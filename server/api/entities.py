@@ -16,7 +16,9 @@ from server.access import allow
 from server.api import bp, document
 from server.extensions import db
 from server.models import Entity, Role
-from server.services import audit, entities, privacy, register
+from server.services import audit, privacy
+from server.services.register import entities
+from server.services.register import residence as register
 
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.COORDINATOR)
 

@@ -12,8 +12,8 @@ from server.access import allow
 from server.api import bp, document
 from server.extensions import db
 from server.models import Form, FormVersion, Role
-from server.services import forms as service
-from server.web.forms import all_forms, read_upload, xform_response
+from server.services.forms import lifecycle as service
+from server.web.forms import read_upload, xform_response
 
 DESIGNERS = (Role.ADMIN, Role.DESIGNER)
 
@@ -57,7 +57,7 @@ def _form_or_404(xml_form_id: str) -> Form:
 @allow(*DESIGNERS)
 @document("Forms with their versions and states.")
 def list_forms():
-    return jsonify(forms=[form_json(f) for f in all_forms()])
+    return jsonify(forms=[form_json(f) for f in service.list_forms()])
 
 
 @bp.post("/forms")

@@ -11,7 +11,7 @@ from server.api import bp, document
 from server.extensions import db
 from server.models import Role
 from server.services import privacy
-from server.services import submission_exports as sx
+from server.services.submissions import exports as sx
 
 VIEWERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
 FILTER_PARAMS = [

@@ -52,7 +52,7 @@ class FormVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column()
     # Secret of the draft's test link (/o/draft/<token>/): works only while this version is
-    # the form's newest draft (server.services.draft_testing).
+    # the form's newest draft (server.services.forms.draft_testing).
     draft_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     form: Mapped[Form] = relationship(back_populates="versions")

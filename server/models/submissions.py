@@ -43,7 +43,7 @@ class Submission(db.Model):
     lat: Mapped[float | None] = mapped_column(sa.Float)
     gps_accuracy: Mapped[float | None] = mapped_column(sa.Float)
     # A test submission sent through a draft's test link: hidden from lists and exports,
-    # never processed, deleted when the form publishes (server.services.draft_testing).
+    # never processed, deleted when the form publishes (server.services.forms.draft_testing).
     draft: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     form_version = relationship("FormVersion")

@@ -14,10 +14,8 @@ bp = Blueprint("openrosa", __name__)
 
 def init_app(app: Flask) -> None:
     from server.openrosa import device, draft, views  # noqa: F401 (routes register on import)
-    from server.services import processing
 
     app.register_blueprint(bp)
-    processing.init_app(app)
     from server.web.home import add_home_link
 
     add_home_link(app, "openrosa.device", "ODK Collect / phone setup")

@@ -2,7 +2,7 @@
 
 ODK Collect (a project made from the QR code on the designer's form page) lists, downloads and
 submits the draft exactly as it will once published; entity lists are those the uploader
-sees. Submissions are stored as test submissions (server.services.draft_testing). Same headers
+sees. Submissions are stored as test submissions (server.services.forms.draft_testing). Same headers
 and error answers as the coordinators' endpoints; a link that no longer leads to the form's
 newest draft answers 404 with the reason.
 """
@@ -17,7 +17,7 @@ from server.models import FormVersion, User
 from server.openrosa import bp
 from server.openrosa import protocol as p
 from server.openrosa.views import receive
-from server.services import draft_testing
+from server.services.forms import draft_testing
 
 BASE = "/o/draft/<draft_token>"
 

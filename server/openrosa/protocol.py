@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -14,22 +12,13 @@ from werkzeug.http import http_date
 
 from server.extensions import db
 from server.models import FormVersion, Role, User
+from server.services.forms import lifecycle
 
 OPENROSA_VERSION = "1.0"
 XFORMS_LIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
 XML_TYPE = "text/xml; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """Fallback shape of server.services.forms.MediaFile (same attributes)."""
-
-    name: str
-    content: bytes
-    md5: str
-    content_type: str
 
 
 def accept_content_length() -> int:
@@ -104,15 +93,8 @@ def md5_hex(value: str) -> str:
 
 
 def media_files(fv: FormVersion, user: User) -> list[Any]:
-    """Form media plus entity-list CSVs for this coordinator (server.services.forms)."""
-    finder: Callable[[FormVersion, User], list[Any]] | None
-    try:
-        from server.services.forms import media_for as finder
-    except ImportError:
-        finder = None
-    if finder is not None:
-        return list(finder(fv, user))
-    return [MediaFile(m.name, m.content, m.md5, m.content_type) for m in fv.media]
+    """Form media plus entity-list CSVs for this coordinator (server.services.forms.lifecycle)."""
+    return list(lifecycle.media_for(fv, user))
 
 
 def has_media(fv: FormVersion) -> bool:

@@ -16,8 +16,8 @@ from server.extensions import db
 from server.models import Form, FormVersion, Role, User
 from server.openrosa import bp, multipart
 from server.openrosa import protocol as p
-from server.services import submissions
-from server.services.submissions import IngestError, Upload
+from server.services.ingest import accept as submissions
+from server.services.ingest.accept import IngestError, Upload
 
 INCOMPLETE_PART = "*isIncomplete*"
 XML_PART = "xml_submission_file"
@@ -121,7 +121,7 @@ def media(xml_form_id: str, name: str, token: str | None = None) -> Response:
 @allow(DEVICE)
 def submission(token: str | None = None) -> Response:
     """Form Submission API. The body of a usual submission is split by server.openrosa.multipart;
-    ingest (server.services.submissions) answers only once the submission is durable."""
+    ingest (server.services.ingest.accept) answers only once the submission is durable."""
     if request.method in ("GET", "HEAD"):
         # Submission API: the pre-flight HEAD answers 204 with the accepted content length.
         p.device_user(token)

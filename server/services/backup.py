@@ -22,10 +22,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import sqlalchemy as sa
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import current_app
 
 from server.extensions import db
 
@@ -182,32 +180,3 @@ def _restore_database(work: Path) -> None:
           f"--dbname={_libpq_url()}", str(work / "database.pgdump")])
 
 
-@click.command("backup")
-@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
-@with_appcontext
-def backup_command(destination: Path) -> None:
-    """Write a consistent backup (database + stored attachments) into DESTINATION."""
-    try:
-        path = create_backup(destination)
-    except BackupError as err:
-        raise click.ClickException(str(err)) from err
-    click.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
-
-
-@click.command("restore")
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
-@with_appcontext
-def restore_command(archive: Path, force: bool) -> None:
-    """Restore ARCHIVE (made by `doorstep backup`); stop the server first."""
-    try:
-        manifest = restore_backup(archive, force=force)
-    except BackupError as err:
-        raise click.ClickException(str(err)) from err
-    click.echo(f"restored backup of {manifest['created']} "
-               f"(schema {manifest['schema_revision']}, {len(manifest['files'])} files)")
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)

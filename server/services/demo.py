@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from gis.demo import generate_township
 from server.extensions import db
 from server.models import Area, Building, Role, Round
-from server.services import forms, users
+from server.services import users
+from server.services.forms import lifecycle as forms
 
 DEMO_MARKER_CODE = "XY"
 ROUND_NAME = "2016 推进阶段 (push phase)"

@@ -21,7 +21,7 @@ from gis.demo_visits import generate_visits
 from server.extensions import db
 from server.models import Form, FormVersion, Round, Submission, User
 from server.models._types import utcnow
-from server.services import coverage
+from server.services.coverage import store as coverage
 
 DEMO_FORM = "demo_visit"
 _XFORM = "<h:html xmlns:h='http://www.w3.org/1999/xhtml'><!-- generated visits --></h:html>"

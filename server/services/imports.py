@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from gis.importing import GisImportError, ImportResult, prepare_areas, prepare_buildings, read_layer
 from server.extensions import db
 from server.models import Area, Building
-from server.services import audit, coverage
+from server.services import audit
+from server.services.coverage import store as coverage
 
 __all__ = ["GisImportError", "ImportReport", "import_areas", "import_buildings"]
 

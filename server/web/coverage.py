@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -16,7 +15,6 @@ from flask import (
     request,
     send_file,
 )
-from flask.cli import with_appcontext
 from flask_login import current_user
 
 from gis.tiles import STATES
@@ -24,14 +22,12 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Area, Role, Round, SubmissionAttachment, User, Visit
-from server.services import (
-    coverage,
-    coverage_exports,
-    coverage_query,
-    coverage_recompute,
-    coverage_tiles,
-)
-from server.services.coverage_query import FilterError
+from server.services import scope
+from server.services.coverage import exports as coverage_exports
+from server.services.coverage import query as coverage_query
+from server.services.coverage import store as coverage
+from server.services.coverage import tiles as coverage_tiles
+from server.services.coverage.query import FilterError
 
 bp = Blueprint("coverage", __name__)
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
@@ -78,7 +74,7 @@ def request_filters(round_id: int | None = None) -> coverage_query.Filters:
 def map_page():
     rnd = coverage.current_round()
     rounds = db.session.scalars(sa.select(Round).order_by(Round.starts_on.desc())).all()
-    visible = coverage_query.visible_streets(current_user)
+    visible = scope.street_codes(current_user)
     areas = db.session.scalars(
         sa.select(Area).where(Area.level.in_(("village", "street"))).order_by(Area.path)
     ).all()
@@ -142,7 +138,7 @@ def stats_page():
     f = request_filters()
     r = coverage.rollups(f.round.id)
     areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
-    visible = coverage_query.visible_streets(current_user)
+    visible = scope.street_codes(current_user)
     if visible is not None:
         keep = {a.path for a in areas if a.code in visible}
         areas = [a for a in areas if any(k == a.path or k.startswith(a.path + "/") for k in keep)]
@@ -248,80 +244,10 @@ def photo(attachment_id: int):
     return send_file(path, mimetype=att.content_type, download_name=att.name)
 
 
-# --- CLI --------------------------------------------------------------------------------------
-
-
-@click.group("coverage", help="Coverage of buildings per round: recompute and export.")
-def coverage_cli() -> None:
-    pass
-
-
-def _round_option(round_id: int | None) -> Round:
-    try:
-        return coverage_query.round_(round_id)
-    except FilterError as err:
-        raise click.ClickException(str(err)) from err
-
-
-@coverage_cli.command("recompute")
-@click.option("--round", "round_id", type=int, help="Round id (default: the current round).")
-@click.option("--postgis", is_flag=True, help="Compute inside PostGIS (PostgreSQL only).")
-@click.option("--no-rematch", is_flag=True, help="Keep each visit's stored building match.")
-@with_appcontext
-def recompute_command(round_id: int | None, postgis: bool, no_rematch: bool) -> None:
-    """Rebuild a round's coverage from all its visits."""
-    rnd = _round_option(round_id)
-    try:
-        result = coverage_recompute.recompute(rnd.id, use_postgis=postgis, rematch=not no_rematch)
-    except ValueError as err:
-        raise click.ClickException(str(err)) from err
-    c = result.counts
-    click.echo(
-        f"round {rnd.id} ({rnd.name}) recomputed {result.engine} in {result.seconds:.2f} s: "
-        + ", ".join(f"{s} {c[s]}" for s in STATES)
-        + f"; {c['total']} buildings; {result.rematched} visit matches changed"
-    )
-
-
-@coverage_cli.command("export")
-@click.option("--coordinator", "coordinator_name", help="Coordinator's username.")
-@click.option("--village", help="Village code.")
-@click.option("--street", help="Street code.")
-@click.option("--round", "round_id", type=int, help="Round id (default: the current round).")
-@click.option(
-    "--format", "fmt", type=click.Choice(coverage_exports.FORMATS), default="csv", show_default=True
-)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
-@with_appcontext
-def export_command(coordinator_name, village, street, round_id, fmt, output) -> None:
-    """Unvisited buildings (in walking order) as CSV, XLSX or GeoJSON."""
-    try:
-        f = coverage_query.filters(
-            None,
-            round_id=round_id,
-            village=village,
-            street=street,
-            coordinator_name=coordinator_name,
-        )
-    except FilterError as err:
-        raise click.ClickException(str(err)) from err
-    records = coverage_exports.unvisited(f)
-    data = coverage_exports.render(records, fmt, title=coordinator_name or street or "all")
-    if output:
-        Path(output).write_bytes(data)
-        click.echo(f"{len(records)} unvisited buildings written to {output}", err=True)
-    elif fmt == "xlsx":
-        raise click.ClickException("XLSX is binary: give --output FILE")
-    else:
-        click.echo(data.decode("utf-8-sig"), nl=False)
-
-
 def init_app(app: Flask) -> None:
-    from server.services import visits  # noqa: F401 (registers the "visits" processor)
     from server.web.home import add_home_link
 
     app.register_blueprint(bp)
-    app.cli.add_command(coverage_cli)
     add_home_link(app, "coverage.map_page", "Coverage map")
     add_home_link(app, "coverage.stats_page", "Coverage statistics")
     app.jinja_env.globals.setdefault("coverage_state_labels", state_labels)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import click
 from flask import (
     Blueprint,
     Flask,
@@ -17,7 +13,6 @@ from flask import (
     request,
     url_for,
 )
-from flask.cli import with_appcontext
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,7 +21,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Form, FormVersion, Role
-from server.services import forms as service
+from server.services.forms import lifecycle as service
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 DESIGNERS = (Role.ADMIN, Role.DESIGNER)
@@ -68,16 +63,10 @@ def _limit_mb() -> int:
     return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
 
 
-def all_forms() -> list[Form]:
-    import sqlalchemy as sa
-
-    return list(db.session.scalars(sa.select(Form).order_by(Form.xml_form_id)))
-
-
 @bp.route("/")
 @allow(*DESIGNERS)
 def index():
-    return render_template("forms/index.html", forms=all_forms(), error=None)
+    return render_template("forms/index.html", forms=service.list_forms(), error=None)
 
 
 @bp.route("/upload", methods=["POST"])
@@ -86,14 +75,14 @@ def upload():
     data, filename, media = read_upload()
     if not filename:
         flash(_("Choose an XLSForm file to upload."), "error")
-        return render_template("forms/index.html", forms=all_forms(), error=None), 400
+        return render_template("forms/index.html", forms=service.list_forms(), error=None), 400
     try:
         result = service.upload(data, filename, current_user, media)
         service.commit()
     except (FormError, service.FormServiceError) as err:
         db.session.rollback()
         status = service.status_of(err)
-        return render_template("forms/index.html", forms=all_forms(), error=err,
+        return render_template("forms/index.html", forms=service.list_forms(), error=err,
                                filename=filename), status
     version = result.version
     if result.created:
@@ -112,7 +101,7 @@ def detail(xml_form_id: str):
     from markupsafe import Markup
 
     from server.openrosa.draft import draft_link
-    from server.services import draft_testing
+    from server.services.forms import draft_testing
 
     form = form_or_404(xml_form_id)
     draft = draft_testing.newest_draft(form) if form.state != "closed" else None
@@ -178,55 +167,8 @@ def _attachment(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-# --- CLI ------------------------------------------------------------------------------------
-
-
-@click.group("forms", help="Upload and publish XLSForms.")
-def forms_cli() -> None:
-    pass
-
-
-@forms_cli.command("publish")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--media", "media", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A media file the form references (repeatable).")
-@click.option("--draft", is_flag=True, help="Upload as a draft without publishing.")
-@with_appcontext
-def publish_command(file: Path, media: tuple[Path, ...], draft: bool):
-    """Upload FILE (an XLSForm) and publish it; prints the form id, version and warnings."""
-    try:
-        result = service.upload(file.read_bytes(), file.name, None,
-                                [(m.name, m.read_bytes()) for m in media])
-        if not draft:
-            service.publish(result.version)
-        service.commit()
-    except (FormError, service.FormServiceError) as err:
-        db.session.rollback()
-        click.echo(f"doorstep: {file.name}: " + " ".join(str(err).split()), err=True)
-        sys.exit(1)
-    v = result.version
-    state = "draft" if draft else "published"
-    click.echo(f"{v.form.xml_form_id} {v.version} {state} {v.md5}")
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}")
-
-
-@forms_cli.command("list")
-@with_appcontext
-def list_command():
-    """List forms, their versions and states."""
-    for form in all_forms():
-        click.echo(f"{form.xml_form_id} [{form.state}] {form.title}")
-        for v in form.versions:
-            click.echo(f"  {v.version} {v.state} {v.md5}")
-
-
 def init_app(app: Flask) -> None:
-    from server.services import entities  # noqa: F401  (registers the "entities" processor)
-
     app.register_blueprint(bp)
-    app.cli.add_command(forms_cli)
     from server.web.home import add_home_link
 
     add_home_link(app, "forms.index", "Forms")

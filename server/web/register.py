@@ -10,7 +10,9 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Entity, Role
-from server.services import audit, entities, privacy, register
+from server.services import audit, privacy
+from server.services.register import entities
+from server.services.register import residence as register
 
 bp = Blueprint("register", __name__, url_prefix="/register")
 READERS = (Role.SUPERVISOR, Role.ADMIN)

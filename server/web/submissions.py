@@ -22,7 +22,7 @@ from server.i18n import gettext as _
 from server.models import Form, Role, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import storage
-from server.services import submission_exports as sx
+from server.services.submissions import exports as sx
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
 VIEWERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)

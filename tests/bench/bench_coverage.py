@@ -82,7 +82,7 @@ def load_city(town) -> dict:
     from server.extensions import db
     from server.models import Area, Round, User
     from server.models._types import utcnow
-    from server.services import coverage
+    from server.services.coverage import store as coverage
     from server.services.demo_visits import bulk_insert, db_datetime, load_generated_visits
 
     out = {}
@@ -189,7 +189,8 @@ def bench_import(n: int, town, tmp: Path, pg_conn) -> dict:
 def bench_recompute(pg_app) -> dict:
     from server.extensions import db
     from server.models import Round
-    from server.services import coverage, coverage_recompute
+    from server.services.coverage import recompute as coverage_recompute
+    from server.services.coverage import store as coverage
 
     rid = db.session.scalar(sa.select(Round.id))
     prep = coverage.index().buildings
@@ -218,7 +219,8 @@ def bench_incremental(pg_app, n_subs: int = 200) -> dict:
     from forms import convert_xlsform
     from server.extensions import db
     from server.models import Building, Form, FormVersion, Submission
-    from server.services import coverage, visits
+    from server.services.coverage import store as coverage
+    from server.services.coverage import visits
 
     c = convert_xlsform((ROOT / "forms/township/household.xlsx").read_bytes(), "household.xlsx")
     form = db.session.scalar(sa.select(Form).where(Form.xml_form_id == "household"))
@@ -264,7 +266,7 @@ def bench_incremental(pg_app, n_subs: int = 200) -> dict:
         db.session.commit()
         db.session.refresh(sub)  # loaded, as processing.process_one hands it over
         t0 = time.perf_counter()
-        visits.process(sub, xml)
+        visits.record_visit(sub, xml)
         db.session.commit()
         times.append(time.perf_counter() - t0)
     idx = coverage.index()
@@ -305,7 +307,7 @@ def bench_incremental(pg_app, n_subs: int = 200) -> dict:
 def bench_tiles(pg_app) -> dict:
     from server.extensions import db
     from server.models import Building, Round
-    from server.services import coverage_tiles
+    from server.services.coverage import tiles as coverage_tiles
 
     rid = db.session.scalar(sa.select(Round.id))
     lon, lat = db.session.execute(

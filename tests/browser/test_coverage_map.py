@@ -21,7 +21,7 @@ def _seed_visits(instance) -> dict:
     from server import create_app
     from server.extensions import db
     from server.models import Building, Entity, Round, Visit
-    from server.services import coverage_recompute
+    from server.services.coverage import recompute as coverage_recompute
     from server.services.demo_visits import load_generated_visits
 
     app = create_app({"INSTANCE_PATH": str(instance)})

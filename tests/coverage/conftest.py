@@ -109,7 +109,8 @@ def submit_instance(
 ) -> Submission:
     """As a POST would: ingest (durable store), then the processing worker's step."""
     from server.models import User
-    from server.services import processing, submissions
+    from server.services.ingest import accept as submissions
+    from server.services.processing import pipeline as processing
 
     instance_id = kwargs.pop("instance_id", None) or f"uuid:{uuid.uuid4()}"
     fv = versions[form]
@@ -237,7 +238,7 @@ def build_scenario(
     rejected = sub("household", building="B16", location=near("B16"))
     sub("household", building="B17", location=near("B17"), start="2017-03-01T10:00:00+08:00")
     sub("household", building="B18", location=near("B18"))
-    from server.services import coverage_refresh
+    from server.services.coverage import refresh as coverage_refresh
 
     rejected.review_state = "rejected"
     coverage_refresh.refresh_building(
@@ -323,7 +324,9 @@ def pg_app(postgres_url, tmp_path):
 
 def load_generated_city(buildings: int, visits: int, round_id: int, seed: int = 2016) -> None:
     """The demo township generator's city plus generated visits, then a full recompute."""
-    from server.services import coverage, coverage_recompute, demo
+    from server.services import demo
+    from server.services.coverage import recompute as coverage_recompute
+    from server.services.coverage import store as coverage
     from server.services.demo_visits import load_generated_visits
 
     demo.load_demo(seed=seed, buildings=buildings)

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.services import coverage, coverage_recompute
+from server.services.coverage import recompute as coverage_recompute
+from server.services.coverage import store as coverage
 from tests.coverage.conftest import (
     build_scenario,
     ensure_round,

@@ -6,8 +6,8 @@ import pytest
 
 from server.extensions import db
 from server.models import Building, Submission
-from server.services import coverage
-from server.services.submission_exports import set_review_state
+from server.services.coverage import store as coverage
+from server.services.submissions.exports import set_review_state
 from tests.coverage.conftest import LAT0, LON0, offset
 
 

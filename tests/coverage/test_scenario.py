@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Building, Submission, Visit
-from server.services import coverage, coverage_recompute
+from server.services.coverage import recompute as coverage_recompute
+from server.services.coverage import store as coverage
 from tests.coverage.conftest import states_by_code
 
 
@@ -102,7 +103,7 @@ def test_visit_rows_carry_distance_and_flags(scenario) -> None:
 
 
 def test_processing_is_idempotent_and_edits_replace(scenario) -> None:
-    from server.services import processing
+    from server.services.processing import pipeline as processing
 
     n = db.session.scalar(sa.select(sa.func.count(Visit.id)))
     before = coverage.stored_states(scenario["round_id"])

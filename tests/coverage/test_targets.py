@@ -21,7 +21,7 @@ def _rates(page: str, attribute: str) -> dict[str, str]:
 def test_rates_are_marked_against_the_target(app, client, login, scenario, target, expected):
     # The scenario's street T01-01 has 13 of its 18 buildings visited or complete (72 %).
     app.config["ENTRY_RATE_TARGET"] = target
-    login(Role.SUPERVISOR)
+    login(Role.SUPERVISOR, areas=["T"])
     page = client.get(f"/coverage/stats?round={scenario['round_id']}").get_data(as_text=True)
     assert f"录入率目标 {target * 100:g}%" in page
     assert _rates(page, "area")["T01-01"] == expected

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gis.tiles import lonlat_to_tile
 from server.extensions import db
-from server.services import coverage_tiles
+from server.services.coverage import tiles as coverage_tiles
 from tests.coverage.conftest import LAT0, LON0, PASSWORD, offset
 
 
@@ -33,7 +33,7 @@ def _features(data: bytes) -> list[dict]:
 
 
 def test_map_page_for_supervisors_only(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     r = client.get("/coverage/")
     assert r.status_code == 200
     page = r.get_data(as_text=True)
@@ -69,7 +69,7 @@ def test_polygon_tile_holds_the_buildings_with_their_states(client, login, scena
 
 
 def test_low_zoom_tile_counts_every_building(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     rid = scenario["round_id"]
     x, y = lonlat_to_tile(LON0 + 0.009, LAT0, 10)
     feats = _features(client.get(f"/tiles/coverage/{rid}/10/{x}/{y}.mvt").data)
@@ -81,7 +81,7 @@ def test_low_zoom_tile_counts_every_building(client, login, scenario) -> None:
 
 
 def test_tile_filters_and_invalidation(client, login, scenario, submit) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     rid = scenario["round_id"]
     x, y = lonlat_to_tile(LON0 + 13 * 0.001 + 0.00005, LAT0 + 0.00005, 15)  # B14
     url = f"/tiles/coverage/{rid}/15/{x}/{y}.mvt"
@@ -100,7 +100,7 @@ def test_tile_filters_and_invalidation(client, login, scenario, submit) -> None:
 
 
 def test_tile_errors(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     assert client.get("/tiles/coverage/999/10/0/0.mvt").status_code == 404
     assert client.get(f"/tiles/coverage/{scenario['round_id']}/3/9/0.mvt").status_code == 404
     r = client.get(f"/tiles/coverage/{scenario['round_id']}/10/0/0.mvt?coordinator=nobody")
@@ -124,7 +124,7 @@ def test_api_geojson_mine_for_the_coordinator(client, scenario) -> None:
 
 
 def test_api_stats_and_building_detail(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     stats = client.get("/api/v1/coverage/stats").get_json()
     assert stats["areas"]["T"]["total"] == 18
     assert stats["coordinators"]["xieguan"]["unvisited"] == 1
@@ -137,7 +137,7 @@ def test_api_stats_and_building_detail(client, login, scenario) -> None:
 
 
 def test_exports_of_unvisited_buildings(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     rows = list(
         csv.DictReader(
             io.StringIO(
@@ -163,7 +163,7 @@ def test_exports_of_unvisited_buildings(client, login, scenario) -> None:
 
 
 def test_walk_list_prints_in_route_order(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     page = client.get("/coverage/walklist?street=T01-02&all=1").get_data(as_text=True)
     order = [page.index(f'data-code="B{i}"') for i in range(10, 19)]
     assert order == sorted(order)  # buildings in a row: walked west to east
@@ -171,7 +171,7 @@ def test_walk_list_prints_in_route_order(client, login, scenario) -> None:
 
 
 def test_png_map_of_a_village(client, login, scenario) -> None:
-    login("supervisor")
+    login("supervisor", areas=["T"])
     r = client.get("/coverage/map.png?area=T01")
     assert r.status_code == 200 and r.mimetype == "image/png"
     img = Image.open(io.BytesIO(r.data)).convert("RGB")

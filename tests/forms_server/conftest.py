@@ -95,7 +95,7 @@ def build_instance(xform: str, values: dict[str, Any], instance_id: str | None =
 def store_submission(app):
     """Store a submission row for a form version (XML kept by the test, as the processor
     receives it from the submission store)."""
-    from server.services import forms as service
+    from server.services.forms import lifecycle as service
 
     def factory(xml: bytes, xml_form_id: str, submitter=None, deprecated_id=None) -> Submission:
         from forms.instance import read_instance
@@ -121,7 +121,7 @@ def store_submission(app):
 
 @pytest.fixture
 def township_published(app):
-    from server.services import forms as service
+    from server.services.forms import lifecycle as service
 
     versions = service.publish_township()
     db.session.commit()

@@ -26,9 +26,10 @@ from server.models import (
     Visit,
 )
 from server.openrosa.draft import draft_link
-from server.services import draft_testing, storage
-from server.services import forms as service
-from server.services.processing import process_one, process_pending, reprocess
+from server.services import storage
+from server.services.forms import draft_testing
+from server.services.forms import lifecycle as service
+from server.services.processing.pipeline import process_one, process_pending, reprocess
 from tests.forms_server.conftest import build_instance, township_file
 
 OR = {"X-OpenRosa-Version": "1.0"}

@@ -12,8 +12,8 @@ from test_entities import ZHANG, household, person
 
 from server.extensions import db
 from server.models import Role, Submission
-from server.services import entities
-from server.services.processing import process_pending
+from server.services.processing.pipeline import process_pending
+from server.services.register import entities
 from tests.forms_server.conftest import build_instance, multipart
 
 OR = {"X-OpenRosa-Version": "1.0"}

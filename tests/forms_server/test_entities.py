@@ -11,9 +11,11 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import AuditEvent, Building, Entity, EntityVersion, Role
-from server.services import entities, register
-from server.services import forms as service
-from server.services.processing import PROCESSORS
+from server.services.forms import entity_lists
+from server.services.forms import lifecycle as service
+from server.services.processing.pipeline import STEPS
+from server.services.register import entities
+from server.services.register import residence as register
 from tests.forms_server.conftest import build_instance
 
 ZHANG = "11010519491231002X"
@@ -37,7 +39,7 @@ def submit(township, store_submission):
     def do(form_id: str, values: dict, deprecated_id: str | None = None):
         xml = build_instance(township["forms"][form_id].xform, values)
         sub = store_submission(xml, form_id, township["coordinator"], deprecated_id)
-        entities.process_submission(sub, xml)
+        entities.apply_submission(sub, xml)
         db.session.commit()
         do.last_xml = xml
         return sub
@@ -46,7 +48,7 @@ def submit(township, store_submission):
 
 
 def _csv(name: str, user) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(entities.list_csv(name, user))))
+    return list(csv.DictReader(io.StringIO(entity_lists.list_csv(name, user))))
 
 
 def _entity(uuid: str) -> Entity:
@@ -97,7 +99,7 @@ def household(hid: str, building: str, street: str, persons: list[dict], *, new=
 
 
 def test_processor_is_registered(app):
-    assert "entities" in [name for name, _ in PROCESSORS]
+    assert "entities" in [step.name for step in STEPS]
 
 
 def test_listing_an_imported_building(township, submit):
@@ -165,7 +167,7 @@ def test_household_with_persons_and_idempotent_replay(township, submit, make_use
     assert _csv("persons.csv", outsider) == []
 
     count = db.session.scalar(sa.select(sa.func.count(EntityVersion.id)))
-    entities.process_submission(sub, submit.last_xml)  # replay: nothing changes
+    entities.apply_submission(sub, submit.last_xml)  # replay: nothing changes
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(EntityVersion.id))) == count == 3
     assert _entity(hid).version == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.models import Role
-from server.services import forms as service
+from server.services.forms import lifecycle as service
 
 
 @pytest.fixture

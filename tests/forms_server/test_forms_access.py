@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Form, Role
-from server.services import forms as service
+from server.services.forms import lifecycle as service
 from tests.forms_server.conftest import multipart, township_file
 
 FORM = township_file("departure")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from forms import xform_md5
 from server.extensions import db
 from server.models import Form, FormMedia, FormVersion, Role
-from server.services import forms as service
+from server.services.forms import lifecycle as service
 from tests.forms_server.conftest import TOWNSHIP, TOWNSHIP_FORMS, pyxform_reference, township_file
 
 

@@ -9,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from server.extensions import db
 from server.models import Entity
-from server.services import register
+from server.services.register import residence as register
 from tests.conftest import make_app
 
 ID = "11010519491231002X"

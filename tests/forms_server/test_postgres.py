@@ -17,9 +17,11 @@ def test_register_on_postgresql(tmp_path, postgres_url):
 
     from server.extensions import db
     from server.models import Area, Building, Role
-    from server.services import entities, users
-    from server.services import forms as service
-    from server.services.processing import process_pending
+    from server.services import users
+    from server.services.forms import entity_lists
+    from server.services.forms import lifecycle as service
+    from server.services.processing.pipeline import process_pending
+    from server.services.register import entities
     from tests.conftest import PASSWORD, make_app, upgrade
 
     app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
@@ -62,8 +64,8 @@ def test_register_on_postgresql(tmp_path, postgres_url):
             db.session.expire_all()
             p = entities.get_entity(p1)
             assert p.properties["household"] == h2 and p.properties["moved_from"] == h1
-            assert entities.list_csv("persons.csv", coordinator).count("\n") == 1  # moved away
-            assert "BT-1" in entities.list_csv("buildings.csv", coordinator)
+            assert entity_lists.list_csv("persons.csv", coordinator).count("\n") == 1  # moved away
+            assert "BT-1" in entity_lists.list_csv("buildings.csv", coordinator)
         finally:
             db.session.remove()
             db.engine.dispose()

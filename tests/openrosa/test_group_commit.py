@@ -1,5 +1,5 @@
 """Group commit: many submissions in one transaction, each answered on its own; the multipart
-reader; XML kept in the database (server.services.submission_batch, group_commit, storage)."""
+reader; XML kept in the database (server.services.ingest.batch, group_commit, storage)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Submission, SubmissionBlob
 from server.openrosa import multipart
-from server.services import storage, submission_batch
-from server.services.group_commit import GroupCommitter
-from server.services.submission_batch import IngestError, Outcome, Pending, StoredFile
+from server.services import storage
+from server.services.ingest import batch as submission_batch
+from server.services.ingest.batch import IngestError, Outcome, Pending, StoredFile
+from server.services.ingest.group_commit import GroupCommitter
 from tests.openrosa.conftest import instance
 
 
@@ -150,7 +151,7 @@ def test_posts_from_many_threads_share_commits(app, form, coordinator):
     """Through the real view: 40 concurrent POSTs, each answered 201, in fewer commits."""
     import io
 
-    from server.services.submissions import COMMITTER_KEY
+    from server.services.ingest.accept import COMMITTER_KEY
 
     token = coordinator.device_token
 

@@ -10,7 +10,10 @@ from defusedxml import ElementTree as DET
 
 from server.extensions import db
 from server.models import Submission
-from server.services import processing, storage
+from server.services import storage
+from server.services.processing import pipeline
+from server.services.processing.pipeline import Step
+from server.services.processing.worker import start_worker
 from tests.openrosa.conftest import add_form, instance
 
 RESPONSE = "{http://openrosa.org/http/response}"
@@ -160,10 +163,10 @@ def test_processing_runs_after_storage_and_can_be_replayed(app, form, post, runn
         if broken["on"]:
             raise ValueError("rule engine down")
 
-    monkeypatch.setattr(processing, "PROCESSORS", [("record", record), ("flaky", flaky)])
+    monkeypatch.setattr(pipeline, "STEPS", (Step("record", record), Step("flaky", flaky)))
     post(instance("uuid:p1"))
     post(instance("uuid:p2"))
-    assert processing.process_pending() == {"done": 0, "error": 2, "skipped": 0}
+    assert pipeline.process_pending() == {"done": 0, "error": 2, "skipped": 0}
     subs = _subs()
     assert [s.processing_state for s in subs] == ["error", "error"]
     assert subs[0].processing_error == "flaky: rule engine down"
@@ -183,15 +186,15 @@ def test_worker_thread_processes_new_submissions(app, form, post, monkeypatch):
     import threading
 
     done = threading.Event()
-    monkeypatch.setattr(processing, "PROCESSORS", [("signal", lambda s, x: done.set())])
+    monkeypatch.setattr(pipeline, "STEPS", (Step("signal", lambda s, x: done.set()),))
     app.config["PROCESS_IN_BACKGROUND"] = True
-    worker = processing.start_worker(app)
+    worker = start_worker(app)
     try:
         assert post(instance("uuid:w1")).status_code == 201
         assert done.wait(10)
     finally:
         worker.stop.set()
-        from server.services.submissions import NEW_SUBMISSION
+        from server.services.ingest.accept import NEW_SUBMISSION
 
         NEW_SUBMISSION.set()
         worker.thread.join(10)

@@ -1,6 +1,7 @@
 """The visit a submission records: which building, where, with what outcome; then coverage.
 
-Registered as the "visits" processor: runs after the raw submission is durable, idempotently
+The "visits" step of server.services.processing.pipeline: runs after the entities step (a
+building found in the field exists by then), idempotently
 (one Visit per submission; an edit naming a `deprecatedID` replaces the old visit). Fields read
 from the instance (forms/township): `building` (or `building_id`) holding the building code or a
 `buildings` entity id, `outcome`, `visit_location` (else the first geopoint), `start`. A
@@ -22,8 +23,8 @@ from gis.coverage import OUTCOMES, Visit
 from server.extensions import db
 from server.models import Building, Entity, FormVersion, Round, Submission
 from server.models import Visit as VisitRow
-from server.services import coverage, coverage_refresh
-from server.services.processing import register_processor
+from server.services.coverage import refresh as coverage_refresh
+from server.services.coverage import store as coverage
 
 BUILDING_FIELDS = ("building", "building_id")
 GEO_FIELD = "visit_location"
@@ -162,7 +163,7 @@ def _lookup(submission: Submission, day: date, chosen: str | None) -> _Lookup:
     return _Lookup(r[0], r[1] if r[1] is not None else r[2], r[3], r[4], visit, old)
 
 
-def process(submission: Submission, xml: bytes) -> None:
+def record_visit(submission: Submission, xml: bytes) -> None:
     """Create or update the submission's Visit and refresh its building's coverage."""
     try:
         root = parse_instance(xml)
@@ -233,5 +234,3 @@ def _refresh(touched: set[tuple[int, int]]) -> None:
     for building_id, round_id in sorted(touched):
         coverage_refresh.refresh_building(building_id, round_id)
 
-
-register_processor("visits", process)

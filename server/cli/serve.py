@@ -1,39 +1,19 @@
-"""The `doorstep` command: Flask's CLI group plus the commands each part registers."""
+"""`doorstep demo` and `doorstep serve`: start a server (and the processing worker with it)."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 import sqlalchemy as sa
-from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import current_app
+from flask.cli import with_appcontext
 
 from server.config import StartupError
-from server.extensions import db
-
-
-def _create_app() -> Flask:
-    from server import create_app
-
-    try:
-        return create_app()
-    except StartupError as err:
-        click.echo(f"doorstep: {err}", err=True)
-        sys.exit(2)
-
-
-def main() -> None:
-    cli = FlaskGroup(create_app=_create_app, help="Doorstep field survey server.")
-    try:
-        cli.main(prog_name="doorstep")
-    except StartupError as err:
-        click.echo(f"doorstep: {err}", err=True)
-        sys.exit(2)
 
 
 def check_database() -> None:
     """Fail fast with one line when the database cannot be reached."""
+    from server.extensions import db
+
     url = db.engine.url
     try:
         with db.engine.connect() as conn:
@@ -50,45 +30,6 @@ def upgrade_database() -> None:
 
     check_database()
     upgrade(directory=current_app.config["MIGRATIONS_DIR"])
-
-
-@click.group("users", help="Create and manage user accounts.")
-def users_cli() -> None:
-    pass
-
-
-@users_cli.command("create")
-@click.argument("username")
-@click.option("--role", required=True, help="admin, designer, supervisor or coordinator")
-@click.option("--area", "areas", multiple=True, help="Area code (repeatable).")
-@click.option("--name", "display_name", default="", help="Display name.")
-@with_appcontext
-def create_user_command(username: str, role: str, areas: tuple[str, ...], display_name: str):
-    """Create a user; the generated password is printed once and never stored in clear."""
-    from server.services import users
-
-    try:
-        _, password = users.create_user(
-            username, role, display_name=display_name, area_codes=list(areas)
-        )
-    except users.UserError as err:
-        raise click.ClickException(str(err)) from err
-    db.session.commit()
-    click.echo(f"created {role} {username}; password: {password}")
-
-
-@users_cli.command("reset-password")
-@click.argument("username")
-@with_appcontext
-def reset_password_command(username: str):
-    from server.services import users
-
-    try:
-        password = users.reset_password(username)
-    except users.UserError as err:
-        raise click.ClickException(str(err)) from err
-    db.session.commit()
-    click.echo(f"new password for {username}: {password}")
 
 
 @click.command("demo")
@@ -135,10 +76,4 @@ def serve(host: str, port: int, threads: int = 8, workers: int = 1) -> None:
     serving.serve(app, host, port, threads, workers, say=lambda line: click.echo(line, err=True))
 
 
-def init_app(app: Flask) -> None:
-    from server.services import backup
-
-    backup.init_app(app)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(demo_command)
-    app.cli.add_command(serve_command)
+COMMANDS = (demo_command, serve_command)

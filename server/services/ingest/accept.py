@@ -1,7 +1,7 @@
 """Submission ingest: the raw record is made durable and committed before anyone hears "201".
 
 A POST is split between its request thread and the process's ingest committer
-(server.services.group_commit):
+(server.services.ingest.group_commit):
 
 1. the request thread parses the XML once (defusedxml), checks it, finds the form version (one
    query; the form's shape is cached by version id and md5), reads the geotag and the expected
@@ -10,11 +10,11 @@ A POST is split between its request thread and the process's ingest committer
 2. it hands a plain `Pending` item to the committer and waits;
 3. the committer writes the whole batch — rows, raw XML (table submission_blobs, storage key
    `db:<sha256>`) and attachment rows — in ONE transaction and ONE durable flush
-   (server.services.submission_batch), then wakes each request with its own answer.
+   (server.services.ingest.batch), then wakes each request with its own answer.
 
 So nothing is acknowledged before its XML, its attachments and its row are durable, and a crash
 leaves at most unreferenced content-addressed files, never a row without its content. Processing
-(entities, visits …) runs later (server.services.processing). `INGEST_GROUP_COMMIT = False`
+(entities, visits …) runs later (server.services.processing.pipeline). `INGEST_GROUP_COMMIT = False`
 writes each submission in its request thread instead (same code, batches of one).
 """
 
@@ -36,8 +36,8 @@ from forms.xform_info import JR, parse_xform, primary_instance_root
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.services import storage
-from server.services.group_commit import CommitTimeout, GroupCommitter, committer_for
-from server.services.submission_batch import (
+from server.services.forms.lifecycle import accepts_submissions
+from server.services.ingest.batch import (
     CommitterConnection,
     IngestError,
     Outcome,
@@ -46,6 +46,7 @@ from server.services.submission_batch import (
     conflict,
     write_batch,
 )
+from server.services.ingest.group_commit import CommitTimeout, GroupCommitter, committer_for
 
 __all__ = ["NEW_SUBMISSION", "FormShape", "IngestError", "IngestResult", "StoredFile", "Upload",
            "expected_attachments", "find_form_version", "form_shape", "ingest",
@@ -163,15 +164,6 @@ def _child_text(el: Any, name: str) -> str | None:
     return ((found.text or "").strip() or None) if found is not None else None
 
 
-def _accepts(fv: FormVersion, user: User | None) -> bool:
-    """Published and superseded versions accept; drafts only as server.services.forms says."""
-    try:
-        from server.services.forms import accepts_submissions
-    except ImportError:
-        return fv.state in ("published", "superseded")
-    return accepts_submissions(fv, user)
-
-
 def find_form_version(form_id: str, version: str | None, user: User | None = None) -> FormVersion:
     """The version a submission names; 404 names what is unknown, 409 when it cannot be used."""
     form = db.session.scalar(sa.select(Form).where(Form.xml_form_id == form_id))
@@ -186,7 +178,7 @@ def find_form_version(form_id: str, version: str | None, user: User | None = Non
     )
     if fv is None:
         raise IngestError(404, f"Version {version or ''!r} of form {form_id!r} does not exist.")
-    if not _accepts(fv, user):
+    if not accepts_submissions(fv, user):
         raise IngestError(409, f"Version {version!r} of form {form_id!r} is a draft, "
                                "not published: try it through its draft test link (the QR code "
                                "on the form's page) or publish it before sending submissions.")

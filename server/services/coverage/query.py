@@ -1,8 +1,7 @@
-"""Who sees which buildings, and buildings with their state under the map's filters.
+"""Buildings with their state under the map's filters, within what the user may see.
 
-Scope: admins see everything; a supervisor sees the streets under their assigned areas (a
-supervisor with no assignment is centre staff and sees everything); a coordinator sees the
-streets they are assigned. Filters (village, street, coordinator) narrow that further.
+The user's streets come from server.services.scope; filters (village, street, coordinator,
+state) narrow them further.
 """
 
 from __future__ import annotations
@@ -24,40 +23,16 @@ from server.models import (
     User,
     Visit,
 )
-from server.services import coverage
+from server.services import scope
+from server.services.coverage import store as coverage
 
 
 class FilterError(ValueError):
     """A filter names something that does not exist (answer 404 / a clear message)."""
 
 
-def streets_under(area_ids: list[int]) -> set[str]:
-    if not area_ids:
-        return set()
-    paths = db.session.scalars(sa.select(Area.path).where(Area.id.in_(area_ids))).all()
-    cond = sa.or_(*[sa.or_(Area.path == p, Area.path.like(p + "/%")) for p in paths])
-    return set(db.session.scalars(sa.select(Area.code).where(Area.level == "street", cond)))
-
-
-def user_streets(user: User) -> set[str]:
-    return streets_under([a.area_id for a in user.assignments])
-
-
-def visible_streets(user: User | None) -> frozenset[str] | None:
-    """Street codes the user may see; None means every building (with or without a street).
-
-    ``user`` None is the command line (an operator of the server): everything.
-    """
-    if user is None:
-        return None
-    role = user.role_enum
-    if role == Role.ADMIN:
-        return None
-    if role == Role.SUPERVISOR and not user.assignments:
-        return None
-    if role in (Role.SUPERVISOR, Role.COORDINATOR):
-        return frozenset(user_streets(user))
-    return frozenset()
+def _codes(streets: dict[int, str]) -> set[str]:
+    return set(streets.values())
 
 
 def coordinator(username: str) -> User:
@@ -109,20 +84,20 @@ def filters(
     mine: bool = False,
 ) -> Filters:
     """The user's scope narrowed by the filters; unknown names raise FilterError."""
-    streets = visible_streets(user)
+    streets = scope.street_codes(user)
 
     def narrow(codes: set[str]) -> None:
         nonlocal streets
         streets = frozenset(codes) if streets is None else streets & frozenset(codes)
 
     if mine and user is not None:
-        narrow(user_streets(user))
+        narrow(_codes(scope.assigned_streets(user)))
     if village:
-        narrow(streets_under([area(village).id]))
+        narrow(_codes(scope.streets_under_paths([area(village).path])))
     if street:
         narrow({area(street, "street").code})
     if coordinator_name:
-        narrow(user_streets(coordinator(coordinator_name)))
+        narrow(_codes(scope.assigned_streets(coordinator(coordinator_name))))
     if state is not None and state not in coverage.STATES:
         raise FilterError(f"unknown state {state!r}; one of {', '.join(coverage.STATES)}")
     return Filters(round_(round_id), streets, state)
@@ -166,7 +141,7 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
     b = db.session.get(Building, building_id)
     if b is None:
         return None
-    streets = visible_streets(user)
+    streets = scope.street_codes(user)
     street = b.street.code if b.street is not None else None
     if streets is not None and street not in streets:
         return None

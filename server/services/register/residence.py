@@ -1,7 +1,7 @@
 """Register rules for persons: one current residence, arrivals and departures.
 
 来有登记、去有注销 and 居住地唯一性 (DOMAIN.md), as applied when a submission changes a
-person entity (server.services.entities):
+person entity (server.services.register.entities):
 
 - A person is keyed by resident ID number. A submission that creates a person whose ID number
   the register already holds (the coordinator's phone did not have them in persons.csv, e.g.

@@ -14,18 +14,16 @@ ODK leaves them to the server):
   lists it is flagged as a conflict.
 - Processing one submission twice changes nothing (its EntityVersions are looked up first).
 
-Entity lists go back to phones as CSV form media (`list_csv`), filtered to the user's areas.
+Entity lists go back to phones as CSV form media: server.services.forms.entity_lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import shapely
 import sqlalchemy as sa
 
-from forms.entities_csv import EntityRow, properties_of, render_entity_csv
 from forms.instance import (
     EntityAction,
     InstanceInfo,
@@ -34,17 +32,10 @@ from forms.instance import (
     read_instance,
 )
 from server.extensions import db
-from server.models import Area, Building, Entity, EntityVersion, FormVersion, Role, Submission, User
+from server.models import Area, Building, Entity, EntityVersion, FormVersion, Submission, User
 from server.models._types import utcnow
-from server.services import register
-from server.services.processing import register_processor
-
-#: Columns each list must carry for the township forms' choice filters and lookups.
-REQUIRED_COLUMNS = {
-    "buildings": ["street"],
-    "households": ["building", "street"],
-    "persons": ["household", "status", "id_number"],
-}
+from server.services import scope
+from server.services.register import residence as register
 
 _SCHEMAS: dict[tuple[int, str], InstanceSchema] = {}
 
@@ -67,8 +58,8 @@ def _schema(version: FormVersion) -> InstanceSchema:
 # --- processing ---------------------------------------------------------------------------
 
 
-def process_submission(submission: Submission, xml: bytes) -> None:
-    """Apply the submission's entity actions (the "entities" processor)."""
+def apply_submission(submission: Submission, xml: bytes) -> None:
+    """Apply the submission's entity actions (the pipeline's "entities" step)."""
     applied = db.session.scalar(
         sa.select(EntityVersion.id).where(EntityVersion.submission_id == submission.id).limit(1)
     )
@@ -235,117 +226,6 @@ def _copy_listing(building: Building, props: dict[str, Any]) -> None:
             setattr(building, attr, int(value))
 
 
-register_processor("entities", process_submission)
-
-
-# --- entity lists for phones ----------------------------------------------------------------
-
-
-def street_ids_for(user: User | None) -> list[int] | None:
-    """Streets a user works in; None means every street (admins, designers, no user)."""
-    if user is None or user.role_enum in (Role.ADMIN, Role.DESIGNER):
-        return None
-    paths = [a.area.path for a in user.assignments]
-    if not paths:
-        return None if user.role_enum is Role.SUPERVISOR else []
-    clauses = [sa.or_(Area.path == p, Area.path.like(p + "/%")) for p in paths]
-    return list(
-        db.session.scalars(sa.select(Area.id).where(Area.level == "street", sa.or_(*clauses)))
-    )
-
-
-def _declared_properties(dataset: str) -> list[str]:
-    decls: list[dict[str, Any]] = []
-    for entities in db.session.scalars(
-        sa.select(FormVersion.entities).order_by(FormVersion.id.desc())
-    ):
-        decls.extend(entities or [])
-    columns = list(REQUIRED_COLUMNS.get(dataset, []))
-    for prop in properties_of(decls, dataset):
-        if prop not in columns:
-            columns.append(prop)
-    return columns
-
-
-def _scoped(query: sa.Select, column: Any, street_ids: list[int] | None) -> sa.Select:
-    return query if street_ids is None else query.where(column.in_(street_ids))
-
-
-def list_csv(name: str, user: User | None) -> str | None:
-    """The CSV text of a generated list (streets.csv, buildings.csv, <dataset>.csv), or None."""
-    if not name.endswith(".csv"):
-        return None
-    dataset = name[: -len(".csv")]
-    streets = street_ids_for(user)
-    if dataset == "streets":
-        return _streets_csv(streets)
-    if dataset == "buildings":
-        return _buildings_csv(streets)
-    known = db.session.scalar(sa.select(Entity.id).where(Entity.dataset == dataset).limit(1))
-    if known is None and dataset not in REQUIRED_COLUMNS and not _declared_anywhere(dataset):
-        return None
-    query = _scoped(
-        sa.select(Entity).where(Entity.dataset == dataset, Entity.deleted.is_(False)),
-        Entity.area_id, streets,
-    ).order_by(Entity.id)
-    rows = (EntityRow(e.uuid, e.label, e.version, e.properties or {})
-            for e in db.session.scalars(query))
-    return render_entity_csv(rows, _declared_properties(dataset))
-
-
-def _declared_anywhere(dataset: str) -> bool:
-    return any(
-        d.get("dataset") == dataset
-        for entities in db.session.scalars(sa.select(FormVersion.entities))
-        for d in entities or []
-    )
-
-
-def _streets_csv(street_ids: list[int] | None) -> str:
-    village = sa.orm.aliased(Area)
-    query = _scoped(
-        sa.select(Area.code, Area.name_zh, Area.name_en, village.code)
-        .outerjoin(village, village.id == Area.parent_id)
-        .where(Area.level == "street"),
-        Area.id, street_ids,
-    ).order_by(Area.path)
-    rows: Iterable[EntityRow] = (
-        EntityRow(code, zh, 1, {"name_en": en, "village": v})
-        for code, zh, en, v in db.session.execute(query)
-    )
-    return render_entity_csv(rows, ["name_en", "village"])
-
-
-def _buildings_csv(street_ids: list[int] | None) -> str:
-    """Every footprint of the user's streets (name = building code), merged with what the
-    building listing recorded about it."""
-    columns = _declared_properties("buildings")
-    entities: dict[int, Entity] = {}
-    orphans: list[Entity] = []
-    for e in db.session.scalars(
-        _scoped(sa.select(Entity).where(Entity.dataset == "buildings", Entity.deleted.is_(False)),
-                Entity.area_id, street_ids)
-    ):
-        if e.building_id is not None:
-            entities[e.building_id] = e
-        else:
-            orphans.append(e)
-    query = _scoped(
-        sa.select(Building.id, Building.code, Building.address, Area.code)
-        .outerjoin(Area, Area.id == Building.street_id),
-        Building.street_id, street_ids,
-    ).order_by(Area.code, Building.code)
-    rows: list[EntityRow] = []
-    for building_id, code, address, street in db.session.execute(query):
-        e = entities.get(building_id)
-        props = dict(e.properties or {}) if e is not None else {}
-        props["street"] = street or props.get("street", "")
-        label = (e.label if e is not None and e.label else "") or address or code
-        rows.append(EntityRow(code, label, e.version if e is not None else 1, props))
-    rows.extend(EntityRow(e.uuid, e.label, e.version, e.properties or {}) for e in orphans)
-    return render_entity_csv(rows, columns)
-
-
 # --- reading the register -------------------------------------------------------------------
 
 
@@ -357,13 +237,13 @@ def query_entities(
     dataset: str, user: User | None, *, conflicts_only: bool = False, limit: int = 200,
     offset: int = 0,
 ) -> list[Entity]:
-    query = _scoped(sa.select(Entity).where(Entity.dataset == dataset), Entity.area_id,
-                    street_ids_for(user))
+    query = scope.where_street(sa.select(Entity).where(Entity.dataset == dataset),
+                               Entity.area_id, user)
     if conflicts_only:
         query = query.where(Entity.conflict.is_not(None))
     return list(db.session.scalars(query.order_by(Entity.id).limit(limit).offset(offset)))
 
 
 def visible_to(entity: Entity, user: User | None) -> bool:
-    streets = street_ids_for(user)
+    streets = scope.street_ids(user)
     return streets is None or entity.area_id in streets

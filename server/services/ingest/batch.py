@@ -1,6 +1,6 @@
 """The ingest committer's work: a batch of checked submissions written in ONE transaction.
 
-Each item arrives parsed and validated by its request thread (server.services.submissions),
+Each item arrives parsed and validated by its request thread (server.services.ingest.accept),
 its attachment files already written and fsynced (their directories are fsynced here, once per
 batch, before the commit). One transaction then decides every item against the stored rows and
 the items before it in the same batch — new (201), same bytes again (201, attachments

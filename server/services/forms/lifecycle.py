@@ -24,9 +24,10 @@ from forms import ConvertedForm, FormError, convert_xlsform, ensure_version
 from server.extensions import db
 from server.models import Form, FormMedia, FormVersion, Role, User
 from server.models._types import utcnow
-from server.services import audit, draft_testing
+from server.services import audit
+from server.services.forms import draft_testing, entity_lists
 
-#: Entity lists the server renders for every user (see server.services.entities).
+#: Entity lists the server renders for every user (see server.services.register.entities).
 GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv")
 DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 
@@ -248,6 +249,10 @@ def close(form: Form, user: User | None = None) -> Form:
 # --- queries the OpenRosa server and the pages use --------------------------------------
 
 
+def list_forms() -> list[Form]:
+    return list(db.session.scalars(sa.select(Form).order_by(Form.xml_form_id)))
+
+
 def get_form(xml_form_id: str) -> Form | None:
     return db.session.scalar(sa.select(Form).where(Form.xml_form_id == xml_form_id))
 
@@ -273,7 +278,7 @@ def latest_draft(form: Form) -> FormVersion | None:
 
 def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
     """Published and superseded versions of open forms do. Drafts take test submissions only
-    through their own test link (server.services.draft_testing), never as real data."""
+    through their own test link (server.services.forms.draft_testing), never as real data."""
     if version.form.state == "closed":
         return False
     return version.state in ("published", "superseded")
@@ -293,15 +298,13 @@ def settings_csv() -> str:
 def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
     """The manifest of a form version for one user: uploaded media plus the entity lists the
     form reads, filtered to the user's assigned areas."""
-    from server.services import entities
-
     out: dict[str, MediaFile] = {}
     for m in version.media:
         out[m.name] = MediaFile(m.name, m.content, m.md5, m.content_type)
     for name in version.media_names:
         if name in out:
             continue
-        text = settings_csv() if name == SETTINGS_CSV else entities.list_csv(name, user)
+        text = settings_csv() if name == SETTINGS_CSV else entity_lists.list_csv(name, user)
         if text is not None:
             content = text.encode("utf-8")
             out[name] = MediaFile(name, content, md5_hex(content), "text/csv")

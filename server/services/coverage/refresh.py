@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import Building, BuildingCoverage, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage import SUSPECT_FLAGS, counted, coverage_changed
+from server.services.coverage.store import SUSPECT_FLAGS, counted, coverage_changed
 
 
 def building_state(expected_units: int | None, visits: Iterable[tuple[str, int, list]]) -> tuple:

@@ -19,7 +19,8 @@ from server.extensions import db
 from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services import coverage, coverage_refresh
+from server.services.coverage import refresh as coverage_refresh
+from server.services.coverage import store as coverage
 
 BATCH = 50_000
 _V = VisitRow.__table__.c

@@ -1,8 +1,8 @@
 """Who sees which submissions, their fields as tables, and exports (CSV, XLSX, GeoJSON).
 
 Personal fields (ID numbers, phones) are masked unless privacy.can_see_personal_data(user);
-scope already limits supervisors to their areas' coordinators and coordinators to their own
-submissions. Callers audit every unmasked view and every export (see `audit_read`).
+server.services.scope decides which submissions each user sees. Callers audit every unmasked
+view and every export (see `audit_read`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import sqlalchemy as sa
 
 from forms.instance import parse_instance
 from server.extensions import db
-from server.models import Area, Assignment, Form, FormVersion, Role, Submission, User
+from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
-from server.services import audit, privacy, storage
-from server.services.submissions import form_shape
+from server.services import audit, privacy, scope, storage
+from server.services.ingest.accept import form_shape
+from server.services.processing import pipeline
 
 META_COLUMNS = ["instance_id", "form_id", "form_version", "submitter", "received_at",
                 "review_state", "processing_state", "lon", "lat", "gps_accuracy"]
@@ -56,24 +57,10 @@ class Filters:
         )
 
 
-def _scope(query: sa.Select, user: User) -> sa.Select:
-    query = query.where(Submission.draft.is_(False))  # drafts' test submissions: never shown
-    if user.role == Role.COORDINATOR.value:
-        return query.where(Submission.submitter_id == user.id)
-    if user.role == Role.SUPERVISOR.value:
-        paths = [a.area.path for a in user.assignments]
-        if not paths:
-            return query.where(sa.false())
-        under = sa.or_(*[sa.or_(Area.path == p, Area.path.like(p + "/%")) for p in paths])
-        team = sa.select(Assignment.user_id).join(Area).where(under)
-        return query.where(Submission.submitter_id.in_(team))
-    return query  # admins and designers: everything, masked
-
-
 def query(user: User, filters: Filters) -> sa.Select:
     q = (sa.select(Submission).join(FormVersion, Submission.form_version_id == FormVersion.id)
          .join(Form, FormVersion.form_id == Form.id))
-    q = _scope(q, user)
+    q = scope.where_submission(q, user)
     if filters.form:
         q = q.where(Form.xml_form_id == filters.form)
     if filters.coordinator:
@@ -93,7 +80,7 @@ def query(user: User, filters: Filters) -> sa.Select:
 
 
 def get_visible(user: User, submission_id: int) -> Submission | None:
-    q = _scope(sa.select(Submission).where(Submission.id == submission_id), user)
+    q = scope.where_submission(sa.select(Submission).where(Submission.id == submission_id), user)
     return db.session.scalar(q)
 
 
@@ -274,6 +261,4 @@ def set_review_state(user: User, sub: Submission, state: str) -> None:
     if (old == "rejected") != (state == "rejected"):
         # A rejected visit no longer counts for coverage (and counts again when un-rejected):
         # re-derive from the raw submission, as any replay would.
-        from server.services import processing
-
-        processing.process_one(sub.id)
+        pipeline.process_one(sub.id)

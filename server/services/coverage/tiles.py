@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from gis.tiles import STATES, TileSource
 from server.extensions import db
 from server.models import Area, Building, BuildingCoverage, Visit
-from server.services import coverage
+from server.services.coverage import store as coverage
 
 PROBE_SECONDS = 5.0
 MAX_TILES = 4096

@@ -12,8 +12,8 @@ import xlsxwriter
 
 from gis.render import render_png
 from gis.walklist import route_order
-from server.services import coverage_query
-from server.services.coverage_query import Filters
+from server.services.coverage import query as coverage_query
+from server.services.coverage.query import Filters
 
 FORMATS = ("csv", "xlsx", "geojson")
 COLUMNS = ("code", "street", "address", "expected_units", "state", "visits", "lon", "lat")

@@ -33,7 +33,8 @@ from gis.coverage import (
     rollup_by_coordinator,
 )
 from server.extensions import db
-from server.models import Area, Assignment, Building, BuildingCoverage, Round, Submission, User
+from server.models import Area, Building, BuildingCoverage, Round, Submission
+from server.services import scope
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
 
@@ -225,29 +226,10 @@ def area_parents() -> dict[str, str | None]:
     return {r.code: code_of.get(r.parent_id) for r in rows}
 
 
-def coordinator_streets() -> dict[str, list[str]]:
-    """Coordinator username -> street codes of their assignments (villages expand to streets)."""
-    rows = db.session.execute(
-        sa.select(User.username, Area.path)
-        .join(Assignment, Assignment.user_id == User.id)
-        .join(Area, Area.id == Assignment.area_id)
-        .where(User.role == "coordinator")
-    ).all()
-    streets = db.session.execute(
-        sa.select(Area.code, Area.path).where(Area.level == "street")
-    ).all()
-    out: dict[str, list[str]] = {}
-    for username, path in rows:
-        out.setdefault(username, []).extend(
-            code for code, p in streets if p == path or p.startswith(path + "/")
-        )
-    return out
-
-
 def rollups(round_id: int) -> dict:
     """Counts and rates per area (street, village, township) and per coordinator."""
     cov = stored_coverage(round_id)
     return {
         "areas": rollup_by_area(cov, area_parents()),
-        "coordinators": rollup_by_coordinator(cov, coordinator_streets()),
+        "coordinators": rollup_by_coordinator(cov, scope.coordinator_streets()),
     }

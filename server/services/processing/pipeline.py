@@ -1,36 +1,40 @@
-"""Processing of stored submissions: the derived data (entities, visits, coverage).
+"""Processing of stored submissions: the ordered steps that derive entities, visits, coverage.
 
 A submission is answered 201 once its raw record is durable; processing runs afterwards, off the
-request path, and must be idempotent so that any submission can be replayed. Each feature
-registers a processor; they run in registration order inside one transaction per submission.
+request path (server.services.processing.worker), and every step is idempotent so that any
+submission can be replayed. The steps run in the order of STEPS inside one transaction per
+submission; a failure rolls all of them back and records the step and reason.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
-import click
 import sqlalchemy as sa
-from flask import Flask
-from flask.cli import with_appcontext
 
 from server.extensions import db
 from server.models import Form, FormVersion, Submission
 from server.models._types import utcnow
 from server.models.submissions import TEST_STATE
 from server.services import storage
-
-# (name, function(submission, xml_bytes)) pairs.
-Processor = Callable[[Submission, bytes], None]
-PROCESSORS: list[tuple[str, Processor]] = []
+from server.services.coverage.visits import record_visit
+from server.services.register.entities import apply_submission
 
 
-def register_processor(name: str, processor: Processor) -> None:
-    if any(existing == name for existing, _ in PROCESSORS):
-        return  # module imported again (several apps in one process): keep one
-    PROCESSORS.append((name, processor))
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Submission, bytes], None]  # (submission, its raw XML)
+
+
+#: The pipeline, in order. Entities first: a building listed in the field is created by its
+#: submission's `buildings` entity, and the visit of that same submission must find it.
+STEPS: tuple[Step, ...] = (
+    Step("entities", apply_submission),
+    Step("visits", record_visit),
+)
 
 
 log = logging.getLogger(__name__)
@@ -57,9 +61,9 @@ def process_one(submission_id: int) -> str:
     step = "read"
     try:
         xml = storage.get(sub.storage_key, sub.xml_sha256)
-        for name, processor in PROCESSORS:
-            step = name
-            processor(sub, xml)
+        for step_ in STEPS:
+            step = step_.name
+            step_.run(sub, xml)
         sub.processing_state = "done"
         sub.processing_error = None
         sub.processed_at = utcnow()
@@ -114,63 +118,3 @@ def reprocess(form_id: str | None = None, everything: bool = False) -> int:
     count = db.session.execute(query).rowcount
     db.session.commit()
     return count
-
-
-class Worker:
-    """The embedded worker: one daemon thread processing pending submissions as they arrive."""
-
-    def __init__(self, app: Flask, idle_wait_s: float = 5.0):
-        self.app = app
-        self.idle_wait_s = idle_wait_s
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="doorstep-processing", daemon=True)
-
-    def start(self) -> Worker:
-        self.thread.start()
-        return self
-
-    def _run(self) -> None:
-        from server.services.submissions import NEW_SUBMISSION
-
-        while not self.stop.is_set():
-            NEW_SUBMISSION.clear()
-            try:
-                with self.app.app_context():
-                    process_pending()
-                    db.session.remove()
-            except Exception:  # keep the worker alive; the next round retries
-                log.exception("processing worker round failed")
-            NEW_SUBMISSION.wait(self.idle_wait_s)
-
-
-def start_worker(app: Flask) -> Worker | None:
-    """Started when serving (server.cli.serve) unless PROCESS_IN_BACKGROUND is off."""
-    with app.app_context():
-        storage.sweep_temporary()
-    if not app.config.get("PROCESS_IN_BACKGROUND", True):
-        return None
-    worker = Worker(app).start()
-    app.extensions["doorstep.worker"] = worker
-    return worker
-
-
-@click.group("submissions", help="Stored submissions: processing and replay.")
-def submissions_cli() -> None:
-    pass
-
-
-@submissions_cli.command("reprocess")
-@click.option("--form", "form_id", default=None, help="Only this form (its XML form id).")
-@click.option("--all", "everything", is_flag=True,
-              help="Replay every submission, not only those whose processing failed.")
-@with_appcontext
-def reprocess_command(form_id: str | None, everything: bool) -> None:
-    """Replay processing (entities, visits …) from the stored raw submissions."""
-    marked = reprocess(form_id, everything)
-    counts = process_pending()
-    click.echo(f"marked {marked}; processed: {counts['done']} done, {counts['error']} errors")
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(submissions_cli)
-    app.extensions.setdefault("doorstep.serve_hooks", []).append(start_worker)

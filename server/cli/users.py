@@ -1,0 +1,50 @@
+"""`doorstep users …`: accounts from the command line (the first admin, lost passwords)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("users", help="Create and manage user accounts.")
+def users_cli() -> None:
+    pass
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, help="admin, designer, supervisor or coordinator")
+@click.option("--area", "areas", multiple=True, help="Area code (repeatable).")
+@click.option("--name", "display_name", default="", help="Display name.")
+@with_appcontext
+def create_user_command(username: str, role: str, areas: tuple[str, ...], display_name: str):
+    """Create a user; the generated password is printed once and never stored in clear."""
+    from server.extensions import db
+    from server.services import users
+
+    try:
+        _, password = users.create_user(
+            username, role, display_name=display_name, area_codes=list(areas)
+        )
+    except users.UserError as err:
+        raise click.ClickException(str(err)) from err
+    db.session.commit()
+    click.echo(f"created {role} {username}; password: {password}")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+@with_appcontext
+def reset_password_command(username: str):
+    from server.extensions import db
+    from server.services import users
+
+    try:
+        password = users.reset_password(username)
+    except users.UserError as err:
+        raise click.ClickException(str(err)) from err
+    db.session.commit()
+    click.echo(f"new password for {username}: {password}")
+
+
+COMMANDS = (users_cli,)

@@ -1,0 +1,6 @@
+"""The register: entities (buildings, households, persons) created and updated by submissions
+(entities), and the residence rules for persons (residence)."""
+
+from server.services.register.entities import apply_submission, history, query_entities, visible_to
+
+__all__ = ["apply_submission", "history", "query_entities", "visible_to"]

@@ -1,0 +1,126 @@
+"""Who may see which areas: the one rule every reader asks, and it fails closed.
+
+The map, tiles, statistics, walk lists and coverage exports, the submission list and its exports,
+the register and the phones' entity lists all narrow their queries here, so a principal sees the
+same streets everywhere:
+
+- the command line (no user), admins and form designers: every area (personal data is masked
+  for admins and designers by server.services.privacy, not here);
+- supervisors and coordinators: the streets under their assigned areas (a village expands to its
+  streets); none assigned means nothing, never everything;
+- any other or unknown role: nothing.
+
+Submissions follow people rather than places: a coordinator sees their own, a supervisor those
+sent by anyone assigned inside their areas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import Area, Assignment, Role, Submission, User
+
+#: Roles whose scope is every area.
+EVERYWHERE = frozenset({Role.ADMIN, Role.DESIGNER})
+#: Roles whose scope is their assigned areas.
+ASSIGNED = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
+
+
+def _under(paths: list[str]) -> Any:
+    """Areas at or below any of the paths (the area tree is a materialised path)."""
+    if not paths:
+        return sa.false()
+    return sa.or_(*[sa.or_(Area.path == p, Area.path.like(p + "/%")) for p in paths])
+
+
+def _role(user: User | None) -> Role | None:
+    """The role that decides, or None: anonymous, deactivated or unknown roles see nothing."""
+    if user is None or not getattr(user, "active", False):
+        return None
+    try:
+        return Role(user.role)
+    except ValueError:
+        return None
+
+
+def sees_everything(user: User | None) -> bool:
+    return user is None or _role(user) in EVERYWHERE
+
+
+def assigned_paths(user: User) -> list[str]:
+    return [a.area.path for a in user.assignments]
+
+
+def streets_under_paths(paths: list[str]) -> dict[int, str]:
+    """Street id -> street code for every street at or below the paths."""
+    rows = db.session.execute(
+        sa.select(Area.id, Area.code).where(Area.level == "street", _under(paths))
+    )
+    return {street_id: code for street_id, code in rows}
+
+
+def assigned_streets(user: User) -> dict[int, str]:
+    """The streets a user is assigned to work in (whatever their role may see)."""
+    return streets_under_paths(assigned_paths(user))
+
+
+def _visible(user: User | None) -> dict[int, str] | None:
+    if sees_everything(user):
+        return None
+    if _role(user) in ASSIGNED:
+        return assigned_streets(user)
+    return {}
+
+
+def street_ids(user: User | None) -> frozenset[int] | None:
+    """Ids of the streets the user may see; None means every area (and unassigned buildings)."""
+    visible = _visible(user)
+    return None if visible is None else frozenset(visible)
+
+
+def street_codes(user: User | None) -> frozenset[str] | None:
+    """The same streets as `street_ids`, by code (the map's filters speak codes)."""
+    visible = _visible(user)
+    return None if visible is None else frozenset(visible.values())
+
+
+def where_street(query: sa.Select, street_column: Any, user: User | None) -> sa.Select:
+    """Narrow a query to rows whose street (an Area id column) the user may see."""
+    ids = street_ids(user)
+    return query if ids is None else query.where(street_column.in_(sorted(ids)))
+
+
+def where_submission(query: sa.Select, user: User | None) -> sa.Select:
+    """Narrow a query over Submission to those the user may see (drafts' tests: never)."""
+    query = query.where(Submission.draft.is_(False))
+    if sees_everything(user):
+        return query
+    role = _role(user)
+    if role is Role.COORDINATOR:
+        return query.where(Submission.submitter_id == user.id)
+    if role is Role.SUPERVISOR:
+        team = sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
+        return query.where(Submission.submitter_id.in_(team))
+    return query.where(sa.false())
+
+
+def coordinator_streets() -> dict[str, list[str]]:
+    """Coordinator username -> codes of the streets they are assigned (for the roll-ups)."""
+    streets = db.session.execute(
+        sa.select(Area.code, Area.path).where(Area.level == "street").order_by(Area.path)
+    ).all()
+    rows = db.session.execute(
+        sa.select(User.username, Area.path)
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(Area, Area.id == Assignment.area_id)
+        .where(User.role == Role.COORDINATOR.value)
+    ).all()
+    out: dict[str, list[str]] = {}
+    for username, path in rows:
+        out.setdefault(username, []).extend(
+            code for code, p in streets if p == path or p.startswith(path + "/")
+        )
+    return out
