@@ -20,8 +20,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)
 
+    # The features load with the app, not on `import server`: tools import server.config alone.
     from server import access, csrf, i18n
-    from server.extensions import db, login_manager, migrate
+    from server.extensions import db, login_manager, migrate  # (see above)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
@@ -30,11 +31,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     access.init_app(app)
     csrf.init_app(app)
 
-    from server.web import register_blueprints
+    from server.web import register_blueprints  # (see above)
 
     register_blueprints(app)
 
-    from server import cli
+    from server import cli  # (see above)
 
     cli.init_app(app)
     return app

@@ -21,11 +21,11 @@ import waitress
 from flask import Flask
 
 from server.extensions import db
+from server.services.processing.worker import start_worker
 
 
 def _run_hooks(app: Flask) -> None:
     """What a serving process starts besides the web threads: the processing worker."""
-    from server.services.processing.worker import start_worker
 
     start_worker(app)
 

@@ -1,4 +1,4 @@
-"""The `doorstep` command: Flask's CLI group plus every command of the project.
+"""The `doorstep` command's commands (the entry point itself is server.cli.main).
 
 One convention: the commands of a capability live in `server/cli/<capability>.py`, which lists
 them in its COMMANDS; FEATURES below is the one ordered list of those modules. Command modules
@@ -9,13 +9,8 @@ light commands never pay for the geo and form engines. Services never import cli
 from __future__ import annotations
 
 import importlib
-import sys
 
-import click
 from flask import Flask
-from flask.cli import FlaskGroup
-
-from server.config import StartupError
 
 FEATURES = (
     "server.cli.serve",  # demo, serve
@@ -26,25 +21,6 @@ FEATURES = (
     "server.cli.coverage",
     "server.cli.backup",  # backup, restore
 )
-
-
-def _create_app() -> Flask:
-    from server import create_app
-
-    try:
-        return create_app()
-    except StartupError as err:
-        click.echo(f"doorstep: {err}", err=True)
-        sys.exit(2)
-
-
-def main() -> None:
-    cli = FlaskGroup(create_app=_create_app, help="Doorstep field survey server.")
-    try:
-        cli.main(prog_name="doorstep")
-    except StartupError as err:
-        click.echo(f"doorstep: {err}", err=True)
-        sys.exit(2)
 
 
 def init_app(app: Flask) -> None:

@@ -7,15 +7,14 @@ Texts followed: OpenRosa HTTP Request API (headers), Form List API, Form Submiss
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
-bp = Blueprint("openrosa", __name__)
+from server.openrosa import device, draft, views  # noqa: F401 (routes register on import)
+from server.openrosa.blueprint import bp
+from server.web.home import add_home_link
 
 
 def init_app(app: Flask) -> None:
-    from server.openrosa import device, draft, views  # noqa: F401 (routes register on import)
-
     app.register_blueprint(bp)
-    from server.web.home import add_home_link
 
     add_home_link(app, "openrosa.device", "ODK Collect / phone setup")

@@ -15,7 +15,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Role, User
-from server.openrosa import bp
+from server.openrosa.blueprint import bp
 from server.services import audit
 
 

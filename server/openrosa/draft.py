@@ -14,8 +14,9 @@ from flask import Response, abort, request
 from server.access import DEVICE, allow
 from server.extensions import db
 from server.models import FormVersion, User
-from server.openrosa import bp
 from server.openrosa import protocol as p
+from server.openrosa.blueprint import bp
+from server.openrosa.device import qr_payload, qr_svg
 from server.openrosa.views import receive
 from server.services.forms import draft_testing
 
@@ -89,7 +90,6 @@ def draft_submission(draft_token: str) -> Response:
 def draft_link(fv: FormVersion) -> dict[str, str]:
     """What the designer's form page shows for a draft: the test link's server URL, the
     ODK Collect QR payload and its SVG (a project of its own, "草稿测试 <title>")."""
-    from server.openrosa.device import qr_payload, qr_svg
 
     token = draft_testing.ensure_token(fv)
     url = p.url("form_list", None, token).removesuffix("formList")

@@ -14,8 +14,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from server.access import DEVICE, allow
 from server.extensions import db
 from server.models import Form, FormVersion, Role, User
-from server.openrosa import bp, multipart
+from server.openrosa import multipart
 from server.openrosa import protocol as p
+from server.openrosa.blueprint import bp
 from server.services.ingest import accept as submissions
 from server.services.ingest.accept import IngestError, Upload
 

@@ -28,6 +28,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from server.extensions import db
+from server.models import SubmissionBlob
+
 TMP = "tmp"
 DB_PREFIX = "db:"
 
@@ -134,8 +137,6 @@ def sync_dirs(directories: set[Path]) -> None:
 
 
 def _blob(key: str) -> bytes | None:
-    from server.extensions import db
-    from server.models import SubmissionBlob
 
     return db.session.scalar(
         sa.select(SubmissionBlob.xml).where(SubmissionBlob.sha256 == key[len(DB_PREFIX):])

@@ -20,6 +20,7 @@ from server.access import PUBLIC, allow
 from server.i18n import CATALOGUE_DIR, current_locale
 from server.i18n import gettext as _
 from server.models import Role
+from server.web.home import add_home_link
 
 bp = Blueprint("app", __name__, url_prefix="/app")
 
@@ -174,6 +175,5 @@ def icon(size: int):
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["vite_tags"] = vite_tags
-    from server.web.home import add_home_link
 
     add_home_link(app, "app.shell", "Phone app")

@@ -21,13 +21,14 @@ from gis.tiles import STATES
 from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
-from server.models import Area, Role, Round, SubmissionAttachment, User, Visit
-from server.services import scope
+from server.models import Area, Building, Role, Round, SubmissionAttachment, User, Visit
+from server.services import scope, storage
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import store as coverage
 from server.services.coverage import tiles as coverage_tiles
 from server.services.coverage.query import FilterError
+from server.web.home import add_home_link
 
 bp = Blueprint("coverage", __name__)
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
@@ -106,7 +107,6 @@ def map_page():
 
 def _extent(streets: frozenset[str] | None) -> str:
     """minlon,minlat,maxlon,maxlat of the buildings the user sees (the map's first view)."""
-    from server.models import Building
 
     q = sa.select(
         sa.func.min(Building.minx),
@@ -228,7 +228,6 @@ def map_png():
 @bp.route("/coverage/photo/<int:attachment_id>")
 @allow(*STAFF)
 def photo(attachment_id: int):
-    from server.services import storage
 
     att = db.session.get(SubmissionAttachment, attachment_id)
     if att is None or att.storage_key is None:
@@ -245,7 +244,6 @@ def photo(attachment_id: int):
 
 
 def init_app(app: Flask) -> None:
-    from server.web.home import add_home_link
 
     app.register_blueprint(bp)
     add_home_link(app, "coverage.map_page", "Coverage map")

@@ -21,7 +21,10 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Form, FormVersion, Role
+from server.openrosa.draft import draft_link
+from server.services.forms import draft_testing
 from server.services.forms import lifecycle as service
+from server.web.home import add_home_link
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 DESIGNERS = (Role.ADMIN, Role.DESIGNER)
@@ -100,8 +103,6 @@ def upload():
 def detail(xml_form_id: str):
     from markupsafe import Markup
 
-    from server.openrosa.draft import draft_link
-    from server.services.forms import draft_testing
 
     form = form_or_404(xml_form_id)
     draft = draft_testing.newest_draft(form) if form.state != "closed" else None
@@ -169,6 +170,5 @@ def _attachment(name: str) -> str:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    from server.web.home import add_home_link
 
     add_home_link(app, "forms.index", "Forms")

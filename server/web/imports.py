@@ -9,6 +9,7 @@ from server.i18n import gettext as _
 from server.models import Role
 from server.services import imports
 from server.services.imports import GisImportError
+from server.web.home import add_home_link
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 KINDS = ("buildings", "areas")
@@ -43,7 +44,6 @@ def upload():
 
 
 def init_app(app: Flask) -> None:
-    from server.web.home import add_home_link
 
     app.register_blueprint(bp)
     add_home_link(app, "imports.upload", "Import footprints and areas")

@@ -13,6 +13,7 @@ from server.models import Entity, Role
 from server.services import audit, privacy
 from server.services.register import entities
 from server.services.register import residence as register
+from server.web.home import add_home_link
 
 bp = Blueprint("register", __name__, url_prefix="/register")
 READERS = (Role.SUPERVISOR, Role.ADMIN)
@@ -65,7 +66,6 @@ def detail(dataset: str, uuid: str):
 
 
 def init_app(app: Flask) -> None:
-    from server.web.home import add_home_link
 
     app.register_blueprint(bp)
     add_home_link(app, "register.index", "Register")

@@ -23,6 +23,7 @@ from server.models import Form, Role, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import storage
 from server.services.submissions import exports as sx
+from server.web.home import add_home_link
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
 VIEWERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
@@ -109,7 +110,6 @@ def export(fmt: str):
 
 
 def init_app(app: Flask) -> None:
-    from server.web.home import add_home_link
 
     app.register_blueprint(bp)
     add_home_link(app, "submissions.index", "Submissions")

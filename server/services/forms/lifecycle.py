@@ -342,7 +342,7 @@ __all__ = [
 
 def publish_township(user: User | None = None) -> list[FormVersion]:
     """Upload and publish the shipped township forms (forms/township/*.xlsx); idempotent."""
-    from forms.township.build import FORMS, HERE
+    from forms.township.build import FORMS, HERE  # builds workbooks: only for the demo
 
     published = []
     for name in FORMS:

@@ -29,6 +29,7 @@ from forms.instance import (
     InstanceInfo,
     InstanceSchema,
     instance_schema,
+    parse_geopoint,
     read_instance,
 )
 from server.extensions import db
@@ -205,8 +206,6 @@ def _locate(entity: Entity, props: dict[str, Any]) -> None:
 
 def _field_building(entity: Entity, props: dict[str, Any]) -> Building | None:
     """A building found in the field (not in the imported footprints) becomes a point."""
-    from forms.instance import parse_geopoint
-
     point = parse_geopoint((props.get("geometry") or "").split(";")[0])
     if point is None or len(entity.uuid) > 64:
         return None
