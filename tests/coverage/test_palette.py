@@ -1,7 +1,7 @@
 """Every page that shows a coverage state takes its colour and name from gis/states.py.
 
-Change detection: the rendered legends, the map's JSON, the statistics headers, the walk list
-and the PNG are read back and compared with the table.
+Change detection: the rendered legends, the map's and the phone shell's JSON, the statistics
+headers, the walk list and the PNG are read back and compared with the table.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ def test_stats_headers_and_walk_list_name_states_from_the_table(
     walk = client.get(f"/coverage/walklist?all=1&lang={locale}").get_data(as_text=True)
     cells = re.findall(r"<td>([^<]*)</td>\s*<td class=\"box\">", walk)
     assert cells and set(cells) == {BY_KEY[k].name(locale) for k in STATES}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_phone_shell_carries_the_table_with_the_phone_state(client, login, locale) -> None:
+    login("coordinator")
+    page = client.get(f"/app/?lang={locale}").get_data(as_text=True)
+    config = json.loads(re.search(r"window\.DOORSTEP = (\{.*?\});</script>", page).group(1))
+    assert config["states"] == for_client(locale, phone=True)
+    assert config["states"][-1]["key"] == "queued"
+    assert not set(STATES) & set(config["i18n"])  # names come with the table, not the catalogue
 
 
 def test_png_legend_names_follow_the_locale(client, login, scenario, monkeypatch) -> None:

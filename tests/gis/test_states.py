@@ -1,7 +1,8 @@
 """The coverage states table is the only source of the states' colours and names.
 
-The PNG renderer, the tiles and the engine read it, and the colours stay apart for
-colour-blind eyes.
+The PNG renderer, the tiles and the engine read it; no other file may spell one of its colours
+(a second copy is how the phone map and the supervisors' map drifted apart); and the colours
+stay apart for colour-blind eyes.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,10 @@ from gis import states
 from gis.render import render_png
 from gis.states import BY_KEY, STATES, TABLE
 
+REPO = Path(__file__).resolve().parents[2]
+SCANNED = ("gis", "server", "forms")
+SKIPPED_DIRS = {"node_modules", "__pycache__", "static/app"}
+SUFFIXES = {".py", ".js", ".vue", ".html", ".json", ".css", ".ts", ".svg"}
 # Machado et al. (2009), severity 1: linear-RGB matrices simulating each colour blindness.
 CVD = {
     "normal": np.eye(3),
@@ -90,3 +96,38 @@ def test_png_legend_shows_every_state_in_the_table_colour() -> None:
     colours = {c for _n, c in img.getcolors(1_000_000)}
     assert {BY_KEY[s].rgb for s in STATES} <= colours
     assert BY_KEY["queued"].rgb not in colours  # the phone's own state is not a report's
+
+
+def _source_files():
+    for top in SCANNED:
+        for path in (REPO / top).rglob("*"):
+            rel = path.relative_to(REPO).as_posix()
+            if path.suffix in SUFFIXES and not any(f"/{d}/" in f"/{rel}" for d in SKIPPED_DIRS):
+                yield path
+
+
+def test_no_other_file_spells_a_state_colour() -> None:
+    own = REPO / "gis" / "states.py"
+    spelt = []
+    for s in TABLE:
+        r, g, b = s.rgb
+        spelt.append(re.compile(rf"{s.colour}\b", re.IGNORECASE))
+        spelt.append(re.compile(rf"\(\s*{r}\s*,\s*{g}\s*,\s*{b}\s*\)"))  # an RGB tuple
+    files = [p for p in _source_files() if p != own]
+    assert any(p.name == "mapview.js" for p in files)  # the scan reaches the client source
+    offenders = [
+        f"{p.relative_to(REPO)}: {rx.pattern}"
+        for p in files
+        for rx in spelt
+        if rx.search(p.read_text("utf-8", errors="replace"))
+    ]
+    assert offenders == []
+
+
+def test_no_translation_file_names_a_state() -> None:
+    """The states' names live in the table, not in the catalogues (where they drifted)."""
+    import json
+
+    names = {s.key for s in TABLE} | {s.en for s in TABLE}
+    for path in (REPO / "server" / "translations").rglob("*.json"):
+        assert not names & set(json.loads(path.read_text("utf-8"))), path
