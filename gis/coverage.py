@@ -44,6 +44,7 @@ import numpy as np
 
 from gis._matching import MatchArrays, PreparedBuildings, utm_epsg
 from gis._tables import OUTCOMES, Buildings, Visit, Visits, _building_ids, py
+from gis.states import STATES
 
 __all__ = [
     "OUTCOMES",
@@ -64,8 +65,9 @@ __all__ = [
     "utm_epsg",
 ]
 
-STATES = ("unvisited", "visited", "complete", "revisit", "suspect")
-_UNVISITED, _VISITED, _COMPLETE, _REVISIT, _SUSPECT = range(5)
+_UNVISITED, _VISITED, _COMPLETE, _REVISIT, _SUSPECT = map(
+    STATES.index, ("unvisited", "visited", "complete", "revisit", "suspect")
+)
 _DONE, _CLOSED, _RETRY, _SUSPECT_BIT = 1, 2, 4, 8
 _OUTCOME_BIT = np.array([_DONE, _RETRY, _RETRY, _CLOSED, _CLOSED, _CLOSED], np.uint8)
 assert len(_OUTCOME_BIT) == len(OUTCOMES)

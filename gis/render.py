@@ -1,6 +1,7 @@
 """A static PNG coverage map (for reports): footprints coloured by state, title, legend.
 
-Pure Pillow on planar metres around the area's centre; no basemap, no network.
+Pure Pillow on planar metres around the area's centre; no basemap, no network. Colours and
+default names come from ``gis.states``, like the interactive maps, so a printout matches them.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ import numpy as np
 import shapely
 from PIL import Image, ImageDraw, ImageFont
 
-COLOURS = {
-    "unvisited": (215, 48, 31),
-    "visited": (253, 174, 97),
-    "complete": (26, 152, 80),
-    "revisit": (69, 117, 180),
-    "suspect": (158, 79, 165),
-}
+from gis.states import BY_KEY, STATES
+
+COLOURS = {k: BY_KEY[k].rgb for k in STATES}
+UNKNOWN = (128, 128, 128)
 _FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
@@ -47,7 +45,10 @@ def render_png(
     labels: dict[str, str] | None = None,
     size: tuple[int, int] = (1200, 900),
 ) -> bytes:
-    """PNG bytes: every footprint filled with its state's colour; legend with counts."""
+    """PNG bytes: every footprint filled with its state's colour; legend with counts.
+
+    ``labels`` maps state keys to the legend's names (default: the table's English names).
+    """
     w, h = size
     legend_h, margin = 70, 20
     img = Image.new("RGB", (w, h), (255, 255, 255))
@@ -70,12 +71,12 @@ def render_png(
                     continue
                 c = np.asarray(poly.exterior.coords)
                 pts = [(ox + (x - minx) * k * scale, oy + (maxy - y) * scale) for x, y in c]
-                draw.polygon(pts, fill=COLOURS.get(s, (128, 128, 128)), outline=(60, 60, 60))
+                draw.polygon(pts, fill=COLOURS.get(s, UNKNOWN), outline=(60, 60, 60))
     counts = Counter(states)
     x, y = margin, h - legend_h + 15
     for s, colour in COLOURS.items():
         draw.rectangle((x, y, x + 22, y + 22), fill=colour, outline=(60, 60, 60))
-        text = f"{(labels or {}).get(s, s)} {counts.get(s, 0)}"
+        text = f"{(labels or {}).get(s) or BY_KEY[s].en} {counts.get(s, 0)}"
         draw.text((x + 30, y), text, fill=(0, 0, 0), font=font(18))
         x += 40 + int(draw.textlength(text, font=font(18))) + 20
     buf = io.BytesIO()

@@ -17,7 +17,8 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-STATES = ("unvisited", "visited", "complete", "revisit", "suspect")
+from gis.states import STATES
+
 EXTENT = 4096
 BUFFER = 64
 POLYGON_ZOOM = 15

@@ -8,6 +8,7 @@ import shapely
 from flask import Response, abort, jsonify, request
 from flask_login import current_user
 
+from gis.states import STATES
 from server.access import allow
 from server.api import bp, document
 from server.models import Role
@@ -26,7 +27,7 @@ _FILTERS = [
         ("village", "string", "village code"),
         ("street", "string", "street code"),
         ("coordinator", "string", "coordinator's username: the streets assigned to them"),
-        ("state", "string", "unvisited, visited, complete, revisit or suspect"),
+        ("state", "string", ", ".join(STATES[:-1]) + " or " + STATES[-1]),
         ("bbox", "string", "minlon,minlat,maxlon,maxlat"),
     )
 ]

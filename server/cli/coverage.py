@@ -32,7 +32,7 @@ def _round_option(round_id: int | None):
 @with_appcontext
 def recompute_command(round_id: int | None, postgis: bool, no_rematch: bool) -> None:
     """Rebuild a round's coverage from all its visits."""
-    from gis.tiles import STATES
+    from gis.states import STATES
     from server.services.coverage import recompute
 
     rnd = _round_option(round_id)

@@ -21,6 +21,7 @@ from gis.demo_visits import generate_visits
 from server.extensions import db
 from server.models import Form, FormVersion, Round, Submission, User
 from server.models._types import utcnow
+from server.services import scope
 from server.services.coverage import store as coverage
 
 DEMO_FORM = "demo_visit"
@@ -157,7 +158,7 @@ def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> No
 
 def _coordinator_of_street() -> dict[str, str]:
     out: dict[str, str] = {}
-    for user, streets in coverage.coordinator_streets().items():
+    for user, streets in scope.coordinator_streets().items():
         for s in streets:
             out.setdefault(s, user)
     return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 from markupsafe import Markup, escape
 
+from gis.states import for_client as state_table
 from server.access import PUBLIC, allow
 from server.i18n import CATALOGUE_DIR, current_locale
 from server.i18n import gettext as _
@@ -104,6 +105,8 @@ def shell():
         "basemapUrl": current_app.config.get("BASEMAP_TILE_URL") or "",
         "swUrl": url_for("app.service_worker"),
         "i18n": _app_catalogue(),
+        # the map's colours and names, from gis/states.py; cached offline with the shell
+        "states": state_table(current_locale(), phone=True),
     }
     return render_template("app/shell.html", config=config)
 

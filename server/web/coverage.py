@@ -17,10 +17,11 @@ from flask import (
 )
 from flask_login import current_user
 
-from gis.tiles import STATES
+from gis import states as coverage_states
+from gis.states import STATES
 from server.access import allow
 from server.extensions import db
-from server.i18n import gettext as _
+from server.i18n import current_locale
 from server.models import Area, Building, Role, Round, SubmissionAttachment, User, Visit
 from server.services import scope, storage
 from server.services.coverage import exports as coverage_exports
@@ -36,13 +37,13 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 
 def state_labels() -> dict[str, str]:
-    return {
-        "unvisited": _("Unvisited"),
-        "visited": _("Visited, units missing"),
-        "complete": _("Complete"),
-        "revisit": _("Revisit"),
-        "suspect": _("Suspect"),
-    }
+    """State key -> name in the request's language, from the one table in gis/states.py."""
+    return coverage_states.names(current_locale())
+
+
+def state_table() -> list[dict[str, str]]:
+    """The coverage states (key, colour, name, meaning) for legends and the map's JavaScript."""
+    return coverage_states.for_client(current_locale())
 
 
 def _int_arg(name: str) -> int | None:
@@ -99,8 +100,7 @@ def map_page():
         streets=streets,
         coordinators=coordinators,
         counts=counts,
-        states=STATES,
-        labels=state_labels(),
+        states=state_table(),
         extent=extent,
     )
 
@@ -147,8 +147,7 @@ def stats_page():
         round=f.round,
         areas=areas,
         rollup=r,
-        labels=state_labels(),
-        states=STATES,
+        states=state_table(),
         coordinators=sorted(r["coordinators"].items()),
         target=current_app.config["ENTRY_RATE_TARGET"],
     )

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from gis.states import BY_KEY, STATES
 from tests.browser.conftest import ARTIFACTS, PHONE
 
 pytestmark = pytest.mark.browser
@@ -75,6 +76,25 @@ PAINTED = """() => {
 }"""
 
 
+SWATCHES = """(sel) => [...document.querySelectorAll(sel)].map(
+  (e) => [e.dataset.swatch || e.dataset.state, getComputedStyle(e).backgroundColor])"""
+
+FILLS = """() => {
+  const m = window.doorstepCoverageMap;
+  const layer = m.getLayers().getArray().at(-1);
+  const out = {};
+  for (const f of layer.getFeaturesInExtent(m.getView().calculateExtent())) {
+    const style = layer.getStyleFunction()(f, m.getView().getResolution());
+    out[f.get('state')] = (style.getFill() || style.getImage().getFill()).getColor();
+  }
+  return out;
+}"""
+
+
+def _rgb(state: str) -> str:
+    return "rgb({}, {}, {})".format(*BY_KEY[state].rgb)
+
+
 def _mercator(lon: float, lat: float) -> tuple[float, float]:
     r = 6378137.0
     return math.radians(lon) * r, math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * r
@@ -97,6 +117,11 @@ def test_coverage_map_tiles_filters_and_building_panel(server, browser, viewport
         total = page.locator("[data-count=total]")
         everyone = int(total.inner_text())
         assert everyone == 60
+        # legend and map colours come from gis/states.py through the page's data-states
+        legend = page.evaluate(SWATCHES, "#coverage-legend [data-swatch]")
+        assert legend == [[k, _rgb(k)] for k in STATES]
+        fills = page.evaluate(FILLS)
+        assert fills and all(c[:7] == BY_KEY[k].colour for k, c in fills.items()), fills
 
         # a village filter narrows the counts (and the tile URL); "All" restores them
         village = page.locator("select[name=village] option").nth(1).get_attribute("value")
@@ -126,6 +151,9 @@ def test_coverage_map_tiles_filters_and_building_panel(server, browser, viewport
         panel = page.locator("#coverage-detail")
         expect(panel).to_be_visible(timeout=10000)
         expect(panel.locator("h2")).to_contain_text(target["code"])
+        [[state, colour]] = page.evaluate(SWATCHES, "#coverage-detail [data-swatch]")
+        assert colour == _rgb(state)
+        expect(panel.locator("h2")).to_contain_text(BY_KEY[state].zh)
         for label in HOUSEHOLDS:
             expect(panel).to_contain_text(label)
         expect(panel.locator("h3").nth(1)).to_contain_text(f"({target['visits']})")

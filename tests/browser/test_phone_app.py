@@ -9,11 +9,16 @@ import pytest
 from household import PERSONS, fill_household
 from playwright.sync_api import Page, expect
 
+from gis.states import BY_KEY, TABLE
 from tests.browser.conftest import ARTIFACTS, PHONE, REPO
 
 pytestmark = pytest.mark.browser
 # Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
 WHERE = {"latitude": 24.60178, "longitude": 102.59635, "accuracy": 4}
+
+
+def rgb(key: str) -> str:
+    return "rgb({}, {}, {})".format(*BY_KEY[key].rgb)
 
 
 def phone(browser):
@@ -51,6 +56,9 @@ def fill_and_send(page: Page, shot: str) -> None:
     page.get_by_role("button", name="提交").click()
     page.wait_for_url("**/app/#/queue")
     expect(page.locator("li.q[data-state=waiting]")).to_have_count(1)
+    # a waiting item wears the map's 'queued' colour (a CSS variable set from the shell's table)
+    waiting = page.locator("li.q[data-state=waiting]")
+    expect(waiting).to_have_css("border-left-color", rgb("queued"))
 
 
 def register(instance) -> tuple[int, list[str]]:
@@ -125,8 +133,12 @@ def test_my_streets_map_starts_the_household_form_with_the_nearest_building_chos
     page.get_by_role("link", name="我的街巷").click()
     expect(page.locator("#mapinfo")).to_contain_text("状态更新于")
     expect(page.locator(".gps.good")).to_be_visible()
+    legend = page.evaluate("""() => [...document.querySelectorAll('.legend .sw')].map((e) =>
+      [e.dataset.state, getComputedStyle(e).backgroundColor, e.nextSibling.textContent.trim()])""")
+    assert legend == [[s.key, rgb(s.key), s.zh] for s in TABLE]  # gis/states.py, via the shell
     page.get_by_role("button", name="最近的未走访建筑").click()
     expect(page.locator(".pick")).to_contain_text("XY01-01-001")
+    expect(page.locator(".pick")).to_contain_text(BY_KEY["unvisited"].zh)
     page.wait_for_timeout(500)  # the map's zoom animation
     page.screenshot(path=str(ARTIFACTS / "map.png"))
     page.locator(".pick").get_by_role("link", name="住户及人员登记").click()

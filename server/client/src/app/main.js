@@ -5,6 +5,7 @@ import { kvGet, kvSet } from './db.js';
 import { cachedForms, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
 import { buildingChoice, mountForm } from './formview.js';
+import { stateName, states } from './states.js';
 
 const cfg = window.DOORSTEP || {};
 const root = document.getElementById('app');
@@ -164,7 +165,7 @@ async function formView(formId, params) {
 async function mapView() {
   const body = html(`<div class="mapview">
     <div class="maptools"><button type="button" class="primary" id="nearest">${esc(t('Nearest unvisited building'))}</button>
-    <span class="legend">${['unvisited', 'visited', 'complete', 'revisit', 'suspect', 'queued'].map((s) => `<i class="sw ${s}"></i>${esc(t(s))}`).join(' ')}</span></div>
+    <span class="legend">${states.map((s) => `<i class="sw" data-state="${esc(s.key)}" title="${esc(s.meaning)}" style="background:${esc(s.colour)}"></i>${esc(s.name)}`).join(' ')}</span></div>
     <div id="map" class="map"></div><div id="pick" class="pick"></div><p class="muted" id="mapinfo"></p></div>`);
   frame(t('My streets'), body);
   const badge = gpsBadge();
@@ -191,7 +192,7 @@ async function mapView() {
   const map = drawMap(body.querySelector('#map'), {
     buildings, queuedIds: queued, basemapUrl: cfg.basemapUrl,
     onPick: (p) => {
-      pick.innerHTML = p ? `<p><strong>${esc(p.code)}</strong> ${esc(p.address || '')} · ${esc(t(p.phoneState || p.state || 'unvisited'))}${p.expected_units ? ` · ${esc(t('{n} units expected', { n: p.expected_units }))}` : ''}</p>
+      pick.innerHTML = p ? `<p><strong>${esc(p.code)}</strong> ${esc(p.address || '')} · ${esc(stateName(p.phoneState || p.state || 'unvisited'))}${p.expected_units ? ` · ${esc(t('{n} units expected', { n: p.expected_units }))}` : ''}</p>
         <div class="forms">${forms.map((f) => `<a class="button" href="#/form/${encodeURIComponent(f.formId)}?building=${encodeURIComponent(p.id)}">${esc(f.name)}</a>`).join('')}</div>` : '';
     },
   });

@@ -15,11 +15,7 @@ import { fromLonLat } from 'ol/proj.js';
 import { getCenter } from 'ol/extent.js';
 import { Fill, Stroke, Style, Circle as CircleStyle, Text } from 'ol/style.js';
 import { t } from './i18n.js';
-
-export const STATE_COLOURS = {
-  unvisited: '#9e9e9e', visited: '#f2a900', complete: '#2e7d32', revisit: '#e65100',
-  suspect: '#7b1fa2', queued: '#1565c0',
-};
+import { stateColour } from './states.js';
 
 const styles = {};
 function styleFor(feature, selectedId) {
@@ -27,7 +23,7 @@ function styleFor(feature, selectedId) {
   const selected = feature.get('id') === selectedId;
   const key = `${state}${selected}`;
   styles[key] ??= new Style({
-    fill: new Fill({ color: `${STATE_COLOURS[state] || '#9e9e9e'}${selected ? 'ee' : '99'}` }),
+    fill: new Fill({ color: `${stateColour(state)}${selected ? 'ee' : '99'}` }),
     stroke: new Stroke({ color: selected ? '#000' : '#333', width: selected ? 3 : 1 }),
   });
   return styles[key];

@@ -13,10 +13,9 @@ import XYZ from 'ol/source/XYZ.js';
 import { fromLonLat, transformExtent } from 'ol/proj.js';
 import { Fill, Stroke, Style, Circle as CircleStyle } from 'ol/style.js';
 
-export const COLOURS = {
-  unvisited: '#d7301f', visited: '#fdae61', complete: '#1a9850', revisit: '#4575b4',
-  suspect: '#9e4fa5',
-};
+// The states' colours and names: the map element's data-states, from the table in gis/states.py.
+let STATES = {};
+const colour = (state) => STATES[state]?.colour || '#888888';
 
 const polygonStyles = {};
 const pointStyles = {};
@@ -24,7 +23,7 @@ const pointStyles = {};
 function polygonStyle(state, selected) {
   const key = `${state}:${selected}`;
   polygonStyles[key] ??= new Style({
-    fill: new Fill({ color: `${COLOURS[state] || '#888888'}${selected ? 'ff' : 'cc'}` }),
+    fill: new Fill({ color: `${colour(state)}${selected ? 'ff' : 'cc'}` }),
     stroke: new Stroke({ color: selected ? '#000' : '#333', width: selected ? 3 : 0.6 }),
   });
   return polygonStyles[key];
@@ -36,7 +35,7 @@ function pointStyle(state, n) {
   pointStyles[key] ??= new Style({
     image: new CircleStyle({
       radius: Math.round(r),
-      fill: new Fill({ color: `${COLOURS[state] || '#888888'}cc` }),
+      fill: new Fill({ color: `${colour(state)}cc` }),
       stroke: new Stroke({ color: '#fff', width: 1 }),
     }),
   });
@@ -96,7 +95,6 @@ async function refreshCounts(el, form) {
 }
 
 function renderDetail(panel, d, el) {
-  const labels = JSON.parse(el.dataset.labels || '{}');
   const t = JSON.parse(el.dataset.i18n || '{}');
   const photoUrl = (id) => el.dataset.photo.replace('{id}', id);
   const visits = d.visits.map((v) => `<li>${esc(v.visited_at?.slice(0, 16).replace('T', ' '))}
@@ -106,7 +104,7 @@ function renderDetail(panel, d, el) {
   const households = d.households.map((h) => `<li>${esc(h.label)} ${h.outcome ? `· ${esc(h.outcome)}` : ''}</li>`);
   const photos = d.photos.map((p) => `<img loading="lazy" alt="${esc(p.name)}" src="${photoUrl(p.id)}">`);
   panel.innerHTML = `<button type="button" class="link close">${esc(t.close || 'Close')}</button>
-    <h2>${esc(d.code)} <span class="swatch state-${esc(d.state)}"></span> ${esc(labels[d.state] || d.state)}</h2>
+    <h2>${esc(d.code)} <span class="swatch" data-swatch="${esc(d.state)}" style="background:${esc(colour(d.state))}"></span> ${esc(STATES[d.state]?.name || d.state)}</h2>
     <p>${esc(d.address)} · ${esc(d.street || '')} · ${esc(t.expected)} ${esc(d.expected_units ?? '—')}
        · ${esc(t.recorded)} ${esc(d.units_recorded)}</p>
     <h3>${esc(t.households)} (${d.households.length})</h3><ul>${households.join('') || `<li>${esc(t.none)}</li>`}</ul>
@@ -117,6 +115,7 @@ function renderDetail(panel, d, el) {
 }
 
 export function mountCoverageMap(el) {
+  STATES = Object.fromEntries(JSON.parse(el.dataset.states || '[]').map((s) => [s.key, s]));
   const form = document.getElementById('coverage-filters');
   const panel = document.getElementById('coverage-detail');
   let selected = null;

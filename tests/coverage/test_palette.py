@@ -1,0 +1,108 @@
+"""Every page that shows a coverage state takes its colour and name from gis/states.py.
+
+Change detection: the rendered legends, the map's and the phone shell's JSON, the statistics
+headers, the walk list and the PNG are read back and compared with the table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from gis.states import BY_KEY, STATES, for_client
+
+LOCALES = ("zh_CN", "en")
+
+
+class Swatches(HTMLParser):
+    """Collects every state swatch (data-swatch + inline colour) and the map's legend items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.swatches: list[tuple[str, str]] = []
+        self.legend: dict[str, dict[str, str]] = {}
+        self.attrs: dict[str, dict[str, str]] = {}
+        self._item: str | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if "id" in a:
+            self.attrs[a["id"]] = a
+        if "data-swatch" in a:
+            colour = re.fullmatch(r"background:\s*(#[0-9a-f]{6})", a.get("style", "").strip())
+            self.swatches.append((a["data-swatch"], colour.group(1) if colour else ""))
+        if tag == "li" and "data-state" in a:
+            self._item = a["data-state"]
+            self.legend[self._item] = {"title": a.get("title", ""), "text": ""}
+        elif tag == "strong":
+            self._item = None
+
+    def handle_data(self, data) -> None:
+        if self._item:
+            self.legend[self._item]["text"] += data.strip()
+
+
+def _parse(page: str) -> Swatches:
+    p = Swatches()
+    p.feed(page)
+    return p
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_map_legend_and_map_data_come_from_the_table(client, login, scenario, locale) -> None:
+    login("supervisor", areas=["T"])
+    page = _parse(client.get(f"/coverage/?lang={locale}").get_data(as_text=True))
+    assert page.swatches == [(k, BY_KEY[k].colour) for k in STATES]
+    assert list(page.legend) == list(STATES)
+    for key, item in page.legend.items():
+        assert item == {"title": BY_KEY[key].meaning(locale), "text": BY_KEY[key].name(locale)}
+    assert json.loads(page.attrs["coverage-map"]["data-states"]) == for_client(locale)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_stats_headers_and_walk_list_name_states_from_the_table(
+    client, login, scenario, locale
+) -> None:
+    login("supervisor", areas=["T"])
+    page = client.get(f"/coverage/stats?lang={locale}").get_data(as_text=True)
+    expected = [(k, BY_KEY[k].colour) for k in STATES]
+    assert _parse(page).swatches == expected * 2  # by area and by coordinator
+    for key in STATES:
+        assert page.count(f"{BY_KEY[key].name(locale)}</th>") == 2
+    walk = client.get(f"/coverage/walklist?all=1&lang={locale}").get_data(as_text=True)
+    cells = re.findall(r"<td>([^<]*)</td>\s*<td class=\"box\">", walk)
+    assert cells and set(cells) == {BY_KEY[k].name(locale) for k in STATES}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_phone_shell_carries_the_table_with_the_phone_state(client, login, locale) -> None:
+    login("coordinator")
+    page = client.get(f"/app/?lang={locale}").get_data(as_text=True)
+    config = json.loads(re.search(r"window\.DOORSTEP = (\{.*?\});</script>", page).group(1))
+    assert config["states"] == for_client(locale, phone=True)
+    assert config["states"][-1]["key"] == "queued"
+    assert not set(STATES) & set(config["i18n"])  # names come with the table, not the catalogue
+
+
+def test_png_legend_names_follow_the_locale(client, login, scenario, monkeypatch) -> None:
+    from server.services.coverage import exports as coverage_exports
+
+    seen: list[dict | None] = []
+    real = coverage_exports.render_png
+
+    def spy(shapes, states, title, labels=None, **kw):
+        seen.append(labels)
+        return real(shapes, states, title, labels, **kw)
+
+    monkeypatch.setattr(coverage_exports, "render_png", spy)
+    login("supervisor", areas=["T"])
+    r = client.get("/coverage/map.png?area=T01&lang=en")
+    assert r.status_code == 200
+    assert seen == [{k: BY_KEY[k].en for k in STATES}]
+    img = Image.open(io.BytesIO(r.data)).convert("RGB")
+    assert {BY_KEY[k].rgb for k in STATES} <= {c for _n, c in img.getcolors(1_000_000)}
