@@ -57,21 +57,6 @@ class Setting:
     def env_var(self) -> str:
         return self.env or f"DOORSTEP_{self.name}"
 
-    @property
-    def shown_default(self) -> str:
-        """The default as README.md writes it."""
-        value = self.default
-        if isinstance(value, InInstance):
-            return value.shown
-        if isinstance(value, bool):
-            return f"`{str(value).lower()}`"
-        if isinstance(value, float):
-            return f"{value:g}"
-        if isinstance(value, int):
-            whole_mib = value >= MIB and value % MIB == 0
-            return f"{value} ({value // MIB} MiB)" if whole_mib else str(value)
-        return f"`{value}`" if value else "none"
-
 
 def _sqlite_in(instance: Path) -> str:
     return f"sqlite:///{instance / 'doorstep.sqlite3'}"
@@ -145,8 +130,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MIGRATIONS_DIR", str(REPO_ROOT / "migrations"), str, "the Alembic revisions",
             public=False),
 )
-
-BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 # The values app.config starts from; instance-folder defaults are filled in by load_config.
 DEFAULTS: dict[str, Any] = {

@@ -9,9 +9,25 @@ import pytest
 from flask import Flask
 
 from server import StartupError, create_app
-from server.config import BY_NAME, INSTANCE_PATH_ENV, SETTINGS, InInstance, Setting
+from server.config import INSTANCE_PATH_ENV, MIB, SETTINGS, InInstance, Setting
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def shown(setting: Setting) -> str:
+    """A setting's default as README.md writes it."""
+    value = setting.default
+    if isinstance(value, InInstance):
+        return value.shown
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        whole_mib = value >= MIB and value % MIB == 0
+        return f"{value} ({value // MIB} MiB)" if whole_mib else str(value)
+    return f"`{value}`" if value else "none"
 
 
 def readme_configuration_rows() -> list[tuple[str, str, str]]:
@@ -30,7 +46,7 @@ def expected_rows() -> list[tuple[str, str, str]]:
     instance_default = Path(Flask("server").instance_path).relative_to(REPO_ROOT)
     return [
         (f"`{INSTANCE_PATH_ENV}`", "", f"`{instance_default}/`"),
-        *((f"`{s.env_var}`", s.help, s.shown_default) for s in SETTINGS if s.public),
+        *((f"`{s.env_var}`", s.help, shown(s)) for s in SETTINGS if s.public),
     ]
 
 
@@ -124,13 +140,13 @@ def test_instance_file_values_are_checked(tmp_path, monkeypatch):
 
 
 def test_shown_defaults():
-    def shown(default: object, kind: type) -> str:
-        return Setting("X", default, kind, "").shown_default
+    def of(default: object, kind: type) -> str:
+        return shown(Setting("X", default, kind, ""))
 
-    assert shown(30.0, float) == "30"
-    assert shown(0.9, float) == "0.9"
-    assert shown(500, int) == "500"
-    assert shown(10 * 1024 * 1024, int) == "10485760 (10 MiB)"
-    assert shown(True, bool) == "`true`"
-    assert shown("zh_CN", str) == "`zh_CN`"
-    assert shown("", str) == "none"
+    assert of(30.0, float) == "30"
+    assert of(0.9, float) == "0.9"
+    assert of(500, int) == "500"
+    assert of(10 * MIB, int) == "10485760 (10 MiB)"
+    assert of(True, bool) == "`true`"
+    assert of("zh_CN", str) == "`zh_CN`"
+    assert of("", str) == "none"
