@@ -48,8 +48,7 @@ from server.services.submission_batch import (
 )
 
 __all__ = ["NEW_SUBMISSION", "FormShape", "IngestError", "IngestResult", "StoredFile", "Upload",
-           "expected_attachments", "find_form_version", "form_shape", "ingest",
-           "read_and_root", "submission_xml"]
+           "find_form_version", "form_shape", "ingest", "read_and_root"]
 
 # Signalled after each new submission so the background worker wakes up at once.
 NEW_SUBMISSION = threading.Event()
@@ -149,11 +148,6 @@ def _scan(root: Any, shape: FormShape) -> _Scan:
         found.point = parse_geopoint((root.text or "").strip().split(";")[0])
     walk(root, "/" + _local(root.tag))
     return found
-
-
-def expected_attachments(xml: bytes, shape: FormShape) -> list[str]:
-    """File names the instance references through binary (image/audio/file) questions."""
-    return _scan(read_and_root(xml), shape).expected
 
 
 def _child_text(el: Any, name: str) -> str | None:
@@ -306,9 +300,3 @@ def _new_committer(app: Any) -> GroupCommitter:
     return GroupCommitter(app, lambda items: write_batch(conn, items),
                           max_batch=app.config["INGEST_MAX_BATCH"],
                           name="doorstep-ingest", on_idle=conn.close)
-
-
-def submission_xml(sub: Submission) -> bytes:
-    """The raw XML, checked against its checksum (kept in the database or, for submissions
-    stored by earlier versions, in a file)."""
-    return storage.get(sub.storage_key, sub.xml_sha256)
