@@ -136,6 +136,9 @@ DEFAULTS: dict[str, Any] = {
     s.name: s.default for s in SETTINGS if not isinstance(s.default, InInstance)
 }
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
+
 _KINDS = {
     bool: "true or false",
     int: "a whole number",
@@ -146,6 +149,8 @@ _KINDS = {
 
 
 def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Fill app.config from the table, the instance file and the environment (or, in tests,
+    from test_config alone), with every declared setting of its declared type."""
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -155,7 +160,7 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         for setting in SETTINGS:
             raw = os.environ.get(setting.env_var)
             if raw is not None and (raw or not isinstance(setting.default, InInstance)):
-                app.config[setting.name] = from_env(setting, raw)
+                app.config[setting.name] = _from_env(setting, raw)
     else:
         app.config.from_mapping(test_config)
         _check_all(app, "given to create_app()")
@@ -166,7 +171,7 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
             app.config[setting.name] = setting.default.make(instance)
 
 
-def from_env(setting: Setting, raw: str) -> Any:
+def _from_env(setting: Setting, raw: str) -> Any:
     """The value of an environment variable as the setting's type; StartupError if it is not."""
     text = raw.strip()
     value: Any = None
@@ -188,10 +193,6 @@ def from_env(setting: Setting, raw: str) -> Any:
         raise StartupError(f"{setting.env_var}={raw!r} is not {_KINDS[setting.type]}: "
                            f"{setting.help}")
     return checked
-
-
-_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
-             "false": False, "0": False, "no": False, "off": False}
 
 
 def _check_all(app: Flask, where: str) -> None:
