@@ -75,10 +75,6 @@ class ConvertedForm:
             names.add("itemsets.csv")
         return sorted(names)
 
-    @property
-    def entity_datasets(self) -> list[str]:
-        return sorted({e["dataset"] for e in self.entities})
-
 
 def xform_md5(xform: str) -> str:
     """OpenRosa formList hash: 'md5:' + hex digest of the exact bytes served."""

@@ -1,4 +1,4 @@
-"""Chinese resident identity numbers (GB 11643-1999): check digit, birth date, sex.
+"""Chinese resident identity numbers (GB 11643-1999): shape, birth date, check digit.
 
 The same rule is enforced twice: by the form's own XPath constraint on the phone
 (`resident_id_constraint`, offline) and by the server's register rules (this module).
@@ -39,13 +39,6 @@ def validate_resident_id(s: str) -> bool:
     if not isinstance(s, str) or not _SHAPE.match(s):
         return False
     return birth_date(s) is not None and check_char(s[:17]) == s[17]
-
-
-def sex(s: str) -> str | None:
-    """'male' when the 17th digit is odd, 'female' when even (the form's choice names)."""
-    if len(s) < 17 or not s[16].isdigit():
-        return None
-    return "male" if int(s[16]) % 2 else "female"
 
 
 def weighted_sum_xpath(ref: str = ".") -> str:

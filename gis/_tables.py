@@ -96,18 +96,6 @@ class Buildings:
         return cls(ids_a, fp, exp, st)
 
     @classmethod
-    def from_records(cls, records: Iterable[Any]) -> Buildings:
-        """From objects or dicts with id/code, footprint, expected_units, street_code."""
-        rows = [r if isinstance(r, dict) else _attrs(r) for r in records]
-        key = "id" if rows and "id" in rows[0] else "code"
-        return cls.from_arrays(
-            [r[key] for r in rows],
-            [r["footprint"] for r in rows],
-            [r.get("expected_units", 0) for r in rows],
-            [r.get("street_code", r.get("street")) for r in rows],
-        )
-
-    @classmethod
     def from_frame(
         cls,
         frame: Any,
@@ -225,28 +213,6 @@ class Visits:
         return cls.from_arrays(
             cols["id"], cols["building_id"], cols["lon"], cols["lat"], cols["accuracy_m"],
             cols["outcome"], cols["units"], cols["coordinator"], cols["time"], cols["round"],
-        )  # fmt: skip
-
-    @classmethod
-    def from_frame(cls, frame: Any) -> Visits:
-        """From a DataFrame with Visit's column names; a GeoDataFrame's points give lon/lat."""
-        if hasattr(frame, "geometry") and getattr(frame, "crs", None) is not None:
-            _check_crs(frame, "visits")
-            if frame.crs.to_epsg() != 4326:
-                frame = frame.to_crs(4326)
-            frame = frame.assign(lon=frame.geometry.x, lat=frame.geometry.y)
-        for col in ("id", "building_id", "lon", "lat", "outcome"):
-            if col not in frame.columns:
-                raise ValueError(f"visits frame has no column {col!r}")
-
-        def get(name: str) -> Any:
-            return frame[name].to_numpy(dtype=object) if name in frame.columns else None
-
-        bids = np.array([None if _isna(v) else v for v in frame["building_id"]], dtype=object)
-        return cls.from_arrays(
-            frame["id"].to_numpy(), bids, frame["lon"].to_numpy(float),
-            frame["lat"].to_numpy(float), get("accuracy_m"), frame["outcome"].to_numpy(),
-            get("units"), get("coordinator"), get("time"), get("round"),
         )  # fmt: skip
 
 

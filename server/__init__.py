@@ -7,16 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from server.config import StartupError, load_config
+from server.config import INSTANCE_PATH_ENV, StartupError, load_config
 
 __all__ = ["StartupError", "create_app"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application; no database work happens here (migrations run via the CLI)."""
-    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
-        "DOORSTEP_INSTANCE_PATH"
-    )
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(INSTANCE_PATH_ENV)
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)
 

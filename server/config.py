@@ -1,78 +1,69 @@
-"""Configuration: defaults, then instance/config.py, then DOORSTEP_* environment variables."""
+"""Configuration: defaults, then instance/config.py, then DOORSTEP_* environment variables.
+
+Every setting the code reads is declared once, in SETTINGS: its default, its type and the help
+an operator reads. The defaults in app.config come from that table (call sites read
+`current_app.config["X"]` and never carry a default of their own), environment variables are
+converted to the declared type, and README.md's configuration table lists exactly the public
+settings (tests/test_config.py compares the two).
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+from forms.guards import DEFAULT_MAX_BYTES as FORM_MAX_BYTES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Read before anything else (create_app): it says where instance/config.py is.
+INSTANCE_PATH_ENV = "DOORSTEP_INSTANCE_PATH"
+
+MIB = 1024 * 1024
 
 
 class StartupError(RuntimeError):
     """A configuration problem that stops start-up; its message is the one line a user sees."""
 
 
-DEFAULTS: dict[str, Any] = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {},
-    "MIGRATIONS_DIR": str(REPO_ROOT / "migrations"),
-    # Coverage thresholds (DESIGN.md "Coverage"): metres.
-    "MATCH_DISTANCE_M": 30.0,
-    "GPS_ACCURACY_M": 25.0,
-    # Uploads
-    "MAX_FORM_UPLOAD_BYTES": 10 * 1024 * 1024,
-    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
-    # The per-tenant floor-area minimum is a city rule, not a constant (DOMAIN.md).
-    "MIN_FLOOR_AREA_PER_TENANT_M2": 10.0,
-    "BASEMAP_TILE_URL": "",
-    # The push phase's target for the information entry rate (DOMAIN.md: >= 90 % by 30 Nov).
-    "ENTRY_RATE_TARGET": 0.9,
-    "DEFAULT_LOCALE": "zh_CN",
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    # The background worker that processes stored submissions; tests drive it directly.
-    "PROCESS_IN_BACKGROUND": True,
-}
+@dataclass(frozen=True)
+class InInstance:
+    """A default inside the instance folder, known only once that folder is."""
 
-# Environment variables that do not follow the DOORSTEP_<FLASK_KEY> pattern.
-ENV_ALIASES = {"DOORSTEP_DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+    make: Callable[[Path], Any]
+    shown: str  # how README.md states it
 
 
-def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    app.config.from_mapping(DEFAULTS)
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("DOORSTEP")
-        for env_name, key in ENV_ALIASES.items():
-            if os.environ.get(env_name):
-                app.config[key] = os.environ[env_name]
-    else:
-        app.config.from_mapping(test_config)
-    _ensure_instance_folder(app)
-    app.config.setdefault(
-        "SQLALCHEMY_DATABASE_URI",
-        f"sqlite:///{Path(app.instance_path) / 'doorstep.sqlite3'}",
-    )
-    app.config.setdefault("STORAGE_DIR", str(Path(app.instance_path) / "storage"))
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its app.config key, default, type and help; `public` ones are in README.md."""
+
+    name: str
+    default: Any
+    type: type
+    help: str
+    public: bool = True
+    env: str = ""  # the environment variable when it is not DOORSTEP_<name>
+
+    @property
+    def env_var(self) -> str:
+        return self.env or f"DOORSTEP_{self.name}"
 
 
-def _ensure_instance_folder(app: Flask) -> None:
-    path = Path(app.instance_path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as err:
-        raise StartupError(
-            f"instance folder {path} is not writable ({err.strerror}); "
-            "fix its permissions or set another with DOORSTEP_INSTANCE_PATH"
-        ) from err
+def _sqlite_in(instance: Path) -> str:
+    return f"sqlite:///{instance / 'doorstep.sqlite3'}"
+
+
+def _storage_in(instance: Path) -> str:
+    return str(instance / "storage")
 
 
 def _instance_secret(instance: Path) -> str:
@@ -85,3 +76,160 @@ def _instance_secret(instance: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Where things are.
+    Setting("SQLALCHEMY_DATABASE_URI",
+            InInstance(_sqlite_in, "SQLite file `instance/doorstep.sqlite3` "
+                                   "(WAL, foreign keys, `synchronous=FULL`)"),
+            str, "SQLAlchemy URL; `postgresql+psycopg://…` for PostgreSQL + PostGIS",
+            env="DOORSTEP_DATABASE_URL"),
+    Setting("SECRET_KEY",
+            InInstance(_instance_secret, "generated once into `instance/secret_key` (mode 600); "
+                                         "no key ships in the code"),
+            str, "session signing key"),
+    Setting("STORAGE_DIR", InInstance(_storage_in, "`instance/storage/`"),
+            str, "folder for attachments (photos …) and temporary upload files"),
+    # Coverage thresholds (DESIGN.md "Coverage"): metres.
+    Setting("MATCH_DISTANCE_M", 30.0, float,
+            "how far (metres) a geotag may be from its building"),
+    Setting("GPS_ACCURACY_M", 25.0, float, "worse GPS accuracy (metres) flags the visit"),
+    # City rules are configuration, not constants (DOMAIN.md).
+    Setting("MIN_FLOOR_AREA_PER_TENANT_M2", 10.0, float,
+            "the city's per-tenant floor-area minimum (m²), given to forms in `settings.csv`"),
+    # The push phase's target (DOMAIN.md: >= 90 % by 30 Nov).
+    Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target marked on the statistics page"),
+    Setting("DEFAULT_LOCALE", "zh_CN", str,
+            "language of pages until a user picks one (`zh_CN` or `en`)"),
+    Setting("BASEMAP_TILE_URL", "", str,
+            "XYZ tile URL (`https://…/{z}/{x}/{y}.png`) drawn under the maps; none: no basemap"),
+    # Uploads.
+    Setting("MAX_CONTENT_LENGTH", 64 * MIB, int,
+            "largest request in bytes (a submission with its photos, a form with its media)"),
+    Setting("MAX_FORM_UPLOAD_BYTES", FORM_MAX_BYTES, int,
+            "largest XLSForm or form media file in bytes"),
+    Setting("MAX_SUBMISSION_XML_BYTES", 10 * MIB, int,
+            "largest submission XML in bytes (attachments not counted)"),
+    Setting("INGEST_COMMIT_TIMEOUT_S", 60.0, float,
+            "seconds a submission waits for its commit before the phone is told to retry (503)"),
+    # Internal: fixed by the code's design, or switches for tests and benchmarks.
+    Setting("INGEST_GROUP_COMMIT", True, bool,
+            "one committer per process writes queued submissions in one transaction; "
+            "false writes each in its request thread (for comparison)", public=False),
+    Setting("INGEST_MAX_BATCH", 500, int, "most submissions in one group commit", public=False),
+    Setting("PROCESS_IN_BACKGROUND", True, bool,
+            "`doorstep serve` starts the worker that processes stored submissions; "
+            "tests drive processing directly", public=False),
+    Setting("SESSION_COOKIE_HTTPONLY", True, bool, "scripts cannot read the session cookie",
+            public=False),
+    Setting("SESSION_COOKIE_SAMESITE", "Lax", str, "the session cookie stays on this site",
+            public=False),
+    Setting("SQLALCHEMY_ENGINE_OPTIONS", {}, dict, "passed to SQLAlchemy's create_engine",
+            public=False),
+    Setting("MIGRATIONS_DIR", str(REPO_ROOT / "migrations"), str, "the Alembic revisions",
+            public=False),
+)
+
+# The values app.config starts from; instance-folder defaults are filled in by load_config.
+DEFAULTS: dict[str, Any] = {
+    s.name: s.default for s in SETTINGS if not isinstance(s.default, InInstance)
+}
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
+
+_KINDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    dict: "a JSON object",
+}
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Fill app.config from the table, the instance file and the environment (or, in tests,
+    from test_config alone), with every declared setting of its declared type."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        _check_all(app, f"in {Path(app.instance_path) / 'config.py'}")
+        # Flask's own settings (SESSION_COOKIE_SECURE …) the Flask way (JSON); ours by type.
+        app.config.from_prefixed_env("DOORSTEP")
+        for setting in SETTINGS:
+            raw = os.environ.get(setting.env_var)
+            if raw is not None and (raw or not isinstance(setting.default, InInstance)):
+                app.config[setting.name] = _from_env(setting, raw)
+    else:
+        app.config.from_mapping(test_config)
+        _check_all(app, "given to create_app()")
+    _ensure_instance_folder(app)
+    instance = Path(app.instance_path)
+    for setting in SETTINGS:
+        if isinstance(setting.default, InInstance) and not app.config.get(setting.name):
+            app.config[setting.name] = setting.default.make(instance)
+
+
+def _from_env(setting: Setting, raw: str) -> Any:
+    """The value of an environment variable as the setting's type; StartupError if it is not."""
+    text = raw.strip()
+    value: Any = None
+    try:
+        if setting.type is bool:
+            value = _BOOLEANS.get(text.lower())
+        elif setting.type is int:
+            value = int(text)
+        elif setting.type is float:
+            value = float(text)
+        elif setting.type is dict:
+            value = json.loads(text)
+        else:
+            value = raw
+    except ValueError:
+        pass
+    checked = _as_declared(setting, value)
+    if checked is None:
+        raise StartupError(f"{setting.env_var}={raw!r} is not {_KINDS[setting.type]}: "
+                           f"{setting.help}")
+    return checked
+
+
+def _check_all(app: Flask, where: str) -> None:
+    """Values from a file or a mapping must already have the declared types."""
+    for setting in SETTINGS:
+        value = app.config.get(setting.name)
+        if value is None and isinstance(setting.default, InInstance):
+            continue  # filled in from the instance folder
+        checked = _as_declared(setting, value)
+        if checked is None:
+            raise StartupError(f"setting {setting.name} {where} must be "
+                               f"{_KINDS[setting.type]}, not {value!r}")
+        app.config[setting.name] = checked
+
+
+def _as_declared(setting: Setting, value: Any) -> Any:
+    """The value as the declared type (a whole number does for a float), or None if it is not."""
+    if isinstance(value, bool) and setting.type is not bool:
+        return None
+    if setting.type is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, setting.type):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _ensure_instance_folder(app: Flask) -> None:
+    path = Path(app.instance_path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise StartupError(
+            f"instance folder {path} is not writable ({err.strerror}); "
+            f"fix its permissions or set another with {INSTANCE_PATH_ENV}"
+        ) from err

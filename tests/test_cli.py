@@ -88,6 +88,14 @@ def test_unwritable_instance_folder_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_bad_setting_in_the_environment_is_one_line(tmp_path):
+    result = _doorstep(tmp_path, "db", "upgrade", DOORSTEP_MATCH_DISTANCE_M="30m")
+    assert result.returncode == 2
+    assert result.stderr.startswith("doorstep: DOORSTEP_MATCH_DISTANCE_M='30m' is not a number")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_db_upgrade_from_the_command_line(tmp_path):
     result = _doorstep(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr

@@ -35,10 +35,6 @@ class Area(db.Model):
 
     parent: Mapped[Area | None] = relationship(remote_side=[id])
 
-    @property
-    def boundary_shape(self) -> shapely.Geometry | None:
-        return shapely.from_wkb(self.boundary) if self.boundary else None
-
     def name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") and self.name_en else self.name_zh
 

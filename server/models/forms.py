@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.extensions import db
 from server.models._types import JSONType, utcnow
 
-FORM_STATES = ("draft", "published", "closed")
-
 
 class Form(db.Model):
     """One XForm id; its versions carry the content. A closed form accepts nothing new."""

@@ -22,7 +22,7 @@ XML_TYPE = "text/xml; charset=utf-8"
 
 
 def accept_content_length() -> int:
-    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 64 * 1024 * 1024)
+    return current_app.config["MAX_CONTENT_LENGTH"]
 
 
 def add_headers(response: Response) -> Response:

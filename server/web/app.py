@@ -102,7 +102,7 @@ def shell():
     config = {
         "locale": current_locale(),
         "gpsAccuracyM": current_app.config["GPS_ACCURACY_M"],
-        "basemapUrl": current_app.config.get("BASEMAP_TILE_URL") or "",
+        "basemapUrl": current_app.config["BASEMAP_TILE_URL"],
         "swUrl": url_for("app.service_worker"),
         "i18n": _app_catalogue(),
         # the map's colours and names, from gis/states.py; cached offline with the shell

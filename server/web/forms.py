@@ -63,7 +63,7 @@ def read_upload() -> tuple[bytes, str, list[tuple[str, bytes]]]:
 def _limit_mb() -> int:
     from flask import current_app
 
-    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    return current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
 
 
 @bp.route("/")

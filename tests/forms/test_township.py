@@ -14,7 +14,6 @@ from forms.idnumber import (
     birth_date,
     check_char,
     resident_id_constraint,
-    sex,
     validate_resident_id,
 )
 from forms.township import build
@@ -124,8 +123,6 @@ def test_python_validator() -> None:
     for s in INVALID:
         assert not validate_resident_id(s), s
     assert birth_date("11010519491231002X") == date(1949, 12, 31)
-    assert sex("11010519491231002X") == "female"
-    assert sex("440524188001010014") == "male"
 
 
 def _xpath_to_python(expr: str) -> str:

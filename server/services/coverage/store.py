@@ -41,7 +41,7 @@ SUSPECT_FLAGS = ("far", "poor_accuracy")
 
 def settings() -> CoverageSettings:
     cfg = current_app.config
-    return CoverageSettings(float(cfg["MATCH_DISTANCE_M"]), float(cfg["GPS_ACCURACY_M"]))
+    return CoverageSettings(cfg["MATCH_DISTANCE_M"], cfg["GPS_ACCURACY_M"])
 
 
 # --- the process-wide index -------------------------------------------------------------------

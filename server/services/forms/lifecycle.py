@@ -79,7 +79,7 @@ def _clean_name(name: str) -> str:
 
 def convert_upload(data: bytes, filename: str) -> ConvertedForm:
     """Convert with the configured size limit; FormError for anything wrong with the file."""
-    limit = int(current_app.config.get("MAX_FORM_UPLOAD_BYTES", 10 * 1024 * 1024))
+    limit = current_app.config["MAX_FORM_UPLOAD_BYTES"]
     return ensure_version(convert_xlsform(data, _clean_name(filename) or filename, max_bytes=limit))
 
 
@@ -88,7 +88,7 @@ def _check_media(
 ) -> tuple[dict[str, bytes], list[str]]:
     """Uploaded media must be files the form references; report the ones still missing."""
     wanted = set(converted.media_filenames)
-    limit = int(current_app.config.get("MAX_FORM_UPLOAD_BYTES", 10 * 1024 * 1024))
+    limit = current_app.config["MAX_FORM_UPLOAD_BYTES"]
     files: dict[str, bytes] = {}
     for raw_name, content in media:
         name = _clean_name(raw_name)

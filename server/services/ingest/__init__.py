@@ -11,8 +11,7 @@ from server.services.ingest.accept import (
     Upload,
     find_form_version,
     ingest,
-    submission_xml,
 )
 
 __all__ = ["NEW_SUBMISSION", "IngestError", "IngestResult", "Upload", "find_form_version",
-           "ingest", "submission_xml"]
+           "ingest"]

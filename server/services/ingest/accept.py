@@ -49,8 +49,7 @@ from server.services.ingest.batch import (
 from server.services.ingest.group_commit import CommitTimeout, GroupCommitter, committer_for
 
 __all__ = ["NEW_SUBMISSION", "FormShape", "IngestError", "IngestResult", "StoredFile", "Upload",
-           "expected_attachments", "find_form_version", "form_shape", "ingest",
-           "read_and_root", "submission_xml"]
+           "find_form_version", "form_shape", "ingest", "read_and_root"]
 
 # Signalled after each new submission so the background worker wakes up at once.
 NEW_SUBMISSION = threading.Event()
@@ -152,11 +151,6 @@ def _scan(root: Any, shape: FormShape) -> _Scan:
     return found
 
 
-def expected_attachments(xml: bytes, shape: FormShape) -> list[str]:
-    """File names the instance references through binary (image/audio/file) questions."""
-    return _scan(read_and_root(xml), shape).expected
-
-
 def _child_text(el: Any, name: str) -> str | None:
     if el is None:
         return None
@@ -229,7 +223,7 @@ def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
     `user` is the submitter: a User, or any object with its `id` (the OpenRosa view's token
     check loads no more), or None. With `draft` (a draft reached through its test link) the
     submission must be of that draft and is stored as a test submission."""
-    limit = current_app.config.get("MAX_SUBMISSION_XML_BYTES", 10 * 1024 * 1024)
+    limit = current_app.config["MAX_SUBMISSION_XML_BYTES"]
     if len(xml) > limit:
         raise IngestError(413, f"The submission XML is larger than {limit} bytes.")
     try:
@@ -280,11 +274,11 @@ def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
 def _commit(pending: Pending) -> Outcome:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        if not app.config.get("INGEST_GROUP_COMMIT", True):
+        if not app.config["INGEST_GROUP_COMMIT"]:
             (outcome,) = write_batch(db.engine, [pending])
         else:
             committer = committer_for(app, COMMITTER_KEY, lambda: _new_committer(app))
-            outcome = committer.submit(pending, app.config.get("INGEST_COMMIT_TIMEOUT_S", 60.0))
+            outcome = committer.submit(pending, app.config["INGEST_COMMIT_TIMEOUT_S"])
     except (OperationalError, CommitTimeout) as err:
         raise IngestError(503, "The server is busy; the phone will retry.") from err
     if isinstance(outcome, Exception):
@@ -296,11 +290,5 @@ def _new_committer(app: Any) -> GroupCommitter:
     with app.app_context():
         conn = CommitterConnection(db.engine)
     return GroupCommitter(app, lambda items: write_batch(conn, items),
-                          max_batch=app.config.get("INGEST_MAX_BATCH", 500),
+                          max_batch=app.config["INGEST_MAX_BATCH"],
                           name="doorstep-ingest", on_idle=conn.close)
-
-
-def submission_xml(sub: Submission) -> bytes:
-    """The raw XML, checked against its checksum (kept in the database or, for submissions
-    stored by earlier versions, in a file)."""
-    return storage.get(sub.storage_key, sub.xml_sha256)

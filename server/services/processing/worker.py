@@ -44,7 +44,7 @@ def start_worker(app: Flask) -> Worker | None:
     """Started when serving (server.serving) unless PROCESS_IN_BACKGROUND is off."""
     with app.app_context():
         storage.sweep_temporary()
-    if not app.config.get("PROCESS_IN_BACKGROUND", True):
+    if not app.config["PROCESS_IN_BACKGROUND"]:
         return None
     worker = Worker(app).start()
     app.extensions["doorstep.worker"] = worker
