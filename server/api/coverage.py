@@ -12,7 +12,6 @@ from gis.states import STATES
 from server.access import allow
 from server.api import bp, document
 from server.models import Role
-from server.services import scope
 from server.services.coverage import query as coverage_query
 from server.services.coverage import store as coverage
 from server.services.coverage.query import FilterError
@@ -100,20 +99,9 @@ def coverage_buildings():
 )
 def coverage_stats():
     f = request_filters()
-    r = coverage.rollups(f.round.id)
-    visible = scope.street_codes(current_user)
-    areas = r["areas"]
-    if visible is not None:
-        parents = coverage.area_parents()
-        keep: set[str] = set()
-        for code in visible:
-            while code is not None and code not in keep:
-                keep.add(code)
-                code = parents.get(code)
-        areas = {k: v for k, v in areas.items() if k in keep}
-    return jsonify(
-        round=f.round.id, states=list(coverage.STATES), areas=areas, coordinators=r["coordinators"]
-    )
+    r = coverage.rollups(f.round.id, current_user)
+    return jsonify(round=f.round.id, states=list(coverage.STATES), areas=r["areas"],
+                   coordinators=r["coordinators"])
 
 
 @bp.get("/coverage/buildings/<int:building_id>")

@@ -136,12 +136,9 @@ def _counts(f: coverage_query.Filters) -> dict[str, int]:
 @allow(*STAFF)
 def stats_page():
     f = request_filters()
-    r = coverage.rollups(f.round.id)
-    areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
-    visible = scope.street_codes(current_user)
-    if visible is not None:
-        keep = {a.path for a in areas if a.code in visible}
-        areas = [a for a in areas if any(k == a.path or k.startswith(a.path + "/") for k in keep)]
+    r = coverage.rollups(f.round.id, current_user)
+    areas = [a for a in db.session.scalars(sa.select(Area).order_by(Area.path))
+             if a.code in r["areas"]]
     return render_template(
         "coverage/stats.html",
         round=f.round,

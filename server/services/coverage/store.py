@@ -33,7 +33,7 @@ from gis.coverage import (
     rollup_by_coordinator,
 )
 from server.extensions import db
-from server.models import Area, Building, BuildingCoverage, Round, Submission
+from server.models import Area, Building, BuildingCoverage, Round, Submission, User
 from server.services import scope
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
@@ -226,10 +226,22 @@ def area_parents() -> dict[str, str | None]:
     return {r.code: code_of.get(r.parent_id) for r in rows}
 
 
-def rollups(round_id: int) -> dict:
-    """Counts and rates per area (street, village, township) and per coordinator."""
+def rollups(round_id: int, user: User | None = None) -> dict:
+    """Counts and rates per area (street, village, township) and per coordinator, limited to
+    the areas the user may see (and their parents) and the coordinators working in them."""
     cov = stored_coverage(round_id)
-    return {
-        "areas": rollup_by_area(cov, area_parents()),
-        "coordinators": rollup_by_coordinator(cov, scope.coordinator_streets()),
-    }
+    parents = area_parents()
+    areas = rollup_by_area(cov, parents)
+    coordinators = rollup_by_coordinator(cov, scope.coordinator_streets())
+    visible = scope.street_codes(user)
+    if visible is not None:
+        keep: set[str] = set()
+        for code in visible:
+            while code is not None and code not in keep:
+                keep.add(code)
+                code = parents.get(code)
+        areas = {code: row for code, row in areas.items() if code in keep}
+        streets_of = scope.coordinator_streets()
+        coordinators = {name: row for name, row in coordinators.items()
+                        if visible.intersection(streets_of.get(name, ()))}
+    return {"areas": areas, "coordinators": coordinators}
