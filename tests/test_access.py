@@ -6,6 +6,7 @@ from werkzeug.routing import Rule
 
 from server.access import DEVICE, LOGGED_IN, PUBLIC, rule_for
 from server.models import Role
+from tests.support.app import PASSWORD, make_app, upgrade
 
 ANON = "anonymous"
 PRINCIPALS = [ANON, *Role]
@@ -34,8 +35,6 @@ def test_every_route_declares_a_rule(app):
 
 
 def test_every_route_answers_each_role_as_ruled(app, make_user, area_tree):
-    from tests.conftest import PASSWORD
-
     failures = []
     for principal in PRINCIPALS:
         client = app.test_client()
@@ -66,7 +65,6 @@ def test_route_without_rule_is_refused_to_every_role(tmp_path):
     from flask import Blueprint
 
     from server.services import users
-    from tests.conftest import PASSWORD, make_app, upgrade
 
     app = make_app(tmp_path)
     bp = Blueprint("unruled", __name__)

@@ -30,6 +30,7 @@ from server.services import draft_testing, storage
 from server.services import forms as service
 from server.services.processing import process_one, process_pending, reprocess
 from tests.forms_server.conftest import build_instance, township_file
+from tests.support.app import make_app
 
 OR = {"X-OpenRosa-Version": "1.0"}
 NS = {"x": "http://openrosa.org/xforms/xformsList", "m": "http://openrosa.org/xforms/xformsManifest"}
@@ -342,8 +343,6 @@ def test_drafts_stored_without_a_token_get_one_on_the_form_page(client, login, d
 
 def test_migration_gives_drafts_stored_before_it_a_token(tmp_path):
     from flask_migrate import upgrade
-
-    from tests.conftest import make_app
 
     app = make_app(tmp_path)
     with app.app_context():

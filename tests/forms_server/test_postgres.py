@@ -8,6 +8,7 @@ import pytest
 from test_entities import ZHANG, household, person
 
 from tests.forms_server.conftest import build_instance, multipart, township_file
+from tests.support.app import PASSWORD, make_app, upgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +21,6 @@ def test_register_on_postgresql(tmp_path, postgres_url):
     from server.services import entities, users
     from server.services import forms as service
     from server.services.processing import process_pending
-    from tests.conftest import PASSWORD, make_app, upgrade
 
     app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
     upgrade(app)

@@ -19,6 +19,7 @@ from server.services import storage, submission_batch
 from server.services.group_commit import GroupCommitter
 from server.services.submission_batch import IngestError, Outcome, Pending, StoredFile
 from tests.openrosa.conftest import instance
+from tests.support.app import make_app, upgrade
 
 
 def pending(fv, xml: bytes, iid: str, dep: str | None = None,
@@ -223,7 +224,6 @@ def test_two_workers_race_on_postgres(tmp_path, postgres_url):
     """Two web workers (two committers, two engines) write the same new instanceIDs at the
     same time: the unique constraint arbitrates, the loser replays item by item, and every
     instance is stored once — identical bytes 201 for both, different bytes 201 + 409."""
-    from tests.conftest import make_app, upgrade
     from tests.openrosa.conftest import add_form
 
     apps = [make_app(tmp_path / f"w{i}", SQLALCHEMY_DATABASE_URI=postgres_url) for i in (0, 1)]

@@ -17,8 +17,8 @@ import pytest
 from defusedxml import ElementTree as DET
 
 from server.extensions import db
-from tests.conftest import PASSWORD
 from tests.openrosa.conftest import add_form
+from tests.support.app import PASSWORD
 
 XL = "{http://openrosa.org/xforms/xformsList}"
 MF = "{http://openrosa.org/xforms/xformsManifest}"

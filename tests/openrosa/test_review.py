@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import AuditEvent, Submission
-from tests.conftest import PASSWORD
 from tests.openrosa.conftest import instance
+from tests.support.app import PASSWORD
 
 ID = "11010519491231002X"
 PHONE = "13912345678"
