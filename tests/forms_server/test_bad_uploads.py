@@ -13,8 +13,8 @@ from openpyxl import Workbook
 
 from server.extensions import db
 from server.models import AuditEvent, Form, FormMedia, FormVersion, Role
-from tests.forms_server.conftest import multipart
 from tests.support.app import PASSWORD, make_app, upgrade
+from tests.support.http import multipart
 
 
 def _xlsx(sheets: dict[str, list[list[str]]]) -> bytes:

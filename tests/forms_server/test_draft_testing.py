@@ -14,7 +14,6 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
-from test_entities import ZHANG, household, person
 
 from server.extensions import db
 from server.models import (
@@ -29,8 +28,9 @@ from server.openrosa.draft import draft_link
 from server.services import draft_testing, storage
 from server.services import forms as service
 from server.services.processing import process_one, process_pending, reprocess
-from tests.forms_server.conftest import build_instance, township_file
 from tests.support.app import make_app
+from tests.support.township import ZHANG, household, person, township_file
+from tests.support.xforms import build_instance
 
 OR = {"X-OpenRosa-Version": "1.0"}
 NS = {"x": "http://openrosa.org/xforms/xformsList", "m": "http://openrosa.org/xforms/xformsManifest"}

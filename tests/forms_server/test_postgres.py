@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from test_entities import ZHANG, household, person
 
-from tests.forms_server.conftest import build_instance, multipart, township_file
 from tests.support.app import PASSWORD, make_app, upgrade
+from tests.support.http import multipart
+from tests.support.township import ZHANG, household, person, township_file
+from tests.support.xforms import build_instance
 
 pytestmark = pytest.mark.postgres
 
