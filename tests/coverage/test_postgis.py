@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.services import coverage, coverage_recompute
-from tests.coverage.conftest import (
+from tests.support.coverage_scenario import (
     build_scenario,
     ensure_round,
     install_forms,

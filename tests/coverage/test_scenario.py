@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.services import coverage, coverage_recompute
-from tests.coverage.conftest import states_by_code
+from tests.support.coverage_scenario import states_by_code
 
 
 def test_incremental_states_are_the_known_truth(scenario) -> None:

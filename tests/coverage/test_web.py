@@ -13,7 +13,8 @@ from PIL import Image
 from gis.tiles import lonlat_to_tile
 from server.extensions import db
 from server.services import coverage_tiles
-from tests.coverage.conftest import LAT0, LON0, PASSWORD, offset
+from tests.support.app import PASSWORD
+from tests.support.coverage_scenario import LAT0, LON0, offset
 
 
 @pytest.fixture(autouse=True)
