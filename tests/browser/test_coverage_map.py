@@ -22,7 +22,7 @@ def _seed_visits(instance) -> dict:
     from server.extensions import db
     from server.models import Building, Entity, Round, Visit
     from server.services import coverage_recompute
-    from server.services.demo_visits import load_generated_visits
+    from tests.support.demo_visits import load_generated_visits
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():

@@ -12,9 +12,9 @@ from tests.support.coverage_scenario import (
     build_scenario,
     ensure_round,
     install_forms,
-    load_generated_city,
     states_by_code,
 )
+from tests.support.demo_visits import load_generated_city
 
 pytestmark = pytest.mark.postgres
 

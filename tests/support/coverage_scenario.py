@@ -254,14 +254,3 @@ def states_by_code(states: dict[int, str]) -> dict[str, str]:
 
     codes = dict(db.session.execute(sa.select(Building.id, Building.code)).all())
     return {codes[b]: states.get(b, "unvisited") for b in codes}
-
-
-def load_generated_city(buildings: int, visits: int, round_id: int, seed: int = 2016) -> None:
-    """The demo township generator's city plus generated visits, then a full recompute."""
-    from server.services import coverage, coverage_recompute, demo
-    from server.services.demo_visits import load_generated_visits
-
-    demo.load_demo(seed=seed, buildings=buildings)
-    coverage.buildings_changed()
-    load_generated_visits(visits, round_id, seed=seed)
-    coverage_recompute.recompute(round_id)
