@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, PHONE
+from tests.support.browser import ARTIFACTS, PHONE
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 860}

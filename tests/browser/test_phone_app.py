@@ -6,10 +6,11 @@ import sqlite3
 import time
 
 import pytest
-from household import PERSONS, fill_household
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, PHONE, REPO
+from tests.support.browser import ARTIFACTS, PHONE
+from tests.support.household_web_form import PERSONS, fill_household
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.browser
 # Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
