@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 import uuid as uuidlib
 
 import pytest
@@ -13,7 +16,7 @@ from server.extensions import db
 from server.models import AuditEvent, Building, Entity, EntityVersion, Role
 from server.services import entities, register
 from server.services import forms as service
-from server.services.processing import PROCESSORS
+from tests.support.paths import REPO
 from tests.support.township import LI, WANG, ZHANG, household, listing, person
 from tests.support.xforms import build_instance
 
@@ -52,8 +55,23 @@ def _entity(uuid: str) -> Entity:
     return found
 
 
-def test_processor_is_registered(app):
-    assert "entities" in [name for name, _ in PROCESSORS]
+def test_the_app_registers_the_entities_processor_before_visits(tmp_path):
+    """Creating the app registers the processors, entities first: a building found in the field
+    becomes a Building there, which the visit then names. Checked in a fresh interpreter: here,
+    this module's own import of server.services.entities has registered it already."""
+    script = (
+        "import json, sys\n"
+        "from server.services.processing import PROCESSORS\n"
+        "before = [name for name, _ in PROCESSORS]\n"
+        "from server import create_app\n"
+        "create_app({'INSTANCE_PATH': sys.argv[1], 'TESTING': True})\n"
+        "print(json.dumps([before, [name for name, _ in PROCESSORS]]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "instance")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout)
+    assert (before, after) == ([], ["entities", "visits"])
 
 
 def test_listing_an_imported_building(township, submit):
