@@ -91,14 +91,14 @@ SETTINGS: tuple[Setting, ...] = (
             str, "session signing key"),
     Setting("STORAGE_DIR", InInstance(_storage_in, "`instance/storage/`"),
             str, "folder for attachments (photos …) and temporary upload files"),
-    # Coverage thresholds (DESIGN.md "Coverage"): metres.
+    # Coverage thresholds (docs/ARCHITECTURE.md): metres.
     Setting("MATCH_DISTANCE_M", 30.0, float,
             "how far (metres) a geotag may be from its building"),
     Setting("GPS_ACCURACY_M", 25.0, float, "worse GPS accuracy (metres) flags the visit"),
-    # City rules are configuration, not constants (DOMAIN.md).
+    # City rules are configuration, not constants (docs/DOMAIN.md).
     Setting("MIN_FLOOR_AREA_PER_TENANT_M2", 10.0, float,
             "the city's per-tenant floor-area minimum (m²), given to forms in `settings.csv`"),
-    # The push phase's target (DOMAIN.md: >= 90 % by 30 Nov).
+    # The push phase's target (docs/DOMAIN.md: >= 90 % by 30 Nov).
     Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target marked on the statistics page"),
     Setting("DEFAULT_LOCALE", "zh_CN", str,
             "language of pages until a user picks one (`zh_CN` or `en`)"),

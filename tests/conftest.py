@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,33 +10,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server import create_app
 from server.extensions import db
 from server.models import Area, Building, Role, User
 from server.services import users
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL", "")
-PASSWORD = "correct horse battery"
-
-
-def make_app(tmp_path: Path, **config) -> Flask:
-    settings = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'doorstep.sqlite3'}",
-        "SECRET_KEY": "test-only",
-        "PROCESS_IN_BACKGROUND": False,
-    }
-    settings.update(config)
-    return create_app(settings)
-
-
-def upgrade(app: Flask) -> None:
-    from flask_migrate import upgrade as alembic_upgrade
-
-    with app.app_context():
-        alembic_upgrade(directory=app.config["MIGRATIONS_DIR"])
+from tests.support.app import PASSWORD, POSTGRES_URL, make_app, upgrade
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from server.models import AuditEvent, Role
-from tests.conftest import PASSWORD
+from tests.support.app import PASSWORD
 
 
 def test_login_page_is_chinese_by_default(client):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Building, User
 from server.services import storage
-from tests.conftest import make_app, upgrade
+from tests.support.app import make_app, upgrade
 
 
 def _archive(output: str) -> Path:

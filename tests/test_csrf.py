@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.models import Role
+from tests.support.app import PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -29,8 +30,6 @@ def test_cross_site_posts_are_refused(client, login, make_user, headers, status)
 
 
 def test_cross_site_login_is_refused(client, make_user):
-    from tests.conftest import PASSWORD
-
     user = make_user(Role.SUPERVISOR)
     form = {"username": user.username, "password": PASSWORD}
     assert client.post("/login", data=form, headers={"Origin": "https://evil.example"}

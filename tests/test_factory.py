@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from server import StartupError, create_app
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 
 def test_testing_flag(tmp_path):

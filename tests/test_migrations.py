@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from server.extensions import db
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 EXPECTED_TABLES = {
     "users", "areas", "buildings", "assignments", "rounds", "audit_events", "forms",

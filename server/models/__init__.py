@@ -1,4 +1,4 @@
-"""The core nouns of DESIGN.md as SQLAlchemy models; the schema changes only through migrations/."""
+"""The core nouns (docs/ARCHITECTURE.md) as models; the schema changes only through migrations/."""
 
 from server.models.areas import Area, Assignment, Building, Round
 from server.models.audit import AuditEvent

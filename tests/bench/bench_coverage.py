@@ -83,7 +83,7 @@ def load_city(town) -> dict:
     from server.models import Area, Round, User
     from server.models._types import utcnow
     from server.services.coverage import store as coverage
-    from server.services.demo_visits import bulk_insert, db_datetime, load_generated_visits
+    from tests.support.demo_visits import bulk_insert, db_datetime, load_generated_visits
 
     out = {}
     t0 = time.perf_counter()

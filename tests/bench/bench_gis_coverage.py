@@ -1,7 +1,7 @@
 """Benchmark of gis: demo generation, full coverage recompute and one-visit update.
 
 Run: ``python tests/bench/bench_gis_coverage.py 100000 1000000`` (buildings; visits = 3x).
-Targets (DESIGN.md): 1M buildings x 3M visits full recompute <= 2 s; one new visit <= 5 ms.
+Targets: 1M buildings x 3M visits full recompute <= 2 s; one new visit <= 5 ms.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Durable OpenRosa ingest throughput against a real server process (DESIGN.md targets).
+"""Durable OpenRosa ingest throughput against a real server process (docs/ARCHITECTURE.md targets).
 
     .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 6000]
         [--stored 20000,200000] [--threads 16] [--client-procs 2] [--worker]
@@ -31,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer, child_pids
+from tests.support.household_form import household_instance
+from tests.support.liveserver import LiveServer, child_pids
 
 PERSONS = 32  # ~3 KB of XML, as a township household submission with its people
 
 
 def household(instance_id: str) -> bytes:
-    return instance(instance_id, persons=PERSONS, head="户主" * 20)
+    return household_instance(instance_id, persons=PERSONS, head="户主" * 20)
 
 
 def http_request(port: int, token: str, xml: bytes) -> bytes:

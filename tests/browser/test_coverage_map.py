@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from gis.states import BY_KEY, STATES
-from tests.browser.conftest import ARTIFACTS, PHONE
+from tests.support.browser import ARTIFACTS, PHONE
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 860}
@@ -23,7 +23,7 @@ def _seed_visits(instance) -> dict:
     from server.extensions import db
     from server.models import Building, Entity, Round, Visit
     from server.services.coverage import recompute as coverage_recompute
-    from server.services.demo_visits import load_generated_visits
+    from tests.support.demo_visits import load_generated_visits
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():

@@ -6,11 +6,12 @@ import sqlite3
 import time
 
 import pytest
-from household import PERSONS, fill_household
 from playwright.sync_api import Page, expect
 
 from gis.states import BY_KEY, TABLE
-from tests.browser.conftest import ARTIFACTS, PHONE, REPO
+from tests.support.browser import ARTIFACTS, PHONE
+from tests.support.household_web_form import PERSONS, fill_household
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.browser
 # Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
@@ -209,7 +210,7 @@ def test_size_and_time_to_a_usable_form_on_a_slow_network(server, browser):
         ]
     sizes = {f: len(gzip.compress((out / f).read_bytes(), 9)) for f in sorted(files)}
     total = sum(sizes.values())
-    assert total <= 1.5 * 1024 * 1024, sizes  # DESIGN.md: <= 1.5 MB gzipped in all
+    assert total <= 1.5 * 1024 * 1024, sizes  # docs/ARCHITECTURE.md: <= 1.5 MB gzipped in all
     ctx, page = phone(browser)
     page.goto(f"{srv.url}/login?next=/")
     page.fill("input[name=username]", "xieguan01")

@@ -12,7 +12,7 @@ from server.extensions import db
 from server.models import Building, Visit
 from server.services.ingest import accept
 from server.services.processing import pipeline
-from tests.coverage.conftest import LAT0, LON0, _ensure_areas, install_forms
+from tests.support.coverage_scenario import LAT0, LON0, ensure_areas, install_forms
 
 
 def _new_building_listing(version: str, building_id: str, lon: float, lat: float) -> bytes:
@@ -37,7 +37,7 @@ def _new_building_listing(version: str, building_id: str, lon: float, lat: float
 def test_a_building_found_in_the_field_is_visited_by_its_own_submission(
     app, township_xforms, round_2016, monkeypatch, reverse, visited
 ):
-    _ensure_areas()
+    ensure_areas()
     version = install_forms(township_xforms)["building_listing"].version
     if reverse:  # shows that the outcome depends on the order
         monkeypatch.setattr(pipeline, "STEPS", pipeline.STEPS[::-1])

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.services.coverage import recompute as coverage_recompute
 from server.services.coverage import store as coverage
-from tests.coverage.conftest import (
+from tests.support.coverage_scenario import (
     build_scenario,
     ensure_round,
     install_forms,
-    load_generated_city,
     states_by_code,
 )
+from tests.support.demo_visits import load_generated_city
 
 pytestmark = pytest.mark.postgres
 

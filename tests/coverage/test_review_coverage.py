@@ -8,7 +8,7 @@ from server.extensions import db
 from server.models import Building, Submission
 from server.services.coverage import store as coverage
 from server.services.submissions.exports import set_review_state
-from tests.coverage.conftest import LAT0, LON0, offset
+from tests.support.coverage_scenario import LAT0, LON0, offset
 
 
 @pytest.mark.parametrize("undo_to", ["approved", "has_issues"])

@@ -9,7 +9,7 @@ from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.services.coverage import recompute as coverage_recompute
 from server.services.coverage import store as coverage
-from tests.coverage.conftest import states_by_code
+from tests.support.coverage_scenario import states_by_code
 
 
 def test_incremental_states_are_the_known_truth(scenario) -> None:

@@ -86,27 +86,25 @@ def principals(scenario, make_user, submit) -> dict[str, User]:
     return users
 
 
-@pytest.mark.parametrize("reader", STREET_READERS)
 @pytest.mark.parametrize("principal", PRINCIPALS)
-def test_every_reader_shows_the_streets_of_the_scope(principals, principal, reader):
-    read = STREET_READERS[reader]
-    held = read(None) - {None}  # what this reader holds at all (the command line sees all)
-    expected = PRINCIPALS[principal][2] & held
-    assert held, f"{reader} holds nothing: the table would prove nothing"
-    assert read(principals[principal]) - {None} == expected
+def test_every_reader_follows_the_scope(principals, principal):
+    """Each reader shows exactly the principal's streets of what it holds, and the submission
+    list exactly the work of the principal's people."""
+    _role, _areas, streets, team = PRINCIPALS[principal]
+    held = {name: read(None) - {None} for name, read in STREET_READERS.items()}
+    assert all(held.values()), f"a reader holds nothing, the table would prove nothing: {held}"
+    seen = {name: read(principals[principal]) - {None} for name, read in STREET_READERS.items()}
+    assert seen == {name: streets & held[name] for name in STREET_READERS}
 
-
-@pytest.mark.parametrize("principal", PRINCIPALS)
-def test_submissions_follow_the_people_of_the_scope(principals, principal):
     query = submission_exports.query(principals[principal], submission_exports.Filters())
     submitters = {db.session.get(User, s.submitter_id).username for s in db.session.scalars(query)}
-    assert submitters == PRINCIPALS[principal][3]
+    assert submitters == team
 
 
 @pytest.mark.parametrize("principal", ["admin", "village supervisor", "street supervisor",
                                        "coordinator A"])
 def test_the_json_api_reads_the_same_scope(app, client, principals, principal):
-    from tests.conftest import PASSWORD
+    from tests.support.app import PASSWORD
 
     user = principals[principal]
     assert client.post("/login", data={"username": user.username,

@@ -14,7 +14,8 @@ from gis.states import BY_KEY, STATES
 from gis.tiles import lonlat_to_tile
 from server.extensions import db
 from server.services.coverage import tiles as coverage_tiles
-from tests.coverage.conftest import LAT0, LON0, PASSWORD, offset
+from tests.support.app import PASSWORD
+from tests.support.coverage_scenario import LAT0, LON0, offset
 
 
 @pytest.fixture(autouse=True)

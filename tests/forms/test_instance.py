@@ -144,15 +144,15 @@ def test_upsert_and_suppressed_entities() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "reason"),
     [
-        b"<data id='x'><meta>",  # truncated
-        b"not xml at all",
-        b'<!DOCTYPE d [<!ENTITY e "x">]><data id="x">&e;</data>',  # entity declarations refused
+        (b"<data id='x'><meta>", "no element found"),  # truncated
+        (b"not xml at all", "syntax error"),
+        (b'<!DOCTYPE d [<!ENTITY e "x">]><data id="x">&e;</data>', "EntitiesForbidden"),
     ],
 )
-def test_malformed_instances_raise_instance_error(bad: bytes) -> None:
-    with pytest.raises(InstanceError):
+def test_malformed_instances_raise_instance_error(bad: bytes, reason: str) -> None:
+    with pytest.raises(InstanceError, match=f"^malformed submission XML: {reason}"):
         read_instance(bad)
 
 
@@ -186,9 +186,18 @@ def test_render_entity_csv() -> None:
     ]
 
 
-@pytest.mark.parametrize("bad", [["name"], ["Label"], ["__version"], ["a", "a"], [""]])
-def test_render_entity_csv_rejects_bad_properties(bad: list[str]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["name"], "invalid entity property name 'name'"),
+        (["Label"], "invalid entity property name 'Label'"),
+        (["__version"], "invalid entity property name '__version'"),
+        (["a", "a"], "duplicate entity property names"),
+        ([""], "invalid entity property name ''"),
+    ],
+)
+def test_render_entity_csv_rejects_bad_properties(bad: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
         render_entity_csv([], bad)
 
 

@@ -13,7 +13,8 @@ from openpyxl import Workbook
 
 from server.extensions import db
 from server.models import AuditEvent, Form, FormMedia, FormVersion, Role
-from tests.forms_server.conftest import multipart
+from tests.support.app import PASSWORD, make_app, upgrade
+from tests.support.http import multipart
 
 
 def _xlsx(sheets: dict[str, list[list[str]]]) -> bytes:
@@ -135,8 +136,6 @@ def test_row_and_column_shown_with_pyxform_text(client, login, payloads):
 
 
 def test_request_over_max_content_length_is_413_with_a_reason(tmp_path):
-    from tests.conftest import PASSWORD, make_app, upgrade
-
     app = make_app(tmp_path, MAX_CONTENT_LENGTH=1024 * 1024)
     upgrade(app)
     with app.app_context():

@@ -14,7 +14,6 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
-from test_entities import ZHANG, household, person
 
 from server.extensions import db
 from server.models import (
@@ -30,7 +29,9 @@ from server.services import storage
 from server.services.forms import draft_testing
 from server.services.forms import lifecycle as service
 from server.services.processing.pipeline import process_one, process_pending, reprocess
-from tests.forms_server.conftest import build_instance, township_file
+from tests.support.app import make_app
+from tests.support.township import ZHANG, household, person, township_file
+from tests.support.xforms import build_instance
 
 OR = {"X-OpenRosa-Version": "1.0"}
 NS = {"x": "http://openrosa.org/xforms/xformsList", "m": "http://openrosa.org/xforms/xformsManifest"}
@@ -343,8 +344,6 @@ def test_drafts_stored_without_a_token_get_one_on_the_form_page(client, login, d
 
 def test_migration_gives_drafts_stored_before_it_a_token(tmp_path):
     from flask_migrate import upgrade
-
-    from tests.conftest import make_app
 
     app = make_app(tmp_path)
     with app.app_context():

@@ -8,13 +8,14 @@ import io
 import uuid as uuidlib
 
 import sqlalchemy as sa
-from test_entities import ZHANG, household, person
 
 from server.extensions import db
 from server.models import Role, Submission
 from server.services.processing.pipeline import process_pending
 from server.services.register import entities
-from tests.forms_server.conftest import build_instance, multipart
+from tests.support.http import multipart
+from tests.support.township import ZHANG, household, person
+from tests.support.xforms import build_instance
 
 OR = {"X-OpenRosa-Version": "1.0"}
 

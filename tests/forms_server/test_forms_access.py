@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Form, Role
 from server.services.forms import lifecycle as service
-from tests.forms_server.conftest import multipart, township_file
+from tests.support.http import multipart
+from tests.support.township import township_file
 
 FORM = township_file("departure")
 

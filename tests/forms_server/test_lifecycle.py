@@ -11,7 +11,9 @@ from forms import xform_md5
 from server.extensions import db
 from server.models import Form, FormMedia, FormVersion, Role
 from server.services.forms import lifecycle as service
-from tests.forms_server.conftest import TOWNSHIP, TOWNSHIP_FORMS, pyxform_reference, township_file
+from tests.support.paths import TOWNSHIP
+from tests.support.township import TOWNSHIP_FORMS, township_file
+from tests.support.xforms import pyxform_reference
 
 
 def _post_file(client, url: str, name: str, data: bytes, media=()):

@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from server.extensions import db
 from server.models import Entity
 from server.services.register import residence as register
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 ID = "11010519491231002X"
 

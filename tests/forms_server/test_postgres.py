@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from test_entities import ZHANG, household, person
 
-from tests.forms_server.conftest import build_instance, multipart, township_file
+from tests.support.app import PASSWORD, make_app, upgrade
+from tests.support.http import multipart
+from tests.support.township import ZHANG, household, person, township_file
+from tests.support.xforms import build_instance
 
 pytestmark = pytest.mark.postgres
 
@@ -22,7 +24,6 @@ def test_register_on_postgresql(tmp_path, postgres_url):
     from server.services.forms import lifecycle as service
     from server.services.processing.pipeline import process_pending
     from server.services.register import entities
-    from tests.conftest import PASSWORD, make_app, upgrade
 
     app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
     upgrade(app)

@@ -19,7 +19,8 @@ from server.services import storage
 from server.services.ingest import batch as submission_batch
 from server.services.ingest.batch import IngestError, Outcome, Pending, StoredFile
 from server.services.ingest.group_commit import GroupCommitter
-from tests.openrosa.conftest import instance
+from tests.support.app import make_app, upgrade
+from tests.support.household_form import household_instance
 
 
 def pending(fv, xml: bytes, iid: str, dep: str | None = None,
@@ -43,14 +44,14 @@ def test_one_batch_decides_each_item_against_the_ones_before(app, form):
     """One transaction: new, the same bytes again (completing the photo), different bytes
     under the same instanceID (409), an edit, a second edit of the replaced version (409) —
     one failing item does not abort the others; XML and rows are stored together."""
-    a = instance("uuid:b1")
+    a = household_instance("uuid:b1")
     items = [
         pending(form, a, "uuid:b1"),
         pending(form, a, "uuid:b1", files=(photo(app, b"jpeg b1"),)),
-        pending(form, instance("uuid:b1", head="other"), "uuid:b1"),
-        pending(form, instance("uuid:b2", deprecated_id="uuid:b1"), "uuid:b2", "uuid:b1"),
-        pending(form, instance("uuid:b3", deprecated_id="uuid:b1"), "uuid:b3", "uuid:b1"),
-        pending(form, instance("uuid:b4"), "uuid:b4"),
+        pending(form, household_instance("uuid:b1", head="other"), "uuid:b1"),
+        pending(form, household_instance("uuid:b2", deprecated_id="uuid:b1"), "uuid:b2", "uuid:b1"),
+        pending(form, household_instance("uuid:b3", deprecated_id="uuid:b1"), "uuid:b3", "uuid:b1"),
+        pending(form, household_instance("uuid:b4"), "uuid:b4"),
     ]
     out = submission_batch.write_batch(db.engine, items)
     assert answers(out) == [
@@ -73,12 +74,12 @@ def test_one_batch_decides_each_item_against_the_ones_before(app, form):
 
 def test_stored_rows_are_checked_too(app, form):
     """Across batches: the same bytes -> 201 completing attachments, the first copy wins."""
-    xml = instance("uuid:s1")
+    xml = household_instance("uuid:s1")
     (first,) = submission_batch.write_batch(db.engine, [pending(form, xml, "uuid:s1")])
     later = submission_batch.write_batch(db.engine, [
         pending(form, xml, "uuid:s1", files=(photo(app, b"one"),)),
         pending(form, xml, "uuid:s1", files=(photo(app, b"two"),)),
-        pending(form, instance("uuid:s1", head="x"), "uuid:s1"),
+        pending(form, household_instance("uuid:s1", head="x"), "uuid:s1"),
     ])
     assert answers(later) == [(201, "Submission already received; attachments completed."),
                               (201, "Submission already received."), 409]
@@ -91,7 +92,7 @@ def test_lost_race_replays_item_by_item(app, form, monkeypatch):
     """When the batch's checks missed a concurrent insert (another web worker on PostgreSQL),
     the unique constraint refuses the batch and every item is replayed in its own SAVEPOINT:
     the loser of the race gets its honest answer, the others still commit."""
-    stored = instance("uuid:r1")
+    stored = household_instance("uuid:r1")
     submission_batch.write_batch(db.engine, [pending(form, stored, "uuid:r1")])
     real_load = submission_batch._load
     calls = []
@@ -103,9 +104,9 @@ def test_lost_race_replays_item_by_item(app, form, monkeypatch):
 
     monkeypatch.setattr(submission_batch, "_load", blind_first)
     out = submission_batch.write_batch(db.engine, [
-        pending(form, instance("uuid:r2"), "uuid:r2"),
+        pending(form, household_instance("uuid:r2"), "uuid:r2"),
         pending(form, stored, "uuid:r1"),
-        pending(form, instance("uuid:r1", head="x"), "uuid:r1"),
+        pending(form, household_instance("uuid:r1", head="x"), "uuid:r1"),
     ])
     assert calls[0] == 3 and calls[1:] == [1, 1, 1]
     assert answers(out) == [(201, "Submission received."),
@@ -157,7 +158,7 @@ def test_posts_from_many_threads_share_commits(app, form, coordinator):
 
     def one(i: int) -> int:
         with app.test_client() as client:
-            xml = instance(f"uuid:t{i}")
+            xml = household_instance(f"uuid:t{i}")
             data = {"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")}
             return client.post(f"/o/{token}/submission", data=data,
                                headers={"X-OpenRosa-Version": "1.0"},
@@ -171,7 +172,7 @@ def test_posts_from_many_threads_share_commits(app, form, coordinator):
 
 
 def test_db_key_checksum_and_missing(app, form):
-    (out,) = submission_batch.write_batch(db.engine, [pending(form, instance("uuid:k1"),
+    (out,) = submission_batch.write_batch(db.engine, [pending(form, household_instance("uuid:k1"),
                                                               "uuid:k1")])
     assert isinstance(out, Outcome)
     sub = db.session.get(Submission, out.submission_id)
@@ -224,21 +225,20 @@ def test_two_workers_race_on_postgres(tmp_path, postgres_url):
     """Two web workers (two committers, two engines) write the same new instanceIDs at the
     same time: the unique constraint arbitrates, the loser replays item by item, and every
     instance is stored once — identical bytes 201 for both, different bytes 201 + 409."""
-    from tests.conftest import make_app, upgrade
-    from tests.openrosa.conftest import add_form
+    from tests.support.household_form import add_household_form
 
     apps = [make_app(tmp_path / f"w{i}", SQLALCHEMY_DATABASE_URI=postgres_url) for i in (0, 1)]
     upgrade(apps[0])
     with apps[0].app_context():
-        fv = SimpleNamespace(id=add_form().id)
+        fv = SimpleNamespace(id=add_household_form().id)
         db.session.remove()
-    shared = [instance(f"uuid:pg{i}") for i in range(30)]
+    shared = [household_instance(f"uuid:pg{i}") for i in range(30)]
     barrier = threading.Barrier(2)
 
     def worker(w: int):
         with apps[w].app_context():
             items = [pending(fv, xml, f"uuid:pg{i}") for i, xml in enumerate(shared)]
-            items += [pending(fv, instance(f"uuid:pgc{i}", head=f"w{w}"), f"uuid:pgc{i}")
+            items += [pending(fv, household_instance(f"uuid:pgc{i}", head=f"w{w}"), f"uuid:pgc{i}")
                       for i in range(10)]
             barrier.wait()
             out = submission_batch.write_batch(db.engine, items)

@@ -1,4 +1,4 @@
-"""Submission ingest rules: Form Submission API + DESIGN.md "OpenRosa answers" table."""
+"""Submission ingest rules: Form Submission API + the OpenRosa answers of docs/ARCHITECTURE.md."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server.services import storage
 from server.services.processing import pipeline
 from server.services.processing.pipeline import Step
 from server.services.processing.worker import start_worker
-from tests.openrosa.conftest import add_form, instance
+from tests.support.household_form import add_household_form, household_instance
 
 RESPONSE = "{http://openrosa.org/http/response}"
 
@@ -32,8 +32,8 @@ def _subs() -> list[Submission]:
 
 def test_new_submission_is_201_and_durable(app, form, post):
     """Form Submission API: a successful POST answers 201 Created with an OpenRosaResponse
-    body; DESIGN.md: only after XML and attachments are durably stored and the row committed."""
-    xml = instance("uuid:a1")
+    body; only after XML and attachments are durably stored and the row committed."""
+    xml = household_instance("uuid:a1")
     r = post(xml, {"door.jpg": b"\xff\xd8JPEG"})
     assert r.status_code == 201, r.data
     assert _message(r) == "Submission received."
@@ -49,8 +49,8 @@ def test_new_submission_is_201_and_durable(app, form, post):
 
 def test_same_bytes_again_completes_attachments(app, form, post):
     """Form Submission API (split submissions): attachments may follow in later POSTs marked
-    with an *isIncomplete* part; DESIGN.md: the same bytes again -> 201, attachments completed."""
-    xml = instance("uuid:a2")
+    with an *isIncomplete* part; the same bytes again -> 201, attachments completed."""
+    xml = household_instance("uuid:a2")
     assert post(xml, incomplete=True).status_code == 201
     (sub,) = _subs()
     assert (sub.attachments_expected, sub.attachments_present) == (1, 0)
@@ -64,23 +64,24 @@ def test_same_bytes_again_completes_attachments(app, form, post):
 
 
 def test_different_xml_same_instance_id_is_409(app, form, post):
-    """DESIGN.md: different XML with the same instanceID -> 409, resubmissions must be identical."""
-    assert post(instance("uuid:a3")).status_code == 201
-    r = post(instance("uuid:a3", head="Someone else"))
+    """different XML with the same instanceID -> 409, resubmissions must be identical."""
+    assert post(household_instance("uuid:a3")).status_code == 201
+    r = post(household_instance("uuid:a3", head="Someone else"))
     assert r.status_code == 409 and "identical" in _message(r)
     assert len(_subs()) == 1
 
 
 def test_edit_chain(app, form, post):
-    """DESIGN.md: an edit (new instanceID, meta/deprecatedID) -> 201 and replaces the old one;
+    """an edit (new instanceID, meta/deprecatedID) -> 201 and replaces the old one;
     an edit of an already-replaced version -> 409."""
-    assert post(instance("uuid:v1")).status_code == 201
-    assert post(instance("uuid:v2", deprecated_id="uuid:v1", head="Fixed")).status_code == 201
-    r = post(instance("uuid:v3", deprecated_id="uuid:v1", head="Other fix"))
+    assert post(household_instance("uuid:v1")).status_code == 201
+    edit = household_instance("uuid:v2", deprecated_id="uuid:v1", head="Fixed")
+    assert post(edit).status_code == 201
+    r = post(household_instance("uuid:v3", deprecated_id="uuid:v1", head="Other fix"))
     assert r.status_code == 409 and "already replaced" in _message(r)
     old, new = _subs()
     assert old.superseded and not new.superseded and new.deprecated_id == "uuid:v1"
-    assert post(instance("uuid:v3", deprecated_id="uuid:v2")).status_code == 201
+    assert post(household_instance("uuid:v3", deprecated_id="uuid:v2")).status_code == 201
 
 
 @pytest.mark.parametrize(("kwargs", "named"), [
@@ -88,18 +89,18 @@ def test_edit_chain(app, form, post):
     ({"version": "77"}, "'77'"),
 ])
 def test_unknown_form_or_version_is_404_naming_it(app, form, post, kwargs, named):
-    """DESIGN.md: unknown form id / unknown version -> 404 with the id or version named."""
-    r = post(instance(**kwargs))
+    """unknown form id / unknown version -> 404 with the id or version named."""
+    r = post(household_instance(**kwargs))
     assert r.status_code == 404 and named in _message(r)
 
 
 def test_closed_form_is_409_and_superseded_version_accepts(app, form, post):
-    """DESIGN.md: closed form -> 409; older (superseded) versions keep accepting submissions."""
-    add_form("2")
-    assert post(instance(version="1")).status_code == 201
+    """closed form -> 409; older (superseded) versions keep accepting submissions."""
+    add_household_form("2")
+    assert post(household_instance(version="1")).status_code == 201
     form.form.state = "closed"
     db.session.commit()
-    r = post(instance(version="2"))
+    r = post(household_instance(version="2"))
     assert r.status_code == 409 and "closed" in _message(r)
 
 
@@ -111,7 +112,7 @@ XXE = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passw
 
 
 @pytest.mark.parametrize(("xml", "why"), [
-    (instance("uuid:t")[:-20], "well-formed"),  # truncated upload
+    (household_instance("uuid:t")[:-20], "well-formed"),  # truncated upload
     (b"not xml at all", "well-formed"),
     (BILLION_LAUGHS, "well-formed"),  # entity expansion refused by defusedxml
     (XXE, "well-formed"),  # external entity refused
@@ -119,7 +120,7 @@ XXE = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passw
     (b"<data><meta><instanceID>uuid:z</instanceID></meta></data>", "form id"),
 ])
 def test_bad_xml_is_400_and_stores_nothing(app, form, post, xml, why):
-    """DESIGN.md: malformed or truncated XML -> 400 (ODK Central stores it: do better);
+    """malformed or truncated XML -> 400 (ODK Central stores it: do better);
     parsing is safe (no external entities, no entity expansion); instanceID is required."""
     r = post(xml)
     assert r.status_code == 400 and why in _message(r)
@@ -129,7 +130,7 @@ def test_bad_xml_is_400_and_stores_nothing(app, form, post, xml, why):
 def test_missing_openrosa_header_or_xml_part_is_400(app, form, post, client, coordinator):
     """HTTP Request API: requests carry X-OpenRosa-Version (absent -> 400); Form Submission
     API: the XML travels in the xml_submission_file part (absent -> 400)."""
-    r = post(instance(), headers={})
+    r = post(household_instance(), headers={})
     assert r.status_code == 400 and "X-OpenRosa-Version" in _message(r)
     r = client.post(f"/o/{coordinator.device_token}/submission",
                     data={"other": (io.BytesIO(b"x"), "x.jpg")},
@@ -142,7 +143,7 @@ def test_too_large_is_413_with_a_message(app, form, post):
     """Form Submission API: the server states its limit (X-OpenRosa-Accept-Content-Length);
     a larger POST -> 413 with a message, nothing stored."""
     app.config["MAX_CONTENT_LENGTH"] = 50_000
-    r = post(instance(), {"door.jpg": b"x" * 60_000})
+    r = post(household_instance(), {"door.jpg": b"x" * 60_000})
     assert r.status_code == 413 and "50000" in _message(r)
     assert _subs() == []
 
@@ -164,8 +165,8 @@ def test_processing_runs_after_storage_and_can_be_replayed(app, form, post, runn
             raise ValueError("rule engine down")
 
     monkeypatch.setattr(pipeline, "STEPS", (Step("record", record), Step("flaky", flaky)))
-    post(instance("uuid:p1"))
-    post(instance("uuid:p2"))
+    post(household_instance("uuid:p1"))
+    post(household_instance("uuid:p2"))
     assert pipeline.process_pending() == {"done": 0, "error": 2, "skipped": 0}
     subs = _subs()
     assert [s.processing_state for s in subs] == ["error", "error"]
@@ -190,7 +191,7 @@ def test_worker_thread_processes_new_submissions(app, form, post, monkeypatch):
     app.config["PROCESS_IN_BACKGROUND"] = True
     worker = start_worker(app)
     try:
-        assert post(instance("uuid:w1")).status_code == 201
+        assert post(household_instance("uuid:w1")).status_code == 201
         assert done.wait(10)
     finally:
         worker.stop.set()

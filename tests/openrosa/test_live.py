@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer, new_id, post
+from tests.support.household_form import household_instance
+from tests.support.liveserver import LiveServer, new_id, post
 
 CLIENTS = 20
 PER_CLIENT = 50
@@ -74,16 +74,16 @@ def _client_plan(c: int) -> list[tuple[str, bytes, dict[str, bytes], str]]:
     for i in range(PER_CLIENT):
         if i % 10 == 3:
             iid = f"uuid:contested-{i // 10}"
-            plan.append((iid, instance(iid, head=f"client {c}"), {}, "contested"))
+            plan.append((iid, household_instance(iid, head=f"client {c}"), {}, "contested"))
         elif i % 10 == 6:
             iid = f"uuid:shared-{i // 10}"
-            plan.append((iid, instance(iid, head="shared"), {"door.jpg": b"shared photo"},
+            plan.append((iid, household_instance(iid, head="shared"), {"door.jpg": b"shared photo"},
                          "shared"))
         elif i % 10 == 8 and own:
             plan.append((*own[-1], "repeat"))
         else:
             iid = f"uuid:c{c}-{i}"
-            xml = instance(iid, head=f"c{c} i{i}", persons=1 + i % 3)
+            xml = household_instance(iid, head=f"c{c} i{i}", persons=1 + i % 3)
             files = {"door.jpg": f"photo {c} {i}".encode()}
             own.append((iid, xml, files))
             plan.append((iid, xml, files, "new"))
@@ -144,7 +144,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(server):
             i = 0
             while not stop.is_set():
                 iid = new_id()
-                xml = instance(iid, head=f"stream {c} {i}", persons=2)
+                xml = household_instance(iid, head=f"stream {c} {i}", persons=2)
                 files = {"door.jpg": (f"photo {iid} ".encode()) * 200}
                 try:
                     status = post(session, server.base, xml, files, timeout=10).status_code
@@ -201,7 +201,7 @@ def test_chunked_transfer_encoding_accepted(server):
     body = (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
         f"filename=\"s.xml\"\r\nContent-Type: text/xml\r\n\r\n".encode()
-        + instance(iid) + f"\r\n--{boundary}--\r\n".encode()
+        + household_instance(iid) + f"\r\n--{boundary}--\r\n".encode()
     )
 
     def chunks():

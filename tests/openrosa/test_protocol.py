@@ -2,7 +2,7 @@
 
 Texts: OpenRosa HTTP Request API (docs.getodk.org/openrosa-http), Form List API
 (docs.getodk.org/openrosa-form-list), Form Submission API
-(docs.getodk.org/openrosa-form-submission), and DESIGN.md "OpenRosa answers" (the answers
+(docs.getodk.org/openrosa-form-submission), and docs/ARCHITECTURE.md "OpenRosa answers" (the answers
 ODK Central gives, bettered for malformed XML).
 """
 
@@ -17,8 +17,8 @@ import pytest
 from defusedxml import ElementTree as DET
 
 from server.extensions import db
-from tests.conftest import PASSWORD
-from tests.openrosa.conftest import add_form
+from tests.support.app import PASSWORD
+from tests.support.household_form import add_household_form
 
 XL = "{http://openrosa.org/xforms/xformsList}"
 MF = "{http://openrosa.org/xforms/xformsManifest}"
@@ -50,10 +50,10 @@ def test_form_list_document(client, form, coordinator):
 def test_form_list_lists_only_usable_versions(client, app, coordinator):
     """Form List API: the server tailors the list to the user; here only published versions of
     open forms are listed (drafts, superseded versions and closed forms are not)."""
-    add_form("1")
-    add_form("2")  # supersedes 1
-    add_form("3", state="draft")
-    closed = add_form("1", form_id="gone")
+    add_household_form("1")
+    add_household_form("2")  # supersedes 1
+    add_household_form("3", state="draft")
+    closed = add_household_form("1", form_id="gone")
     closed.form.state = "closed"
     db.session.commit()
     root = DET.fromstring(client.get(f"{_base(coordinator)}/formList").data)
@@ -65,8 +65,8 @@ def test_form_list_lists_only_usable_versions(client, app, coordinator):
 def test_form_list_formid_filter(client, app, coordinator):
     """Form List API: "formID — if specified, the server MUST return information for only
     this formID"."""
-    add_form("1")
-    add_form("1", form_id="other")
+    add_household_form("1")
+    add_household_form("1", form_id="other")
     root = DET.fromstring(client.get(f"{_base(coordinator)}/formList?formID=other").data)
     assert [x.findtext(f"{XL}formID") for x in root] == ["other"]
 
@@ -76,7 +76,7 @@ def test_manifest_and_media_with_etag(client, app, coordinator):
     <manifest xmlns="http://openrosa.org/xforms/xformsManifest"> with filename, hash
     (md5: of the file's content) and downloadUrl per mediaFile. Media answer with an ETag and
     304 on If-None-Match (Collect re-downloads only what changed)."""
-    add_form("1", media={"streets.csv": b"name,label\nT01-01,One\n"})
+    add_household_form("1", media={"streets.csv": b"name,label\nT01-01,One\n"})
     root = DET.fromstring(client.get(f"{_base(coordinator)}/formList").data)
     manifest_url = root.find(f"{XL}xform").findtext(f"{XL}manifestUrl")
     r = client.get(manifest_url.removeprefix("http://localhost"))
@@ -98,8 +98,8 @@ def test_manifest_and_media_with_etag(client, app, coordinator):
 def test_older_version_still_downloadable(client, app, coordinator):
     """Versions: a superseded version is served when asked by ?version= (phones holding it
     still submit); an unknown version is a 404 naming it."""
-    add_form("1")
-    add_form("2")
+    add_household_form("1")
+    add_household_form("2")
     assert b'version="1"' in client.get(f"{_base(coordinator)}/forms/hh/form.xml?version=1").data
     r = client.get(f"{_base(coordinator)}/forms/hh/form.xml?version=9")
     assert r.status_code == 404 and b"'9'" in r.data
@@ -127,7 +127,7 @@ def test_submission_preflight_is_204(client, coordinator, method):
 
 
 def test_bad_token_is_403(client, form):
-    """DESIGN.md OpenRosa answers: a bad device token is 403 on every endpoint."""
+    """docs/ARCHITECTURE.md OpenRosa answers: a bad device token is 403 on every endpoint."""
     for path in ("formList", "submission", "forms/hh/form.xml"):
         assert client.get(f"/o/not-a-token/{path}").status_code == 403
 

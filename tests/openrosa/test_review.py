@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import AuditEvent, Submission
-from tests.conftest import PASSWORD
-from tests.openrosa.conftest import instance
+from tests.support.app import PASSWORD
+from tests.support.household_form import household_instance
 
 ID = "11010519491231002X"
 PHONE = "13912345678"
@@ -22,8 +22,10 @@ PHONE = "13912345678"
 @pytest.fixture
 def stored(app, form, post):
     """Two submissions from the T01-01 coordinator: one with two persons and a photo."""
-    assert post(instance("uuid:r1", persons=2), {"door.jpg": b"\xff\xd8photo"}).status_code == 201
-    assert post(instance("uuid:r2", head="Wang", location="24.7 102.7 0 30")).status_code == 201
+    first = household_instance("uuid:r1", persons=2)
+    assert post(first, {"door.jpg": b"\xff\xd8photo"}).status_code == 201
+    second = household_instance("uuid:r2", head="Wang", location="24.7 102.7 0 30")
+    assert post(second).status_code == 201
     return list(db.session.scalars(sa.select(Submission).order_by(Submission.id)))
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.openrosa.conftest import instance
-from tests.openrosa.liveserver import LiveServer, child_pids, post
+from tests.support.household_form import household_instance
+from tests.support.liveserver import LiveServer, child_pids, post
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
 
         def send(instance_id: str) -> int:
             with requests.Session() as session:
-                return post(session, server.base, instance(instance_id)).status_code
+                return post(session, server.base, household_instance(instance_id)).status_code
 
         with ThreadPoolExecutor(12) as pool:
             assert set(pool.map(send, ids)) == {201}
@@ -54,7 +54,8 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
         _wait_for(lambda: len(child_pids(server.proc.pid)) == 2
                   and victim not in child_pids(server.proc.pid))
         with requests.Session() as session:
-            assert post(session, server.base, instance(f"uuid:{uuid.uuid4()}")).status_code == 201
+            xml = household_instance(f"uuid:{uuid.uuid4()}")
+            assert post(session, server.base, xml).status_code == 201
 
         db = sqlite3.connect(server.instance / "doorstep.sqlite3")
         try:

@@ -285,7 +285,7 @@ def accepts_submissions(version: FormVersion, user: User | None = None) -> bool:
 
 
 # Server settings a form may read with pulldata('settings', 'value', 'key', '<key>'): the
-# city's rules stay configuration (DOMAIN.md), not constants inside forms.
+# city's rules stay configuration (docs/DOMAIN.md), not constants inside forms.
 SETTINGS_CSV = "settings.csv"
 FORM_SETTINGS = {"min_floor_area_per_tenant_m2": "MIN_FLOOR_AREA_PER_TENANT_M2"}
 

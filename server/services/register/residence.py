@@ -1,6 +1,6 @@
 """Register rules for persons: one current residence, arrivals and departures.
 
-来有登记、去有注销 and 居住地唯一性 (DOMAIN.md), as applied when a submission changes a
+来有登记、去有注销 and 居住地唯一性 (docs/DOMAIN.md), as applied when a submission changes a
 person entity (server.services.register.entities):
 
 - A person is keyed by resident ID number. A submission that creates a person whose ID number

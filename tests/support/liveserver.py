@@ -14,18 +14,18 @@ from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 SETUP = """
 from server import create_app
 from server.extensions import db
 from server.services import users
-from tests.openrosa.conftest import add_form
+from tests.support.household_form import add_household_form
 app = create_app()
 with app.app_context():
     user, _ = users.create_user("collector", "coordinator")
     db.session.commit()
-    add_form("1")
+    add_household_form("1")
     print(user.device_token)
 """
 

@@ -1,4 +1,4 @@
-"""Generated visits for the buildings in the database (demo data, tests, benchmarks).
+"""Generated visits for the buildings in the database, for tests and benchmarks (tests/bench).
 
 Rows are bulk-inserted (a submission row per visit, as ingest would leave it, and its Visit
 already matched): plain DBAPI executemany of tuples on SQLite, COPY on PostgreSQL, so three
@@ -162,3 +162,14 @@ def _coordinator_of_street() -> dict[str, str]:
         for s in streets:
             out.setdefault(s, user)
     return out
+
+
+def load_generated_city(buildings: int, visits: int, round_id: int, seed: int = 2016) -> None:
+    """The demo township generator's city plus generated visits, then a full recompute."""
+    from server.services import demo
+    from server.services.coverage import recompute as coverage_recompute
+
+    demo.load_demo(seed=seed, buildings=buildings)
+    coverage.buildings_changed()
+    load_generated_visits(visits, round_id, seed=seed)
+    coverage_recompute.recompute(round_id)
