@@ -11,10 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 COLOURS = {
     "unvisited": (215, 48, 31),
@@ -34,6 +37,8 @@ _FONT_PATHS = (
 
 @lru_cache(maxsize=4)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     for p in _FONT_PATHS:
         if Path(p).exists():
             return ImageFont.truetype(p, size)
@@ -48,6 +53,9 @@ def render_png(
     size: tuple[int, int] = (1200, 900),
 ) -> bytes:
     """PNG bytes: every footprint filled with its state's colour; legend with counts."""
+    # Pillow loads with the first map, not when the server starts (see tests/test_cli.py)
+    from PIL import Image, ImageDraw
+
     w, h = size
     legend_h, margin = 70, 20
     img = Image.new("RGB", (w, h), (255, 255, 255))
