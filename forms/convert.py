@@ -10,9 +10,6 @@ from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
-from pyxform.xls2json_backends import Definition, SupportedFileTypes
-from pyxform.xls2xform import convert
-
 from forms.errors import FormError, from_pyxform
 from forms.guards import DEFAULT_MAX_BYTES, check_upload
 from forms.xform_info import GeoField, MediaRef, XFormInfo, describe_xform
@@ -89,6 +86,10 @@ def convert_xlsform(
     The file stem is passed to pyxform like a path would be, so a form without a
     form_id gets the same id as `pyxform.xls2xform.convert(path)` would give it.
     """
+    # pyxform (with openpyxl and lark) takes ~0.8 s to import: only conversions pay for it.
+    from pyxform.xls2json_backends import Definition, SupportedFileTypes
+    from pyxform.xls2xform import convert
+
     file_type = check_upload(data, filename, max_bytes=max_bytes)
     ft = SupportedFileTypes("." + file_type)
     stem = PurePath(filename.replace("\\", "/")).stem

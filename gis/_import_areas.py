@@ -6,8 +6,7 @@ import numpy as np
 import shapely
 
 from gis import _import_geom as geom
-from gis._import_fields import AREA_LEVELS
-from gis._import_result import GisImportError, ImportResult, rows_to_keep
+from gis._import_result import AREA_LEVELS, GisImportError, ImportResult, rows_to_keep
 
 _OVERLAP_NOTE = 0.01  # siblings sharing more than 1% of the smaller one's area are reported
 

@@ -25,15 +25,8 @@ import pyogrio.raw
 import shapely
 import shapely.errors
 
-from gis._import_result import GisImportError
+from gis._import_result import FORMATS, GisImportError
 
-FORMATS = {
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".gpkg": "GeoPackage",
-    ".zip": "zip",
-    ".csv": "CSV",
-}
 _GDAL_SUFFIX = {"GeoJSON": ".geojson", "GeoPackage": ".gpkg"}
 _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "wkt_geom", "shape", "几何")

@@ -1,4 +1,8 @@
-"""What an import gives back: the rows to insert and a report, or one error naming the feature."""
+"""What an import gives back: the rows to insert and a report, or one error naming the feature.
+
+Also the formats and levels an import knows. This module needs numpy only, so ``gis.importing``
+can be imported (by the server at start-up) without geopandas and GDAL.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+AREA_LEVELS = ("township", "village", "street")
+FORMATS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GeoPackage",
+    ".zip": "zip",
+    ".csv": "CSV",
+}
 
 
 class GisImportError(ValueError):

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 
 from gis._tables import Buildings, py
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 _EPS = 1e-6
 _PARALLEL_MIN = 200_000
@@ -56,6 +59,9 @@ class PreparedBuildings:
         else:
             centre = (0.0, 0.0)
         self.epsg = epsg or utm_epsg(*centre)
+        # pyproj is imported where it projects, not when the server starts (see tests/test_cli.py)
+        from pyproj import Transformer
+
         self.to_utm = Transformer.from_crs(4326, self.epsg, always_xy=True)
         self.footprints = shapely.transform(fp, self._project_xy)
         q = shapely.point_on_surface(self.footprints)
@@ -86,6 +92,8 @@ class PreparedBuildings:
             x, y = self.to_utm.transform(lon, lat)
             return np.asarray(x, float).reshape(n), np.asarray(y, float).reshape(n)
         if self._to_utm2 is None:
+            from pyproj import Transformer
+
             self._to_utm2 = Transformer.from_crs(4326, self.epsg, always_xy=True)
         h = n // 2
         x, y = np.empty(n), np.empty(n)

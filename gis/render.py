@@ -12,12 +12,15 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from PIL import Image, ImageDraw, ImageFont
 
 from gis.states import BY_KEY, STATES
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 COLOURS = {k: BY_KEY[k].rgb for k in STATES}
 UNKNOWN = (128, 128, 128)
@@ -32,6 +35,8 @@ _FONT_PATHS = (
 
 @lru_cache(maxsize=4)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     for p in _FONT_PATHS:
         if Path(p).exists():
             return ImageFont.truetype(p, size)
@@ -49,6 +54,9 @@ def render_png(
 
     ``labels`` maps state keys to the legend's names (default: the table's English names).
     """
+    # Pillow loads with the first map, not when the server starts (see tests/test_cli.py)
+    from PIL import Image, ImageDraw
+
     w, h = size
     legend_h, margin = 70, 20
     img = Image.new("RGB", (w, h), (255, 255, 255))

@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import mapbox_vector_tile
 import numpy as np
 import shapely
-from pyproj import Transformer
 
 from gis.states import STATES
 
@@ -56,6 +54,9 @@ class TileSource:
     ) -> None:
         order = np.argsort(ids, kind="stable")
         self.ids = np.asarray(ids)[order]
+        # pyproj and mapbox_vector_tile load with the first tile, not when the server starts
+        from pyproj import Transformer
+
         to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
 
         def project(xy: np.ndarray) -> np.ndarray:
@@ -89,6 +90,8 @@ class TileSource:
             features = self._cells(minx, miny, maxx, maxy, states, mask)
         if not features:
             return b""
+        import mapbox_vector_tile
+
         return mapbox_vector_tile.encode(
             [{"name": LAYER, "features": features}],
             default_options={"extents": EXTENT, "y_coord_down": True},

@@ -102,3 +102,21 @@ def test_db_upgrade_from_the_command_line(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'inst' / 'doorstep.sqlite3'}")
     assert "buildings" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+
+# Imported only by the commands and requests that use them (issue 9: the CLI answers fast).
+HEAVY = ("geopandas", "pyogrio", "pyproj", "pyxform", "openpyxl", "xlsxwriter", "PIL",
+         "mapbox_vector_tile")
+
+
+def test_help_builds_the_app_without_heavy_imports(tmp_path):
+    """`doorstep --help` builds the whole app (FlaskGroup lists app.cli) yet loads no geo or form
+    engine. Structural, so it holds on a busy machine; timings are in tests/bench/RESULTS.md."""
+    result = _doorstep(tmp_path, "--help", PYTHONPROFILEIMPORTTIME="1")  # = python -X importtime
+    assert result.returncode == 0, result.stderr
+    assert "coverage" in result.stdout and "users" in result.stdout  # the app's commands listed
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"server", "gis", "forms"} <= imported  # the log covers the blueprints' imports
+    assert sorted(imported & set(HEAVY)) == []

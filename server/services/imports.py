@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import shapely
 import sqlalchemy as sa
 
@@ -18,6 +18,9 @@ from server.extensions import db
 from server.models import Area, Building
 from server.services import audit
 from server.services.coverage import store as coverage
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = ["GisImportError", "ImportReport", "import_areas", "import_buildings"]
 
@@ -151,6 +154,8 @@ def _street_frame() -> gpd.GeoDataFrame | None:
     ).all()
     if not rows:
         return None
+    import geopandas as gpd  # over a second to import: only imports pay, not every server start
+
     return gpd.GeoDataFrame(
         {"code": [r[0] for r in rows], "level": ["street"] * len(rows)},
         geometry=shapely.from_wkb([r[1] for r in rows]),

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import shapely
-import xlsxwriter
 
 from gis.render import render_png
 from gis.walklist import route_order
@@ -74,6 +73,8 @@ def render(records: list[dict], fmt: str, title: str = "") -> bytes:
             w.writerow([r["order"], *(r[c] if r[c] is not None else "" for c in COLUMNS)])
         return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese right
     if fmt == "xlsx":
+        import xlsxwriter  # only spreadsheet exports pay for it, not every server start
+
         out = io.BytesIO()
         book = xlsxwriter.Workbook(out, {"in_memory": True})
         sheet = book.add_worksheet((title or "unvisited")[:31])
