@@ -136,9 +136,22 @@ def test_services_do_not_import_click():
     assert offending == []
 
 
+def _explained(lines: list[str], index: int) -> bool:
+    """A comment on the import's line or in the block of imports and comments right above it."""
+    if "#" in lines[index]:
+        return True
+    index -= 1
+    while index >= 0 and lines[index].strip().startswith(("#", "from ", "import ")):
+        if lines[index].strip().startswith("#"):
+            return True
+        index -= 1
+    return False
+
+
 def test_local_imports_of_our_own_modules_give_a_reason():
-    """A function-level import of the project's own code says why on its line (a comment) or
-    is in a CLI command module, whose convention is to import its services per command."""
+    """A function-level import of the project's own code says why in a comment (on its line or
+    just above) or is in a CLI command module, whose convention is to import services per
+    command."""
     unexplained = []
     for name, path in MODULES.items():
         if name.startswith("server.cli"):
@@ -147,6 +160,6 @@ def test_local_imports_of_our_own_modules_give_a_reason():
         for target, node, top in _imports(name, path):
             if top or target.split(".")[0] not in PACKAGES:
                 continue
-            if "#" not in lines[node.lineno - 1] and "#" not in lines[node.lineno - 2]:
+            if not _explained(lines, node.lineno - 1):
                 unexplained.append(f"{path.relative_to(REPO)}:{node.lineno} imports {target}")
     assert unexplained == []
