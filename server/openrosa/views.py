@@ -16,6 +16,7 @@ from server.extensions import db
 from server.models import Form, FormVersion, Role, User
 from server.openrosa import bp, multipart
 from server.openrosa import protocol as p
+from server.services.errors import ServiceError
 from server.services.ingest import accept as submissions
 from server.services.ingest.accept import IngestError, Upload
 
@@ -37,6 +38,9 @@ def route(rule: str, **options) -> Callable:
 @bp.after_request
 def _headers(response: Response) -> Response:
     return p.add_headers(response)
+
+
+bp.register_error_handler(ServiceError, p.service_error)
 
 
 def _published(xml_form_id: str | None = None) -> list[FormVersion]:
