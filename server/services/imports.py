@@ -1,12 +1,15 @@
 """Import area boundaries and building footprints into the database, all or nothing.
 
 gis.importing reads, reprojects, repairs and checks every feature first (raising
-GisImportError naming the failing feature); only then are rows written, in one transaction.
+GisImportError naming the failing feature, refused here as ImportRefused); only then are rows
+written, in one transaction.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -18,8 +21,20 @@ from server.extensions import db
 from server.models import Area, Building
 from server.services import audit
 from server.services.coverage import store as coverage
+from server.services.errors import ServiceError
 
-__all__ = ["GisImportError", "ImportReport", "import_areas", "import_buildings"]
+__all__ = ["ImportRefused", "ImportReport", "import_areas", "import_buildings"]
+
+
+class ImportRefused(ServiceError):
+    """A file that cannot be imported, so nothing was: the gis library's reason (English, it
+    names rows, columns and codes of the file) is the message."""
+
+    code = "import_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("{reason}", reason=reason)
+
 
 # Column names looked for when the caller does not name them (case-insensitive).
 GUESS = {
@@ -67,6 +82,16 @@ def _read(data: bytes, filename: str, crs: str | None):
     return frame, [str(w.message) for w in caught]
 
 
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A file the gis library refuses (GisImportError, or a ValueError from the readers
+    underneath) becomes ImportRefused; nothing is written by then, or it was rolled back."""
+    try:
+        yield
+    except ValueError as err:  # GisImportError is one
+        raise ImportRefused(str(err)) from err
+
+
 def _guess(frame, name: str, given: str | None) -> str | None:
     if given:
         return given
@@ -85,6 +110,7 @@ def _report(result: ImportResult, created: int, updated: int, notes: list[str]) 
     )
 
 
+@_refusing()
 def import_areas(
     data: bytes,
     filename: str,
@@ -158,6 +184,7 @@ def _street_frame() -> gpd.GeoDataFrame | None:
     )
 
 
+@_refusing()
 def import_buildings(
     data: bytes,
     filename: str,
