@@ -44,9 +44,14 @@ def current_locale() -> str:
     return wanted
 
 
-def gettext(text: str, **values: object) -> str:
-    translated = _catalogue(current_locale()).get(text, text)
+def translate(text: str, locale: str | None = None, **values: object) -> str:
+    """`text` in `locale` (default: the request's); bilingual answers name both locales."""
+    translated = _catalogue(locale or current_locale()).get(text, text)
     return translated.format(**values) if values else translated
+
+
+def gettext(text: str, **values: object) -> str:
+    return translate(text, None, **values)
 
 
 def _remember_locale(response):

@@ -14,6 +14,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from flask_login import current_user
 
 from server.access import LOGGED_IN, PUBLIC, allow
+from server.extensions import db
+from server.services.errors import ServiceError, log_server_fault
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -36,6 +38,15 @@ def document(summary: str, **operation: Any) -> Callable:
         return view
 
     return decorate
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(err: ServiceError):
+    """A refused request as JSON: {"error": code, "message": …, "status": …} like every other
+    API error (server.web's HTTPException handler), the message in the caller's language."""
+    db.session.rollback()  # a refusal writes nothing, even when it came after a flush
+    log_server_fault(err)
+    return jsonify(err.payload()), err.status
 
 
 @bp.get("/me")

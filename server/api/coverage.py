@@ -14,7 +14,6 @@ from server.api import bp, document
 from server.models import Role
 from server.services.coverage import query as coverage_query
 from server.services.coverage import store as coverage
-from server.services.coverage.query import FilterError
 from server.web.coverage import request_filters
 
 MAX_FEATURES = 20_000
@@ -109,12 +108,9 @@ def coverage_stats():
 @document("One building: state, households, visits (distance, flags) and photos.")
 def coverage_building(building_id: int):
     rnd = request.args.get("round", "").strip()
-    try:
-        detail = coverage_query.building_detail(
-            building_id, current_user, int(rnd) if rnd.isdigit() else None
-        )
-    except FilterError as err:
-        abort(404, str(err))
+    detail = coverage_query.building_detail(
+        building_id, current_user, int(rnd) if rnd.isdigit() else None
+    )
     if detail is None:
         abort(404, f"no building {building_id} in your areas")
     return jsonify(detail)

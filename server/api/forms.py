@@ -7,7 +7,6 @@ from typing import Any
 from flask import abort, jsonify, request, url_for
 from flask_login import current_user
 
-from forms import FormError
 from server.access import allow
 from server.api import bp, document
 from server.extensions import db
@@ -71,17 +70,12 @@ def list_forms():
 def upload_form():
     data, filename, media = read_upload()
     if not filename:
-        return jsonify(error="no_file", message={
-            "zh": "请在 file 字段上传 XLSForm 文件。",
-            "en": "Send the XLSForm in the multipart field 'file'."}), 400
-    try:
-        result = service.upload(data, filename, current_user, media)
-        if request.args.get("publish") in ("1", "true", "yes"):
-            service.publish(result.version, current_user)
-        service.commit()
-    except (FormError, service.FormServiceError) as err:
-        db.session.rollback()
-        return jsonify(service.error_payload(err)), service.status_of(err)
+        raise service.FormServiceError("Send the XLSForm in the multipart field 'file'.",
+                                       code="no_file")
+    result = service.upload(data, filename, current_user, media)
+    if request.args.get("publish") in ("1", "true", "yes"):
+        service.publish(result.version, current_user)
+    service.commit()
     body = form_json(result.version.form)
     body["uploaded"] = version_json(result.version)
     body["warnings"] = result.warnings

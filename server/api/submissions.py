@@ -71,10 +71,7 @@ def submission_review(submission_id: int):
     if sub is None:
         abort(404)
     state = (request.get_json(silent=True) or {}).get("review_state", "")
-    try:
-        sx.set_review_state(current_user, sub, state)
-    except ValueError as err:
-        return jsonify(error="invalid_review_state", message=str(err), status=400), 400
+    sx.set_review_state(current_user, sub, state)
     return jsonify(_summary(sub))
 
 

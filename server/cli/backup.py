@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from server.cli.errors import service_errors
+
 
 @click.command("backup")
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
@@ -15,10 +17,8 @@ def backup_command(destination: Path) -> None:
     """Write a consistent backup (database + stored attachments) into DESTINATION."""
     from server.services import backup
 
-    try:
+    with service_errors():
         path = backup.create_backup(destination)
-    except backup.BackupError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
 
 
@@ -30,10 +30,8 @@ def restore_command(archive: Path, force: bool) -> None:
     """Restore ARCHIVE (made by `doorstep backup`); stop the server first."""
     from server.services import backup
 
-    try:
+    with service_errors():
         manifest = backup.restore_backup(archive, force=force)
-    except backup.BackupError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(f"restored backup of {manifest['created']} "
                f"(schema {manifest['schema_revision']}, {len(manifest['files'])} files)")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from server.cli.errors import service_errors
+
 EXPORT_FORMATS = ("csv", "xlsx", "geojson")  # server.services.coverage.exports.FORMATS
 
 
@@ -17,12 +19,9 @@ def coverage_cli() -> None:
 
 def _round_option(round_id: int | None):
     from server.services.coverage import query
-    from server.services.coverage.query import FilterError
 
-    try:
+    with service_errors():
         return query.round_(round_id)
-    except FilterError as err:
-        raise click.ClickException(str(err)) from err
 
 
 @coverage_cli.command("recompute")
@@ -60,13 +59,10 @@ def recompute_command(round_id: int | None, postgis: bool, no_rematch: bool) -> 
 def export_command(coordinator_name, village, street, round_id, fmt, output) -> None:
     """Unvisited buildings (in walking order) as CSV, XLSX or GeoJSON."""
     from server.services.coverage import exports, query
-    from server.services.coverage.query import FilterError
 
-    try:
+    with service_errors():
         f = query.filters(None, round_id=round_id, village=village, street=street,
                           coordinator_name=coordinator_name)
-    except FilterError as err:
-        raise click.ClickException(str(err)) from err
     records = exports.unvisited(f)
     data = exports.render(records, fmt, title=coordinator_name or street or "all")
     if output:

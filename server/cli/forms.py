@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+
+from server.cli.errors import service_errors
 
 
 @click.group("forms", help="Upload and publish XLSForms.")
@@ -23,20 +24,14 @@ def forms_cli() -> None:
 @with_appcontext
 def publish_command(file: Path, media: tuple[Path, ...], draft: bool):
     """Upload FILE (an XLSForm) and publish it; prints the form id, version and warnings."""
-    from forms import FormError
-    from server.extensions import db
     from server.services.forms import lifecycle
 
-    try:
+    with service_errors(f"{file.name}: "):
         result = lifecycle.upload(file.read_bytes(), file.name, None,
                                   [(m.name, m.read_bytes()) for m in media])
         if not draft:
             lifecycle.publish(result.version)
         lifecycle.commit()
-    except (FormError, lifecycle.FormServiceError) as err:
-        db.session.rollback()
-        click.echo(f"doorstep: {file.name}: " + " ".join(str(err).split()), err=True)
-        sys.exit(1)
     v = result.version
     state = "draft" if draft else "published"
     click.echo(f"{v.form.xml_form_id} {v.version} {state} {v.md5}")

@@ -7,16 +7,16 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from server.cli.errors import service_errors
+
 
 def _import(kind: str, path: str, skip_duplicates: bool, **opts) -> None:
     from server.services import imports
 
     file = Path(path)
     run = imports.import_areas if kind == "areas" else imports.import_buildings
-    try:
+    with service_errors("nothing imported: "):
         report = run(file.read_bytes(), file.name, skip_duplicates=skip_duplicates, **opts)
-    except (imports.GisImportError, ValueError) as err:
-        raise click.ClickException(f"nothing imported: {err}") from err
     for line in report.lines():
         click.echo(line)
 

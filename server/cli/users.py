@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from server.cli.errors import service_errors
+
 
 @click.group("users", help="Create and manage user accounts.")
 def users_cli() -> None:
@@ -22,12 +24,10 @@ def create_user_command(username: str, role: str, areas: tuple[str, ...], displa
     from server.extensions import db
     from server.services import users
 
-    try:
+    with service_errors():
         _, password = users.create_user(
             username, role, display_name=display_name, area_codes=list(areas)
         )
-    except users.UserError as err:
-        raise click.ClickException(str(err)) from err
     db.session.commit()
     click.echo(f"created {role} {username}; password: {password}")
 
@@ -39,10 +39,8 @@ def reset_password_command(username: str):
     from server.extensions import db
     from server.services import users
 
-    try:
+    with service_errors():
         password = users.reset_password(username)
-    except users.UserError as err:
-        raise click.ClickException(str(err)) from err
     db.session.commit()
     click.echo(f"new password for {username}: {password}")
 

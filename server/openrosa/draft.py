@@ -9,7 +9,7 @@ newest draft answers 404 with the reason.
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, request
 
 from server.access import DEVICE, allow
 from server.extensions import db
@@ -24,14 +24,12 @@ BASE = "/o/draft/<draft_token>"
 
 
 def _draft(draft_token: str, xml_form_id: str | None = None) -> FormVersion:
-    try:
-        fv = draft_testing.find_draft(draft_token)
-    except draft_testing.DraftLinkError as err:
-        abort(p.openrosa_message(err.message, err.status))
+    """The link's draft; DraftLinkError (404, answered by protocol.service_error) says why not."""
+    fv = draft_testing.find_draft(draft_token)
     if xml_form_id is not None and xml_form_id != fv.form.xml_form_id:
-        abort(p.openrosa_message(
-            f"This draft test link serves form {fv.form.xml_form_id!r} only, not "
-            f"{xml_form_id!r}.", 404))
+        raise draft_testing.DraftLinkError(
+            "This draft test link serves form {form_id!r} only, not {asked!r}.",
+            form_id=fv.form.xml_form_id, asked=xml_form_id)
     return fv
 
 

@@ -13,12 +13,20 @@ from dataclasses import dataclass
 
 from werkzeug.http import parse_options_header
 
+from server.services.errors import ServiceError
+
 FAST_LIMIT = 1024 * 1024
 MAX_PARTS = 1000
 
 
-class MultipartError(ValueError):
-    """The body is not valid multipart/form-data (answer 400)."""
+class MultipartError(ServiceError):
+    """The body is not valid multipart/form-data (answer 400); the parser's reason stays
+    English, as it names the protocol's parts."""
+
+    code = "bad_multipart"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("The POST is not valid multipart/form-data: {reason}.", reason=reason)
 
 
 @dataclass(frozen=True, slots=True)

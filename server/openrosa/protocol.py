@@ -12,6 +12,7 @@ from werkzeug.http import http_date
 
 from server.extensions import db
 from server.models import FormVersion, Role, User
+from server.services.errors import ServiceError, log_server_fault
 from server.services.forms import lifecycle
 
 OPENROSA_VERSION = "1.0"
@@ -47,6 +48,17 @@ def openrosa_message(message: str, status: int, nature: str = "") -> Response:
         msg.set("nature", nature)
     msg.text = message
     return xml_response(root, status)
+
+
+def service_error(err: ServiceError) -> Response:
+    """Any refused request as the Submission API answers it: an <OpenRosaResponse> with the
+    reason in the phone user's language; 503 asks Collect to retry later."""
+    db.session.rollback()  # a refusal writes nothing
+    log_server_fault(err)
+    response = openrosa_message(err.localized(), err.status, "error")
+    if err.status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
 
 
 def device_user(token: str | None) -> User:

@@ -8,7 +8,6 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import Response, request
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.access import DEVICE, allow
@@ -17,6 +16,7 @@ from server.models import Form, FormVersion, Role, User
 from server.openrosa import multipart
 from server.openrosa import protocol as p
 from server.openrosa.blueprint import bp
+from server.services.errors import ServiceError
 from server.services.ingest import accept as submissions
 from server.services.ingest.accept import IngestError, Upload
 
@@ -38,6 +38,9 @@ def route(rule: str, **options) -> Callable:
 @bp.after_request
 def _headers(response: Response) -> Response:
     return p.add_headers(response)
+
+
+bp.register_error_handler(ServiceError, p.service_error)
 
 
 def _published(xml_form_id: str | None = None) -> list[FormVersion]:
@@ -132,31 +135,17 @@ def submission(token: str | None = None) -> Response:
 
 def receive(user: Submitter | User | None, draft: FormVersion | None = None) -> Response:
     """Read a submission POST and ingest it (as a test submission of `draft` when given);
-    the answer is the Submission API's."""
+    the answer is the Submission API's. A refusal raises: protocol.service_error answers it."""
     if not request.headers.get("X-OpenRosa-Version"):
-        return p.openrosa_message("The X-OpenRosa-Version header is required.", 400)
+        raise IngestError("The X-OpenRosa-Version header is required.")
     try:
-        xml, uploads = _read_post()
-    except RequestEntityTooLarge:
-        return p.openrosa_message(
-            f"The submission is larger than {p.accept_content_length()} bytes.", 413)
-    except multipart.MultipartError as err:
-        return p.openrosa_message(f"The POST is not valid multipart/form-data: {err}.", 400)
+        xml, uploads = _read_post()  # MultipartError: 400
+    except RequestEntityTooLarge as err:  # Werkzeug's, raised while reading the body
+        raise IngestError("The submission is larger than {limit} bytes.", status=413,
+                          code="too_large", limit=p.accept_content_length()) from err
     if xml is None:
-        return p.openrosa_message("The POST has no xml_submission_file part.", 400)
-    try:
-        result = submissions.ingest(user, xml, uploads, draft=draft)
-    except IngestError as err:
-        db.session.rollback()
-        response = p.openrosa_message(err.message, err.status, "error")
-        if err.status == 503:  # the database is saturated: Collect retries later
-            response.headers["Retry-After"] = "5"
-        return response
-    except OperationalError:
-        db.session.rollback()
-        response = p.openrosa_message("The server is busy; the phone will retry.", 503, "error")
-        response.headers["Retry-After"] = "5"
-        return response
+        raise IngestError("The POST has no xml_submission_file part.")
+    result = submissions.ingest(user, xml, uploads, draft=draft)
     response = Response(_success_body(result.message), status=201, content_type=p.XML_TYPE)
     response.headers["Location"] = request.base_url
     return response

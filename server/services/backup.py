@@ -26,13 +26,16 @@ import sqlalchemy as sa
 from flask import current_app
 
 from server.extensions import db
+from server.services.errors import ServiceError
 
 FORMAT = "doorstep-backup/1"
 STORAGE_PREFIX = "storage/"
 
 
-class BackupError(RuntimeError):
-    """A backup or restore that cannot be done; the message says why."""
+class BackupError(ServiceError):
+    """A backup or restore that cannot be done; the message says why (the CLI shows it)."""
+
+    code = "backup_refused"
 
 
 def _sha256_file(path: Path) -> str:
@@ -70,15 +73,18 @@ def _dump_database(workdir: Path) -> Path:
         target = workdir / "database.pgdump"
         _run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", _libpq_url()])
         return target
-    raise BackupError(f"backups of {db.engine.dialect.name} databases are not supported")
+    raise BackupError("backups of {dialect} databases are not supported",
+                      dialect=db.engine.dialect.name)
 
 
 def _run(command: list[str]) -> None:
     if shutil.which(command[0]) is None:
-        raise BackupError(f"{command[0]} is not installed (PostgreSQL client tools are needed)")
+        raise BackupError("{tool} is not installed (PostgreSQL client tools are needed)",
+                          status=500, tool=command[0])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BackupError(f"{command[0]} failed: {done.stderr.strip().splitlines()[-1]}")
+        raise BackupError("{tool} failed: {reason}", status=500, tool=command[0],
+                          reason=done.stderr.strip().splitlines()[-1])
 
 
 def create_backup(destination: Path) -> Path:
@@ -134,26 +140,31 @@ def restore_backup(archive_path: Path, *, force: bool = False) -> dict:
     try:
         archive = tarfile.open(archive_path, "r:gz")  # noqa: SIM115 (closed by the with below)
     except (OSError, tarfile.TarError) as err:
-        raise BackupError(f"{archive_path} is not a Doorstep backup ({err})") from err
+        raise BackupError("{archive} is not a Doorstep backup ({reason})", archive=archive_path,
+                          reason=err) from err
     with archive, tempfile.TemporaryDirectory() as work:
         try:
             manifest = json.load(archive.extractfile("manifest.json"))
         except (KeyError, ValueError) as err:
-            raise BackupError(f"{archive_path} has no readable manifest.json") from err
+            raise BackupError("{archive} has no readable manifest.json",
+                              archive=archive_path) from err
         if manifest.get("format") != FORMAT:
-            raise BackupError(f"{archive_path} is not a {FORMAT} archive")
+            raise BackupError("{archive} is not a {format} archive", archive=archive_path,
+                              format=FORMAT)
         if manifest["dialect"] != db.engine.dialect.name:
             raise BackupError(
-                f"the backup holds a {manifest['dialect']} database; "
-                f"this server uses {db.engine.dialect.name}"
+                "the backup holds a {theirs} database; this server uses {ours}",
+                theirs=manifest["dialect"], ours=db.engine.dialect.name,
             )
         archive.extractall(work, filter="data")
         for name, digest in manifest["files"].items():
             path = Path(work) / name
             if not path.is_file() or _sha256_file(path) != digest:
-                raise BackupError(f"{name} in {archive_path} is missing or damaged")
+                raise BackupError("{member} in {archive} is missing or damaged", member=name,
+                                  archive=archive_path)
         if _database_has_data() and not force:
-            raise BackupError("the database already holds data; use --force to replace it")
+            raise BackupError("the database already holds data; use --force to replace it",
+                              status=409)
         db.session.remove()
         db.engine.dispose()
         _restore_database(Path(work))

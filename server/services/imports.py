@@ -1,12 +1,15 @@
 """Import area boundaries and building footprints into the database, all or nothing.
 
 gis.importing reads, reprojects, repairs and checks every feature first (raising
-GisImportError naming the failing feature); only then are rows written, in one transaction.
+GisImportError naming the failing feature, refused here as ImportRefused); only then are rows
+written, in one transaction.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +21,19 @@ from server.extensions import db
 from server.models import Area, Building
 from server.services import audit
 from server.services.coverage import store as coverage
+from server.services.errors import ServiceError
+
+__all__ = ["ImportRefused", "ImportReport", "import_areas", "import_buildings"]
+
+
+class ImportRefused(ServiceError):
+    """A file that cannot be imported, so nothing was: the gis library's reason (English, it
+    names rows, columns and codes of the file) is the message."""
+
+    code = "import_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("{reason}", reason=reason)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -70,6 +86,16 @@ def _read(data: bytes, filename: str, crs: str | None):
     return frame, [str(w.message) for w in caught]
 
 
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A file the gis library refuses (GisImportError, or a ValueError from the readers
+    underneath) becomes ImportRefused; nothing is written by then, or it was rolled back."""
+    try:
+        yield
+    except ValueError as err:  # GisImportError is one
+        raise ImportRefused(str(err)) from err
+
+
 def _guess(frame, name: str, given: str | None) -> str | None:
     if given:
         return given
@@ -88,6 +114,7 @@ def _report(result: ImportResult, created: int, updated: int, notes: list[str]) 
     )
 
 
+@_refusing()
 def import_areas(
     data: bytes,
     filename: str,
@@ -163,6 +190,7 @@ def _street_frame() -> gpd.GeoDataFrame | None:
     )
 
 
+@_refusing()
 def import_buildings(
     data: bytes,
     filename: str,

@@ -30,13 +30,17 @@ from flask import current_app
 
 from server.extensions import db
 from server.models import SubmissionBlob
+from server.services.errors import ServiceError
 
 TMP = "tmp"
 DB_PREFIX = "db:"
 
 
-class StorageError(RuntimeError):
-    """A stored file is missing or does not match its checksum."""
+class StorageError(ServiceError):
+    """A stored file is missing or does not match its checksum: the server's fault (500)."""
+
+    status = 500
+    code = "storage_damaged"
 
 
 def sha256(data: bytes) -> str:
@@ -84,9 +88,9 @@ def is_db_key(key: str) -> bool:
 
 def path_of(key: str) -> Path:
     if is_db_key(key):
-        raise StorageError(f"{key} is kept in the database, not in a file")
+        raise StorageError("{key} is kept in the database, not in a file", key=key)
     if ".." in key.split("/") or key.startswith("/") or key.startswith(TMP + "/"):
-        raise StorageError(f"invalid storage key {key!r}")
+        raise StorageError("invalid storage key {key!r}", key=key)
     return _root() / key
 
 
@@ -148,15 +152,15 @@ def get(key: str, expected_sha256: str | None = None) -> bytes:
     if is_db_key(key):
         data = _blob(key)
         if data is None:
-            raise StorageError(f"stored XML {key} is missing")
+            raise StorageError("stored XML {key} is missing", key=key)
         data = bytes(data)
     else:
         try:
             data = path_of(key).read_bytes()
         except FileNotFoundError as err:
-            raise StorageError(f"stored file {key} is missing") from err
+            raise StorageError("stored file {key} is missing", key=key) from err
     if expected_sha256 is not None and sha256(data) != expected_sha256:
-        raise StorageError(f"stored file {key} does not match its checksum")
+        raise StorageError("stored file {key} does not match its checksum", key=key)
     return data
 
 

@@ -6,10 +6,13 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Area, Assignment, Role, User
+from server.services.errors import ServiceError
 
 
-class UserError(ValueError):
+class UserError(ServiceError):
     """A user request that cannot be carried out; the message says why."""
+
+    code = "user_refused"
 
 
 def generate_password() -> str:
@@ -31,11 +34,12 @@ def create_user(
         role = Role(role)
     except ValueError as err:
         choices = ", ".join(r.value for r in Role)
-        raise UserError(f"unknown role {role!r}: choose one of {choices}") from err
+        raise UserError("unknown role {role!r}: choose one of {choices}", role=role,
+                        choices=choices) from err
     if not username or len(username) > 64:
         raise UserError("username must be 1 to 64 characters")
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
-        raise UserError(f"user {username!r} already exists")
+        raise UserError("user {username!r} already exists", username=username)
     password = password or generate_password()
     user = User(username=username, role=role.value, display_name=display_name or username)
     user.set_password(password)
@@ -44,7 +48,7 @@ def create_user(
     for code in area_codes or []:
         area = db.session.scalar(sa.select(Area).where(Area.code == code))
         if area is None:
-            raise UserError(f"unknown area code {code!r}")
+            raise UserError("unknown area code {area!r}", area=code)
         user.assignments.append(Assignment(area=area))
     db.session.add(user)
     return user, password
@@ -53,7 +57,7 @@ def create_user(
 def reset_password(username: str) -> str:
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise UserError("no user {username!r}", username=username)
     password = generate_password()
     user.set_password(password)
     return password
@@ -67,7 +71,7 @@ def set_areas(user: User, area_codes: list[str]) -> None:
     }
     unknown = [c for c in codes if c not in found]
     if unknown:
-        raise UserError(f"unknown area code {unknown[0]!r}")
+        raise UserError("unknown area code {area!r}", area=unknown[0])
     user.assignments.clear()
     db.session.flush()
     for code in dict.fromkeys(codes):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+
+from server.extensions import db
+from server.services.errors import ServiceError, log_server_fault
 
 FEATURES = [
     "server.web.auth",
@@ -27,6 +30,7 @@ def register_blueprints(app: Flask) -> None:
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ServiceError, _service_error)
 
 
 def _http_error(err: HTTPException):
@@ -34,3 +38,12 @@ def _http_error(err: HTTPException):
     if request.path.startswith("/api/"):
         return jsonify(error=err.name, message=err.description, status=err.code), err.code
     return render_template("error.html", error=err), err.code
+
+
+def _service_error(err: ServiceError):
+    """A refused request on a page: the error page, in the reader's language. (The JSON API and
+    OpenRosa answer in their own formats: server.api and server.openrosa register theirs.)"""
+    db.session.rollback()  # a refusal writes nothing, even when it came after a flush
+    log_server_fault(err)
+    shown = default_exceptions.get(err.status, InternalServerError)(err.localized())
+    return render_template("error.html", error=shown), err.status

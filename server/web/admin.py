@@ -11,6 +11,7 @@ from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Area, AuditEvent, Role, User
 from server.services import audit, users
+from server.services.errors import ServiceError
 from server.web.home import add_home_link
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -32,10 +33,10 @@ def user_list():
                 display_name=request.form.get("display_name", "").strip(),
                 area_codes=_area_codes(request.form),
             )
-        except users.UserError as err:
+        except ServiceError as err:  # the page comes back with the reason above the form
             db.session.rollback()
-            flash(_("Not created: {reason}", reason=str(err)), "error")
-            return _render_users(), 400
+            flash(_("Not created: {reason}", reason=err.localized()), "error")
+            return _render_users(), err.status
         db.session.flush()
         audit.record("user.create", object_type="user", object_id=user.id,
                      username=user.username, role=user.role)
@@ -65,9 +66,9 @@ def user_update(user_id: int):
     if action == "areas":
         try:
             users.set_areas(user, _area_codes(request.form))
-        except users.UserError as err:
+        except ServiceError as err:  # back to the list, the reason above it
             db.session.rollback()
-            flash(_("Not changed: {reason}", reason=str(err)), "error")
+            flash(_("Not changed: {reason}", reason=err.localized()), "error")
             return redirect(url_for("admin.user_list")), 303
         audit.record("user.areas", object_type="user", object_id=user.id,
                      areas=[a.area.code for a in user.assignments])

@@ -28,7 +28,6 @@ from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import store as coverage
 from server.services.coverage import tiles as coverage_tiles
-from server.services.coverage.query import FilterError
 from server.web.home import add_home_link
 
 bp = Blueprint("coverage", __name__)
@@ -56,19 +55,16 @@ def _int_arg(name: str) -> int | None:
 
 
 def request_filters(round_id: int | None = None) -> coverage_query.Filters:
-    """The map's filters from the query string, within the user's scope (404 if unknown)."""
-    try:
-        return coverage_query.filters(
-            current_user,
-            round_id=round_id if round_id is not None else _int_arg("round"),
-            village=request.args.get("village") or None,
-            street=request.args.get("street") or None,
-            coordinator_name=request.args.get("coordinator") or None,
-            state=request.args.get("state") or None,
-            mine=request.args.get("mine") in ("1", "true"),
-        )
-    except FilterError as err:
-        abort(404, str(err))
+    """The map's filters from the query string, within the user's scope (FilterError: 404)."""
+    return coverage_query.filters(
+        current_user,
+        round_id=round_id if round_id is not None else _int_arg("round"),
+        village=request.args.get("village") or None,
+        street=request.args.get("street") or None,
+        coordinator_name=request.args.get("coordinator") or None,
+        state=request.args.get("state") or None,
+        mine=request.args.get("mine") in ("1", "true"),
+    )
 
 
 @bp.route("/coverage/")
@@ -207,15 +203,9 @@ def map_png():
     code = request.args.get("area") or request.args.get("street") or request.args.get("village")
     if not code:
         abort(400, "name the street or village with ?area=CODE")
-    try:
-        a = coverage_query.area(code)
-    except FilterError as err:
-        abort(404, str(err))
+    a = coverage_query.area(code)
     args = {"village": code} if a.level != "street" else {"street": code}
-    try:
-        f = coverage_query.filters(current_user, round_id=_int_arg("round"), **args)
-    except FilterError as err:
-        abort(404, str(err))
+    f = coverage_query.filters(current_user, round_id=_int_arg("round"), **args)
     title = f"{a.name_zh} {a.code} · {f.round.name}"
     data = coverage_exports.png(f, title, state_labels())
     return Response(data, mimetype="image/png")

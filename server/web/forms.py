@@ -16,12 +16,12 @@ from flask import (
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from forms import FormError
 from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Form, FormVersion, Role
 from server.openrosa.draft import draft_link
+from server.services.errors import ServiceError
 from server.services.forms import draft_testing
 from server.services.forms import lifecycle as service
 from server.web.home import add_home_link
@@ -82,11 +82,11 @@ def upload():
     try:
         result = service.upload(data, filename, current_user, media)
         service.commit()
-    except (FormError, service.FormServiceError) as err:
+    except ServiceError as err:  # the page comes back with the reason next to the form
         db.session.rollback()
-        status = service.status_of(err)
-        return render_template("forms/index.html", forms=service.list_forms(), error=err,
-                               filename=filename), status
+        shown = err.form_error if isinstance(err, service.InvalidForm) else err
+        return render_template("forms/index.html", forms=service.list_forms(), error=shown,
+                               filename=filename), err.status
     version = result.version
     if result.created:
         flash(_("Uploaded {id} version {version} as a draft.", id=version.form.xml_form_id,

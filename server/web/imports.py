@@ -8,7 +8,7 @@ from server.access import allow
 from server.i18n import gettext as _
 from server.models import Role
 from server.services import imports
-from server.services.imports import GisImportError
+from server.services.errors import ServiceError
 from server.web.home import add_home_link
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -38,8 +38,9 @@ def upload():
         report = _run(
             kind, upload.read(), upload.filename, request.form.get("skip_duplicates") == "1"
         )
-    except (GisImportError, ValueError) as err:
-        return render_template("imports/upload.html", kinds=KINDS, error=str(err), kind=kind), 400
+    except ServiceError as err:  # the page comes back with the reason next to the form
+        return render_template("imports/upload.html", kinds=KINDS, error=err.localized(),
+                               kind=kind), err.status
     return render_template("imports/upload.html", kinds=KINDS, report=report, kind=kind)
 
 

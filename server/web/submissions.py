@@ -22,6 +22,7 @@ from server.i18n import gettext as _
 from server.models import Form, Role, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import storage
+from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
 from server.web.home import add_home_link
 
@@ -61,10 +62,7 @@ def _visible(submission_id: int):
 @allow(*VIEWERS)
 def show(submission_id: int):
     sub = _visible(submission_id)
-    try:
-        record = sx.flatten(sub)
-    except storage.StorageError as err:
-        abort(500, str(err))
+    record = sx.flatten(sub)  # StorageError: 500 with the reason
     unmasked = sx.privacy.can_see_personal_data(current_user)
     sx.audit_read(current_user, sub)
     return render_template("submissions/show.html", sub=sub,
@@ -77,8 +75,8 @@ def review(submission_id: int):
     sub = _visible(submission_id)
     try:
         sx.set_review_state(current_user, sub, request.form.get("review_state", ""))
-    except ValueError as err:
-        flash(str(err), "error")
+    except ServiceError as err:  # back to the submission, the reason above it
+        flash(err.localized(), "error")
         return redirect(url_for(".show", submission_id=sub.id)), 303
     flash(_("Review state saved."), "info")
     return redirect(url_for(".show", submission_id=sub.id))

@@ -46,7 +46,7 @@ def test_create_user_shows_password_once_and_audits(client, login, area_tree):
 def test_create_user_errors_leave_nothing(client, login, area_tree, form, message):
     login(Role.ADMIN)
     before = db.session.scalar(sa.select(sa.func.count(User.id)))
-    response = client.post("/admin/users", data=form)
+    response = client.post("/admin/users?lang=en", data=form)  # the reasons in English
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == before

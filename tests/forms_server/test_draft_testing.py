@@ -36,6 +36,15 @@ from tests.support.xforms import build_instance
 OR = {"X-OpenRosa-Version": "1.0"}
 NS = {"x": "http://openrosa.org/xforms/xformsList", "m": "http://openrosa.org/xforms/xformsManifest"}
 
+
+@pytest.fixture
+def client(client):
+    """These tests read the reasons in English; answers are Chinese unless asked (the lang
+    cookie, as ?lang=en leaves it); tests/test_errors.py checks the Chinese ones."""
+    client.set_cookie("lang", "en")
+    return client
+
+
 PHOTO_MD = """
 | survey |
 | | type | name | label |

@@ -19,6 +19,14 @@ from tests.support.household_form import add_household_form, household_instance
 RESPONSE = "{http://openrosa.org/http/response}"
 
 
+@pytest.fixture
+def client(client):
+    """These tests read the reasons in English; answers are Chinese unless asked (the lang
+    cookie, as ?lang=en leaves it); tests/test_errors.py checks the Chinese ones."""
+    client.set_cookie("lang", "en")
+    return client
+
+
 def _message(r) -> str:
     root = DET.fromstring(r.data)
     assert root.tag == f"{RESPONSE}OpenRosaResponse"

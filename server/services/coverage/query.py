@@ -25,10 +25,14 @@ from server.models import (
 )
 from server.services import scope
 from server.services.coverage import store as coverage
+from server.services.errors import ServiceError
 
 
-class FilterError(ValueError):
-    """A filter names something that does not exist (answer 404 / a clear message)."""
+class FilterError(ServiceError):
+    """A filter names something that does not exist: every surface answers 404."""
+
+    status = 404
+    code = "unknown_filter"
 
 
 def _codes(streets: dict[int, str]) -> set[str]:
@@ -40,7 +44,7 @@ def coordinator(username: str) -> User:
         sa.select(User).where(User.username == username, User.role == Role.COORDINATOR.value)
     )
     if user is None:
-        raise FilterError(f"no coordinator named {username!r}")
+        raise FilterError("no coordinator named {username!r}", username=username)
     return user
 
 
@@ -49,8 +53,10 @@ def area(code: str, level: str | None = None) -> Area:
     if level:
         q = q.where(Area.level == level)
     found = db.session.scalar(q)
+    if found is None and level == "street":
+        raise FilterError("no street with code {code!r}", code=code)
     if found is None:
-        raise FilterError(f"no {level or 'area'} with code {code!r}")
+        raise FilterError("no area with code {code!r}", code=code)
     return found
 
 
@@ -62,7 +68,7 @@ def round_(round_id: int | None) -> Round:
         return rnd
     rnd = db.session.get(Round, round_id)
     if rnd is None:
-        raise FilterError(f"no round with id {round_id}")
+        raise FilterError("no round with id {round_id}", round_id=round_id)
     return rnd
 
 
@@ -99,7 +105,8 @@ def filters(
     if coordinator_name:
         narrow(_codes(scope.assigned_streets(coordinator(coordinator_name))))
     if state is not None and state not in coverage.STATES:
-        raise FilterError(f"unknown state {state!r}; one of {', '.join(coverage.STATES)}")
+        raise FilterError("unknown state {state!r}; one of {states}", state=state,
+                          states=", ".join(coverage.STATES))
     return Filters(round_(round_id), streets, state)
 
 

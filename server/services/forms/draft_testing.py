@@ -26,17 +26,16 @@ from sqlalchemy.orm import Session
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, SubmissionAttachment, SubmissionBlob
 from server.services import storage
+from server.services.errors import ServiceError
 
 FILES_TO_REMOVE = "doorstep.draft_files_to_remove"
 
 
-class DraftLinkError(Exception):
-    """A test link that does not (or no longer) lead to a draft; status is the HTTP answer."""
+class DraftLinkError(ServiceError):
+    """A test link that does not (or no longer) lead to a draft: 404 with the reason."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    status = 404
+    code = "draft_link_invalid"
 
 
 def new_token() -> str:
@@ -63,19 +62,20 @@ def find_draft(token: str) -> FormVersion:
     if token and len(token) <= 64:
         version = db.session.scalar(sa.select(FormVersion).where(FormVersion.draft_token == token))
     if version is None:
-        raise DraftLinkError(404, "Unknown draft test link: scan the QR code on the form's page "
-                                  "again.")
+        raise DraftLinkError("Unknown draft test link: scan the QR code on the form's page "
+                             "again.")
     form = version.form
-    what = f"Draft version {version.version!r} of form {form.xml_form_id!r}"
+    named = {"version": version.version, "form_id": form.xml_form_id}
     if version.state != "draft":
-        raise DraftLinkError(404, f"{what} was published: this test link no longer works. "
-                                  "Collect data with your own project instead.")
+        raise DraftLinkError("Draft version {version!r} of form {form_id!r} was published: this "
+                             "test link no longer works. Collect data with your own project "
+                             "instead.", **named)
     if form.state == "closed":
-        raise DraftLinkError(404, f"Form {form.xml_form_id!r} is closed: its draft test link "
-                                  "no longer works.")
+        raise DraftLinkError("Form {form_id!r} is closed: its draft test link no longer works.",
+                             form_id=form.xml_form_id)
     if newest_draft(form) is not version:
-        raise DraftLinkError(404, f"{what} was replaced by a newer draft: scan the new QR code "
-                                  "on the form's page.")
+        raise DraftLinkError("Draft version {version!r} of form {form_id!r} was replaced by a "
+                             "newer draft: scan the new QR code on the form's page.", **named)
     return version
 
 

@@ -22,9 +22,11 @@ from flask import current_app
 
 from forms import ConvertedForm, FormError, convert_xlsform, ensure_version
 from server.extensions import db
+from server.i18n import current_locale
 from server.models import Form, FormMedia, FormVersion, Role, User
 from server.models._types import utcnow
 from server.services import audit
+from server.services.errors import ServiceError
 from server.services.forms import draft_testing, entity_lists
 
 #: Entity lists the server renders for every user (see server.services.register.entities).
@@ -32,18 +34,44 @@ GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.cs
 DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 
 
-class FormServiceError(Exception):
-    """A refused form operation: HTTP-ish status, bilingual message, optional details."""
+class FormServiceError(ServiceError):
+    """A refused form operation. Designers read both languages side by side (the upload page,
+    the forms API's {"zh", "en"} message), so the answer carries both, plus `details`."""
 
-    def __init__(self, status: int, zh: str, en: str, details: dict[str, Any] | None = None):
-        self.status = status
-        self.message_zh = zh
-        self.message_en = en
+    def __init__(self, message: str, /, *, details: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.details = details or {}
-        super().__init__(f"{en} / {zh}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": {"zh": self.message_zh, "en": self.message_en}, **self.details}
+    def bilingual(self) -> dict[str, str]:
+        return {"zh": self.localized("zh_CN"), "en": self.localized("en")}
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.bilingual(), "status": self.status,
+                **self.details}
+
+
+class InvalidForm(FormServiceError):
+    """The file is not a valid XLSForm: 422 (413 when too large) with the form library's
+    FormError, whose own catalogue words it in both languages with sheet, row and column."""
+
+    code = "invalid_form"
+
+    def __init__(self, err: FormError) -> None:
+        text = f"{err.code}: {err.message_en} {err.fix_en}"
+        if err.pyxform_message:
+            text += f" [pyxform: {err.pyxform_message}]"
+        super().__init__(text, status=413 if err.code == "DS001" else 422)
+        self.form_error = err
+
+    def localized(self, locale: str | None = None) -> str:
+        err = self.form_error
+        if (locale or current_locale()) == "en":
+            return str(self)
+        return f"{err.code}: {err.message_zh} {err.fix_zh}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": self.code, "status": self.status, **self.form_error.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +106,13 @@ def _clean_name(name: str) -> str:
 
 
 def convert_upload(data: bytes, filename: str) -> ConvertedForm:
-    """Convert with the configured size limit; FormError for anything wrong with the file."""
+    """Convert with the configured size limit; InvalidForm for anything wrong with the file."""
     limit = current_app.config["MAX_FORM_UPLOAD_BYTES"]
-    return ensure_version(convert_xlsform(data, _clean_name(filename) or filename, max_bytes=limit))
+    try:
+        return ensure_version(
+            convert_xlsform(data, _clean_name(filename) or filename, max_bytes=limit))
+    except FormError as err:
+        raise InvalidForm(err) from err
 
 
 def _check_media(
@@ -97,17 +129,14 @@ def _check_media(
         if name not in wanted:
             expected = ", ".join(sorted(wanted)) or "—"
             raise FormServiceError(
-                400,
-                f"表单没有引用媒体文件“{name}”。表单引用的文件：{expected}。",
-                f"The form does not reference the media file '{name}'. "
-                f"It references: {expected}.",
-                {"media": name, "expected": sorted(wanted)},
+                "The form does not reference the media file '{name}'. It references: "
+                "{expected}.", name=name, expected=expected,
+                details={"media": name, "expected": sorted(wanted)},
             )
         if len(content) > limit:
             raise FormServiceError(
-                413,
-                f"媒体文件“{name}”过大（{len(content)} 字节，上限 {limit}）。",
-                f"The media file '{name}' is too large ({len(content)} bytes, limit {limit}).",
+                "The media file '{name}' is too large ({size} bytes, limit {limit}).",
+                status=413, name=name, size=len(content), limit=limit,
             )
         files[name] = content
     warnings = []
@@ -126,10 +155,8 @@ def _check_identifiers(converted: ConvertedForm) -> None:
                                ("version", converted.version or "", 64)):
         if len(value) > limit:
             raise FormServiceError(
-                400,
-                f"settings 工作表中的 {what} 过长（{len(value)} 个字符，上限 {limit}）。",
-                f"The {what} on the settings sheet is too long ({len(value)} characters, "
-                f"limit {limit}).",
+                "The {what} on the settings sheet is too long ({length} characters, "
+                "limit {limit}).", what=what, length=len(value), limit=limit,
             )
 
 
@@ -140,10 +167,8 @@ def commit() -> None:
     except sa.exc.IntegrityError as err:
         db.session.rollback()
         raise FormServiceError(
-            409,
-            "另一个上传同时创建了同一表单或版本，请刷新后重试。",
             "Another upload created the same form or version at the same time; reload and "
-            "try again.",
+            "try again.", status=409,
         ) from err
 
 
@@ -155,7 +180,7 @@ def upload(
 ) -> UploadResult:
     """Check and convert an XLSForm and store it as a draft version (not committed).
 
-    Raises FormError (the file is not a valid XLSForm) or FormServiceError (a valid form
+    Raises InvalidForm (the file is not a valid XLSForm) or FormServiceError (a valid form
     that cannot be stored: version already taken, media the form does not use).
     """
     converted = convert_upload(data, filename)
@@ -171,13 +196,10 @@ def upload(
             if existing.md5 == converted.md5 and (same_media or not files):
                 return UploadResult(existing, False, list(existing.warnings))
             raise FormServiceError(
-                409,
-                f"表单“{converted.form_id}”的版本“{converted.version}”已存在且内容不同。"
-                "请在 settings 工作表中修改 version 后重新上传。",
-                f"Form '{converted.form_id}' already has a version '{converted.version}' "
-                "with different content. Change the version on the settings sheet and "
-                "upload again.",
-                {"form_id": converted.form_id, "version": converted.version},
+                "Form '{form_id}' already has a version '{version}' with different content. "
+                "Change the version on the settings sheet and upload again.", status=409,
+                form_id=converted.form_id, version=converted.version,
+                details={"form_id": converted.form_id, "version": converted.version},
             )
     if form is None:
         form = Form(xml_form_id=converted.form_id, title=converted.title[:256], state="draft")
@@ -311,24 +333,11 @@ def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
     return [out[n] for n in sorted(out)]
 
 
-def status_of(err: FormError | FormServiceError) -> int:
-    """413 for files over the size limit, 422 for invalid forms, else the service's status."""
-    if isinstance(err, FormError):
-        return 413 if err.code == "DS001" else 422
-    return err.status
-
-
-def error_payload(err: FormError | FormServiceError) -> dict[str, Any]:
-    """One JSON shape for both kinds of refusal."""
-    if isinstance(err, FormError):
-        return {"error": "invalid_form", **err.to_dict()}
-    return {"error": "refused", **err.to_dict()}
-
-
 __all__ = [
     "DESIGNER_ROLES",
     "FormError",
     "FormServiceError",
+    "InvalidForm",
     "MediaFile",
     "UploadResult",
     "accepts_submissions",

@@ -162,20 +162,25 @@ def find_form_version(form_id: str, version: str | None, user: User | None = Non
     """The version a submission names; 404 names what is unknown, 409 when it cannot be used."""
     form = db.session.scalar(sa.select(Form).where(Form.xml_form_id == form_id))
     if form is None:
-        raise IngestError(404, f"Form {form_id!r} does not exist on this server.")
+        raise IngestError("Form {form_id!r} does not exist on this server.", status=404,
+                          code="unknown_form", form_id=form_id)
     if form.state == "closed":
-        raise IngestError(409, f"Form {form_id!r} is closed and accepts no new submissions.")
+        raise IngestError("Form {form_id!r} is closed and accepts no new submissions.",
+                          status=409, code="form_closed", form_id=form_id)
     fv = db.session.scalar(
         sa.select(FormVersion).where(
             FormVersion.form_id == form.id, FormVersion.version == (version or "")
         )
     )
     if fv is None:
-        raise IngestError(404, f"Version {version or ''!r} of form {form_id!r} does not exist.")
+        raise IngestError("Version {version!r} of form {form_id!r} does not exist.",
+                          status=404, code="unknown_form", version=version or "",
+                          form_id=form_id)
     if not accepts_submissions(fv, user):
-        raise IngestError(409, f"Version {version!r} of form {form_id!r} is a draft, "
-                               "not published: try it through its draft test link (the QR code "
-                               "on the form's page) or publish it before sending submissions.")
+        raise IngestError("Version {version!r} of form {form_id!r} is a draft, not published: "
+                          "try it through its draft test link (the QR code on the form's page) "
+                          "or publish it before sending submissions.", status=409,
+                          code="form_draft", version=version, form_id=form_id)
     return fv
 
 
@@ -196,9 +201,11 @@ def _draft_version(draft: FormVersion, form_id: str, version: str | None) -> tup
     """A test link takes submissions of its own draft only."""
     expected = (draft.form.xml_form_id, draft.version)
     if (form_id, version or "") != expected:
-        raise IngestError(409, f"This draft test link takes submissions of form {expected[0]!r} "
-                               f"version {expected[1]!r} only, not of form {form_id!r} version "
-                               f"{version or ''!r}.")
+        raise IngestError("This draft test link takes submissions of form {draft_form!r} "
+                          "version {draft_version!r} only, not of form {form_id!r} version "
+                          "{version!r}.", status=409, code="not_this_draft",
+                          draft_form=expected[0], draft_version=expected[1], form_id=form_id,
+                          version=version or "")
     return draft.id, draft.md5
 
 
@@ -216,30 +223,45 @@ def _dedupe(uploads: list[Upload]) -> list[Upload]:
     return list(seen.values())
 
 
+def _busy() -> IngestError:
+    return IngestError("The server is busy; the phone will retry.", status=503, code="busy")
+
+
 def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
            draft: FormVersion | None = None) -> IngestResult:
     """Accept one POST (the XML plus zero or more attachments); raise IngestError otherwise.
 
     `user` is the submitter: a User, or any object with its `id` (the OpenRosa view's token
     check loads no more), or None. With `draft` (a draft reached through its test link) the
-    submission must be of that draft and is stored as a test submission."""
+    submission must be of that draft and is stored as a test submission. A saturated database
+    (SQLite locked, PostgreSQL out of connections) is a 503: the phone retries later."""
+    try:
+        return _ingest(user, xml, uploads, draft)
+    except OperationalError as err:
+        raise _busy() from err
+
+
+def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
+            draft: FormVersion | None) -> IngestResult:
     limit = current_app.config["MAX_SUBMISSION_XML_BYTES"]
     if len(xml) > limit:
-        raise IngestError(413, f"The submission XML is larger than {limit} bytes.")
+        raise IngestError("The submission XML is larger than {limit} bytes.", status=413,
+                          code="too_large", limit=limit)
     try:
         root = read_and_root(xml)
     except InstanceError as err:
-        raise IngestError(400, f"The submission is not well-formed XML: {err}") from err
+        raise IngestError("The submission is not well-formed XML: {reason}",
+                          reason=str(err)) from err
     form_id = root.get("id", "")
     meta = next((c for c in root if _local(c.tag) == "meta"), None)
     instance_id = _child_text(meta, "instanceID")
     deprecated_id = _child_text(meta, "deprecatedID")
     if not form_id:
-        raise IngestError(400, "The submission's root element has no form id attribute.")
+        raise IngestError("The submission's root element has no form id attribute.")
     if not instance_id:
-        raise IngestError(400, "The submission has no meta/instanceID.")
+        raise IngestError("The submission has no meta/instanceID.")
     if len(instance_id) > 128 or len(deprecated_id or "") > 128:
-        raise IngestError(400, "The instanceID is longer than 128 characters.")
+        raise IngestError("The instanceID is longer than 128 characters.")
     if draft is not None:
         fv_id, md5 = _draft_version(draft, form_id, root.get("version"))
     else:
@@ -280,7 +302,7 @@ def _commit(pending: Pending) -> Outcome:
             committer = committer_for(app, COMMITTER_KEY, lambda: _new_committer(app))
             outcome = committer.submit(pending, app.config["INGEST_COMMIT_TIMEOUT_S"])
     except (OperationalError, CommitTimeout) as err:
-        raise IngestError(503, "The server is busy; the phone will retry.") from err
+        raise _busy() from err
     if isinstance(outcome, Exception):
         raise outcome
     return outcome

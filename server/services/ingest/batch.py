@@ -27,19 +27,17 @@ from sqlalchemy.exc import IntegrityError
 from server.models import Submission, SubmissionAttachment, SubmissionBlob
 from server.models.submissions import TEST_STATE
 from server.services import storage
+from server.services.errors import ServiceError
 
 SUBS = Submission.__table__
 ATTS = SubmissionAttachment.__table__
 BLOBS = SubmissionBlob.__table__
 
 
-class IngestError(Exception):
+class IngestError(ServiceError):
     """A submission that cannot be accepted; status is the HTTP answer, message says why."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    code = "submission_refused"
 
 
 @dataclass(frozen=True)
@@ -110,18 +108,29 @@ class _Sub:
 def _crossing(instance_id: str) -> IngestError:
     """Test submissions and real ones never replace or complete each other."""
     return IngestError(
-        409,
-        f"Submission {instance_id} belongs to the other side of a draft test link (a test "
+        "Submission {instance_id} belongs to the other side of a draft test link (a test "
         "submission cannot become real data, nor the reverse): start a new form instead.",
+        status=409, code="conflict", instance_id=instance_id,
     )
+
+
+def _replaced(instance_id: str, by: str | None) -> IngestError:
+    """An edit of a version another edit already replaced (named when known)."""
+    if by is None:
+        return IngestError("Submission {instance_id} was already replaced by an edit: edit the "
+                           "newest version instead.", status=409, code="conflict",
+                           instance_id=instance_id)
+    return IngestError("Submission {instance_id} was already replaced by an edit ({by}): edit "
+                       "the newest version instead.", status=409, code="conflict",
+                       instance_id=instance_id, by=by)
 
 
 def conflict(instance_id: str) -> IngestError:
     return IngestError(
-        409,
-        f"A different submission with instanceID {instance_id} was already "
+        "A different submission with instanceID {instance_id} was already "
         "received: resubmissions must be identical (edits need a new instanceID "
         "with meta/deprecatedID).",
+        status=409, code="conflict", instance_id=instance_id,
     )
 
 
@@ -200,7 +209,8 @@ def _write_one(conn: Connection, item: Pending) -> Outcome | Exception:
             return outcome
         except IntegrityError:
             savepoint.rollback()  # a concurrent POST of the same instance or edit won: re-check
-    return IngestError(409, "The submission conflicts with another one sent at the same time.")
+    return IngestError("The submission conflicts with another one sent at the same time.",
+                       status=409, code="conflict")
 
 
 def _load(conn: Connection, items: list[Pending]) -> tuple[dict[str, _Sub], dict[str, str]]:
@@ -276,12 +286,7 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
                 answers.append(_crossing(dep))
                 continue
             if (old is not None and old.superseded) or dep in replaced_by:
-                answers.append(IngestError(
-                    409,
-                    f"Submission {dep} was already replaced by an edit "
-                    f"({replaced_by.get(dep) or 'another instance'}): "
-                    "edit the newest version instead.",
-                ))
+                answers.append(_replaced(dep, replaced_by.get(dep)))
                 continue
             if old is not None:
                 old.superseded = True

@@ -21,8 +21,16 @@ from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import audit, privacy, scope, storage
+from server.services.errors import ServiceError
 from server.services.ingest.accept import form_shape
 from server.services.processing import pipeline
+
+
+class ReviewStateError(ServiceError):
+    """A review decision that is not one of REVIEW_STATES."""
+
+    code = "invalid_review_state"
+
 
 META_COLUMNS = ["instance_id", "form_id", "form_version", "submitter", "received_at",
                 "review_state", "processing_state", "lon", "lat", "gps_accuracy"]
@@ -252,8 +260,8 @@ def audit_read(user: User, sub: Submission) -> None:
 
 def set_review_state(user: User, sub: Submission, state: str) -> None:
     if state not in REVIEW_STATES:
-        choices = ", ".join(REVIEW_STATES)
-        raise ValueError(f"unknown review state {state!r}: choose one of {choices}")
+        raise ReviewStateError("unknown review state {state!r}: choose one of {choices}",
+                               state=state, choices=", ".join(REVIEW_STATES))
     old, sub.review_state = sub.review_state, state
     audit.record("submission.review", user=user, object_type="submission", object_id=sub.id,
                  old=old, new=state)
