@@ -7,7 +7,6 @@ view and every export (see `audit_read`).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from forms.instance import parse_instance
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
-from server.services import audit, privacy, scope, storage
+from server.services import audit, privacy, scope, spreadsheets, storage
 from server.services.ingest.accept import form_shape
 from server.services.processing import pipeline
 
@@ -175,11 +174,8 @@ def build_table(user: User, subs: list[Submission]) -> Table:
 
 
 def to_csv(table: Table) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=table.columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(table.rows)
-    return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens Chinese text correctly
+    return spreadsheets.csv_bytes(
+        table.columns, ([row.get(c) for c in table.columns] for row in table.rows))
 
 
 def to_xlsx(table: Table) -> bytes:
@@ -198,9 +194,9 @@ def to_xlsx(table: Table) -> bytes:
             n += 1
         used.add(title)
         ws = book.add_worksheet(title)
-        ws.write_row(0, 0, columns)
+        spreadsheets.write_xlsx_row(ws, 0, columns)
         for i, row in enumerate(rows, start=1):
-            ws.write_row(i, 0, ["" if row.get(c) is None else row.get(c) for c in columns])
+            spreadsheets.write_xlsx_row(ws, i, [row.get(c) for c in columns])
 
     sheet("submissions", table.columns, table.rows)
     for name, (columns, rows) in table.sheets.items():
