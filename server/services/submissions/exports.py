@@ -128,7 +128,7 @@ def masked(record: Record, unmasked: bool) -> Record:
         return record
 
     def clean(row: dict[str, str]) -> dict[str, str]:
-        return {k: privacy.mask(v) if privacy.is_personal_field(k) else v for k, v in row.items()}
+        return privacy.shown_fields(row, unmasked)[0]
 
     return Record(clean(record.main), {k: [clean(r) for r in rows]
                                        for k, rows in record.repeats.items()})
@@ -241,9 +241,8 @@ def export(user: User, filters: Filters, fmt: str) -> tuple[bytes, str]:
 def audit_read(user: User, sub: Submission) -> None:
     """Record that personal data of one submission was shown unmasked."""
     if privacy.can_see_personal_data(user):
-        audit.record("submission.view_personal", user=user, object_type="submission",
-                     object_id=sub.id, instance_id=sub.instance_id)
-        db.session.commit()
+        privacy.audit_unmasked("submission.view_personal", user, object_type="submission",
+                               object_id=sub.id, instance_id=sub.instance_id)
 
 
 def set_review_state(user: User, sub: Submission, state: str) -> None:
