@@ -94,7 +94,7 @@ def _add_headers(response: Response) -> Response:
     if CSP not in response.headers:
         state = _state()
         response.headers[CSP] = policy(
-            state.get("nonce"), tile_source(current_app.config.get("BASEMAP_TILE_URL", "")),
+            state.get("nonce"), tile_source(current_app.config["BASEMAP_TILE_URL"]),
             web_forms=state.get("web_forms", False))
     return response
 
