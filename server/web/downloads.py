@@ -12,6 +12,7 @@ import io
 from flask import Response, abort, send_file
 
 from server.headers import CSP
+from server.i18n import gettext as _
 from server.models import SubmissionAttachment
 from server.services import attachments, storage
 
@@ -25,7 +26,7 @@ def send_attachment(att: SubmissionAttachment) -> Response:
     try:
         data = storage.get(att.storage_key, att.sha256)
     except storage.StorageError:
-        abort(404, description="This file is no longer stored.")
+        abort(404, description=_("This file is no longer stored."))
     inline = attachments.inline_type(data)
     response = send_file(
         io.BytesIO(data),

@@ -92,7 +92,10 @@ def test_a_file_gone_from_storage_is_404_not_500(client, stored):
 
     att = stored(_image("PNG"), "image/png")
     storage.path_of(att.storage_key).unlink()
-    assert client.get(f"/coverage/photo/{att.id}").status_code == 404
+    gone = client.get(f"/coverage/photo/{att.id}")
+    assert gone.status_code == 404 and "此文件已不在存储中" in gone.get_data(as_text=True)
+    assert "no longer stored" in client.get(f"/coverage/photo/{att.id}?lang=en").get_data(
+        as_text=True)
     assert client.get(
         f"/submissions/{att.submission_id}/attachments/{att.name}").status_code == 404
 
