@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
 
     # The features load with the app, not on `import server`: tools import server.config alone.
-    from server import access, csrf, i18n
+    from server import access, csrf, headers, i18n
     from server.extensions import db, login_manager, migrate  # (see above)
 
     db.init_app(app)
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     access.init_app(app)
     csrf.init_app(app)
+    headers.init_app(app)
 
     from server.web import register_blueprints  # (see above)
 

@@ -36,12 +36,32 @@ def test_login_is_audited_and_redirects_to_next(client, make_user, app):
     assert db.session.query(AuditEvent).filter_by(action="login", user_id=user.id).count() == 1
 
 
-def test_next_cannot_leave_the_site(client, make_user):
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example",
+     "/%5C/evil.example", "/%5Cevil.example", "%09//evil.example", "https://evil.example/",
+     "javascript:alert(1)", "/%20/evil.example", "/%7F/evil.example", "evil.example", ""],
+)
+def test_next_cannot_leave_the_site(client, make_user, target):
     user = make_user(Role.ADMIN)
     response = client.post(
-        "/login?next=//evil.example/", data={"username": user.username, "password": PASSWORD}
+        f"/login?next={target}", data={"username": user.username, "password": PASSWORD}
     )
     assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [("/coverage/?round=2", "/coverage/?round=2"), ("/app/#queue", "/app/#queue"),
+     ("/register/?q=%E5%BC%A0", "/register/?q=%E5%BC%A0")],
+)
+def test_next_keeps_a_same_site_path(client, make_user, target, location):
+    user = make_user(Role.SUPERVISOR)
+    response = client.post(
+        "/login?next=" + target.replace("?", "%3F").replace("&", "%26").replace("#", "%23"),
+        data={"username": user.username, "password": PASSWORD},
+    )
+    assert response.headers["Location"] == location
 
 
 @pytest.mark.parametrize(

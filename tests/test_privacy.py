@@ -1,7 +1,7 @@
 import pytest
 
 from server.models import Role, User
-from server.services.privacy import can_see_personal_data, is_personal_field, mask
+from server.services.privacy import can_see_personal_data, is_personal_field, mask, shown_fields
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,24 @@ def test_mask():
     assert mask("530122199001011234") == "530*************34"
     assert mask("13800138000") == "138******00"
     assert mask("") == ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "unmasked", "shown", "any_shown"),
+    [({"id_number": "530122199003071233", "name": "Li"}, False,
+      {"id_number": "530*************33", "name": "Li"}, False),
+     ({"id_number": "530122199003071233", "name": "Li"}, True,
+      {"id_number": "530122199003071233", "name": "Li"}, True),
+     ({"phone": "", "landlord_phone": None, "name": "Li"}, True,
+      {"phone": "", "landlord_phone": None, "name": "Li"}, False),
+     ({"phone": 13800138000}, False, {"phone": "138******00"}, False),
+     ({}, True, {}, False)],
+)
+def test_shown_fields(fields, unmasked, shown, any_shown):
+    assert shown_fields(fields, unmasked) == (shown, any_shown)
+
+
+def test_a_link_anyone_may_hold_never_shows_personal_data():
+    coordinator = User(username="c", role=Role.COORDINATOR.value, password_hash="")
+    assert can_see_personal_data(coordinator) is True
+    assert can_see_personal_data(coordinator, via_link=True) is False

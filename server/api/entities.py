@@ -16,7 +16,7 @@ from server.access import allow
 from server.api import bp, document
 from server.extensions import db
 from server.models import Entity, Role
-from server.services import audit, privacy
+from server.services import privacy
 from server.services.register import entities
 from server.services.register import residence as register
 
@@ -24,15 +24,7 @@ READERS = (Role.ADMIN, Role.SUPERVISOR, Role.COORDINATOR)
 
 
 def _props(props: dict[str, Any], unmasked: bool) -> tuple[dict[str, Any], bool]:
-    out, shown = {}, False
-    for name, value in (props or {}).items():
-        if privacy.is_personal_field(name) and value:
-            if unmasked:
-                shown = True
-            else:
-                value = privacy.mask(str(value))
-        out[name] = value
-    return out, shown
+    return privacy.shown_fields(props or {}, unmasked)
 
 
 def entity_json(e: Entity, unmasked: bool, with_history: bool = False) -> tuple[dict, bool]:
@@ -64,8 +56,7 @@ def entity_json(e: Entity, unmasked: bool, with_history: bool = False) -> tuple[
 
 def _audit_if_shown(shown: bool, **detail: Any) -> None:
     if shown:
-        audit.record("personal_data.view", **detail)
-        db.session.commit()
+        privacy.audit_unmasked("personal_data.view", current_user, **detail)
 
 
 @bp.get("/entities/<dataset>")

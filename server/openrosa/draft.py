@@ -1,10 +1,10 @@
 """A draft's test link: a one-form OpenRosa server at /o/draft/<draft_token>/.
 
 ODK Collect (a project made from the QR code on the designer's form page) lists, downloads and
-submits the draft exactly as it will once published; entity lists are those the uploader
-sees. Submissions are stored as test submissions (server.services.forms.draft_testing). Same headers
-and error answers as the coordinators' endpoints; a link that no longer leads to the form's
-newest draft answers 404 with the reason.
+submits the draft exactly as it will once published; entity lists are those the uploader sees,
+with ID and phone numbers masked. Submissions are stored as test submissions
+(server.services.forms.draft_testing). Same headers and error answers as the coordinators'
+endpoints; a link that no longer leads to the form's newest draft answers 404 with the reason.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def _draft(draft_token: str, xml_form_id: str | None = None) -> FormVersion:
 
 
 def _uploader(fv: FormVersion) -> User | None:
-    """Entity lists are filtered as for the designer who uploaded the draft."""
+    """Entity lists cover the streets of the designer who uploaded the draft, personal data
+    masked (anyone may hold the link)."""
     return db.session.get(User, fv.created_by_id) if fv.created_by_id is not None else None
 
 
@@ -60,19 +61,15 @@ def draft_form_xml(draft_token: str, xml_form_id: str) -> Response:
 @allow(DEVICE)
 def draft_manifest(draft_token: str, xml_form_id: str) -> Response:
     fv = _draft(draft_token, xml_form_id)
-    return p.xml_response(p.manifest(fv, p.media_files(fv, _uploader(fv)), None, draft_token))
+    files = p.media_files(fv, _uploader(fv), via_link=True)
+    return p.xml_response(p.manifest(fv, files, None, draft_token))
 
 
 @bp.route(f"{BASE}/forms/<xml_form_id>/media/<name>", methods=["GET"])
 @allow(DEVICE)
 def draft_media(draft_token: str, xml_form_id: str, name: str) -> Response:
     fv = _draft(draft_token, xml_form_id)
-    found = next((f for f in p.media_files(fv, _uploader(fv)) if f.name == name), None)
-    if found is None:
-        return p.openrosa_message(f"Form {xml_form_id!r} has no media file {name!r}.", 404)
-    response = Response(found.content, content_type=found.content_type)
-    response.set_etag(p.md5_hex(found.md5))
-    return response.make_conditional(request)
+    return p.media_response(fv, _uploader(fv), name, via_link=True)
 
 
 @bp.route(f"{BASE}/submission", methods=["GET", "HEAD", "POST"])

@@ -104,9 +104,21 @@ def md5_hex(value: str) -> str:
     return value.removeprefix("md5:")
 
 
-def media_files(fv: FormVersion, user: User) -> list[Any]:
-    """Form media plus entity-list CSVs for this coordinator (server.services.forms.lifecycle)."""
-    return list(lifecycle.media_for(fv, user))
+def media_files(fv: FormVersion, user: User | None, *, via_link: bool = False) -> list[Any]:
+    """Form media plus entity-list CSVs for a manifest (server.services.forms.lifecycle): only
+    their hashes leave the server."""
+    return list(lifecycle.media_for(fv, user, via_link=via_link, hashes_only=True))
+
+
+def media_response(fv: FormVersion, user: User | None, name: str, *,
+                   via_link: bool = False) -> Response:
+    """One media file (its entity list masked and audited as the reader requires), or 404."""
+    found = lifecycle.media_file(fv, user, name, via_link=via_link)
+    if found is None:
+        return openrosa_message(f"Form {fv.form.xml_form_id!r} has no media file {name!r}.", 404)
+    response = Response(found.content, content_type=found.content_type)
+    response.set_etag(md5_hex(found.md5))
+    return response.make_conditional(request)
 
 
 def has_media(fv: FormVersion) -> bool:

@@ -113,12 +113,7 @@ def media(xml_form_id: str, name: str, token: str | None = None) -> Response:
     fv = _version(xml_form_id, version)
     if fv is None:
         return _not_found(xml_form_id, version)
-    found = next((f for f in p.media_files(fv, user) if f.name == name), None)
-    if found is None:
-        return p.openrosa_message(f"Form {xml_form_id!r} has no media file {name!r}.", 404)
-    response = Response(found.content, content_type=found.content_type)
-    response.set_etag(p.md5_hex(found.md5))
-    return response.make_conditional(request)
+    return p.media_response(fv, user, name)
 
 
 @route("/submission", methods=["GET", "HEAD", "POST"])

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from gis.states import for_client as state_table
 from server.access import PUBLIC, allow
+from server.headers import relax_for_web_forms
 from server.i18n import CATALOGUE_DIR, current_locale
 from server.i18n import gettext as _
 from server.models import Role
@@ -99,6 +100,7 @@ def _app_catalogue() -> dict[str, str]:
 @allow(Role.COORDINATOR, Role.SUPERVISOR)
 def shell():
     """The app shell: no personal data in it, so the service worker may keep it."""
+    relax_for_web_forms()
     config = {
         "locale": current_locale(),
         "gpsAccuracyM": current_app.config["GPS_ACCURACY_M"],

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
@@ -31,11 +33,22 @@ def login():
         login_user(user)
         audit.record("login", user=user)
         db.session.commit()
-        target = request.args.get("next", "")
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("home.index")
-        return redirect(target)
+        return redirect(safe_next(request.args.get("next", "")) or url_for("home.index"))
     return render_template("login.html", username="")
+
+
+def safe_next(target: str) -> str | None:
+    """`target` if it is a path on this site, else None. Browsers drop tabs and newlines and
+    read a backslash as a slash, so next=/%09/evil.example would leave the site (//evil.example):
+    any of those, a space or a control character refuses the target."""
+    if not target.startswith("/") or "\\" in target:
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/logout", methods=["POST"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -13,7 +11,6 @@ from flask import (
     current_app,
     render_template,
     request,
-    send_file,
 )
 from flask_login import current_user
 
@@ -23,11 +20,12 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale
 from server.models import Area, Building, Role, Round, SubmissionAttachment, User, Visit
-from server.services import scope, storage
+from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import store as coverage
 from server.services.coverage import tiles as coverage_tiles
+from server.web.downloads import send_attachment
 from server.web.home import add_home_link
 
 bp = Blueprint("coverage", __name__)
@@ -223,10 +221,7 @@ def photo(attachment_id: int):
         abort(404)
     if coverage_query.building_detail(visit.building_id, current_user, None) is None:
         abort(404)
-    path = storage.path_of(att.storage_key)
-    if not Path(path).exists():
-        abort(404)
-    return send_file(path, mimetype=att.content_type, download_name=att.name)
+    return send_attachment(att)
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Entity, Role
-from server.services import audit, privacy
+from server.services import privacy
 from server.services.register import entities
 from server.services.register import residence as register
 from server.web.home import add_home_link
@@ -21,9 +21,7 @@ DATASETS = ("persons", "households", "buildings")
 
 
 def _shown(value: object, name: str, unmasked: bool) -> object:
-    if privacy.is_personal_field(name) and value and not unmasked:
-        return privacy.mask(str(value))
-    return value
+    return privacy.shown_value(name, value, unmasked)
 
 
 @bp.route("/")
@@ -41,9 +39,8 @@ def index():
                 or (e.properties or {}).get("id_number") == wanted]
     unmasked = privacy.can_see_personal_data(current_user)
     if unmasked and dataset == "persons" and rows:
-        audit.record("personal_data.view", object_type="register", object_id=dataset,
-                     count=len(rows), query=q)
-        db.session.commit()
+        privacy.audit_unmasked("personal_data.view", current_user, object_type="register",
+                               object_id=dataset, count=len(rows), query=q)
     return render_template("register/index.html", rows=rows, dataset=dataset, q=q,
                            conflicts=conflicts, unmasked=unmasked, shown=_shown,
                            datasets=DATASETS)
@@ -58,8 +55,8 @@ def detail(dataset: str, uuid: str):
         abort(404, description=_("No such record."))
     unmasked = privacy.can_see_personal_data(current_user)
     if unmasked and dataset == "persons":
-        audit.record("personal_data.view", object_type="entity", object_id=entity.uuid)
-        db.session.commit()
+        privacy.audit_unmasked("personal_data.view", current_user, object_type="entity",
+                               object_id=entity.uuid)
     residences = register.residence_history(entity) if dataset == "persons" else []
     return render_template("register/detail.html", entity=entity, residences=residences,
                            unmasked=unmasked, shown=_shown)

@@ -21,9 +21,9 @@ from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Form, Role, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
-from server.services import storage
 from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
+from server.web.downloads import send_attachment
 from server.web.home import add_home_link
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
@@ -89,11 +89,7 @@ def attachment(submission_id: int, name: str):
     att = next((a for a in sub.attachments if a.name == name and a.storage_key), None)
     if att is None:
         abort(404)
-    data = storage.get(att.storage_key, att.sha256)
-    response = Response(data, content_type=att.content_type)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return send_attachment(att)
 
 
 @bp.route("/export.<fmt>")

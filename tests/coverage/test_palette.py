@@ -20,29 +20,38 @@ LOCALES = ("zh_CN", "en")
 
 
 class Swatches(HTMLParser):
-    """Collects every state swatch (data-swatch + inline colour) and the map's legend items."""
+    """Collects every state swatch (data-swatch + the colour the page's <style> gives it) and
+    the map's legend items."""
 
     def __init__(self) -> None:
         super().__init__()
         self.swatches: list[tuple[str, str]] = []
         self.legend: dict[str, dict[str, str]] = {}
         self.attrs: dict[str, dict[str, str]] = {}
+        self.colours: dict[str, str] = {}
         self._item: str | None = None
+        self._in_style = False
 
     def handle_starttag(self, tag, attrs) -> None:
         a = {k: v or "" for k, v in attrs}
+        self._in_style = tag == "style"
         if "id" in a:
             self.attrs[a["id"]] = a
         if "data-swatch" in a:
-            colour = re.fullmatch(r"background:\s*(#[0-9a-f]{6})", a.get("style", "").strip())
-            self.swatches.append((a["data-swatch"], colour.group(1) if colour else ""))
+            self.swatches.append((a["data-swatch"], self.colours.get(a["data-swatch"], "")))
         if tag == "li" and "data-state" in a:
             self._item = a["data-state"]
             self.legend[self._item] = {"title": a.get("title", ""), "text": ""}
         elif tag == "strong":
             self._item = None
 
+    def handle_endtag(self, tag) -> None:
+        self._in_style = False
+
     def handle_data(self, data) -> None:
+        if self._in_style:
+            self.colours.update(re.findall(
+                r'\.swatch\[data-swatch="(\w+)"\]\s*\{\s*background:\s*(#[0-9a-f]{6});', data))
         if self._item:
             self.legend[self._item]["text"] += data.strip()
 

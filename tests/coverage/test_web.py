@@ -164,6 +164,28 @@ def test_exports_of_unvisited_buildings(client, login, scenario) -> None:
     assert client.get("/coverage/unvisited.pdf").status_code == 404
 
 
+def test_unvisited_exports_never_hold_a_formula(client, login, scenario) -> None:
+    """Issue 14, finding 9: a building code or address typed in the field stays text."""
+    from openpyxl import load_workbook
+
+    from server.models import Building
+
+    building = db.session.query(Building).filter_by(code="B08").one()
+    building.code, building.address = '=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0"
+    db.session.commit()
+    login("supervisor", areas=["T"])
+    rows = list(csv.reader(io.StringIO(
+        client.get("/coverage/unvisited.csv").data.decode("utf-8-sig"))))
+    cells = [c for row in rows for c in row]
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in cells
+    assert "'+cmd|' /C calc'!A0" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")]
+    sheet = load_workbook(io.BytesIO(client.get("/coverage/unvisited.xlsx").data)).active
+    hostile = [c for row in sheet.iter_rows(min_row=2) for c in row
+               if c.value in (building.code, building.address)]
+    assert len(hostile) == 2 and {c.data_type for c in hostile} == {"s"}
+
+
 def test_walk_list_prints_in_route_order(client, login, scenario) -> None:
     login("supervisor", areas=["T"])
     page = client.get("/coverage/walklist?street=T01-02&all=1").get_data(as_text=True)

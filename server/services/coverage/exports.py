@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 
 import numpy as np
 import shapely
 
 from gis.render import render_png
 from gis.walklist import route_order
+from server.services import spreadsheets
 from server.services.coverage import query as coverage_query
 from server.services.coverage.query import Filters
 
@@ -66,24 +67,18 @@ def walk_order(records: list[dict]) -> list[dict]:
 
 def render(records: list[dict], fmt: str, title: str = "") -> bytes:
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        w.writerow(("order", *COLUMNS))
-        for r in records:
-            w.writerow([r["order"], *(r[c] if r[c] is not None else "" for c in COLUMNS)])
-        return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese right
+        return spreadsheets.csv_bytes(
+            ("order", *COLUMNS), ([r["order"], *(r[c] for c in COLUMNS)] for r in records))
     if fmt == "xlsx":
         import xlsxwriter  # only spreadsheet exports pay for it, not every server start
 
         out = io.BytesIO()
         book = xlsxwriter.Workbook(out, {"in_memory": True})
-        sheet = book.add_worksheet((title or "unvisited")[:31])
+        sheet = book.add_worksheet(_sheet_name(title))
         bold = book.add_format({"bold": True})
-        sheet.write_row(0, 0, ("order", *COLUMNS), bold)
+        spreadsheets.write_xlsx_row(sheet, 0, ("order", *COLUMNS), bold)
         for i, r in enumerate(records, 1):
-            sheet.write_row(
-                i, 0, [r["order"], *(r[c] if r[c] is not None else "" for c in COLUMNS)]
-            )
+            spreadsheets.write_xlsx_row(sheet, i, [r["order"], *(r[c] for c in COLUMNS)])
         sheet.freeze_panes(1, 0)
         book.close()
         return out.getvalue()
@@ -101,6 +96,12 @@ def render(records: list[dict], fmt: str, title: str = "") -> bytes:
             {"type": "FeatureCollection", "features": features}, ensure_ascii=False
         ).encode("utf-8")
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def _sheet_name(title: str) -> str:
+    """xlsxwriter refuses []:*?/\\ in a sheet's name, a leading or trailing ' and more than 31
+    characters; the title is a street code or a coordinator's name."""
+    return re.sub(r"[\[\]:*?/\\]", "-", title).strip("'")[:31] or "unvisited"
 
 
 def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:

@@ -3,6 +3,8 @@
 ODK Collect and the phone app read these through `select_one_from_file`; each user gets the rows
 of the streets server.services.scope lets them see. Buildings merge every imported footprint with
 what the building listing recorded about it, so a coordinator can pick a building never visited.
+Personal columns (ID and phone numbers) are masked unless server.services.privacy lets the reader
+see them (never through a draft's test link), and a list served unmasked is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from forms.entities_csv import EntityRow, properties_of, render_entity_csv
 from server.extensions import db
 from server.models import Area, Building, Entity, FormVersion, User
-from server.services import scope
+from server.services import privacy, scope
 
 #: Columns each list must carry for the township forms' choice filters and lookups.
 REQUIRED_COLUMNS = {
@@ -42,8 +44,13 @@ def _scoped(query: sa.Select, column: Any, street_ids: frozenset[int] | None) ->
     return query if street_ids is None else query.where(column.in_(sorted(street_ids)))
 
 
-def list_csv(name: str, user: User | None) -> str | None:
-    """The CSV text of a generated list (streets.csv, buildings.csv, <dataset>.csv), or None."""
+def list_csv(name: str, user: User | None, *, via_link: bool = False,
+             hashes_only: bool = False) -> str | None:
+    """The CSV text of a generated list (streets.csv, buildings.csv, <dataset>.csv), or None.
+
+    `via_link`: read through a link anyone may hold (a draft's test link): always masked.
+    `hashes_only`: the caller shows only a hash of the text (a manifest): nothing is audited.
+    """
     if not name.endswith(".csv"):
         return None
     dataset = name[: -len(".csv")]
@@ -51,17 +58,29 @@ def list_csv(name: str, user: User | None) -> str | None:
     if dataset == "streets":
         return _streets_csv(streets)
     if dataset == "buildings":
-        return _buildings_csv(streets)
-    known = db.session.scalar(sa.select(Entity.id).where(Entity.dataset == dataset).limit(1))
-    if known is None and dataset not in REQUIRED_COLUMNS and not _declared_anywhere(dataset):
-        return None
-    query = _scoped(
-        sa.select(Entity).where(Entity.dataset == dataset, Entity.deleted.is_(False)),
-        Entity.area_id, streets,
-    ).order_by(Entity.id)
-    rows = (EntityRow(e.uuid, e.label, e.version, e.properties or {})
-            for e in db.session.scalars(query))
-    return render_entity_csv(rows, _declared_properties(dataset))
+        rows = _building_rows(streets)
+    else:
+        known = db.session.scalar(sa.select(Entity.id).where(Entity.dataset == dataset).limit(1))
+        if known is None and dataset not in REQUIRED_COLUMNS and not _declared_anywhere(dataset):
+            return None
+        query = _scoped(
+            sa.select(Entity).where(Entity.dataset == dataset, Entity.deleted.is_(False)),
+            Entity.area_id, streets,
+        ).order_by(Entity.id)
+        rows = [EntityRow(e.uuid, e.label, e.version, e.properties or {})
+                for e in db.session.scalars(query)]
+    columns = _declared_properties(dataset)
+    unmasked = privacy.can_see_personal_data(user, via_link=via_link)
+    shown_rows, shown = [], False
+    for row in rows:
+        props, row_shown = privacy.shown_fields(
+            {c: row.properties.get(c) for c in columns}, unmasked)
+        shown = shown or row_shown
+        shown_rows.append(EntityRow(row.uuid, row.label, row.version, props))
+    if shown and not hashes_only:
+        privacy.audit_unmasked("personal_data.view", user, object_type="entity_list",
+                               object_id=dataset, count=len(shown_rows), via="phone")
+    return render_entity_csv(shown_rows, columns)
 
 
 def _declared_anywhere(dataset: str) -> bool:
@@ -87,10 +106,9 @@ def _streets_csv(street_ids: frozenset[int] | None) -> str:
     return render_entity_csv(rows, ["name_en", "village"])
 
 
-def _buildings_csv(street_ids: frozenset[int] | None) -> str:
+def _building_rows(street_ids: frozenset[int] | None) -> list[EntityRow]:
     """Every footprint of the user's streets (name = building code), merged with what the
     building listing recorded about it."""
-    columns = _declared_properties("buildings")
     entities: dict[int, Entity] = {}
     orphans: list[Entity] = []
     for e in db.session.scalars(
@@ -114,4 +132,4 @@ def _buildings_csv(street_ids: frozenset[int] | None) -> str:
         label = (e.label if e is not None and e.label else "") or address or code
         rows.append(EntityRow(code, label, e.version if e is not None else 1, props))
     rows.extend(EntityRow(e.uuid, e.label, e.version, e.properties or {}) for e in orphans)
-    return render_entity_csv(rows, columns)
+    return rows

@@ -317,20 +317,39 @@ def settings_csv() -> str:
     return "\n".join(["key,value", *rows]) + "\n"
 
 
-def media_for(version: FormVersion, user: User | None) -> list[MediaFile]:
+def media_for(version: FormVersion, user: User | None, *, via_link: bool = False,
+              hashes_only: bool = False) -> list[MediaFile]:
     """The manifest of a form version for one user: uploaded media plus the entity lists the
-    form reads, filtered to the user's assigned areas."""
-    out: dict[str, MediaFile] = {}
-    for m in version.media:
-        out[m.name] = MediaFile(m.name, m.content, m.md5, m.content_type)
+    form reads, filtered to the user's assigned areas and masked as
+    server.services.forms.entity_lists.list_csv decides (`via_link`, `hashes_only` are its)."""
+    out = {m.name: MediaFile(m.name, m.content, m.md5, m.content_type) for m in version.media}
     for name in version.media_names:
-        if name in out:
-            continue
-        text = settings_csv() if name == SETTINGS_CSV else entity_lists.list_csv(name, user)
-        if text is not None:
-            content = text.encode("utf-8")
-            out[name] = MediaFile(name, content, md5_hex(content), "text/csv")
+        if name not in out:
+            found = _generated(name, user, via_link=via_link, hashes_only=hashes_only)
+            if found is not None:
+                out[name] = found
     return [out[n] for n in sorted(out)]
+
+
+def media_file(version: FormVersion, user: User | None, name: str, *,
+               via_link: bool = False) -> MediaFile | None:
+    """One file of the manifest, to serve: only that list is built (and audited if unmasked)."""
+    for m in version.media:
+        if m.name == name:
+            return MediaFile(m.name, m.content, m.md5, m.content_type)
+    if name not in version.media_names:
+        return None
+    return _generated(name, user, via_link=via_link)
+
+
+def _generated(name: str, user: User | None, *, via_link: bool,
+               hashes_only: bool = False) -> MediaFile | None:
+    text = settings_csv() if name == SETTINGS_CSV else entity_lists.list_csv(
+        name, user, via_link=via_link, hashes_only=hashes_only)
+    if text is None:
+        return None
+    content = text.encode("utf-8")
+    return MediaFile(name, content, md5_hex(content), "text/csv")
 
 
 __all__ = [
@@ -343,6 +362,7 @@ __all__ = [
     "accepts_submissions",
     "close",
     "find_version",
+    "media_file",
     "media_for",
     "publish",
     "upload",

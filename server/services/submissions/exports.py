@@ -7,7 +7,6 @@ view and every export (see `audit_read`).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from forms.instance import parse_instance
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
-from server.services import audit, privacy, scope, storage
+from server.services import audit, privacy, scope, spreadsheets, storage
 from server.services.errors import ServiceError
 from server.services.ingest.accept import form_shape
 from server.services.processing import pipeline
@@ -137,7 +136,7 @@ def masked(record: Record, unmasked: bool) -> Record:
         return record
 
     def clean(row: dict[str, str]) -> dict[str, str]:
-        return {k: privacy.mask(v) if privacy.is_personal_field(k) else v for k, v in row.items()}
+        return privacy.shown_fields(row, unmasked)[0]
 
     return Record(clean(record.main), {k: [clean(r) for r in rows]
                                        for k, rows in record.repeats.items()})
@@ -183,11 +182,8 @@ def build_table(user: User, subs: list[Submission]) -> Table:
 
 
 def to_csv(table: Table) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=table.columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(table.rows)
-    return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens Chinese text correctly
+    return spreadsheets.csv_bytes(
+        table.columns, ([row.get(c) for c in table.columns] for row in table.rows))
 
 
 def to_xlsx(table: Table) -> bytes:
@@ -206,9 +202,9 @@ def to_xlsx(table: Table) -> bytes:
             n += 1
         used.add(title)
         ws = book.add_worksheet(title)
-        ws.write_row(0, 0, columns)
+        spreadsheets.write_xlsx_row(ws, 0, columns)
         for i, row in enumerate(rows, start=1):
-            ws.write_row(i, 0, ["" if row.get(c) is None else row.get(c) for c in columns])
+            spreadsheets.write_xlsx_row(ws, i, [row.get(c) for c in columns])
 
     sheet("submissions", table.columns, table.rows)
     for name, (columns, rows) in table.sheets.items():
@@ -253,9 +249,8 @@ def export(user: User, filters: Filters, fmt: str) -> tuple[bytes, str]:
 def audit_read(user: User, sub: Submission) -> None:
     """Record that personal data of one submission was shown unmasked."""
     if privacy.can_see_personal_data(user):
-        audit.record("submission.view_personal", user=user, object_type="submission",
-                     object_id=sub.id, instance_id=sub.instance_id)
-        db.session.commit()
+        privacy.audit_unmasked("submission.view_personal", user, object_type="submission",
+                               object_id=sub.id, instance_id=sub.instance_id)
 
 
 def set_review_state(user: User, sub: Submission, state: str) -> None:

@@ -104,12 +104,14 @@ function renderDetail(panel, d, el) {
   const households = d.households.map((h) => `<li>${esc(h.label)} ${h.outcome ? `· ${esc(h.outcome)}` : ''}</li>`);
   const photos = d.photos.map((p) => `<img loading="lazy" alt="${esc(p.name)}" src="${photoUrl(p.id)}">`);
   panel.innerHTML = `<button type="button" class="link close">${esc(t.close || 'Close')}</button>
-    <h2>${esc(d.code)} <span class="swatch" data-swatch="${esc(d.state)}" style="background:${esc(colour(d.state))}"></span> ${esc(STATES[d.state]?.name || d.state)}</h2>
+    <h2>${esc(d.code)} <span class="swatch" data-swatch="${esc(d.state)}"></span> ${esc(STATES[d.state]?.name || d.state)}</h2>
     <p>${esc(d.address)} · ${esc(d.street || '')} · ${esc(t.expected)} ${esc(d.expected_units ?? '—')}
        · ${esc(t.recorded)} ${esc(d.units_recorded)}</p>
     <h3>${esc(t.households)} (${d.households.length})</h3><ul>${households.join('') || `<li>${esc(t.none)}</li>`}</ul>
     <h3>${esc(t.visits)} (${d.visits.length})</h3><ul>${visits.join('') || `<li>${esc(t.none)}</li>`}</ul>
     ${photos.length ? `<h3>${esc(t.photos)}</h3><div>${photos.join('')}</div>` : ''}`;
+  // Set through the DOM: the Content-Security-Policy refuses inline style attributes.
+  panel.querySelector('h2 .swatch').style.background = colour(d.state);
   panel.hidden = false;
   panel.querySelector('.close').addEventListener('click', () => { panel.hidden = true; });
 }
