@@ -104,12 +104,14 @@ def clean(
     allow_points: bool,
     what: str,
     skip_invalid: bool = False,
+    skippable: bool = False,
     unreadable: dict[int, str] | None = None,
 ):
     """Return (2-D geometries, repaired report, skipped report).
 
     The first unusable feature raises naming it; with ``skip_invalid`` every unusable feature
-    is left out (None) and reported in ``skipped`` instead (row, reason). ``unreadable`` holds
+    is left out (None) and reported in ``skipped`` instead (row, reason); ``skippable`` says
+    the caller offers that, so the error names it. ``unreadable`` holds
     the reader's reasons for geometries it could not build (row index -> reason).
     """
     geoms = shapely.force_2d(geoms)
@@ -128,7 +130,9 @@ def clean(
                              (unreadable or {}).get(i))
         except _Unusable as err:
             if not skip_invalid:
-                raise GisImportError(f"{label(i)}: {err}") from None
+                hint = (" (import with skip_invalid to leave out the features that cannot be "
+                        "repaired)") if skippable else ""
+                raise GisImportError(f"{label(i)}: {err}{hint}") from None
             skipped.append({"row": i + 1, "reason": str(err)})
             out[i] = None
     return out, repaired, skipped

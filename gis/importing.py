@@ -32,6 +32,7 @@ __all__ = [
     "FORMATS",
     "GisImportError",
     "ImportResult",
+    "column_values",
     "prepare_areas",
     "prepare_buildings",
     "read_layer",
@@ -151,7 +152,7 @@ def prepare_buildings(
     label = fields.labeller(codes)
     shapes, repaired, skipped = geom.clean(
         fields.geometries(frame), label, allow_points=True, what="a building",
-        skip_invalid=skip_invalid, unreadable=unreadable,
+        skip_invalid=skip_invalid, skippable=True, unreadable=unreadable,
     )
     columns = {
         "expected_units": fields.ints(frame, units_field, label),
@@ -181,6 +182,13 @@ def prepare_buildings(
         iou_threshold=iou_threshold,
         code_prefix=code_prefix,
     )
+
+
+def column_values(frame: gpd.GeoDataFrame, column: str) -> list[str]:
+    """The distinct non-empty values of a column, as the import reads them (stripped text,
+    whole numbers without ".0"), sorted: what a street column names, before any check."""
+    fields.check_column(frame, column, "street_field")
+    return sorted(set(fields.texts(frame, column, fields.labeller(None), 10**6)) - {""})
 
 
 @fields.paused_gc()
