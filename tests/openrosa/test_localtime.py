@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 
 import openpyxl
 import pytest
@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from server import StartupError
 from server.extensions import db
-from server.models import AuditEvent, Submission
+from server.models import AuditEvent, Round, Submission, Visit
+from server.services.processing import pipeline
 from tests.support.app import PASSWORD, make_app
 from tests.support.household_form import household_instance
 
@@ -73,6 +74,27 @@ def test_received_time_is_shown_in_the_townships_zone(client, late_submission, s
 def test_date_filters_are_the_townships_days(client, late_submission, supervisor, query, found):
     assert len(_csv_rows(client, query)) == found
     assert client.get(f"/api/v1/submissions{query}").get_json()["total"] == found
+
+
+def test_a_visit_without_a_form_time_falls_on_the_townships_day(app, client, form, post,
+                                                               supervisor, make_building,
+                                                               area_tree):
+    """No `start` in the form: the visit's time is when it was received, its round is the one
+    holding the township's day (1 December), and the map shows the local time."""
+    building = make_building("A1", area_tree["T01-01"])
+    for name, starts, ends in (("November", date(2026, 11, 1), date(2026, 11, 30)),
+                               ("December", date(2026, 12, 1), date(2026, 12, 31))):
+        db.session.add(Round(name=name, starts_on=starts, ends_on=ends))
+    xml = household_instance("uuid:late", location="24.60005 102.60005 0 5")
+    assert post(xml).status_code == 201
+    db.session.execute(sa.update(Submission).values(received_at=RECEIVED))
+    db.session.commit()
+    pipeline.process_pending()
+    visit = db.session.scalar(sa.select(Visit))
+    assert visit.visited_at == RECEIVED and visit.round_id == db.session.scalar(
+        sa.select(Round.id).where(Round.name == "December"))
+    detail = client.get(f"/api/v1/coverage/buildings/{building.id}?round={visit.round_id}")
+    assert detail.get_json()["visits"][0]["visited_at"] == "2026-12-01 01:30:00+08:00"
 
 
 def test_audit_log_shows_local_times_and_names_the_zone(client, app, make_user):
