@@ -179,6 +179,17 @@ def test_refused_handovers_change_nothing(app, town, make_user, leaver, successo
     assert [a.area.code for a in lao.assignments] == ["T01-01"] and lao.active
 
 
+def test_the_leavers_open_session_ends(app, client, town):
+    """Flask-Login treats a deactivated user as logged out (a guard: the leaver's browser)."""
+    _as(client, town["lao"])
+    assert client.get("/submissions/").status_code == 200
+    handover.handover("lao", "xin")
+    db.session.commit()
+    r = client.get("/submissions/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert client.get("/api/v1/submissions").status_code == 401
+
+
 def test_a_leaver_is_handed_over_once(app, town):
     handover.handover("lao", "xin")
     db.session.commit()
