@@ -27,21 +27,30 @@ def prepare(
     skip_duplicates,
     iou_threshold,
     code_prefix,
+    skipped=(),
+    known_streets=None,
 ) -> ImportResult:
-    """Duplicates first (all or nothing), then streets, codes and the rows to insert."""
+    """Duplicates first (all or nothing), then streets, codes and the rows to insert; rows in
+    ``skipped`` (geometries left out by ``skip_invalid``) take part in none of it."""
+    invalid = {d["row"] - 1 for d in skipped}
     old_codes, old_shapes = stored(existing, shapes)
     existing_codes = existing_codes | set(old_codes)
-    duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes, old_codes, old_shapes)
+    duplicates = _duplicates(codes, shapes, iou_threshold, existing_codes, old_codes, old_shapes,
+                             invalid)
     keep = rows_to_keep(duplicates, len(shapes), skip_duplicates, label)
+    if invalid:
+        keep[sorted(invalid)] = False
     points = np.where(shapely.get_type_id(shapes) == 0, shapes, shapely.point_on_surface(shapes))
-    streets, outside = _streets(columns["street"], areas, street_field, points, shapes, label)
+    streets, outside = _streets(columns["street"], areas, street_field, points, shapes, label,
+                                known_streets, keep)
     if areas is None and street_field is None:
         notes.append("no street boundaries given: buildings are not assigned to streets")
     if codes is None:
         codes = _generate(streets, keep, existing_codes, code_prefix)
         notes.append(f"codes generated: <street>-NNN, or {code_prefix}NNNNN outside streets")
     outside = [o for o in outside if keep[o["row"] - 1]]
-    for d in [*repaired, *outside, *duplicates]:
+    skipped = list(skipped)
+    for d in [*repaired, *outside, *duplicates, *skipped]:
         d["code"] = codes[d["row"] - 1]
     n_points = int((shapely.get_type_id(shapes[keep]) == 0).sum())
     if n_points:
@@ -54,6 +63,7 @@ def prepare(
         duplicates,
         outside,
         notes,
+        skipped,
     )
 
 
@@ -107,12 +117,16 @@ def stored(existing, shapes) -> tuple[np.ndarray, np.ndarray]:
     return existing["code"].astype(str).to_numpy(dtype=object)[near], geoms[near]
 
 
-def _duplicates(codes, shapes, threshold, existing_codes, old_codes, old_shapes) -> list[dict]:
-    """One report per duplicate row, the first reason found; rows are never compared twice."""
+def _duplicates(codes, shapes, threshold, existing_codes, old_codes, old_shapes,
+                invalid=frozenset()) -> list[dict]:
+    """One report per duplicate row, the first reason found; rows are never compared twice
+    (rows in ``invalid`` have no geometry and are not compared at all)."""
     found: dict[int, dict] = {}
     if codes is not None:
         first: dict[str, int] = {}
         for i, c in enumerate(codes):
+            if i in invalid:
+                continue
             if c in existing_codes:
                 reason = f"code {c!r} is already in use"
                 found[i] = {"row": i + 1, "kind": "existing", "reason": reason}
@@ -142,9 +156,12 @@ def _duplicates(codes, shapes, threshold, existing_codes, old_codes, old_shapes)
     return [found[i] for i in sorted(found)]
 
 
-def _streets(given, areas, street_field, points, shapes, label):
-    """Street code per building (``street_field`` first, then the spatial join) and outsiders."""
+def _streets(given, areas, street_field, points, shapes, label, known_streets=None, keep=None):
+    """Street code per building (``street_field`` first, then the spatial join) and outsiders;
+    a ``street_field`` value must be in ``known_streets`` (default: the codes of ``areas``)."""
     n = len(points)
+    if known_streets is not None:
+        _check_streets(given, known_streets, street_field, label, keep)
     if areas is None:
         return [v or None for v in given], []
     if not isinstance(areas, gpd.GeoDataFrame) or "code" not in areas.columns:
@@ -153,12 +170,8 @@ def _streets(given, areas, street_field, points, shapes, label):
         areas = areas[areas["level"] == "street"]
     areas = areas[areas.geometry.notna() & ~areas.geometry.is_empty]
     areas = geom.to_wgs84(areas.reset_index(drop=True), "areas", warn_reproject=True)
-    known = set(areas["code"].astype(str))
-    for i, v in enumerate(given):
-        if v and v not in known:
-            raise GisImportError(
-                f"{label(i)}: street {v!r} ({street_field!r}) is not a known street"
-            )
+    if known_streets is None:
+        _check_streets(given, set(areas["code"].astype(str)), street_field, label, keep)
     joined = geom.assign(points, shapes, areas)
     streets = [given[i] or joined[i] for i in range(n)]
     x, y = shapely.get_x(points), shapely.get_y(points)
@@ -168,6 +181,14 @@ def _streets(given, areas, street_field, points, shapes, label):
         if streets[i] is None
     ]
     return streets, outside
+
+
+def _check_streets(given, known, street_field, label, keep) -> None:
+    for i, v in enumerate(given):
+        if v and v not in known and (keep is None or keep[i]):
+            raise GisImportError(
+                f"{label(i)}: street {v!r} ({street_field!r}) is not a known street"
+            )
 
 
 def _generate(streets, keep, existing: set[str], prefix: str) -> list[str]:

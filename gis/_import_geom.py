@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from gis._import_result import GisImportError
+from gis._import_rings import drop_degenerate
 
 Label = Callable[[int], str]
 _POLYGONAL = ("Polygon", "MultiPolygon")
@@ -96,11 +97,26 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
-def clean(geoms: np.ndarray, label: Label, *, allow_points: bool, what: str):
-    """Return (2-D geometries, repaired report); raise naming the first unusable feature."""
+def clean(
+    geoms: np.ndarray,
+    label: Label,
+    *,
+    allow_points: bool,
+    what: str,
+    skip_invalid: bool = False,
+    skippable: bool = False,
+    unreadable: dict[int, str] | None = None,
+):
+    """Return (2-D geometries, repaired report, skipped report).
+
+    The first unusable feature raises naming it; with ``skip_invalid`` every unusable feature
+    is left out (None) and reported in ``skipped`` instead (row, reason); ``skippable`` says
+    the caller offers that, so the error names it. ``unreadable`` holds
+    the reader's reasons for geometries it could not build (row index -> reason).
+    """
     geoms = shapely.force_2d(geoms)
-    expected = "a polygon or a point" if allow_points else "a polygon"
     repaired: list[dict] = []
+    skipped: list[dict] = []
     out = geoms.copy()
     fine = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
     if allow_points:
@@ -108,31 +124,53 @@ def clean(geoms: np.ndarray, label: Label, *, allow_points: bool, what: str):
     ok = np.isin(shapely.get_type_id(geoms), fine) & ~shapely.is_empty(geoms)
     ok[ok] = shapely.is_valid(geoms[ok])
     for i in np.flatnonzero(~ok):  # the few that need a look, one by one
-        i, g = int(i), geoms[i]
-        if g is None or g.is_empty:
-            raise GisImportError(f"{label(i)}: no geometry ({what} needs {expected})")
-        kind = g.geom_type
-        if kind == "MultiPoint" and allow_points and shapely.get_num_geometries(g) == 1:
-            g, kind = shapely.get_geometry(g, 0), "Point"
-        if kind == "GeometryCollection" and (part := _polygonal_part(g)) is not None:
-            repaired.append({"row": i + 1, "reason": "kept the polygons of a GeometryCollection"})
-            g, kind = part, part.geom_type
-        if kind == "Point" and allow_points:
-            out[i] = g
-            continue
-        if kind not in _POLYGONAL:
-            raise GisImportError(f"{label(i)}: a {kind} is not {what} ({expected} expected)")
-        if not g.is_valid:
-            reason = shapely.is_valid_reason(g)
-            fixed = _polygonal_part(shapely.make_valid(g))
-            if fixed is None or fixed.area == 0:
-                raise GisImportError(
-                    f"{label(i)}: invalid {kind} ({reason}) cannot be repaired into a polygon"
-                )
-            repaired.append({"row": i + 1, "reason": reason, "geom_type": fixed.geom_type})
-            g = fixed
-        out[i] = g
-    return out, repaired
+        i = int(i)
+        try:
+            out[i] = _repair(geoms[i], i, allow_points, what, repaired,
+                             (unreadable or {}).get(i))
+        except _Unusable as err:
+            if not skip_invalid:
+                hint = (" (import with skip_invalid to leave out the features that cannot be "
+                        "repaired)") if skippable else ""
+                raise GisImportError(f"{label(i)}: {err}{hint}") from None
+            skipped.append({"row": i + 1, "reason": str(err)})
+            out[i] = None
+    return out, repaired, skipped
+
+
+class _Unusable(Exception):
+    """A feature's geometry that no repair makes usable (the message says why)."""
+
+
+def _repair(g, i: int, allow_points: bool, what: str, repaired: list[dict],
+            unreadable: str | None):
+    """One feature's usable geometry, noting repairs in ``repaired``; else raise _Unusable."""
+    expected = "a polygon or a point" if allow_points else "a polygon"
+    if g is None or g.is_empty:
+        raise _Unusable(unreadable or f"no geometry ({what} needs {expected})")
+    kind = g.geom_type
+    if kind == "MultiPoint" and allow_points and shapely.get_num_geometries(g) == 1:
+        g, kind = shapely.get_geometry(g, 0), "Point"
+    if kind == "GeometryCollection" and (part := _polygonal_part(g)) is not None:
+        repaired.append({"row": i + 1, "reason": "kept the polygons of a GeometryCollection"})
+        g, kind = part, part.geom_type
+    if kind == "Point" and allow_points:
+        return g
+    if kind not in _POLYGONAL:
+        raise _Unusable(f"a {kind} is not {what} ({expected} expected)")
+    if g.is_valid:
+        return g
+    reason = shapely.is_valid_reason(g)
+    kept, dropped = drop_degenerate(g)
+    if dropped and kept is not None and kept.is_valid and not kept.is_empty:
+        repaired.append({"row": i + 1, "reason": f"left out {dropped} degenerate ring(s) "
+                         "(fewer than four points)", "geom_type": kept.geom_type})
+        return kept
+    fixed = _polygonal_part(shapely.make_valid(g))
+    if fixed is None or fixed.area == 0:
+        raise _Unusable(f"invalid {kind} ({reason}) cannot be repaired into a polygon")
+    repaired.append({"row": i + 1, "reason": reason, "geom_type": fixed.geom_type})
+    return fixed
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

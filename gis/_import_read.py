@@ -26,6 +26,7 @@ import shapely
 import shapely.errors
 
 from gis._import_result import FORMATS, GisImportError
+from gis._import_rings import from_wkb_without_degenerate
 
 _GDAL_SUFFIX = {"GeoJSON": ".geojson", "GeoPackage": ".gpkg"}
 _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
@@ -188,19 +189,32 @@ def _choose_layer(path: str, filename: str, layer: str | None) -> str | None:
 
 
 def _read_raw(path, filename, layer, encoding, notes) -> gpd.GeoDataFrame:
-    """Slow path for WKB that shapely refuses (an unclosed ring): close it, or name the row."""
+    """Slow path for WKB that shapely refuses: close an unclosed ring, leave out rings of fewer
+    than four points; a geometry still unreadable is left empty, its reason in
+    ``frame.attrs["unreadable"]`` (row index -> reason) for the import to refuse or skip."""
     meta, _, wkb, values = pyogrio.raw.read(path, layer=layer, encoding=encoding)
     geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    unreadable: dict[int, str] = {}
     for i in np.flatnonzero(shapely.is_missing(geoms) & (wkb != None)):  # noqa: E711
+        i = int(i)
         try:
             geoms[i] = shapely.from_wkb(wkb[i], on_invalid="fix")
+            reason = "unreadable geometry"
         except shapely.errors.GEOSException as err:
-            raise GisImportError(f"{filename}: row {i + 1}: unreadable geometry ({err})") from err
+            geoms[i], reason = None, f"unreadable geometry ({err})"
+        if geoms[i] is not None:
+            notes.append(f"{filename}: row {i + 1}: ring closed")
+            continue
+        geoms[i], dropped = from_wkb_without_degenerate(wkb[i])
         if geoms[i] is None:
-            raise GisImportError(f"{filename}: row {i + 1}: unreadable geometry")
-        notes.append(f"{filename}: row {i + 1}: ring closed")
+            unreadable[i] = reason
+        else:
+            notes.append(f"{filename}: row {i + 1}: left out {dropped} degenerate ring(s) "
+                         "(fewer than four points)")
     table = pd.DataFrame(dict(zip(meta["fields"], values, strict=True)))
-    return gpd.GeoDataFrame(table, geometry=geoms, crs=meta["crs"])
+    frame = gpd.GeoDataFrame(table, geometry=geoms, crs=meta["crs"])
+    frame.attrs["unreadable"] = unreadable
+    return frame
 
 
 def _read_gdal(

@@ -43,7 +43,8 @@ class ImportResult:
     ``street_id``; areas with code, name_zh, name_en, level, parent_code, path, boundary WKB,
     parents before children. ``repaired``, ``duplicates`` (kind code/existing/footprint/point/
     point_in_footprint, ``of_row``) and ``outside`` hold dicts with ``row`` (1-based) and
-    ``code``; ``warnings`` are sentences for the person importing.
+    ``code``; ``warnings`` are sentences for the person importing; ``skipped`` lists the
+    features left out because their geometry could not be repaired (``skip_invalid``).
     """
 
     records: list[dict]
@@ -51,6 +52,7 @@ class ImportResult:
     duplicates: list[dict] = field(default_factory=list)
     outside: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
 
 
 def rows_to_keep(

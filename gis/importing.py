@@ -10,7 +10,8 @@ them:
    an ``ImportResult`` whose ``records`` are ready to insert, plus what was repaired, skipped as
    a duplicate or left outside every street. All or nothing: the first feature that cannot be
    imported raises ``GisImportError`` naming it (``row N``, the n-th feature of the layer counted
-   from 1, and its code) and why, before anything is written.
+   from 1, and its code) and why, before anything is written; ``skip_duplicates`` and
+   ``skip_invalid`` leave such features out instead and report them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "FORMATS",
     "GisImportError",
     "ImportResult",
+    "column_values",
     "prepare_areas",
     "prepare_buildings",
     "read_layer",
@@ -100,13 +102,18 @@ def read_layer(
     )
     if len(frame) == 0:
         raise GisImportError(f"{filename}: the layer has no features")
+    unreadable = dict(frame.attrs.get("unreadable", {}))
     frame = frame.reset_index(drop=True)
     if frame.geometry.isna().all():
+        if unreadable:
+            row, reason = min(unreadable.items())
+            raise GisImportError(f"{filename}: row {row + 1}: {reason}")
         raise GisImportError(f"{filename}: no feature has a geometry")
     if frame.crs is None and (crs is not None or implied is not None):
         frame = frame.set_crs(crs if crs is not None else implied)
     frame = geom.to_wgs84(frame, filename)
     frame.attrs["import_warnings"] = notes
+    frame.attrs["unreadable"] = unreadable
     return frame
 
 
@@ -123,6 +130,8 @@ def prepare_buildings(
     existing_codes: Collection[str] = (),
     existing: gpd.GeoDataFrame | None = None,
     skip_duplicates: bool = False,
+    skip_invalid: bool = False,
+    known_streets: Collection[str] | None = None,
     iou_threshold: float = 0.9,
     code_prefix: str = "B",
 ) -> ImportResult:
@@ -138,6 +147,11 @@ def prepare_buildings(
     points within 1 m or inside another footprint) fail the import unless ``skip_duplicates``,
     which keeps the first of each and reports the rest. ``existing`` (stored buildings: ``code``
     and footprints) is checked too, so uploading the same file twice cannot double a street.
+    ``known_streets``: the codes a ``street_field`` value may name (default: those of ``areas``).
+    A geometry that cannot be repaired (none, unreadable, not a polygon or point, invalid beyond
+    repair) fails the import unless ``skip_invalid``, which leaves it out and reports it in
+    ``skipped``; a multipolygon loses its rings of fewer than four points when the rest is
+    valid (reported in ``repaired``).
     """
     # local: geopandas only when used (see read_layer)
     from gis import _import_buildings
@@ -146,6 +160,7 @@ def prepare_buildings(
 
     if not 0 < iou_threshold <= 1:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
+    unreadable = dict(getattr(frame, "attrs", {}).get("unreadable", {}))
     frame, notes = fields.frame_in_wgs84(frame, "buildings")
     optional = {
         "units_field": units_field,
@@ -157,8 +172,9 @@ def prepare_buildings(
         fields.check_column(frame, column, arg)
     codes = fields.codes(frame, code_field, BUILDING_CODE_MAX)
     label = fields.labeller(codes)
-    shapes, repaired = geom.clean(
-        fields.geometries(frame), label, allow_points=True, what="a building"
+    shapes, repaired, skipped = geom.clean(
+        fields.geometries(frame), label, allow_points=True, what="a building",
+        skip_invalid=skip_invalid, skippable=True, unreadable=unreadable,
     )
     columns = {
         "expected_units": fields.ints(frame, units_field, label),
@@ -183,9 +199,21 @@ def prepare_buildings(
         existing_codes=set(existing_codes),
         existing=existing,
         skip_duplicates=skip_duplicates,
+        skipped=skipped,
+        known_streets=None if known_streets is None else set(known_streets),
         iou_threshold=iou_threshold,
         code_prefix=code_prefix,
     )
+
+
+def column_values(frame: gpd.GeoDataFrame, column: str) -> list[str]:
+    """The distinct non-empty values of a column, as the import reads them (stripped text,
+    whole numbers without ".0"), sorted: what a street column names, before any check."""
+    # local: geopandas only when used (see read_layer)
+    from gis import _import_fields as fields
+
+    fields.check_column(frame, column, "street_field")
+    return sorted(set(fields.texts(frame, column, fields.labeller(None), 10**6)) - {""})
 
 
 @paused_gc()
@@ -220,7 +248,7 @@ def prepare_areas(
     fields.check_column(frame, name_en_field, "name_en_field")
     codes = fields.codes(frame, code_field, AREA_CODE_MAX, slash=False)
     label = fields.labeller(codes)
-    shapes, repaired = geom.clean(
+    shapes, repaired, _ = geom.clean(
         fields.geometries(frame), label, allow_points=False, what="an area"
     )
     for d in repaired:

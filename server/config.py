@@ -102,6 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target marked on the statistics page"),
     Setting("DEFAULT_LOCALE", "zh_CN", str,
             "language of pages until a user picks one (`zh_CN` or `en`)"),
+    Setting("TIMEZONE", "Asia/Shanghai", str,
+            "the township's time zone (IANA name): times on pages, exports and reports, and the "
+            "days of date filters; stored times stay UTC"),
     Setting("BASEMAP_TILE_URL", "", str,
             "XYZ tile URL (`https://…/{z}/{x}/{y}.png`) drawn under the maps; none: no basemap"),
     # Uploads.

@@ -45,4 +45,24 @@ def reset_password_command(username: str):
     click.echo(f"new password for {username}: {password}")
 
 
+@users_cli.command("handover")
+@click.argument("leaver")
+@click.argument("successor")
+@with_appcontext
+def handover_command(leaver: str, successor: str):
+    """Give SUCCESSOR the areas and open work of LEAVER, who is deactivated (辞职替补)."""
+    from server.extensions import db
+    from server.services import handover, users
+
+    try:
+        done = handover.handover(leaver, successor)
+    except users.UserError as err:
+        raise click.ClickException(f"nothing changed: {err}") from err
+    db.session.commit()
+    click.echo(f"{done.leaver} handed over to {done.successor}: areas "
+               f"{', '.join(done.areas) or 'none'} ({done.streets} streets, {done.unvisited} "
+               f"unvisited buildings), {done.returned} returned submissions to correct; "
+               f"{done.leaver} is deactivated and their device link revoked")
+
+
 COMMANDS = (users_cli,)

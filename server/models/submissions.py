@@ -11,6 +11,8 @@ from server.extensions import db
 from server.models._types import utcnow
 
 REVIEW_STATES = ("received", "approved", "has_issues", "rejected")
+#: Review states that send a submission back to the field for a correction.
+RETURNED_STATES = ("has_issues", "rejected")
 PROCESSING_STATES = ("pending", "done", "error")
 #: processing_state of a draft's test submission: never processed (no register, no coverage).
 TEST_STATE = "test"

@@ -32,10 +32,17 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who took over this user's areas and open work when they left (辞职替补); a later handover
+    # of the successor re-points it, so it always names who holds the work now.
+    successor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
 
     assignments: Mapped[list[Assignment]] = relationship(  # noqa: F821 (resolved by the registry)
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    successor: Mapped[User | None] = relationship(remote_side=[id])
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -16,10 +16,18 @@ from typing import TYPE_CHECKING
 import shapely
 import sqlalchemy as sa
 
-from gis.importing import GisImportError, ImportResult, prepare_areas, prepare_buildings, read_layer
+from gis.importing import (
+    GisImportError,
+    ImportResult,
+    column_values,
+    prepare_areas,
+    prepare_buildings,
+    read_layer,
+)
 from server.extensions import db
 from server.models import Area, Building
 from server.services import audit
+from server.services import import_updates as updates
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
 
@@ -35,10 +43,13 @@ class ImportRefused(ServiceError):
     def __init__(self, reason: str) -> None:
         super().__init__("{reason}", reason=reason)
 
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["GisImportError", "ImportReport", "import_areas", "import_buildings"]
+__all__ = ["GisImportError", "ImportReport", "UnknownStreets", "import_areas", "import_buildings"]
+
+AREA_CODE_MAX = 32  # server.models.Area.code
 
 # Column names looked for when the caller does not name them (case-insensitive).
 GUESS = {
@@ -58,12 +69,26 @@ class ImportReport:
     duplicates: list[dict] = field(default_factory=list)
     outside: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)  # per updated building: code, changed
+    unchanged: int = 0
+    streets_created: list[str] = field(default_factory=list)
+    village: str | None = None
 
     def lines(self) -> list[str]:
-        out = [f"{self.created} created, {self.updated} updated"]
+        first = f"{self.created} created, {self.updated} updated"
+        out = [first + (f", {self.unchanged} unchanged" if self.unchanged else "")]
+        if self.streets_created:
+            out.append(f"{len(self.streets_created)} street(s) created under {self.village}: "
+                       f"{', '.join(self.streets_created)}")
+        if self.changes:
+            shown = ", ".join(f"{c['code']} ({'; '.join(c['changed'])})" for c in self.changes[:20])
+            more = f" … and {len(self.changes) - 20} more" if len(self.changes) > 20 else ""
+            out.append(f"{len(self.changes)} updated: {shown}{more}")
         for title, items in (
             ("repaired", self.repaired),
             ("duplicates skipped", self.duplicates),
+            ("skipped (geometry beyond repair)", self.skipped),
             ("outside every street", self.outside),
         ):
             if items:
@@ -97,6 +122,9 @@ def _refusing() -> Iterator[None]:
 
 
 def _guess(frame, name: str, given: str | None) -> str | None:
+    """The column named, else a column whose name is usual for it; "none" means no column."""
+    if given and given.strip().lower() == "none":
+        return None
     if given:
         return given
     cols = {str(c).lower(): str(c) for c in frame.columns}
@@ -111,6 +139,7 @@ def _report(result: ImportResult, created: int, updated: int, notes: list[str]) 
         result.duplicates,
         result.outside,
         [*notes, *result.warnings],
+        result.skipped,
     )
 
 
@@ -190,47 +219,117 @@ def _street_frame() -> gpd.GeoDataFrame | None:
     )
 
 
+class UnknownStreets(ImportRefused):
+    """A street column naming streets the area tree lacks. `streets` lists them and
+    `villages` the codes they could be created under, so the page and the CLI can offer the two
+    ways on: create them under a village, or ignore the column (streets by boundary)."""
+
+    def __init__(self, filename: str, column: str, streets: list[str], villages: list[str]):
+        shown = ", ".join(streets[:50]) + (" …" if len(streets) > 50 else "")
+        super().__init__(f"{filename}: the street column {column!r} names {len(streets)} "
+                         f"street(s) not in the area tree: {shown}")
+        self.code = "unknown_streets"
+        self.filename, self.column, self.streets, self.villages = (
+            filename, column, streets, villages)
+
+
+def _new_streets(frame, column: str | None, filename: str, under: str | None) -> list[Area]:
+    """The streets to create for the street column (none when every value is a known street);
+    UnknownStreets when some are unknown and no village was chosen for them."""
+    if column is None:
+        return []
+    areas = {a.code: a for a in db.session.scalars(sa.select(Area))}
+    values = column_values(frame, column)
+    wrong = [f"{v} ({areas[v].level})" for v in values if v in areas and areas[v].level != "street"]
+    if wrong:
+        raise GisImportError(f"{filename}: the street column {column!r} names areas that are "
+                             f"not streets: {', '.join(wrong[:20])}")
+    unknown = [v for v in values if v not in areas]
+    if not unknown:
+        return []
+    villages = sorted(code for code, a in areas.items() if a.level == "village")
+    if under is None:
+        raise UnknownStreets(filename, column, unknown, villages)
+    village = areas.get(under)
+    if village is None or village.level != "village":
+        raise GisImportError(f"no village {under!r} to create the streets under; villages: "
+                             f"{', '.join(villages) or 'none'}")
+    bad = [v for v in unknown if "/" in v or len(v) > AREA_CODE_MAX]
+    if bad:
+        raise GisImportError(f"{filename}: {bad[0]!r} cannot be a street code (at most "
+                             f"{AREA_CODE_MAX} characters, no '/')")
+    return [Area(code=v, name_zh=v, name_en="", level="street", parent_id=village.id,
+                 path=f"{village.path}/{v}") for v in unknown]
+
+
 @_refusing()
 def import_buildings(
     data: bytes,
     filename: str,
     *,
     skip_duplicates: bool = False,
+    skip_invalid: bool = False,
+    create_streets_under: str | None = None,
     crs: str | None = None,
     **fields: str | None,
 ) -> ImportReport:
-    """Footprints (or points), assigned to streets by boundary or by a street column."""
+    """Footprints (or points), assigned to streets by boundary or by a street column.
+
+    A code already stored updates that building (footprint and the attributes the file
+    carries) and the report says what changed. Field names: None guesses from the columns,
+    "none" ignores the column (`street_field="none"`: streets by boundary). Unknown streets in
+    the street column raise UnknownStreets unless `create_streets_under` names a village.
+    """
     frame, notes = _read(data, filename, crs)
     names = {k: _guess(frame, k, fields.get(k)) for k in GUESS}
-    existing = set(db.session.scalars(sa.select(Building.code)))
+    new_streets = _new_streets(frame, names["street_field"], filename, create_streets_under)
+    stored = set(db.session.scalars(sa.select(Building.code)))
+    known = set(db.session.scalars(sa.select(Area.code).where(Area.level == "street")))
     result = prepare_buildings(
-        frame, _street_frame(), existing_codes=existing, skip_duplicates=skip_duplicates, **names
+        frame, _street_frame(), skip_duplicates=skip_duplicates, skip_invalid=skip_invalid,
+        # Given codes may repeat stored ones (an update); generated ones must not.
+        existing_codes=stored if names["code_field"] is None else (),
+        known_streets=known | {a.code for a in new_streets}, **names,
     )
-    street_ids = dict(db.session.execute(sa.select(Area.code, Area.id)).all())
-    unknown = sorted(
-        {r["street_code"] for r in result.records if r["street_code"]} - set(street_ids)
-    )
-    if unknown:
-        raise GisImportError(f"{filename}: unknown street code(s) {', '.join(unknown[:10])}")
-    rows = []
-    for rec in result.records:
-        row = {k: v for k, v in rec.items() if k != "street_code"}
-        row["street_id"] = street_ids.get(rec["street_code"]) if rec["street_code"] else None
-        rows.append(row)
     try:
+        for area in new_streets:
+            db.session.add(area)
+        db.session.flush()
+        street_ids = dict(db.session.execute(sa.select(Area.code, Area.id)).all())
+        fresh = [r for r in result.records if r["code"] not in stored]
+        rows = []
+        for rec in fresh:
+            row = {k: v for k, v in rec.items() if k != "street_code"}
+            row["street_id"] = street_ids.get(rec["street_code"]) if rec["street_code"] else None
+            rows.append(row)
         for start in range(0, len(rows), 5000):
             db.session.execute(sa.insert(Building), rows[start : start + 5000])
+        given = {k.removesuffix("_field") for k, v in names.items() if v}
+        changes = updates.apply([r for r in result.records if r["code"] in stored], street_ids,
+                                given)
         audit.record(
             "buildings.import",
             object_type="file",
             object_id=filename[:64],
             created=len(rows),
+            updated=len(changes.updated),
+            unchanged=changes.unchanged,
             repaired=len(result.repaired),
             duplicates=len(result.duplicates),
+            skipped=len(result.skipped),
+            streets_created=[a.code for a in new_streets],
         )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     coverage.buildings_changed()
-    return _report(result, len(rows), 0, notes)
+    report = _report(result, len(rows), len(changes.updated), notes)
+    report.changes, report.unchanged = changes.updated, changes.unchanged
+    report.streets_created = [a.code for a in new_streets]
+    report.village = create_streets_under if new_streets else None
+    if changes.moved:
+        report.warnings.append(
+            f"{changes.moved} footprint(s) changed: visits matched before keep their building "
+            "until the round's coverage is recomputed")
+    return report

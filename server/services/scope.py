@@ -11,7 +11,9 @@ same streets everywhere:
 - any other or unknown role: nothing.
 
 Submissions follow people rather than places: a coordinator sees their own, a supervisor those
-sent by anyone assigned inside their areas.
+sent by anyone assigned inside their areas. A handover (server.services.handover) keeps that
+true when someone leaves: the successor sees the leaver's returned submissions (the open work to
+correct), and supervisors keep seeing everything the leaver sent through the successor.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Area, Assignment, Role, Submission, User
+from server.models.submissions import RETURNED_STATES
 
 #: Roles whose scope is every area.
 EVERYWHERE = frozenset({Role.ADMIN, Role.DESIGNER})
@@ -100,10 +103,17 @@ def where_submission(query: sa.Select, user: User | None) -> sa.Select:
         return query
     role = _role(user)
     if role is Role.COORDINATOR:
-        return query.where(Submission.submitter_id == user.id)
+        handed_over = sa.select(User.id).where(User.successor_id == user.id)
+        return query.where(sa.or_(
+            Submission.submitter_id == user.id,
+            sa.and_(Submission.submitter_id.in_(handed_over),
+                    Submission.review_state.in_(RETURNED_STATES)),
+        ))
     if role is Role.SUPERVISOR:
         team = sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
-        return query.where(Submission.submitter_id.in_(team))
+        left = sa.select(User.id).where(User.successor_id.in_(team))
+        return query.where(sa.or_(Submission.submitter_id.in_(team),
+                                  Submission.submitter_id.in_(left)))
     return query.where(sa.false())
 
 

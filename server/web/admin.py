@@ -10,7 +10,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Area, AuditEvent, Role, User
-from server.services import audit, users
+from server.services import audit, handover, users
 from server.services.errors import ServiceError
 from server.web.home import add_home_link
 
@@ -80,6 +80,18 @@ def user_update(user_id: int):
         audit.record(f"user.{action}", object_type="user", object_id=user.id)
         flash(_("{username}: {state}", username=user.username,
                 state=_("active") if user.active else _("deactivated")), "info")
+    elif action == "handover":
+        try:
+            done = handover.handover(user.username, request.form.get("successor", "").strip())
+        except users.UserError as err:
+            db.session.rollback()
+            flash(_("Not handed over: {reason}", reason=str(err)), "error")
+            return _render_users(), 400
+        flash(_("{leaver} handed over to {successor}: areas {areas} ({streets} streets, "
+                "{unvisited} unvisited buildings), {returned} returned submissions to correct. "
+                "{leaver} is deactivated and their device link no longer works.",
+                leaver=done.leaver, successor=done.successor, areas=", ".join(done.areas) or "-",
+                streets=done.streets, unvisited=done.unvisited, returned=done.returned), "info")
     elif action == "reset-password":
         password = users.reset_password(user.username)
         audit.record("user.reset_password", object_type="user", object_id=user.id)

@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Area, Building
+from tests.support.import_files import AREAS
+from tests.support.import_files import bbox_polygon as _box
+from tests.support.import_files import feature_collection as _fc
 
-
-def _box(x0, y0, x1, y1):
-    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
-
-
-def _fc(features):
-    return json.dumps(
-        {
-            "type": "FeatureCollection",
-            "features": [{"type": "Feature", "properties": p, "geometry": g} for p, g in features],
-        }
-    )
-
-
-AREAS = _fc(
-    [
-        (
-            {"code": "Z", "name": "新乡", "level": "township", "parent": None},
-            _box(102.0, 24.0, 102.1, 24.1),
-        ),
-        (
-            {"code": "Z01", "name": "一村", "level": "village", "parent": "Z"},
-            _box(102.0, 24.0, 102.05, 24.1),
-        ),
-        (
-            {"code": "Z01-01", "name": "一组", "level": "street", "parent": "Z01"},
-            _box(102.0, 24.0, 102.05, 24.05),
-        ),
-        (
-            {"code": "Z01-02", "name": "二组", "level": "street", "parent": "Z01"},
-            _box(102.0, 24.05, 102.05, 24.1),
-        ),
-    ]
-)
 BOWTIE = {
     "type": "Polygon",
     "coordinates": [

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Building, Visit
+from server.models import Building, Entity, Visit
 from server.services.ingest import accept
 from server.services.processing import pipeline
 from tests.support.coverage_scenario import LAT0, LON0, ensure_areas, install_forms
@@ -48,8 +48,9 @@ def test_a_building_found_in_the_field_is_visited_by_its_own_submission(
     assert result.status == 201, result.message
     assert pipeline.process_one(result.submission.id) == "done"
 
-    building = db.session.scalar(sa.select(Building).where(Building.code == building_id))
-    assert building is not None and building.source == "field"  # the entities step ran
+    entity = db.session.scalar(sa.select(Entity).where(Entity.uuid == building_id))
+    building = db.session.get(Building, entity.building_id)  # the entities step ran
+    assert building.source == "field" and building.code == "T01-01-F001"  # readable, not a uuid
     visit = db.session.scalar(sa.select(Visit).where(Visit.submission_id == result.submission.id))
     assert (visit.building_id == building.id) is visited
     assert ("unknown_building" in visit.flags) is not visited

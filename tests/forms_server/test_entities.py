@@ -76,23 +76,51 @@ def test_listing_an_imported_building(township, submit):
     assert e.properties["outcome"] == "nobody_home"
 
 
+def _found_in_the_field(new_id: str, address: str, street: str = "T01-01") -> dict:
+    return {
+        "street": street, "building_mode": "new", "new_location": "24.605 102.605 0 4",
+        "new_address": address, "new_building_id": new_id, "building_id": new_id,
+        "building_label": address, "outcome": "vacant",
+        "visit_location": "24.605 102.605 0 4",
+        "__entity": {"create": "1", "update": "0", "id": new_id, "label": address},
+    }
+
+
 def test_new_building_found_in_the_field(township, submit):
     new_id = str(uuidlib.uuid4())
-    values = {
-        "street": "T01-01", "building_mode": "new", "new_location": "24.605 102.605 0 4",
-        "new_address": "夕阳路 8 号", "new_building_id": new_id, "building_id": new_id,
-        "building_label": "夕阳路 8 号", "outcome": "vacant",
-        "visit_location": "24.605 102.605 0 4",
-        "__entity": {"create": "1", "update": "0", "id": new_id, "label": "夕阳路 8 号"},
-    }
-    submit("building_listing", values)
-    e = _entity(new_id)
+    submit("building_listing", _found_in_the_field(new_id, "夕阳路 8 号"))
+    e = _entity(new_id)  # the entity keeps the phone's uuid …
     building = db.session.get(Building, e.building_id)
+    # … the building gets a readable code: its street's code and the next field number.
     assert (building.code, building.source, building.street_id) == (
-        new_id, "field", township["areas"]["T01-01"].id)
+        "T01-01-F001", "field", township["areas"]["T01-01"].id)
     assert building.lat == pytest.approx(24.605) and building.lon == pytest.approx(102.605)
     names = [r["name"] for r in _csv("buildings.csv", township["coordinator"])]
-    assert names == sorted(["B1", new_id])
+    assert names == ["B1", "T01-01-F001"]
+
+    second = str(uuidlib.uuid4())
+    submit("building_listing", _found_in_the_field(second, "夕阳路 10 号"))
+    assert db.session.get(Building, _entity(second).building_id).code == "T01-01-F002"
+    other = str(uuidlib.uuid4())
+    submit("building_listing", _found_in_the_field(other, "二组 1 号", street="T01-02"))
+    assert db.session.get(Building, _entity(other).building_id).code == "T01-02-F001"
+
+
+def test_a_field_building_picked_by_its_code_updates_its_own_entity(township, submit):
+    """Phones pick it from buildings.csv by its readable code afterwards: the revisit and the
+    households reach the same entity and building, and no second entity appears."""
+    new_id = str(uuidlib.uuid4())
+    submit("building_listing", _found_in_the_field(new_id, "夕阳路 8 号"))
+    building_id = _entity(new_id).building_id
+    submit("building_listing", listing("T01-01-F001", units="6"))
+    e = _entity(new_id)
+    assert (e.version, e.properties["units"], e.conflict) == (2, "6", None)
+    assert entities.get_entity("T01-01-F001") is None
+    assert db.session.scalar(sa.select(sa.func.count(Entity.id))) == 1
+    assert db.session.get(Building, building_id).expected_units == 6
+    hid = str(uuidlib.uuid4())
+    submit("household", household(hid, "T01-01-F001", "T01-01", []))
+    assert _entity(hid).building_id == building_id
 
 
 def test_household_with_persons_and_idempotent_replay(township, submit, make_user):

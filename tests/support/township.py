@@ -19,6 +19,14 @@ def township_file(name: str) -> Path:
     return TOWNSHIP / f"{name}.xlsx"
 
 
+def township_version(name: str) -> str:
+    """The version on a township form's settings sheet (its markdown source)."""
+    from forms.township.build import source_sheets
+
+    header, row = source_sheets(name)["settings"][:2]
+    return row[header.index("version")]
+
+
 def listing(building: str, *, outcome="done", units="4", floors="3", base="1", **extra):
     values = {
         "street": "T01-01", "building_mode": "existing", "building": building,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from server import localtime
 from server.extensions import db
 from server.models import (
     Area,
@@ -208,7 +209,7 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
                 "gps_accuracy": v.gps_accuracy,
                 "coordinator": name,
                 "review_state": review,
-                "visited_at": v.visited_at.isoformat() if v.visited_at else None,
+                "visited_at": localtime.export_text(v.visited_at),
             }
             for v, iid, review, name in visits
         ],

@@ -32,6 +32,7 @@ from gis.coverage import (
     rollup_by_area,
     rollup_by_coordinator,
 )
+from server import localtime
 from server.extensions import db
 from server.models import Area, Building, BuildingCoverage, Round, Submission, User
 from server.services import scope
@@ -140,8 +141,8 @@ def round_for(day: date) -> Round | None:
 
 
 def current_round() -> Round | None:
-    """The round holding today, else the latest one."""
-    return round_for(date.today()) or db.session.scalar(
+    """The round holding the township's today, else the latest one."""
+    return round_for(localtime.today()) or db.session.scalar(
         sa.select(Round).order_by(Round.starts_on.desc(), Round.id.desc()).limit(1)
     )
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from forms.instance import InstanceError, instance_schema, parse_geopoint, parse_instance
 from gis.coverage import OUTCOMES, Visit
+from server import localtime
 from server.extensions import db
 from server.models import Building, Entity, FormVersion, Round, Submission
 from server.models import Visit as VisitRow
@@ -94,7 +95,7 @@ def _time(fields: dict[str, str], submission: Submission) -> tuple[datetime, dat
                 return t, t.date()
             return t.astimezone(UTC).replace(tzinfo=None), t.date()
     received = submission.received_at or datetime.now(UTC).replace(tzinfo=None)
-    return received, received.date()
+    return received, localtime.local_date(received)
 
 
 def _records_household(root) -> bool:

@@ -95,6 +95,8 @@ def apply_action(action: EntityAction, submission: Submission, prior: int | None
     uuid = key(action.id)
     props = {k: v for k, v in action.properties.items()}
     entity = get_entity(uuid)
+    if entity is None and action.dataset == "buildings":
+        entity = _entity_of_building(uuid)  # a field building, named by its readable code
     redirected = False
     if action.dataset == "persons" and entity is None:
         entity = register.person_by_id_number(props.get("id_number", ""))
@@ -159,6 +161,20 @@ def merge_properties(old: dict[str, Any], incoming: dict[str, str]) -> dict[str,
     return merged
 
 
+def _entity_of_building(code: str) -> Entity | None:
+    """The `buildings` entity recording the building with this code, if one does.
+
+    Phones pick buildings by code (buildings.csv names every building by its code); a building
+    found in the field keeps its entity's uuid but gets a readable code, so an update naming
+    that code must reach the entity that created it, not make a second one.
+    """
+    return db.session.scalar(
+        sa.select(Entity).join(Building, Building.id == Entity.building_id)
+        .where(Building.code == code, Entity.dataset == "buildings")
+        .order_by(Entity.id).limit(1)
+    )
+
+
 def _is_building_code(dataset: str, uuid: str) -> bool:
     if dataset != "buildings":
         return False
@@ -204,12 +220,27 @@ def _locate(entity: Entity, props: dict[str, Any]) -> None:
             entity.area_id, entity.building_id = household.area_id, household.building_id
 
 
+def field_code(street_code: str | None) -> str:
+    """A readable code for a building found in the field: its street's code and the next
+    number of that street's field buildings (T01-01-F001, T01-01-F002 …; F001 without a street).
+    """
+    prefix = f"{street_code}-F" if street_code else "F"
+    taken = db.session.scalars(
+        sa.select(Building.code).where(Building.code.startswith(prefix, autoescape=True)))
+    numbers = [int(c[len(prefix):]) for c in taken if c[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+
 def _field_building(entity: Entity, props: dict[str, Any]) -> Building | None:
-    """A building found in the field (not in the imported footprints) becomes a point."""
+    """A building found in the field (not in the imported footprints) becomes a point with a
+    readable code; its entity keeps the phone's uuid (visits and households find the building
+    through either)."""
     point = parse_geopoint((props.get("geometry") or "").split(";")[0])
-    if point is None or len(entity.uuid) > 64:
+    if point is None:
         return None
-    building = Building(code=entity.uuid, street_id=_area_id(props.get("street")),
+    street = db.session.scalar(sa.select(Area).where(Area.code == (props.get("street") or "")))
+    building = Building(code=field_code(street.code if street else None),
+                        street_id=street.id if street else None,
                         address=entity.label or "", source="field")
     building.set_shape(shapely.Point(point[1], point[0]))
     db.session.add(building)

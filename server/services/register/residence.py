@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from forms.idnumber import validate_resident_id
+from server import localtime
 from server.extensions import db
 from server.models import Entity, Submission
 
@@ -61,7 +62,8 @@ def apply_person_rules(
         new["id_number"] = normalise_id(new["id_number"])
         if not validate_resident_id(new["id_number"]):
             notes.append(f"ID number {new['id_number'][:3]}… fails the GB 11643 check")
-    received = submission.received_at.date().isoformat() if submission.received_at else ""
+    received = (localtime.local_date(submission.received_at).isoformat()
+                if submission.received_at else "")
     status = new.get("status") or RESIDENT
     if status == DEPARTED:
         if old.get("status") != DEPARTED or "departed_on" not in old:

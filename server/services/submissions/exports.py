@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from forms.instance import parse_instance
+from server import localtime
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
@@ -73,12 +74,10 @@ def query(user: User, filters: Filters) -> sa.Select:
     if filters.coordinator:
         q = q.where(Submission.submitter_id.in_(
             sa.select(User.id).where(User.username == filters.coordinator)))
-    if filters.date_from:
-        start = datetime.combine(filters.date_from, datetime.min.time())
-        q = q.where(Submission.received_at >= start)
+    if filters.date_from:  # the township's days, not UTC's
+        q = q.where(Submission.received_at >= localtime.utc_start_of(filters.date_from))
     if filters.date_to:
-        end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
-        q = q.where(Submission.received_at < end)
+        q = q.where(Submission.received_at < localtime.utc_end_of(filters.date_to))
     if filters.review_state:
         q = q.where(Submission.review_state == filters.review_state)
     if filters.processing_state:
@@ -148,7 +147,7 @@ def meta(sub: Submission) -> dict[str, Any]:
         "form_id": sub.form_version.form.xml_form_id,
         "form_version": sub.form_version.version,
         "submitter": sub.submitter.username if sub.submitter else "",
-        "received_at": sub.received_at.isoformat(timespec="seconds"),
+        "received_at": localtime.export_text(sub.received_at),
         "review_state": sub.review_state,
         "processing_state": sub.processing_state,
         "lon": sub.lon,
