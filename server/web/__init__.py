@@ -18,6 +18,7 @@ FEATURES = [
     "server.web.submissions",
     "server.web.app",
     "server.web.coverage",
+    "server.web.rounds",
     "server.web.imports",
     "server.web.admin",
 ]
