@@ -186,3 +186,30 @@ def test_targets_come_from_the_phase_unless_given(town):
                      phase="steady state", update_rate_target="95%")
     assert (steady.phase.name, steady.update_rate_target, steady.accuracy_target) == (
         "常态管理阶段 (steady state)", 0.95, 1.0)
+
+
+@pytest.mark.postgres
+def test_rounds_on_postgresql_and_postgis(pg_app, township_xforms):
+    from server.services.coverage import recompute
+    from tests.support.coverage_scenario import install_forms, submit_instance
+
+    versions = install_forms(township_xforms)
+    centres = build_township()
+    for code, day in VISITS:
+        submit_instance(versions, "household", building=code, location=near(centres, code),
+                        start=on(day))
+    march = _create(name="三月一村", starts_on="2026-03-01", ends_on="2026-03-31", areas=["T01"])
+    assert _complete(march.id) == {"A1", "A2", "B1"}
+    assert rounds.outside(None)["count"] == 3
+    with pytest.raises(RoundError, match="Overlaps round «三月一村»"):
+        round_plans.create_round(None, {"name": "全乡", "starts_on": "2026-03-15",
+                                        "ends_on": "2026-04-15", "areas": ["T"]})
+
+    def postgis_complete() -> set[str]:
+        codes = dict(db.session.execute(sa.text("SELECT id, code FROM buildings")).all())
+        return {codes[b] for b, (s, _, _) in recompute.postgis_round(march.id).items()
+                if s == "complete"}
+
+    assert postgis_complete() == {"A1", "A2", "B1"}
+    march = _edit(march.id, forms=["building_listing"])  # the forms filter, in PostGIS too
+    assert _counts(march.id) == (6, 0) and postgis_complete() == set()
