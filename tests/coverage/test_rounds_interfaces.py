@@ -59,6 +59,20 @@ def test_a_supervisor_plans_a_round_on_the_page(client, login, town):
     assert "Visits and coverage are up to date (3 visits changed round)." in english
 
 
+def test_closing_on_the_page_freezes_the_round(client, login, town):
+    login(Role.SUPERVISOR, areas=["T01"])
+    client.post("/rounds/", data=MARCH)
+    r = db.session.scalar(sa.select(Round))
+    response = client.post(f"/rounds/{r.id}/close")
+    assert response.status_code == 302
+    page = _page(client, f"/rounds/{r.id}")
+    assert "轮次「三月」已关闭。" in page and "<h1>三月 <small>已关闭</small></h1>" in page
+    assert 'class="stack round-form"' not in page  # nothing left to edit
+    client.post(f"/rounds/{r.id}/close")
+    assert "轮次「三月」已关闭，不能再修改" in _page(client, f"/rounds/{r.id}")
+    assert client.post("/rounds/999/close").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("form", "message"),
     [
