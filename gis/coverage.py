@@ -157,6 +157,9 @@ def _counts(c: np.ndarray) -> dict[str, int]:
     out["entry_rate"] = entered / total if total else 0.0  # type: ignore[assignment]
     out["complete_rate"] = out["complete"] / total if total else 0.0  # type: ignore[assignment]
     out["visited_rate"] = (total - out["unvisited"]) / total if total else 0.0  # type: ignore[assignment]
+    # accuracy: the share of visited buildings whose evidence holds (not only suspect visits)
+    seen = total - out["unvisited"]
+    out["accuracy_rate"] = (seen - out["suspect"]) / seen if seen else 0.0  # type: ignore[assignment]
     return out
 
 

@@ -23,10 +23,13 @@ def generate_visits(
     p_far: float = 0.03,
     p_poor_accuracy: float = 0.05,
     coordinator_of_street: Mapping[str, str] | None = None,
+    start: str = "2016-10-01T08:00",
+    minutes: int = 60 * 24 * 60,
 ) -> Visits:
     """Visits to random buildings: GPS noise ~5 m, some far (60-300 m), some inaccurate.
 
-    ``p_unlinked`` of visits have no building chosen (the geotag must find it).
+    ``p_unlinked`` of visits have no building chosen (the geotag must find it). Their times are
+    spread over ``minutes`` from ``start`` (local time), in order.
     """
     if n_visits < 0:
         raise ValueError(f"n_visits must be >= 0, got {n_visits}")
@@ -68,8 +71,10 @@ def generate_visits(
     if coordinator_of_street is not None:
         coord = np.array([coordinator_of_street.get(s) for s in buildings.streets[b]], object)
     rnd = np.asarray(list(rounds), dtype=object)[rng.integers(0, len(rounds), n_visits)]
-    t0 = np.datetime64("2016-10-01T08:00")
-    times = t0 + np.sort(rng.integers(0, 60 * 24 * 60, n_visits)).astype("timedelta64[m]")
+    if minutes < 1:
+        raise ValueError(f"minutes must be >= 1, got {minutes}")
+    t0 = np.datetime64(start, "m")
+    times = t0 + np.sort(rng.integers(0, minutes, n_visits)).astype("timedelta64[m]")
     return Visits.from_arrays(
         np.arange(1, n_visits + 1), bids, lon, lat, acc, outcome, units, coord, times, rnd
     )

@@ -1,7 +1,8 @@
 """The coverage rule of gis/coverage.py as one PostGIS query (PostgreSQL deployments).
 
 Functions take a SQLAlchemy connection to a database with the Doorstep schema (tables
-``buildings`` with the generated ``geom`` column, ``visits``, ``submissions``); no Flask.
+``buildings`` with the generated ``geom`` column, ``visits``, ``submissions``, and the forms a
+round counts: ``round_forms``, ``form_versions``); no Flask.
 The projection, thresholds, tie-breaking and state precedence are those of the in-process
 engine, so both give the same states on the same data (tests check it).
 """
@@ -27,6 +28,10 @@ WITH v AS (
                 THEN ST_SetSRID(ST_MakePoint(vi.lon, vi.lat), 4326) END AS p4326
     FROM visits vi JOIN submissions s ON s.id = vi.submission_id
     WHERE vi.round_id = :round_id AND s.review_state <> 'rejected' AND NOT s.superseded
+      AND (NOT EXISTS (SELECT 1 FROM round_forms rf WHERE rf.round_id = :round_id)
+           OR s.form_version_id IN (SELECT fv.id FROM form_versions fv
+                                    JOIN round_forms rf ON rf.form_id = fv.form_id
+                                    WHERE rf.round_id = :round_id))
 ),
 chosen AS (
     SELECT v.id, b.id AS building_id,

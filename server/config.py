@@ -99,7 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MIN_FLOOR_AREA_PER_TENANT_M2", 10.0, float,
             "the city's per-tenant floor-area minimum (m²), given to forms in `settings.csv`"),
     # The push phase's target (docs/DOMAIN.md: >= 90 % by 30 Nov).
-    Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target marked on the statistics page"),
+    Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target of a round that sets none"),
     Setting("DEFAULT_LOCALE", "zh_CN", str,
             "language of pages until a user picks one (`zh_CN` or `en`)"),
     Setting("TIMEZONE", "Asia/Shanghai", str,

@@ -71,15 +71,26 @@ class Case:
     setup: Callable | None = None  # (client, make_user) -> Submission
 
 
+def _a_round(client, make_user) -> None:
+    """A round to filter in: without one the map answers "no round yet" first."""
+    from datetime import date
+
+    from server.models import Round
+
+    db.session.add(Round(name="now", starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31)))
+    db.session.commit()
+
+
 NO_SURVEY = b"| choices |\n| | list_name | name | label |\n| | a | b | c |\n"
 BAD_MULTIPART = b"--xyz\r\nbroken header\r\n\r\nv\r\n--xyz--"
 CASES = {
     "filter on a page": Case(
         Role.SUPERVISOR, "GET", "/coverage/walklist?coordinator=nobody", 404, "page", None,
-        "没有名为 'nobody' 的协管员", "no coordinator named 'nobody'"),
+        "没有名为 'nobody' 的协管员", "no coordinator named 'nobody'", setup=_a_round),
     "filter in the API": Case(
         Role.SUPERVISOR, "GET", "/api/v1/coverage/buildings.geojson?coordinator=nobody", 404,
-        "json", "unknown_filter", "没有名为 'nobody' 的协管员", "no coordinator named 'nobody'"),
+        "json", "unknown_filter", "没有名为 'nobody' 的协管员", "no coordinator named 'nobody'",
+        setup=_a_round),
     "user refused, shown next to the form": Case(
         Role.ADMIN, "POST", "/admin/users", 400, "page", None,
         "未创建：未知角色 'boss'", "Not created: unknown role 'boss'",

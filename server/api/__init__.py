@@ -25,6 +25,7 @@ MODULES: list[str] = [
     "server.api.entities",
     "server.api.submissions",
     "server.api.coverage",
+    "server.api.rounds",
 ]
 
 _SPEC_ATTR = "_openapi"

@@ -13,6 +13,7 @@ from server.access import allow
 from server.api import bp, document
 from server.models import Role
 from server.services.coverage import query as coverage_query
+from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.web.coverage import request_filters
 
@@ -22,6 +23,7 @@ _FILTERS = [
     for n, t, d in (
         ("mine", "integer", "1: the logged-in coordinator's assigned buildings"),
         ("round", "integer", "round id (default: the current round)"),
+        ("compare", "integer", "round id: only buildings visited in it and not in `round`"),
         ("village", "string", "village code"),
         ("street", "string", "street code"),
         ("coordinator", "string", "coordinator's username: the streets assigned to them"),
@@ -94,13 +96,18 @@ def coverage_buildings():
 @allow(Role.SUPERVISOR, Role.ADMIN)
 @document(
     "Coverage counts and rates per area (street, village, township) and per coordinator.",
-    parameters=[p for p in _FILTERS if p["name"] == "round"],
+    parameters=[p for p in _FILTERS if p["name"] in ("round", "compare")],
 )
 def coverage_stats():
     f = request_filters()
-    r = coverage.rollups(f.round.id, current_user)
+    r = coverage.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    compare = None
+    if f.compare is not None:
+        compare = {"round": f.compare.id,
+                   "areas": coverage.compare_counts(f.round.id, f.compare.id, f.streets)}
     return jsonify(round=f.round.id, states=list(coverage.STATES), areas=r["areas"],
-                   coordinators=r["coordinators"])
+                   coordinators=r["coordinators"], compare=compare,
+                   outside=rounds.outside(current_user)["count"])
 
 
 @bp.get("/coverage/buildings/<int:building_id>")

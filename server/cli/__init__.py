@@ -19,6 +19,7 @@ FEATURES = (
     "server.cli.imports",  # areas, buildings
     "server.cli.submissions",
     "server.cli.coverage",
+    "server.cli.rounds",  # rounds create|list|edit|close
     "server.cli.backup",  # backup, restore
 )
 

@@ -1,9 +1,10 @@
 """The core nouns (docs/ARCHITECTURE.md) as models; the schema changes only through migrations/."""
 
-from server.models.areas import Area, Assignment, Building, Round
+from server.models.areas import Area, Assignment, Building
 from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion
 from server.models.forms import Form, FormMedia, FormVersion
+from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
 from server.models.users import Role, User
 from server.models.visits import BuildingCoverage, Visit
@@ -19,8 +20,12 @@ __all__ = [
     "Form",
     "FormMedia",
     "FormVersion",
+    "Phase",
     "Role",
     "Round",
+    "RoundArea",
+    "RoundForm",
+    "RoundJob",
     "Submission",
     "SubmissionAttachment",
     "SubmissionBlob",

@@ -1,4 +1,4 @@
-"""Areas, buildings, assignments and rounds.
+"""Areas, buildings and assignments (rounds: server/models/rounds.py).
 
 Geometry is stored as WKB (WGS 84) in a plain binary column plus bounding-box and
 representative-point columns: SQLite needs no extension, bounding-box filters use ordinary
@@ -8,7 +8,7 @@ index computed from the same WKB, so both databases hold one source of truth.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import shapely
 import sqlalchemy as sa
@@ -88,15 +88,3 @@ class Assignment(db.Model):
     area: Mapped[Area] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("user_id", "area_id", name="uq_assignments_user_area"),)
-
-
-class Round(db.Model):
-    """A collection period (e.g. the 10-01 -> 11-30 push) over which coverage is measured."""
-
-    __tablename__ = "rounds"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(128))
-    starts_on: Mapped[date] = mapped_column(sa.Date)
-    ends_on: Mapped[date] = mapped_column(sa.Date)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

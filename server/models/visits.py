@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,6 +32,8 @@ class Visit(db.Model):
     units_recorded: Mapped[int] = mapped_column(sa.Integer, default=0)
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The local calendar day of the visit: with its building's street it finds the round.
+    visited_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
 
     # A building's visits in a round (coverage refresh); without it SQLite walks the round.
     __table_args__ = (sa.Index("ix_visits_building_round", "building_id", "round_id"),)

@@ -20,7 +20,7 @@ from server.extensions import db
 from server.models import Assignment, Building, BuildingCoverage, Role, Submission, User
 from server.models.submissions import RETURNED_STATES
 from server.services import audit, scope
-from server.services.coverage import store as coverage
+from server.services.coverage import rounds
 from server.services.users import UserError, set_active
 
 #: Roles whose work can be handed over (a supervisor's areas move the same way).
@@ -80,7 +80,7 @@ def _unvisited(street_ids: list[int]) -> int:
         return 0
     total = db.session.scalar(
         sa.select(sa.func.count(Building.id)).where(Building.street_id.in_(street_ids)))
-    rnd = coverage.current_round()
+    rnd = rounds.current_round(None)
     if rnd is None:
         return total or 0
     seen = db.session.scalar(

@@ -21,6 +21,7 @@ FEATURES = [
     "server.web.submissions",
     "server.web.app",
     "server.web.coverage",
+    "server.web.rounds",
     "server.web.imports",
     "server.web.admin",
 ]

@@ -15,14 +15,14 @@ from flask import (
 from flask_login import current_user
 
 from gis import states as coverage_states
-from gis.states import STATES
 from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale
-from server.models import Area, Building, Role, Round, SubmissionAttachment, User, Visit
+from server.models import Area, Building, Role, SubmissionAttachment, User, Visit
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
+from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.services.coverage import tiles as coverage_tiles
 from server.web.downloads import send_attachment
@@ -62,14 +62,32 @@ def request_filters(round_id: int | None = None) -> coverage_query.Filters:
         coordinator_name=request.args.get("coordinator") or None,
         state=request.args.get("state") or None,
         mine=request.args.get("mine") in ("1", "true"),
+        compare_id=_int_arg("compare"),
     )
+
+
+def round_choice(f: coverage_query.Filters | None) -> dict:
+    """What every coverage page shows about rounds: the rounds to pick from (the user's,
+    newest first), the comparison, targets, and the visits that fall outside every round."""
+    rnd = f.round if f is not None else None
+    cfg = current_app.config
+    return {
+        "round": rnd,
+        "rounds": rounds.visible_rounds(current_user),
+        "compare": f.compare if f is not None else None,
+        "outside": rounds.outside(current_user),
+        "round_status": rounds.status_label,
+        "target": (rnd.update_rate_target if rnd is not None and rnd.update_rate_target
+                   else cfg["ENTRY_RATE_TARGET"]),
+        "accuracy_target": (rnd.accuracy_target if rnd is not None and rnd.accuracy_target
+                            else 1.0),
+    }
 
 
 @bp.route("/coverage/")
 @allow(*STAFF)
 def map_page():
-    rnd = coverage.current_round()
-    rounds = db.session.scalars(sa.select(Round).order_by(Round.starts_on.desc())).all()
+    f = request_filters() if rounds.spans() else None
     visible = scope.street_codes(current_user)
     areas = db.session.scalars(
         sa.select(Area).where(Area.level.in_(("village", "street"))).order_by(Area.path)
@@ -81,15 +99,16 @@ def map_page():
     coordinators = db.session.scalars(
         sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
     ).all()
-    counts = None
+    counts = compared = None
     extent = _extent(visible)
-    if rnd is not None:
-        f = coverage_query.Filters(rnd, visible, None)
-        counts = _counts(f)
+    if f is not None:
+        counts = _counts(coverage_query.Filters(f.round, f.streets, None))
+        if f.compare is not None:
+            compared = _compared(f)
     return render_template(
         "coverage/map.html",
-        round=rnd,
-        rounds=rounds,
+        **round_choice(f),
+        compared=compared,
         villages=villages,
         streets=streets,
         coordinators=coordinators,
@@ -114,33 +133,32 @@ def _extent(streets: frozenset[str] | None) -> str:
     return ",".join(f"{v:.6f}" for v in box) if box[0] is not None else ""
 
 
-def _counts(f: coverage_query.Filters) -> dict[str, int]:
-    cov = coverage.stored_coverage(f.round.id)
-    codes = cov.state_codes
-    if f.streets is not None:
-        import numpy as np
+def _counts(f: coverage_query.Filters) -> dict:
+    return coverage.counts_over(f.round.id, f.streets)
 
-        codes = codes[np.isin(cov.streets.astype(str), list(f.streets))]
-    out = {s: int((codes == k).sum()) for k, s in enumerate(STATES)}
-    out["total"] = len(codes)
-    return out
+
+def _compared(f: coverage_query.Filters) -> int:
+    """Buildings visited in the comparison round and not yet in the round shown."""
+    return len(coverage_query.buildings(f.with_state(None)))
 
 
 @bp.route("/coverage/stats")
 @allow(*STAFF)
 def stats_page():
     f = request_filters()
-    r = coverage.rollups(f.round.id, current_user)
+    r = coverage.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
     areas = [a for a in db.session.scalars(sa.select(Area).order_by(Area.path))
              if a.code in r["areas"]]
+    compare = (coverage.compare_counts(f.round.id, f.compare.id, f.streets)
+               if f.compare is not None else None)
     return render_template(
         "coverage/stats.html",
-        round=f.round,
+        **round_choice(f),
         areas=areas,
         rollup=r,
         states=state_table(),
         coordinators=sorted(r["coordinators"].items()),
-        target=current_app.config["ENTRY_RATE_TARGET"],
+        compare_counts=compare,
     )
 
 
@@ -150,7 +168,8 @@ def tile(round_id: int, z: int, x: int, y: int):
     f = request_filters(round_id)
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         abort(404, f"no tile {z}/{x}/{y}")
-    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.streets, f.state)
+    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.streets, f.state,
+                                     f.compare.id if f.compare is not None else None)
     resp = Response(data, mimetype=MVT)
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"  # revalidate: coverage changes
@@ -166,6 +185,8 @@ def export_unvisited(fmt: str):
     who = request.args.get("coordinator") or request.args.get("street") or "all"
     data = coverage_exports.render(coverage_exports.unvisited(f), fmt, title=who)
     name = f"unvisited-{who}-round{f.round.id}.{fmt}"
+    if f.compare is not None:
+        name = f"unvisited-{who}-round{f.round.id}-visited-in-round{f.compare.id}.{fmt}"
     resp = Response(data, mimetype=coverage_exports.MIME[fmt])
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return resp
@@ -184,8 +205,8 @@ def walk_list():
         records = coverage_exports.unvisited(f)
     return render_template(
         "coverage/walklist.html",
+        **round_choice(f),
         records=records,
-        round=f.round,
         labels=state_labels(),
         who=request.args.get("coordinator")
         or request.args.get("street")

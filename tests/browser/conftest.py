@@ -41,3 +41,18 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def empty_server(tmp_path: Path) -> Iterator[Server]:
+    """A real server over an empty, migrated database (the test sets up what it needs)."""
+    if not (REPO / "server" / "static" / "app" / ".vite" / "manifest.json").exists():
+        pytest.fail("the phone app is not built: run ./dev test (npm ci && npm run build)")
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    srv = Server(instance, free_port())
+    srv.run("db", "upgrade")
+    try:
+        yield srv
+    finally:
+        srv.stop()

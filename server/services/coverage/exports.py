@@ -44,7 +44,7 @@ def _records(rows) -> list[dict]:
 
 def unvisited(f: Filters) -> list[dict]:
     """Unvisited buildings under the filters, in walking order per street."""
-    f = Filters(f.round, f.streets, "unvisited")
+    f = f.with_state("unvisited")
     return walk_order(_records(coverage_query.buildings(f)))
 
 

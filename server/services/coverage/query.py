@@ -1,14 +1,16 @@
 """Buildings with their state under the map's filters, within what the user may see.
 
-The user's streets come from server.services.scope; filters (village, street, coordinator,
-state) narrow them further.
+The user's streets come from server.services.scope; the round's streets (its areas) and the
+filters (village, street, coordinator, state) narrow them further. A comparison round keeps the
+buildings visited in it and not yet in the round shown ("visited last round, not this one").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from server import localtime
 from server.extensions import db
@@ -25,6 +27,7 @@ from server.models import (
     Visit,
 )
 from server.services import scope
+from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
 
@@ -61,9 +64,10 @@ def area(code: str, level: str | None = None) -> Area:
     return found
 
 
-def round_(round_id: int | None) -> Round:
+def round_(round_id: int | None, user: User | None = None) -> Round:
+    """The round asked for, else the user's current round (FilterError if there is none)."""
     if round_id is None:
-        rnd = coverage.current_round()
+        rnd = rounds.current_round(user)
         if rnd is None:
             raise FilterError("no collection round is defined yet")
         return rnd
@@ -78,6 +82,10 @@ class Filters:
     round: Round
     streets: frozenset[str] | None  # None = no street restriction
     state: str | None
+    compare: Round | None = None  # keep buildings visited in it, unvisited in `round`
+
+    def with_state(self, state: str | None) -> Filters:
+        return replace(self, state=state)
 
 
 def filters(
@@ -89,9 +97,15 @@ def filters(
     coordinator_name: str | None = None,
     state: str | None = None,
     mine: bool = False,
+    compare_id: int | None = None,
 ) -> Filters:
-    """The user's scope narrowed by the filters; unknown names raise FilterError."""
+    """The user's scope narrowed by the round's streets and the filters; unknown names raise
+    FilterError."""
     streets = scope.street_codes(user)
+    rnd = round_(round_id, user)
+    compare = round_(compare_id) if compare_id is not None else None
+    if compare is not None and compare.id == rnd.id:
+        raise FilterError("compare the round with another round, not with itself")
 
     def narrow(codes: set[str]) -> None:
         nonlocal streets
@@ -105,10 +119,12 @@ def filters(
         narrow({area(street, "street").code})
     if coordinator_name:
         narrow(_codes(scope.assigned_streets(coordinator(coordinator_name))))
+    if (covered := rounds.streets_of(rnd.id)) is not None:
+        narrow(set(covered))
     if state is not None and state not in coverage.STATES:
         raise FilterError("unknown state {state!r}; one of {states}", state=state,
                           states=", ".join(coverage.STATES))
-    return Filters(round_(round_id), streets, state)
+    return Filters(rnd, streets, state, compare)
 
 
 def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None) -> list:
@@ -131,6 +147,11 @@ def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None) -
         q = q.where(Area.code.in_(sorted(f.streets)))
     if f.state is not None:
         q = q.where(state == f.state)
+    if f.compare is not None:
+        before = aliased(BuildingCoverage)
+        q = q.join(before, sa.and_(before.building_id == Building.id,
+                                   before.round_id == f.compare.id))
+        q = q.where(state == "unvisited")
     if bbox is not None:
         minx, miny, maxx, maxy = bbox
         q = q.where(
@@ -153,7 +174,7 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
     street = b.street.code if b.street is not None else None
     if streets is not None and street not in streets:
         return None
-    rnd = round_(round_id) if round_id or coverage.current_round() else None
+    rnd = round_(round_id, user) if round_id or rounds.current_round(user) else None
     cov = db.session.get(BuildingCoverage, (b.id, rnd.id)) if rnd else None
     households = db.session.scalars(
         sa.select(Entity)

@@ -20,6 +20,7 @@ from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
 from server.services.coverage import refresh as coverage_refresh
+from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 
 BATCH = 50_000
@@ -59,11 +60,13 @@ def _fetch(stmt: sa.Select) -> list[tuple]:
 def _counted_visits(columns, round_id: int) -> np.ndarray:
     """Numeric columns of the round's counted visits (ordered by id), as a float array.
 
-    The few uncounted submissions (rejected, superseded) are excluded by a NOT IN subquery that
+    The few uncounted submissions (rejected, superseded, from forms the round does not count)
+    are excluded by a NOT IN subquery that
     the database evaluates once: joining three million visits to their submissions costs more.
     """
     uncounted = sa.select(_S.id).where(
-        sa.or_(_S.review_state == "rejected", _S.superseded.is_(True))
+        sa.or_(_S.review_state == "rejected", _S.superseded.is_(True),
+               sa.not_(coverage.form_counts(int(round_id))))
     )
     rows = _fetch(
         sa.select(*columns)
@@ -94,12 +97,13 @@ def compute_round(round_id: int, visits: Visits | None = None) -> Coverage:
     """In-process states of every building in a round (nothing written)."""
     if visits is None:
         visits, _ = load_visits(round_id)
-    return compute_coverage(coverage.index().buildings, visits, settings=coverage.settings())
+    return compute_coverage(coverage.index().buildings, visits,
+                            settings=rounds.settings_of(round_id))
 
 
 def postgis_round(round_id: int) -> dict[int, tuple[str, int, int]]:
     """The same computed inside PostGIS: building id -> (state, visits, units)."""
-    s = coverage.settings()
+    s = rounds.settings_of(round_id)
     return postgis.coverage_states(
         db.session.connection(), round_id, s.match_distance_m, s.max_accuracy_m
     )
@@ -125,7 +129,7 @@ def rematch_visits(round_id: int, visits: Visits | None = None) -> int:
     ids = visits.ids
     if not len(ids):
         return 0
-    m = match_visits(coverage.index().buildings, visits, coverage.settings())
+    m = match_visits(coverage.index().buildings, visits, rounds.settings_of(round_id))
     old = _stored_matches(round_id)
     if len(old) != len(ids):  # changed in between (another process): compare nothing
         raise RuntimeError("visits changed during the recompute; run it again")

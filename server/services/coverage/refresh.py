@@ -1,7 +1,8 @@
 """Incremental coverage: one building's row in one round, re-derived from its stored visits.
 
 A processed submission (or a review decision) refreshes only the buildings it touched. The row
-is derived from *all* the building's counted visits in that round, not patched from the previous
+is derived from *all* the building's counted visits in that round (not rejected, not replaced,
+from a form the round counts), not patched from the previous
 row, so order, edits and replays cannot drift from a full recompute. Two statements per
 building: one indexed read (`ix_visits_building_round`) and one upsert or delete.
 """
@@ -18,7 +19,12 @@ from server.extensions import db
 from server.models import Building, BuildingCoverage, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage.store import SUSPECT_FLAGS, counted, coverage_changed
+from server.services.coverage.store import (
+    SUSPECT_FLAGS,
+    counted,
+    coverage_changed,
+    form_counts,
+)
 
 
 def building_state(expected_units: int | None, visits: Iterable[tuple[str, int, list]]) -> tuple:
@@ -65,7 +71,7 @@ _VISITS = (
     )
     .join(Submission, Submission.id == VisitRow.submission_id)
     .where(VisitRow.building_id == sa.bindparam("b"), VisitRow.round_id == sa.bindparam("r"))
-    .where(counted())
+    .where(counted(), form_counts(sa.bindparam("r")))
 )
 
 

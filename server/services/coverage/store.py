@@ -8,15 +8,15 @@ Two ways to the same answer (gis/coverage.py states the rule):
   gis engine in-process, or inside PostGIS (`gis.postgis`) on PostgreSQL; identical states.
 
 This module holds what both share: settings, the process-wide CoverageIndex (projected
-footprints + spatial tree, rebuilt when buildings change), rounds, and reading the stored rows
-(states, counts, roll-ups). A building with no row in a round is unvisited.
+footprints + spatial tree, rebuilt when buildings change), and reading the stored rows (states,
+counts, roll-ups). A building with no row in a round is unvisited. Which round a visit belongs
+to is server/services/coverage/rounds.py.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import shapely
@@ -32,9 +32,16 @@ from gis.coverage import (
     rollup_by_area,
     rollup_by_coordinator,
 )
-from server import localtime
 from server.extensions import db
-from server.models import Area, Building, BuildingCoverage, Round, Submission, User
+from server.models import (
+    Area,
+    Building,
+    BuildingCoverage,
+    FormVersion,
+    RoundForm,
+    Submission,
+    User,
+)
 from server.services import scope
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
@@ -109,6 +116,12 @@ def index(top_building_id: int | None = None) -> CoverageIndex:
     return cached.index
 
 
+def index_for(s: CoverageSettings, top_building_id: int | None = None) -> CoverageIndex:
+    """The cached index under a round's own thresholds (it shares the prepared footprints)."""
+    base = index(top_building_id)
+    return base if base.settings == s else CoverageIndex(base.buildings, s)
+
+
 def buildings_changed() -> None:
     """Call after importing or editing buildings: the index and tiles are rebuilt."""
     key = db_key()
@@ -127,32 +140,24 @@ def generation() -> tuple[int, int]:
     return _GENERATION.get(key + "#b", 0), _GENERATION.get(key, 0)
 
 
-# --- rounds -----------------------------------------------------------------------------------
-
-
-def round_for(day: date) -> Round | None:
-    """The round a visit on `day` counts for: the latest-starting one that contains it."""
-    return db.session.scalar(
-        sa.select(Round)
-        .where(Round.starts_on <= day, Round.ends_on >= day)
-        .order_by(Round.starts_on.desc(), Round.id.desc())
-        .limit(1)
-    )
-
-
-def current_round() -> Round | None:
-    """The round holding the township's today, else the latest one."""
-    return round_for(localtime.today()) or db.session.scalar(
-        sa.select(Round).order_by(Round.starts_on.desc(), Round.id.desc()).limit(1)
-    )
-
-
 # --- shared by the incremental and full paths -------------------------------------------------
 
 
 def counted():
     """Visits that count: their submission is not rejected (review) and not replaced (edit)."""
     return sa.and_(Submission.review_state != "rejected", Submission.superseded.is_(False))
+
+
+def form_counts(round_id):
+    """The submission's form counts as a visit in the round (a round listing none: every form).
+    `round_id` is an int or a bind parameter."""
+    listed = sa.select(RoundForm.form_id).where(RoundForm.round_id == round_id)
+    return sa.or_(
+        ~sa.exists(listed),
+        Submission.form_version_id.in_(
+            sa.select(FormVersion.id).where(FormVersion.form_id.in_(listed))
+        ),
+    )
 
 
 def match_flags(vm) -> tuple[str, ...]:
@@ -221,20 +226,39 @@ def stored_counts(round_id: int) -> dict:
     return stored_coverage(round_id).counts()
 
 
+def _within(cov: Coverage, streets: frozenset[str] | None) -> Coverage:
+    """Only the buildings of those streets (None: all)."""
+    if streets is None:
+        return cov
+    keep = np.isin(cov.streets.astype(str), list(streets))
+    return Coverage(cov.round, *(a[keep] for a in (
+        cov.building_ids, cov.streets, cov.expected_units, cov.units_recorded, cov.visits,
+        cov.state_codes)))  # fmt: skip
+
+
+def counts_over(round_id: int, streets: frozenset[str] | None) -> dict:
+    """Counts per state, total and rates of a round's buildings in those streets."""
+    return _within(stored_coverage(round_id), streets).counts()
+
+
 def area_parents() -> dict[str, str | None]:
     rows = db.session.execute(sa.select(Area.code, Area.parent_id, Area.id)).all()
     code_of = {r.id: r.code for r in rows}
     return {r.code: code_of.get(r.parent_id) for r in rows}
 
 
-def rollups(round_id: int, user: User | None = None) -> dict:
+def rollups(round_id: int, user: User | None = None,
+            within: frozenset[str] | None = None) -> dict:
     """Counts and rates per area (street, village, township) and per coordinator, limited to
-    the areas the user may see (and their parents) and the coordinators working in them."""
-    cov = stored_coverage(round_id)
+    the areas the user may see (and their parents) and the coordinators working in them;
+    `within` (the round's streets) leaves the other streets' buildings out of every count."""
+    cov = _within(stored_coverage(round_id), within)
     parents = area_parents()
     areas = rollup_by_area(cov, parents)
     coordinators = rollup_by_coordinator(cov, scope.coordinator_streets())
     visible = scope.street_codes(user)
+    if within is not None:
+        visible = within if visible is None else visible & within
     if visible is not None:
         keep: set[str] = set()
         for code in visible:
@@ -246,3 +270,25 @@ def rollups(round_id: int, user: User | None = None) -> dict:
         coordinators = {name: row for name, row in coordinators.items()
                         if visible.intersection(streets_of.get(name, ()))}
     return {"areas": areas, "coordinators": coordinators}
+
+
+def compare_counts(round_id: int, compare_id: int, streets: frozenset[str] | None) -> dict:
+    """Per area (street and its ancestors): buildings visited in round `compare_id` and still
+    unvisited in `round_id`, over `streets` (None: every street)."""
+    prep = index().buildings
+    now = state_codes(round_id, prep.ids)
+    before = state_codes(compare_id, prep.ids)
+    unvisited = STATES.index("unvisited")
+    hit = (before != unvisited) & (now == unvisited)
+    codes = prep.streets.astype(str)
+    if streets is not None:
+        hit &= np.isin(codes, list(streets))
+    parents = area_parents()
+    out: dict[str, int] = {}
+    found, n = np.unique(codes[hit], return_counts=True)
+    for street, count in zip(found.tolist(), n.tolist(), strict=True):
+        code: str | None = street
+        while code is not None and code != "None":
+            out[code] = out.get(code, 0) + int(count)
+            code = parents.get(code)
+    return out

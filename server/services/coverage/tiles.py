@@ -103,12 +103,17 @@ def states(round_id: int) -> tuple[np.ndarray, tuple]:
 
 
 def tile(
-    round_id: int, z: int, x: int, y: int, streets: frozenset[str] | None, state: str | None
+    round_id: int, z: int, x: int, y: int, streets: frozenset[str] | None, state: str | None,
+    compare_id: int | None = None,
 ) -> tuple[bytes, str]:
-    """(MVT bytes, ETag) of one tile; `streets` limits buildings to those streets."""
+    """(MVT bytes, ETag) of one tile; `streets` limits buildings to those streets, and
+    `compare_id` to those visited in that round and still unvisited in this one."""
     src = source()
     codes, key = states(round_id)
-    ckey = (coverage.db_key(), key, round_id, z, x, y, streets, state)
+    before_key = None
+    if compare_id is not None:
+        before, before_key = states(compare_id)
+    ckey = (coverage.db_key(), key, round_id, z, x, y, streets, state, compare_id, before_key)
     hit = _TILES.get(ckey)
     if hit is not None:
         _TILES.move_to_end(ckey)
@@ -119,6 +124,9 @@ def tile(
     if state is not None:
         m2 = codes == STATES.index(state)
         mask = m2 if mask is None else mask & m2
+    if compare_id is not None:
+        m3 = (before != STATES.index("unvisited")) & (codes == STATES.index("unvisited"))
+        mask = m3 if mask is None else mask & m3
     data = src.source.render(z, x, y, codes, mask)
     etag = hashlib.sha256(repr(ckey).encode()).hexdigest()[:32]
     _TILES[ckey] = (data, etag)

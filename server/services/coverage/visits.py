@@ -6,7 +6,11 @@ building found in the field exists by then), idempotently
 from the instance (forms/township): `building` (or `building_id`) holding the building code or a
 `buildings` entity id, `outcome`, `visit_location` (else the first geopoint), `start`. A
 submission declaring a `households` entity records one dwelling unit when its outcome is done
-or vacant (a vacant flat is recorded, not missing).
+or vacant (a vacant flat is recorded, not missing); otherwise a `units_recorded` field (a
+building-level form's count) gives the units of a done visit.
+
+The visit's round is server.services.coverage.rounds.round_for(): its day (in the township's
+zone) and its building's street; the round's own thresholds then decide its match and flags.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from forms.instance import InstanceError, instance_schema, parse_geopoint, parse
 from gis.coverage import OUTCOMES, Visit
 from server import localtime
 from server.extensions import db
-from server.models import Building, Entity, FormVersion, Round, Submission
+from server.models import Building, Entity, FormVersion, Submission
 from server.models import Visit as VisitRow
 from server.services.coverage import refresh as coverage_refresh
+from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 
 BUILDING_FIELDS = ("building", "building_id")
 GEO_FIELD = "visit_location"
+UNITS_FIELD = "units_recorded"
 
 
 def _local(tag: str) -> str:
@@ -84,7 +90,8 @@ def _geotag(
 
 
 def _time(fields: dict[str, str], submission: Submission) -> tuple[datetime, date]:
-    """(UTC time, local calendar day) of the visit: the form's `start`, else when received."""
+    """(UTC time, the township's calendar day) of the visit: the form's `start`, else when
+    received. A time without a zone is taken as the township's local time."""
     for name in ("start", "end"):
         if name in fields:
             try:
@@ -92,10 +99,18 @@ def _time(fields: dict[str, str], submission: Submission) -> tuple[datetime, dat
             except ValueError:
                 continue
             if t.tzinfo is None:
-                return t, t.date()
-            return t.astimezone(UTC).replace(tzinfo=None), t.date()
+                t = t.replace(tzinfo=localtime.zone())
+            utc = t.astimezone(UTC).replace(tzinfo=None)
+            return utc, localtime.local_date(utc)
     received = submission.received_at or datetime.now(UTC).replace(tzinfo=None)
     return received, localtime.local_date(received)
+
+
+def _units(fields: dict[str, str]) -> int:
+    try:
+        return max(0, int(fields.get(UNITS_FIELD, "0")))
+    except ValueError:
+        return 0
 
 
 def _records_household(root) -> bool:
@@ -107,7 +122,7 @@ def _records_household(root) -> bool:
 
 @dataclass(slots=True)
 class _Lookup:
-    round_id: int | None
+    rounds_signature: tuple  # rounds.spans() re-reads the rounds when it moves
     building_id: int | None  # the chosen building's, by code or `buildings` entity id
     form_md5: str | None
     top_building_id: int | None  # the index is rebuilt when buildings were added
@@ -128,13 +143,9 @@ def _visit_of(submission_id):
 @lru_cache(maxsize=2)
 def _lookup_statement(edit: bool) -> sa.Select:
     """Built once: statement construction would cost more than running it."""
-    day, chosen = sa.bindparam("day", type_=sa.Date), sa.bindparam("chosen", type_=sa.String)
+    chosen = sa.bindparam("chosen", type_=sa.String)
     cols = [
-        _first(
-            sa.select(Round.id)
-            .where(Round.starts_on <= day, Round.ends_on >= day)
-            .order_by(Round.starts_on.desc(), Round.id.desc())
-        ),
+        *rounds.signature_columns(),
         _first(sa.select(Building.id).where(Building.code == chosen)),
         _first(
             sa.select(Entity.building_id).where(
@@ -151,17 +162,16 @@ def _lookup_statement(edit: bool) -> sa.Select:
     return sa.select(*cols)
 
 
-def _lookup(submission: Submission, day: date, chosen: str | None) -> _Lookup:
+def _lookup(submission: Submission, chosen: str | None) -> _Lookup:
     """Everything process() reads before matching, in one round trip (indexed subqueries)."""
     edit = bool(submission.deprecated_id)
-    params = {"day": day, "chosen": chosen or "", "fv": submission.form_version_id,
-              "sub": submission.id}  # fmt: skip
+    params = {"chosen": chosen or "", "fv": submission.form_version_id, "sub": submission.id}
     if edit:
         params["old"] = submission.deprecated_id
     r = db.session.connection().execute(_lookup_statement(edit), params).one()
-    visit = tuple(r[5:8]) if r[5] is not None else None
-    old = tuple(r[8:11]) if edit and r[8] is not None else None
-    return _Lookup(r[0], r[1] if r[1] is not None else r[2], r[3], r[4], visit, old)
+    visit = tuple(r[7:10]) if r[7] is not None else None
+    old = tuple(r[10:13]) if edit and r[10] is not None else None
+    return _Lookup(tuple(r[0:3]), r[3] if r[3] is not None else r[4], r[5], r[6], visit, old)
 
 
 def record_visit(submission: Submission, xml: bytes) -> None:
@@ -173,7 +183,7 @@ def record_visit(submission: Submission, xml: bytes) -> None:
     fields = _fields(root)
     chosen_value = next((fields[f] for f in BUILDING_FIELDS if f in fields), None)
     when, day = _time(fields, submission)
-    found = _lookup(submission, day, chosen_value)
+    found = _lookup(submission, chosen_value)
     table = VisitRow.__table__
     touched: set[tuple[int, int]] = set()
     for row in (found.old, found.visit):
@@ -195,24 +205,34 @@ def record_visit(submission: Submission, xml: bytes) -> None:
     units = 0
     if _records_household(root) and outcome in ("done", "vacant"):
         outcome, units = "done", 1
+    elif outcome == "done":
+        units = _units(fields)
 
     index = coverage.index(top_building_id=found.top_building_id)
     if chosen is not None and not _known(index, chosen):
         coverage.buildings_changed()  # a building added since the index was built
         index = coverage.index()
-    match = index.match(Visit(submission.id, chosen, lon, lat, acc, outcome, units, round=None))
+    visit = Visit(submission.id, chosen, lon, lat, acc, outcome, units, round=None)
+    match = index.match(visit)
+    spans = rounds.spans(found.rounds_signature)
+    street = _street(index, chosen if chosen is not None else match.building_id)
+    round_id = rounds.round_for(day, street, spans)
+    own = next((s.settings for s in spans if s.id == round_id), index.settings)
+    if own != index.settings:  # the round's own thresholds decide the match and flags
+        match = coverage.index_for(own, found.top_building_id).match(visit)
     flags = list(coverage.match_flags(match))
     if chosen_value and chosen is None:
         flags.append("unknown_building")
     if lon is None:
         flags.append("no_geotag")
     values = {
-        "round_id": found.round_id,
+        "round_id": round_id,
         "coordinator_id": submission.submitter_id,
         "chosen_building_id": chosen,
         "building_id": None if match.building_id is None else int(match.building_id),
         "lon": lon, "lat": lat, "gps_accuracy": acc, "distance_m": match.distance_m,
         "outcome": outcome, "units_recorded": units, "flags": flags, "visited_at": when,
+        "visited_on": day,
     }  # fmt: skip
     conn = db.session.connection()
     if found.visit is None:
@@ -223,6 +243,18 @@ def record_visit(submission: Submission, xml: bytes) -> None:
     if values["building_id"] and values["round_id"]:
         touched.add((values["building_id"], values["round_id"]))
     _refresh(touched)
+
+
+def _street(index, building_id) -> str | None:
+    """The street code of a building in the index (None: no building, or no street)."""
+    if building_id is None:
+        return None
+    ids = index.buildings.ids
+    pos = int(np.searchsorted(ids, building_id))
+    if pos >= len(ids) or int(ids[pos]) != int(building_id):
+        return None
+    street = index.buildings.streets[pos]
+    return None if street is None or street == "None" else str(street)
 
 
 def _known(index, building_id: int) -> bool:

@@ -1,4 +1,5 @@
-"""The embedded worker: one daemon thread that processes submissions as they arrive."""
+"""The embedded worker: one daemon thread that processes submissions as they arrive, and the
+jobs that re-derive visits and coverage after a round changed (coverage.rederive)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Flask
 
 from server.extensions import db
 from server.services import storage
+from server.services.coverage.rederive import run_pending as run_round_jobs
 from server.services.ingest.accept import NEW_SUBMISSION
 from server.services.processing.pipeline import process_pending
 
@@ -34,6 +36,7 @@ class Worker:
             try:
                 with self.app.app_context():
                     process_pending()
+                    run_round_jobs()
                     db.session.remove()
             except Exception:  # keep the worker alive; the next round retries
                 log.exception("processing worker round failed")

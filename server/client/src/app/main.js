@@ -162,18 +162,36 @@ async function formView(formId, params) {
   };
 }
 
-async function mapView() {
+// The rounds the coordinator may look at (the current one first chosen); [] offline.
+async function roundChoices() {
+  try {
+    const resp = await fetch('/api/v1/rounds', { credentials: 'same-origin' });
+    if (resp.ok) return await resp.json();
+  } catch { /* offline */ }
+  return { current: null, rounds: [] };
+}
+
+async function mapView(params) {
+  const wanted = params.get('round');
   const body = html(`<div class="mapview">
-    <div class="maptools"><button type="button" class="primary" id="nearest">${esc(t('Nearest unvisited building'))}</button>
+    <div class="maptools"><label class="round-pick">${esc(t('Round'))} <select id="round"></select></label>
+    <button type="button" class="primary" id="nearest">${esc(t('Nearest unvisited building'))}</button>
     <span class="legend">${states.map((s) => `<i class="sw" data-state="${esc(s.key)}" title="${esc(s.meaning)}" style="background:${esc(s.colour)}"></i>${esc(s.name)}`).join(' ')}</span></div>
     <div id="map" class="map"></div><div id="pick" class="pick"></div><p class="muted" id="mapinfo"></p></div>`);
   frame(t('My streets'), body);
   const badge = gpsBadge();
   body.prepend(badge.el);
   let buildings = (await kvGet('buildings')) || null;
+  const choices = navigator.onLine ? await roundChoices() : { current: null, rounds: [] };
+  const select = body.querySelector('#round');
+  const shownRound = wanted || (buildings && !choices.rounds.length ? buildings.round : choices.current);
+  select.innerHTML = choices.rounds.map((r) => `<option value="${esc(r.id)}" ${String(r.id) === String(shownRound) ? 'selected' : ''}>${esc(r.name)}${r.id === choices.current ? ` · ${esc(t('current round'))}` : ''}</option>`).join('')
+    || (buildings ? `<option>${esc(t('last synced round'))}</option>` : '');
+  select.onchange = () => { location.hash = `#/map?round=${encodeURIComponent(select.value)}`; };
   if (navigator.onLine) {
     try {
-      const resp = await fetch('/api/v1/coverage/buildings.geojson?mine=1', { credentials: 'same-origin' });
+      const query = wanted ? `&round=${encodeURIComponent(wanted)}` : '';
+      const resp = await fetch(`/api/v1/coverage/buildings.geojson?mine=1${query}`, { credentials: 'same-origin' });
       if (resp.ok) { buildings = await resp.json(); await kvSet('buildings', buildings); await kvSet('buildingsAt', Date.now()); }
     } catch { /* offline: the last synced states */ }
   }
@@ -219,7 +237,7 @@ async function route() {
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'form' && parts[1]) current = await formView(decodeURIComponent(parts[1]), params);
   else if (parts[0] === 'queue') current = await queueView();
-  else if (parts[0] === 'map') current = await mapView();
+  else if (parts[0] === 'map') current = await mapView(params);
   else current = await homeView();
 }
 

@@ -1,6 +1,8 @@
 // The supervisors' coverage map: vector tiles from /tiles/coverage/<round>/<z>/<x>/<y>.mvt
-// (footprints from z15, counted cells below), coloured by state; filters rebuild the tile URL;
-// a click on a building shows its households, visits and photos from the JSON API.
+// (footprints from z15, counted cells below), coloured by state; filters (round, comparison
+// round, village, street, coordinator, state) rebuild the tile URL; a click on a building shows
+// its households, visits and photos from the JSON API. Counts are re-read every few seconds and
+// the tiles reloaded when they moved, so a submission made now shows without a reload.
 import 'ol/ol.css';
 import './coverage.css';
 import Map from 'ol/Map.js';
@@ -48,7 +50,7 @@ function esc(text) {
 
 function tileUrl(el, form) {
   const params = new URLSearchParams();
-  for (const name of ['village', 'street', 'coordinator', 'state']) {
+  for (const name of ['village', 'street', 'coordinator', 'state', 'compare']) {
     const v = form?.elements[name]?.value;
     if (v) params.set(name, v);
   }
@@ -60,7 +62,7 @@ function tileUrl(el, form) {
 
 function exportLinks(form) {
   const params = new URLSearchParams();
-  for (const name of ['round', 'village', 'street', 'coordinator']) {
+  for (const name of ['round', 'compare', 'village', 'street', 'coordinator']) {
     const v = form?.elements[name]?.value;
     if (v) params.set(name, v);
   }
@@ -70,12 +72,16 @@ function exportLinks(form) {
   }
 }
 
+// Returns a signature of what was shown, so that a change can reload the tiles.
 async function refreshCounts(el, form) {
   const round = form?.elements.round?.value || el.dataset.round;
-  const res = await fetch(`${el.dataset.stats}?round=${encodeURIComponent(round)}`, {
+  const compare = form?.elements.compare?.value;
+  const query = new URLSearchParams({ round });
+  if (compare) query.set('compare', compare);
+  const res = await fetch(`${el.dataset.stats}?${query}`, {
     credentials: 'same-origin',
   });
-  if (!res.ok) return;
+  if (!res.ok) return null;
   const stats = await res.json();
   const v = form?.elements;
   let row = null;
@@ -87,11 +93,20 @@ async function refreshCounts(el, form) {
     const roots = Object.entries(stats.areas).filter(([code]) => !code.includes('-') && code.length <= 2);
     row = roots.length === 1 ? roots[0][1] : null;
   }
-  if (!row) return;
+  const code = v?.street?.value || v?.village?.value || Object.entries(stats.areas)
+    .find(([c]) => !c.includes('-') && c.length <= 2)?.[0];
+  const compared = document.getElementById('compare-count');
+  if (compared) {
+    compared.hidden = !stats.compare;
+    const cell = compared.querySelector('[data-count="compare"]');
+    if (cell && stats.compare) cell.textContent = stats.compare.areas[code] ?? 0;
+  }
+  if (!row) return JSON.stringify(stats.outside);
   for (const s of [...stats.states, 'total']) {
     const cell = document.querySelector(`[data-count="${s}"]`);
     if (cell) cell.textContent = row[s] ?? 0;
   }
+  return JSON.stringify([row, stats.outside, stats.compare]);
 }
 
 function renderDetail(panel, d, el) {
@@ -173,8 +188,17 @@ export function mountCoverageMap(el) {
     }
     source.setUrl(tileUrl(el, form));
     exportLinks(form);
-    refreshCounts(el, form);
+    refreshCounts(el, form).then((sig) => { shown = sig; });
   });
+  // Coverage changes as submissions arrive: re-read the counts, reload tiles when they moved.
+  let shown = null;
+  refreshCounts(el, form).then((sig) => { shown = sig; });
+  setInterval(async () => {
+    if (document.hidden) return;
+    const sig = await refreshCounts(el, form);
+    if (sig !== null && shown !== null && sig !== shown) source.refresh();
+    if (sig !== null) shown = sig;
+  }, Number(el.dataset.refreshMs || 10000));
   form?.addEventListener('submit', (evt) => evt.preventDefault());
   for (const li of document.querySelectorAll('#coverage-legend li[data-state]')) {
     li.addEventListener('click', () => {

@@ -1,0 +1,120 @@
+"""Rounds in the JSON API: list, create, edit, close; each answer carries the latest
+re-derivation job's progress and the visits outside every round (round_plans holds the rules)."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from flask_login import current_user
+
+from server.access import allow
+from server.api import bp, document
+from server.models import Role, Round
+from server.services.coverage import rederive, round_plans, rounds
+from server.services.coverage.round_plans import RoundError
+
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "name": {"type": "string"},
+        "starts_on": {"type": "string", "format": "date"},
+        "ends_on": {"type": "string", "format": "date"},
+        "areas": {"type": "array", "items": {"type": "string"},
+                  "description": "area codes (township, village or street); default: yours"},
+        "forms": {"type": "array", "items": {"type": "string"},
+                  "description": "form ids whose submissions count as visits; [] = every form"},
+        "phase": {"type": "string", "description": "phase name or id"},
+        "update_rate_target": {"type": "number", "description": "0.9 or 90 (%)"},
+        "accuracy_target": {"type": "number", "description": "1.0 or 100 (%)"},
+        "match_distance_m": {"type": ["number", "null"]},
+        "gps_accuracy_m": {"type": ["number", "null"]},
+    }}}},
+}  # fmt: skip
+_ERRORS = {"400": {"description": "the message says what to fix (e.g. the overlapping round)"},
+           "404": {"description": "no such round in your areas"}}
+
+
+def _job(round_id: int) -> dict | None:
+    job = rederive.latest(round_id)
+    if job is None:
+        return None
+    return {"id": job.id, "action": job.action, "state": job.state, "done": job.done,
+            "total": job.total, "moved": job.moved, "message": job.message}
+
+
+def _round(r: Round) -> dict:
+    return {**round_plans.describe(r), "job": _job(r.id)}
+
+
+def _visible(round_id: int) -> Round:
+    r = next((r for r in rounds.visible_rounds(current_user) if r.id == round_id), None)
+    if r is None:
+        abort(404, f"no round {round_id} in your areas")
+    return r
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send the round as a JSON object")
+    return body
+
+
+@bp.get("/rounds")
+@allow(Role.COORDINATOR, *STAFF)
+@document("Rounds over your streets (newest first), the current one, and the visits outside "
+          "every round.")
+def rounds_list():
+    current = rounds.current_round(current_user)
+    outside = rounds.outside(current_user)
+    return jsonify(
+        current=current.id if current else None,
+        rounds=[_round(r) for r in rounds.visible_rounds(current_user)],
+        outside={**outside, "first": outside["first"] and outside["first"].isoformat(),
+                 "last": outside["last"] and outside["last"].isoformat()},
+    )
+
+
+@bp.post("/rounds")
+@allow(*STAFF)
+@document("Create a round; its visits and coverage are re-derived in the background (`job`).",
+          requestBody=_BODY, responses={"201": {"description": "the round"}, **_ERRORS})
+def round_create():
+    try:
+        r, _ = round_plans.create_round(current_user, _body())
+    except RoundError as err:
+        abort(400, str(err))
+    return jsonify(_round(r)), 201
+
+
+@bp.get("/rounds/<int:round_id>")
+@allow(Role.COORDINATOR, *STAFF)
+@document("One round with the progress of its latest re-derivation.", responses=_ERRORS)
+def round_detail(round_id: int):
+    return jsonify(_round(_visible(round_id)))
+
+
+@bp.patch("/rounds/<int:round_id>")
+@allow(*STAFF)
+@document("Change a round (only the fields sent); re-derivation runs in the background.",
+          requestBody=_BODY, responses=_ERRORS)
+def round_edit(round_id: int):
+    _visible(round_id)
+    try:
+        r, _ = round_plans.edit_round(current_user, round_id, _body())
+    except RoundError as err:
+        abort(400, str(err))
+    return jsonify(_round(r))
+
+
+@bp.post("/rounds/<int:round_id>/close")
+@allow(*STAFF)
+@document("Close a round: it ends today (or on its last day) and can no longer change.",
+          responses=_ERRORS)
+def round_close(round_id: int):
+    _visible(round_id)
+    try:
+        r, _ = round_plans.close_round(current_user, round_id)
+    except RoundError as err:
+        abort(400, str(err))
+    return jsonify(_round(r))

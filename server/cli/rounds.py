@@ -1,0 +1,142 @@
+"""`doorstep rounds create|list|edit|close`: plan rounds from the command line.
+
+The command line acts with every area in scope (like an admin). A change queues the same job
+the page does; the command then runs it here (or waits for a running server that took it) and
+prints its progress, so the visits and coverage are up to date when it returns.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import with_appcontext
+
+
+def _options(command):
+    """The round's fields as options (shared by create and edit)."""
+    for decl, kwargs in reversed([
+        (("--from", "starts_on"), {"help": "First day (YYYY-MM-DD)."}),
+        (("--to", "ends_on"), {"help": "Last day (YYYY-MM-DD)."}),
+        (("--area", "areas"), {"multiple": True,
+                               "help": "Area code (township, village or street); repeat."}),
+        (("--form", "forms"), {"multiple": True,
+                               "help": "Form id whose submissions count; repeat (none: all)."}),
+        (("--all-forms",), {"is_flag": True, "help": "Every form counts (edit: clear --form)."}),
+        (("--phase",), {"help": "Phase name or id (default: the first phase)."}),
+        (("--update-target",), {"help": "Update-rate target, e.g. 90 (%)."}),
+        (("--accuracy-target",), {"help": "Accuracy target, e.g. 100 (%)."}),
+        (("--match-distance",), {"help": "Match distance in metres (default: the setting)."}),
+        (("--gps-accuracy",), {"help": "GPS accuracy limit in metres (default: the setting)."}),
+    ]):  # fmt: skip
+        command = click.option(*decl, **kwargs)(command)
+    return command
+
+
+def _raw(name, starts_on, ends_on, areas, forms, all_forms, phase, update_target,
+         accuracy_target, match_distance, gps_accuracy) -> dict:
+    """The options given, as round_plans.parse() reads them (targets in %)."""
+    raw = {"name": name, "starts_on": starts_on, "ends_on": ends_on,
+           "areas": list(areas) or None, "forms": [] if all_forms else (list(forms) or None),
+           "phase": phase, "match_distance_m": match_distance, "gps_accuracy_m": gps_accuracy,
+           "update_rate_target": f"{update_target}%" if update_target else None,
+           "accuracy_target": f"{accuracy_target}%" if accuracy_target else None}  # fmt: skip
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def _line(r) -> str:
+    from server.services.coverage import round_plans
+
+    d = round_plans.describe(r)
+    return (f"{d['id']:>4}  {d['name']}  {d['starts_on']} – {d['ends_on']}  {d['status']}  "
+            f"areas {', '.join(d['areas']) or 'all'}  forms {', '.join(d['forms']) or 'all'}")
+
+
+def _follow(job_id: int) -> None:
+    """Run the job here, or wait for the server's worker that claimed it; print progress."""
+    from server.extensions import db
+    from server.models import RoundJob
+    from server.services.coverage import rederive
+
+    if rederive.claim(job_id):
+        job = rederive.run(job_id)
+    else:
+        while True:
+            db.session.expire_all()
+            job = db.session.get(RoundJob, job_id)
+            if job.state in ("done", "error"):
+                break
+            click.echo(f"  {job.message} ({job.done}/{job.total})", err=True)
+            time.sleep(1)
+    if job.state == "error":
+        raise click.ClickException(f"re-deriving visits and coverage failed: {job.message}")
+    click.echo(f"  {job.message}")
+
+
+def _do(action) -> None:
+    from server.services.coverage.round_plans import RoundError
+
+    try:
+        r, job = action()
+    except RoundError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(_line(r))
+    _follow(job.id)
+
+
+@click.group("rounds", help="Rounds (轮次): plan, list, edit and close them.")
+def rounds_cli() -> None:
+    pass
+
+
+@rounds_cli.command("create")
+@click.argument("name")
+@_options
+@with_appcontext
+def create_command(name, **options) -> None:
+    """Create a round NAME (--from and --to are needed)."""
+    from server.services.coverage import round_plans
+
+    _do(lambda: round_plans.create_round(None, _raw(name, **options)))
+
+
+@rounds_cli.command("edit")
+@click.argument("round_id", type=int)
+@click.option("--name", help="New name.")
+@_options
+@with_appcontext
+def edit_command(round_id: int, name, **options) -> None:
+    """Change round ROUND_ID (only the options given)."""
+    from server.services.coverage import round_plans
+
+    _do(lambda: round_plans.edit_round(None, round_id, _raw(name, **options)))
+
+
+@rounds_cli.command("close")
+@click.argument("round_id", type=int)
+@with_appcontext
+def close_command(round_id: int) -> None:
+    """Close round ROUND_ID: it ends today (or on its last day) and can no longer change."""
+    from server.services.coverage import round_plans
+
+    _do(lambda: round_plans.close_round(None, round_id))
+
+
+@rounds_cli.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Every round, newest first, and the visits outside every round."""
+    from server.services.coverage import rounds
+
+    listed = rounds.visible_rounds(None)
+    if not listed:
+        click.echo("no rounds yet: `doorstep rounds create NAME --from DAY --to DAY`")
+    for r in listed:
+        click.echo(_line(r))
+    outside = rounds.outside(None)
+    if outside["count"]:
+        click.echo(f"{outside['count']} visits fall outside any round "
+                   f"({outside['first']} – {outside['last']})")
+
+
+COMMANDS = (rounds_cli,)
