@@ -5,7 +5,7 @@ from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
-from server.models.users import Role, User
+from server.models.users import DeviceLink, Role, User
 from server.models.visits import BuildingCoverage, Visit
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "Building",
     "BuildingCoverage",
+    "DeviceLink",
     "Entity",
     "EntityVersion",
     "Form",
