@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
 
     # The features load with the app, not on `import server`: tools import server.config alone.
-    from server import access, csrf, i18n, redaction, sessions
+    from server import access, bodies, csrf, i18n, redaction, sessions
     from server.extensions import db, init_limiter, login_manager, migrate  # (see above)
 
     redaction.install()
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     init_limiter(app)
     i18n.init_app(app)
+    bodies.init_app(app)  # before the access rules: a body too large is refused first
     access.init_app(app)
     csrf.init_app(app)
 

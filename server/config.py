@@ -107,6 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
     # Uploads.
     Setting("MAX_CONTENT_LENGTH", 64 * MIB, int,
             "largest request in bytes (a submission with its photos, a form with its media)"),
+    Setting("MAX_PLAIN_BODY_BYTES", MIB, int,
+            "largest request that is not a multipart upload (a login form, a JSON request): "
+            "such bodies are read into memory whole"),
     Setting("MAX_FORM_UPLOAD_BYTES", FORM_MAX_BYTES, int,
             "largest XLSForm or form media file in bytes"),
     Setting("MAX_SUBMISSION_XML_BYTES", 10 * MIB, int,
