@@ -248,6 +248,11 @@ async function boot() {
   me = await profile();
   if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
   base = await deviceBase(me);
+  if (!base && me.role === 'coordinator') {
+    // Not linked yet, and logged out or offline: linking needs the network and a session.
+    frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`));
+    return;
+  }
   if (!base) {
     frame(t('Doorstep'), html(`<p>${esc(t('This account has no device credential: the phone app is for coordinators.'))}</p>`));
     return;
