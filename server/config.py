@@ -122,9 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(429) for the rest of the window"),
     Setting("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes", str,
             "failed logins allowed per client address, whatever the username"),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", str,
+    Setting("LOGIN_LIMIT_STORAGE_URI", "memory://", str,
             "where failed logins are counted: `memory://` counts per process; "
-            "`redis://…` shares the count between `--workers`"),
+            "`redis://…` (with the `redis` package) shares it between `--workers`"),
     Setting("TRUSTED_PROXIES", 0, int,
             "reverse proxies in front of the server whose `X-Forwarded-For`/`-Proto`/`-Host` "
             "are trusted (client address for throttling, HTTPS for `Secure` cookies)"),

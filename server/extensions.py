@@ -31,11 +31,14 @@ login_manager = LoginManager()
 
 
 def init_limiter(app: Flask) -> Any:
-    """Flask-Limiter for this app (its storage and counting; server.services.logins decides
-    what is counted). One per app, so apps in one process never share counters."""
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
+    """The counters of failed logins (server.services.logins), with `limits`, the engine of
+    Flask-Limiter: its storage backends and moving window. Flask-Limiter itself is not wired
+    in: its per-request hooks cost ~0.9 ms on every request (measured on /healthz), ingest
+    included, and only logins are counted."""
     from limits import parse
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
 
     from server.config import StartupError  # (the config module imports no extension)
 
@@ -45,9 +48,13 @@ def init_limiter(app: Flask) -> Any:
         except ValueError as err:
             raise StartupError(f"{name}={app.config[name]!r} is not a rate limit such as "
                                f"'10 per 15 minutes'") from err
-    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
-    limiter = Limiter(get_remote_address, app=app)
-    app.extensions["doorstep.limiter"] = limiter
+    uri = app.config["LOGIN_LIMIT_STORAGE_URI"]
+    try:
+        storage = storage_from_string(uri)
+    except (ConfigurationError, ValueError) as err:
+        raise StartupError(f"LOGIN_LIMIT_STORAGE_URI={uri!r}: {err}") from err
+    limiter = MovingWindowRateLimiter(storage)
+    app.extensions["doorstep.login_limiter"] = limiter
     return limiter
 
 

@@ -126,7 +126,14 @@ def test_one_hash_check_whoever_asks(small_limits, monkeypatch, who):
     assert len(calls) == 1 and calls[0].startswith("scrypt:")
 
 
-@pytest.mark.parametrize("setting", ["LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS"])
-def test_a_bad_limit_stops_start_up(tmp_path, setting):
-    with pytest.raises(StartupError, match=rf"^{setting}='lots' is not a rate limit"):
-        make_app(tmp_path, **{setting: "lots"})
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("LOGIN_LIMIT_PER_ACCOUNT", "lots", "is not a rate limit"),
+        ("LOGIN_LIMIT_PER_ADDRESS", "5 per fortnight", "is not a rate limit"),
+        ("LOGIN_LIMIT_STORAGE_URI", "nosuch://x", "nosuch"),
+    ],
+)
+def test_a_bad_login_setting_stops_start_up(tmp_path, setting, value, message):
+    with pytest.raises(StartupError, match=rf"^{setting}='{value}'.*{message}"):
+        make_app(tmp_path, **{setting: value})

@@ -1,8 +1,9 @@
 """Password logins, for the login page and HTTP Basic alike: throttled, audited, and as slow
 for an unknown username as for a wrong password.
 
-Throttling counts failures only, per account and per address, with Flask-Limiter's storage and
-moving-window strategy (`LOGIN_LIMIT_PER_ACCOUNT`, `LOGIN_LIMIT_PER_ADDRESS`). Once a limit is
+Throttling counts failures only, per account and per address, in a moving window kept by
+`limits` (Flask-Limiter's engine; server.extensions.init_limiter), as `LOGIN_LIMIT_PER_ACCOUNT`
+and `LOGIN_LIMIT_PER_ADDRESS` say. Once a limit is
 reached the password is not even checked, so the right one does not get through either. Every
 wrong password leaves an audit event; refusals while throttled are logged, not audited, so a
 flood cannot grow the audit table without bound (the address limit bounds the audited ones).
@@ -16,8 +17,8 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app, request
-from flask_limiter import Limiter
 from limits import RateLimitItem, parse
+from limits.strategies import RateLimiter
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.extensions import db
@@ -41,8 +42,8 @@ def _dummy_hash() -> str:
     return generate_password_hash("no such user: the same work as a real check")
 
 
-def _limiter() -> Limiter:
-    return current_app.extensions["doorstep.limiter"]
+def _limiter() -> RateLimiter:
+    return current_app.extensions["doorstep.login_limiter"]
 
 
 def _counters(username: str) -> list[tuple[RateLimitItem, str, str]]:
@@ -55,7 +56,7 @@ def _counters(username: str) -> list[tuple[RateLimitItem, str, str]]:
 
 def retry_after(username: str) -> int | None:
     """Seconds until this account may be tried again from this address; None: go ahead."""
-    strategy = _limiter().limiter
+    strategy = _limiter()
     for item, kind, key in _counters(username):
         if not strategy.test(item, "login", kind, key):
             reset_at, _remaining = strategy.get_window_stats(item, "login", kind, key)
@@ -78,7 +79,7 @@ def authenticate(username: str, password: str, *, via: str) -> User | None:
     ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if ok and user is not None and user.active:
         return user
-    strategy = _limiter().limiter
+    strategy = _limiter()
     for item, kind, key in _counters(username):
         strategy.hit(item, "login", kind, key)
     audit.record("login.failed", user=None, object_type="user",
