@@ -1,6 +1,6 @@
 """The instance's secrets and data are the owner's alone (issue 14, finding 14): a new instance
-folder is 0700, the SQLite database with its WAL and shared-memory files and the secret key 0600,
-and a database file made readable by others is tightened when the server connects."""
+folder is 0700, the SQLite database with its WAL and shared-memory files, the secret key and
+backup archives 0600, and a database file made readable by others is tightened on connect."""
 
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def test_a_readable_database_is_tightened_on_connect(tmp_path):
         db.session.execute(sa.text("SELECT 1"))
         db.engine.dispose()
     assert _mode(database) == 0o600
+
+
+def test_backup_archives_are_owner_only(app, tmp_path):
+    from server.services.backup import create_backup
+
+    old = os.umask(0o022)
+    try:
+        archive = create_backup(tmp_path / "backups")
+    finally:
+        os.umask(old)
+    assert _mode(archive) == 0o600

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import sqlite3
 
 import pytest
@@ -81,6 +82,8 @@ def test_revoking_one_link_leaves_the_others(client, coordinator, form):
     collect = db.session.scalar(sa.select(DeviceLink).where(DeviceLink.label == "ODK Collect"))
     page = client.get("/me/device?lang=en").text
     assert "ODK Collect" in page and "phone app" in page
+    chinese = client.get("/me/device?lang=zh_CN").text
+    assert "已连接的手机" in chinese and "手机应用" in chinese and "作废" in chinese
     client.post("/me/device", data={"action": "revoke", "link": collect.id})
     assert client.get(f"/o/{coordinator.device_token}/formList").status_code == 403
     assert client.get(f"{app_url}formList").status_code == 200
@@ -148,7 +151,7 @@ def test_tokens_in_paths_are_redacted(text, expected):
 
 def test_log_records_are_redacted_whichever_logger(app, caplog):
     """create_app installs the record factory: messages, arguments and tracebacks."""
-    token = "AbCdEf0123456789_-xyzAbCdEf0123456"
+    token = secrets.token_urlsafe(24)  # not in this file's source, which tracebacks quote
     try:
         raise RuntimeError(f"failed on /o/{token}/submission")
     except RuntimeError:
