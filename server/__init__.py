@@ -19,14 +19,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
 
     # The features load with the app, not on `import server`: tools import server.config alone.
-    from server import access, csrf, headers, i18n, localtime
-    from server.extensions import db, login_manager, migrate  # (see above)
+    from server import access, bodies, csrf, headers, i18n, localtime, redaction, sessions
+    from server.extensions import db, init_limiter, login_manager, migrate  # (see above)
 
+    redaction.install()
+    sessions.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
     login_manager.init_app(app)
+    init_limiter(app)
     i18n.init_app(app)
     localtime.init_app(app)
+    bodies.init_app(app)  # before the access rules: a body too large is refused first
     access.init_app(app)
     csrf.init_app(app)
     headers.init_app(app)

@@ -110,12 +110,30 @@ SETTINGS: tuple[Setting, ...] = (
     # Uploads.
     Setting("MAX_CONTENT_LENGTH", 64 * MIB, int,
             "largest request in bytes (a submission with its photos, a form with its media)"),
+    Setting("MAX_PLAIN_BODY_BYTES", MIB, int,
+            "largest request that is not a multipart upload (a login form, a JSON request): "
+            "such bodies are read into memory whole"),
     Setting("MAX_FORM_UPLOAD_BYTES", FORM_MAX_BYTES, int,
             "largest XLSForm or form media file in bytes"),
     Setting("MAX_SUBMISSION_XML_BYTES", 10 * MIB, int,
             "largest submission XML in bytes (attachments not counted)"),
     Setting("INGEST_COMMIT_TIMEOUT_S", 60.0, float,
             "seconds a submission waits for its commit before the phone is told to retry (503)"),
+    # Logins and sessions.
+    Setting("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes", str,
+            "failed logins (page or HTTP Basic) allowed per username before it is refused "
+            "(429) for the rest of the window"),
+    Setting("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes", str,
+            "failed logins allowed per client address, whatever the username"),
+    Setting("LOGIN_LIMIT_STORAGE_URI", "memory://", str,
+            "where failed logins are counted: `memory://` counts per process; "
+            "`redis://…` (with the `redis` package) shares it between `--workers`"),
+    Setting("TRUSTED_PROXIES", 0, int,
+            "reverse proxies in front of the server whose `X-Forwarded-For`/`-Proto`/`-Host` "
+            "are trusted (client address for throttling, HTTPS for `Secure` cookies)"),
+    Setting("SESSION_COOKIE_SECURE", False, bool,
+            "send the session cookie over HTTPS only, even when the request does not say it "
+            "came over HTTPS (it always is when it does)"),
     # Internal: fixed by the code's design, or switches for tests and benchmarks.
     Setting("INGEST_GROUP_COMMIT", True, bool,
             "one committer per process writes queued submissions in one transaction; "
@@ -227,7 +245,8 @@ def _as_declared(setting: Setting, value: Any) -> Any:
 def _ensure_instance_folder(app: Flask) -> None:
     path = Path(app.instance_path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        # A new instance folder is the owner's alone: it holds the secret key and the data.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()

@@ -30,6 +30,13 @@ def _run_hooks(app: Flask) -> None:
     start_worker(app)
 
 
+def body_limit(app: Flask) -> int:
+    """waitress's max_request_body_size from MAX_CONTENT_LENGTH: a larger body is refused with
+    413 as soon as its Content-Length (or, chunked, its running size) says so, before waitress
+    reads and buffers it for the app. waitress refuses at `>=`, Flask at `>`: hence the +1."""
+    return app.config["MAX_CONTENT_LENGTH"] + 1
+
+
 def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -45,7 +52,8 @@ def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
     if workers <= 1:
         _run_hooks(app)
         say(f"Doorstep listening on http://{host}:{port}/")
-        waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep")
+        waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep",
+                       max_request_body_size=body_limit(app))
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("--workers needs SO_REUSEPORT (Linux, BSD); use one worker here")
@@ -64,7 +72,8 @@ def _child(app: Flask, index: int, host: str, port: int, threads: int) -> None:
         _run_hooks(app)
     sock = _listen(host, port, reuse_port=True)
     sock.listen(1024)
-    waitress.serve(app, sockets=[sock], threads=threads, ident="doorstep")
+    waitress.serve(app, sockets=[sock], threads=threads, ident="doorstep",
+                   max_request_body_size=body_limit(app))
 
 
 def _spawn(app: Flask, index: int, host: str, port: int, threads: int) -> int:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from server.extensions import db
 from server.models import Area, Building, Role, User
-from server.services import users
+from server.services import device_links, users
 from tests.support.app import PASSWORD, POSTGRES_URL, make_app, upgrade
 
 
@@ -62,6 +62,9 @@ def make_user(app: Flask):
         serial = db.session.scalar(sa.select(sa.func.count(User.id)))
         username = username or f"{Role(role).value}-{serial}"
         user, _ = users.create_user(username, role, area_codes=list(areas), password=PASSWORD)
+        if Role(role) is Role.COORDINATOR:
+            # What the phone keeps: the plain token exists only here, the database has its hash.
+            user.device_token = device_links.create(user, device_links.COLLECT)
         db.session.commit()
         return user
 

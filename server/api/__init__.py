@@ -15,6 +15,8 @@ from flask_login import current_user
 
 from server.access import LOGGED_IN, PUBLIC, allow
 from server.extensions import db
+from server.models import Role
+from server.services import audit, device_links
 from server.services.errors import ServiceError, log_server_fault
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,9 +62,30 @@ def me():
         role=current_user.role,
         areas=[a.area.code for a in current_user.assignments],
         locale=current_user.locale,
-        # The coordinator's OpenRosa base URL (server.openrosa), as ODK Collect uses it.
-        openrosa_url=f"/o/{current_user.device_token}/" if current_user.device_token else None,
+        # Device tokens are stored hashed: a phone gets its URL once, from POST device-links.
+        device_links=len(current_user.device_links),
     )
+
+
+@bp.post("/me/device-links")
+@allow(Role.COORDINATOR)
+@document("Link this phone: a new OpenRosa base URL of its own, returned only in this answer "
+          "(the server keeps a hash). The phone app calls it once and keeps the URL.",
+          responses={"201": {"description": "the new link's `openrosa_url`"},
+                     "409": {"description": "too many phones linked"}})
+def link_device():
+    try:
+        token = device_links.create(current_user, device_links.PHONE_APP)
+    except device_links.DeviceLinkError as err:
+        db.session.rollback()
+        return jsonify(error="Conflict", message=str(err), status=409), 409
+    audit.record("device_link.create", object_type="user", object_id=current_user.id,
+                 label=device_links.PHONE_APP)
+    db.session.commit()
+    response = jsonify(openrosa_url=f"/o/{token}/")
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/openapi.json")

@@ -6,7 +6,7 @@ from server.models.entities import Entity, EntityVersion
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
-from server.models.users import Role, User
+from server.models.users import DeviceLink, Role, User
 from server.models.visits import BuildingCoverage, Visit
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "Building",
     "BuildingCoverage",
+    "DeviceLink",
     "Entity",
     "EntityVersion",
     "Form",

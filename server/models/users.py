@@ -27,8 +27,6 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(128), default="")
     role: Mapped[str] = mapped_column(sa.String(16))
     password_hash: Mapped[str] = mapped_column(sa.String(256))
-    # Revocable secret in the coordinator's OpenRosa URL (ODK Collect, the phone app).
-    device_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -37,9 +35,15 @@ class User(UserMixin, db.Model):
     successor_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # Part of every session's id (get_id): raising it ends every session of the user at once
+    # (logout, password reset, deactivation), although the session cookie lives on the client.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     assignments: Mapped[list[Assignment]] = relationship(  # noqa: F821 (resolved by the registry)
         back_populates="user", cascade="all, delete-orphan"
+    )
+    device_links: Mapped[list[DeviceLink]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="DeviceLink.id"
     )
 
     successor: Mapped[User | None] = relationship(remote_side=[id])
@@ -50,6 +54,9 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self) -> str:  # flask-login: what the session cookie names
+        return f"{self.id}.{self.session_generation}"
+
     @property
     def is_active(self) -> bool:  # flask-login
         return self.active
@@ -58,3 +65,18 @@ class User(UserMixin, db.Model):
     def role_enum(self) -> Role:
         return Role(self.role)
 
+
+class DeviceLink(db.Model):
+    """A phone's OpenRosa URL `/o/<token>/`: only the token's SHA-256 is stored (the token,
+    192 random bits, is shown once), so a copy of the database connects no phone."""
+
+    __tablename__ = "device_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="device_links")

@@ -1,13 +1,16 @@
-"""The coordinator's device page: server URL, ODK Collect QR code, revoke/regenerate."""
+"""The coordinator's device page: the phones linked, a new ODK Collect QR code, revocation.
+
+Only a hash of each device token is stored (server.services.device_links), so the page shows
+a link's URL and QR code once, in the answer to "Create", and never again.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import secrets
 import zlib
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -16,14 +19,11 @@ from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Role, User
 from server.openrosa.blueprint import bp
-from server.services import audit
+from server.services import audit, device_links
 
 
-def server_url(user: User) -> str | None:
-    if not user.device_token:
-        return None
-    return url_for("openrosa.form_list", token=user.device_token, _external=True).removesuffix(
-        "formList")
+def server_url(token: str) -> str:
+    return url_for("openrosa.form_list", token=token, _external=True).removesuffix("formList")
 
 
 def collect_settings(user: User, url: str) -> dict:
@@ -54,32 +54,51 @@ def qr_svg(payload: str) -> str:
     return image.to_string(encoding="unicode")
 
 
-@bp.route("/me/device", methods=["GET"])
-@allow(Role.COORDINATOR)
-def device():
-    url = server_url(current_user)
+def _page(url: str | None = None, status: int = 200) -> Response:
     payload = qr_payload(collect_settings(current_user, url)) if url else None
-    return render_template(
+    response = Response(render_template(
         "openrosa/device.html",
         url=url,
+        links=current_user.device_links,
         basic_url=url_for("openrosa.form_list_basic", _external=True).removesuffix("formList"),
         payload=payload,
         svg=Markup(qr_svg(payload)) if payload else None,  # our own SVG, no user text in it
-    )
+    ), status)
+    response.headers["Cache-Control"] = "no-store"  # the new link is shown once
+    return response
+
+
+@bp.route("/me/device", methods=["GET"])
+@allow(Role.COORDINATOR)
+def device():
+    return _page()
 
 
 @bp.route("/me/device", methods=["POST"])
 @allow(Role.COORDINATOR)
 def device_token():
-    """Regenerate (the old QR code stops working at once) or revoke the device link."""
-    action = request.form.get("action", "regenerate")
-    if action == "revoke":
-        current_user.device_token = None
-        flash(_("Device link revoked: phones using it can no longer connect."), "info")
-    else:
-        current_user.device_token = secrets.token_urlsafe(24)
+    """Create an ODK Collect link (the previous one stops working at once, the phone app's
+    links stay) and show it this once; or revoke one link or all of them."""
+    action = request.form.get("action", "create")
+    if action in ("create", "regenerate"):
+        try:
+            token = device_links.create(current_user, device_links.COLLECT, replace_label=True)
+        except device_links.DeviceLinkError as err:
+            db.session.rollback()
+            flash(_("Not created: {reason}", reason=str(err)), "error")
+            return _page(status=409)
+        audit.record("device_link.create", object_type="user", object_id=current_user.id,
+                     label=device_links.COLLECT)
+        db.session.commit()
         flash(_("New device link created: scan the new QR code on your phone."), "info")
-    audit.record(f"device_token.{'revoke' if action == 'revoke' else 'regenerate'}",
-                 object_type="user", object_id=current_user.id)
+        return _page(server_url(token))
+    if action != "revoke":
+        flash(_("Unknown action."), "error")
+        return _page(status=400)
+    link_id = request.form.get("link", type=int)
+    removed = device_links.revoke(current_user, link_id)
+    audit.record("device_link.revoke", object_type="user", object_id=current_user.id,
+                 link=link_id or "all", removed=removed)
     db.session.commit()
-    return redirect(url_for("openrosa.device"))
+    flash(_("Device link revoked: phones using it can no longer connect."), "info")
+    return redirect(url_for("openrosa.device"), 303)

@@ -6,12 +6,12 @@ import hashlib
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import sqlalchemy as sa
 from flask import Response, abort, current_app, request, url_for
 from werkzeug.http import http_date
 
 from server.extensions import db
 from server.models import FormVersion, Role, User
+from server.services import device_links, logins
 from server.services.errors import ServiceError, log_server_fault
 from server.services.forms import lifecycle
 
@@ -62,26 +62,34 @@ def service_error(err: ServiceError) -> Response:
 
 
 def device_user(token: str | None) -> User:
-    """The coordinator behind the request; aborts 403 (bad token) or 401 (Basic needed)."""
+    """The coordinator behind the request; aborts 403 (bad token), 401 (Basic needed or
+    wrong) or 429 (too many failed logins: server.services.logins)."""
     if token is not None:
-        user = db.session.scalar(sa.select(User).where(User.device_token == token))
+        user = device_links.user_for(token)
         if user is None or not user.active or user.role != Role.COORDINATOR.value:
             abort(openrosa_message("Unknown or revoked device link: ask your supervisor for "
                                    "a new QR code.", 403))
         return user
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
-        resp = openrosa_message("Log in with your Doorstep username and password.", 401)
-        resp.headers["WWW-Authenticate"] = 'Basic realm="Doorstep", charset="UTF-8"'
+        abort(_ask_for_basic("Log in with your Doorstep username and password."))
+    try:
+        user = logins.authenticate(auth.username, auth.password or "", via="basic")
+    except logins.LoginThrottled as err:
+        resp = openrosa_message("Too many failed logins: try again later.", 429)
+        resp.headers["Retry-After"] = str(err.retry_after)
         abort(resp)
-    user = db.session.scalar(sa.select(User).where(User.username == auth.username))
-    if user is None or not user.active or not user.check_password(auth.password or ""):
-        resp = openrosa_message("Wrong username or password.", 401)
-        resp.headers["WWW-Authenticate"] = 'Basic realm="Doorstep", charset="UTF-8"'
-        abort(resp)
+    if user is None:
+        abort(_ask_for_basic("Wrong username or password."))
     if user.role != Role.COORDINATOR.value:
         abort(openrosa_message("Only coordinators collect data with ODK Collect.", 403))
     return user
+
+
+def _ask_for_basic(message: str) -> Response:
+    resp = openrosa_message(message, 401)
+    resp.headers["WWW-Authenticate"] = 'Basic realm="Doorstep", charset="UTF-8"'
+    return resp
 
 
 def url(endpoint: str, token: str | None, draft_token: str | None = None, **values: Any) -> str:

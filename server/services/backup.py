@@ -116,6 +116,7 @@ def create_backup(destination: Path) -> Path:
             archive.addfile(info, io.BytesIO(data))
             for name, path in members.items():
                 archive.add(path, arcname=name)
+        os.chmod(partial, 0o600)  # the whole database: password hashes, personal data
         with partial.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, final)

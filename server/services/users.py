@@ -43,8 +43,6 @@ def create_user(
     password = password or generate_password()
     user = User(username=username, role=role.value, display_name=display_name or username)
     user.set_password(password)
-    if role is Role.COORDINATOR:
-        user.device_token = secrets.token_urlsafe(24)
     for code in area_codes or []:
         area = db.session.scalar(sa.select(Area).where(Area.code == code))
         if area is None:
@@ -60,7 +58,14 @@ def reset_password(username: str) -> str:
         raise UserError("no user {username!r}", username=username)
     password = generate_password()
     user.set_password(password)
+    end_sessions(user)
     return password
+
+
+def end_sessions(user: User) -> None:
+    """Every session of the user stops working at its next request (logout, password
+    reset, deactivation): the session id names the generation it was made in."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def set_areas(user: User, area_codes: list[str]) -> None:
@@ -79,7 +84,9 @@ def set_areas(user: User, area_codes: list[str]) -> None:
 
 
 def set_active(user: User, active: bool) -> None:
-    """Deactivating also revokes the device link, so a lost phone stops sending at once."""
+    """Deactivating also ends the user's sessions and revokes every device link, so a lost
+    phone stops sending at once."""
     user.active = active
     if not active:
-        user.device_token = None
+        user.device_links.clear()
+        end_sessions(user)

@@ -2,22 +2,29 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_user, logout_user
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
 
 from server.access import LOGGED_IN, PUBLIC, allow
 from server.extensions import db, login_manager
 from server.i18n import gettext as _
 from server.models import User
-from server.services import audit
+from server.services import audit, logins, users
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(session_id: str) -> User | None:
+    """The session names `<user id>.<session generation>` (User.get_id): a session made before
+    the user's last logout, password reset or deactivation names an older generation."""
+    user_id, _, generation = session_id.partition(".")
+    if not (user_id.isdigit() and generation.isdigit()):
+        return None  # a session from before generations existed, or a forged one
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_generation != int(generation):
+        return None
+    return user
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -26,8 +33,16 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        user = db.session.scalar(sa.select(User).where(User.username == username))
-        if user is None or not user.active or not user.check_password(password):
+        try:
+            user = logins.authenticate(username, password, via="page")
+        except logins.LoginThrottled as err:
+            minutes = max(1, round(err.retry_after / 60))
+            flash(_("Too many failed logins. Try again in {minutes} min.", minutes=minutes),
+                  "error")
+            response = Response(render_template("login.html", username=username), 429)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
+        if user is None:
             flash(_("Wrong username or password."), "error")
             return render_template("login.html", username=username), 401
         login_user(user)
@@ -54,6 +69,11 @@ def safe_next(target: str) -> str | None:
 @bp.route("/logout", methods=["POST"])
 @allow(LOGGED_IN)
 def logout():
+    """Ends every session of the user, not only this browser's (a cookie copied elsewhere
+    stops working too)."""
+    users.end_sessions(current_user)
+    audit.record("logout", user=current_user)
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 

@@ -28,7 +28,7 @@ def test_create_user_shows_password_once_and_audits(client, login, area_tree):
     wang = _user("wang")
     assert wang.check_password(password)
     assert sorted(a.area.code for a in wang.assignments) == ["T01-01", "T01-02"]
-    assert wang.device_token  # coordinators get their device link at once
+    assert wang.device_links == []  # the coordinator links each phone (token shown once)
     assert password not in client.get("/admin/users").get_data(as_text=True)
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.create"))
     assert event.user_id == admin.id and event.detail["username"] == "wang"
@@ -76,7 +76,7 @@ def test_change_areas_reset_password_and_deactivate(client, login, make_user, ar
     client.post(url, data={"action": "deactivate"})
     db.session.expire_all()
     li = _user("li")
-    assert li.active is False and li.device_token is None
+    assert li.active is False and li.device_links == []
     actions = set(db.session.scalars(
         sa.select(AuditEvent.action).where(AuditEvent.object_id == str(worker.id))
     ))

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from server import localtime
 from server.extensions import db
 from server.models import AuditEvent, Round, Submission, User
-from server.services import handover, users
+from server.services import device_links, handover, users
 from server.services.coverage import store
 from server.services.processing import pipeline
 from tests.support.app import PASSWORD
@@ -95,7 +95,8 @@ def test_handover_moves_areas_and_open_work_and_keeps_history(app, client, runne
 
     lao, xin = _user("lao"), _user("xin")
     assert sorted(a.area.code for a in xin.assignments) == ["T01-01", "T01-02"]
-    assert lao.assignments == [] and lao.active is False and lao.device_token is None
+    assert lao.assignments == [] and lao.active is False
+    assert device_links.user_for(old_token) is None
     assert lao.successor_id == xin.id
     # The leaver's device link stops working.
     assert _send(client, old_token, household_instance("uuid:late", location=AT_A1)) == 403

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import zlib
 
 import pytest
@@ -133,17 +134,18 @@ def test_bad_token_is_403(client, form):
 
 
 def test_revoked_token_stops_working(client, coordinator, login):
-    """A regenerated device link invalidates the old one at once (lost phone)."""
+    """A new ODK Collect link invalidates the old one at once (lost phone); revoking ends it."""
     old = coordinator.device_token
     client.post("/login", data={"username": coordinator.username, "password": PASSWORD})
-    assert client.post("/me/device", data={"action": "regenerate"}).status_code == 302
-    db.session.refresh(coordinator)
-    assert coordinator.device_token != old
+    page = client.post("/me/device", data={"action": "create"})
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    new = re.search(r'id="server-url"[^>]*>http://localhost/o/([\w-]+)/<', page.text).group(1)
+    assert new != old
     assert client.get(f"/o/{old}/formList").status_code == 403
-    assert client.get(f"/o/{coordinator.device_token}/formList").status_code == 200
+    assert client.get(f"/o/{new}/formList").status_code == 200
+    assert new not in client.get("/me/device").text  # shown once
     client.post("/me/device", data={"action": "revoke"})
-    db.session.refresh(coordinator)
-    assert coordinator.device_token is None
+    assert client.get(f"/o/{new}/formList").status_code == 403
 
 
 def test_basic_auth_base(client, form, coordinator, make_user):
@@ -165,15 +167,16 @@ def test_basic_auth_base(client, form, coordinator, make_user):
 
 def test_device_page_qr_code_is_collect_settings(client, coordinator):
     """ODK Collect's QR format: base64(zlib(JSON)) with general/admin/project sections, the
-    server URL being the coordinator's token URL."""
-    client.post("/login", data={"username": coordinator.username, "password": PASSWORD})
-    r = client.get("/me/device")
-    assert r.status_code == 200 and b"<svg" in r.data
-    from server.openrosa.device import collect_settings, qr_payload
+    server URL being the new link's token URL; shown in the answer that creates it."""
+    from server.openrosa.device import collect_settings, qr_payload, qr_svg
 
-    settings = collect_settings(coordinator, f"http://localhost/o/{coordinator.device_token}/")
-    decoded = json.loads(zlib.decompress(base64.b64decode(qr_payload(settings))))
-    assert decoded["general"]["server_url"] == f"http://localhost/o/{coordinator.device_token}"
+    client.post("/login", data={"username": coordinator.username, "password": PASSWORD})
+    r = client.post("/me/device", data={"action": "create"})
+    assert r.status_code == 200 and b"<svg" in r.data
+    url = re.search(r'id="server-url"[^>]*>([^<]+)<', r.text).group(1)
+    payload = qr_payload(collect_settings(coordinator, url))
+    decoded = json.loads(zlib.decompress(base64.b64decode(payload)))
+    assert decoded["general"]["server_url"] == url.rstrip("/")
     assert decoded["general"]["form_update_mode"] == "match_exactly"
     assert decoded["project"]["name"] == "Doorstep"
-    assert coordinator.device_token.encode() in r.data
+    assert qr_svg(payload) in r.text

@@ -19,14 +19,15 @@ from tests.support.paths import REPO
 SETUP = """
 from server import create_app
 from server.extensions import db
-from server.services import users
+from server.services import device_links, users
 from tests.support.household_form import add_household_form
 app = create_app()
 with app.app_context():
     user, _ = users.create_user("collector", "coordinator")
+    token = device_links.create(user, device_links.COLLECT)
     db.session.commit()
     add_household_form("1")
-    print(user.device_token)
+    print(token)
 """
 
 

@@ -2,7 +2,7 @@
 import './app.css';
 import { t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
-import { cachedForms, profile, refreshForms } from './openrosa.js';
+import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
 import { buildingChoice, mountForm } from './formview.js';
 import { stateName, states } from './states.js';
@@ -10,6 +10,7 @@ import { stateName, states } from './states.js';
 const cfg = window.DOORSTEP || {};
 const root = document.getElementById('app');
 let me = null;
+let base = null; // this phone's OpenRosa URL (openrosa.js deviceBase)
 let current = null; // the view on screen: {leave(): bool, destroy()}
 let lastHash = location.hash;
 
@@ -242,8 +243,13 @@ async function route() {
 }
 
 async function syncForms() {
-  if (!me || !me.openrosa_url) return;
-  try { await refreshForms(me.openrosa_url); } catch (err) { console.warn('form update failed', err); }
+  if (!base) return;
+  try {
+    await refreshForms(base);
+  } catch (err) {
+    console.warn('form update failed', err);
+    if (String(err.message).startsWith('403 ')) await forgetDeviceBase();
+  }
 }
 
 async function boot() {
@@ -259,12 +265,18 @@ async function boot() {
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
   me = await profile();
   if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
-  if (!me.openrosa_url) {
+  base = await deviceBase(me);
+  if (!base && me.role === 'coordinator') {
+    // Not linked yet, and logged out or offline: linking needs the network and a session.
+    frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`));
+    return;
+  }
+  if (!base) {
     frame(t('Doorstep'), html(`<p>${esc(t('This account has no device credential: the phone app is for coordinators.'))}</p>`));
     return;
   }
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
-  startSync(me.openrosa_url);
+  startSync(base);
   if (!(await cachedForms()).length || navigator.onLine) {
     const first = !(await cachedForms()).length;
     const p = syncForms().then(() => { if (first && !location.hash.startsWith('#/form')) route(); });

@@ -104,3 +104,35 @@ export async function profile() {
     return (await kvGet('me')) || null;
   }
 }
+
+/**
+ * This phone's OpenRosa base URL. The server stores only a hash of each device token, so the
+ * URL is handed out once (POST /api/v1/me/device-links, a link for this phone alone) and kept
+ * here. A phone set up before that still has it in its cached profile and keeps using it.
+ */
+export async function deviceBase(me) {
+  const kept = await kvGet('deviceUrl');
+  if (kept) return kept;
+  if (me && me.openrosa_url) {
+    await kvSet('deviceUrl', me.openrosa_url);
+    return me.openrosa_url;
+  }
+  if (!me || me.loggedOut || me.role !== 'coordinator' || !navigator.onLine) return null;
+  try {
+    const resp = await fetch('/api/v1/me/device-links', {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: '{}',
+    });
+    if (resp.status !== 201) return null;
+    const { openrosa_url: url } = await resp.json();
+    await kvSet('deviceUrl', url);
+    return url;
+  } catch {
+    return null;
+  }
+}
+
+/** The server refused this phone's link (revoked): forget it, so the next start links again. */
+export async function forgetDeviceBase() {
+  await kvSet('deviceUrl', null);
+}
