@@ -2,7 +2,7 @@
 
 from server.models.areas import Area, Assignment, Building, Round
 from server.models.audit import AuditEvent
-from server.models.entities import Entity, EntityVersion
+from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
 from server.models.users import Role, User
@@ -19,6 +19,7 @@ __all__ = [
     "Form",
     "FormMedia",
     "FormVersion",
+    "RegisterConflict",
     "Role",
     "Round",
     "Submission",
