@@ -93,18 +93,23 @@ def where_street(query: sa.Select, street_column: Any, user: User | None) -> sa.
     return query if ids is None else query.where(street_column.in_(sorted(ids)))
 
 
+def team(user: User | None) -> sa.Select | None:
+    """Ids of the people whose work (submissions, names) the user sees; None: everyone's."""
+    if sees_everything(user):
+        return None
+    role = _role(user)
+    if role is Role.COORDINATOR:
+        return sa.select(User.id).where(User.id == user.id)
+    if role is Role.SUPERVISOR:
+        return sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
+    return sa.select(User.id).where(sa.false())
+
+
 def where_submission(query: sa.Select, user: User | None) -> sa.Select:
     """Narrow a query over Submission to those the user may see (drafts' tests: never)."""
     query = query.where(Submission.draft.is_(False))
-    if sees_everything(user):
-        return query
-    role = _role(user)
-    if role is Role.COORDINATOR:
-        return query.where(Submission.submitter_id == user.id)
-    if role is Role.SUPERVISOR:
-        team = sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
-        return query.where(Submission.submitter_id.in_(team))
-    return query.where(sa.false())
+    people = team(user)
+    return query if people is None else query.where(Submission.submitter_id.in_(people))
 
 
 def coordinator_streets() -> dict[str, list[str]]:
