@@ -2,6 +2,8 @@
 
 gis.importing reads, reprojects, repairs and checks every feature first (raising
 GisImportError naming the failing feature); only then are rows written, in one transaction.
+A user's import stays inside their areas (server.services.scope): a supervisor's file with one
+building on a street they do not oversee, or one area outside theirs, imports nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +17,32 @@ import sqlalchemy as sa
 
 from gis.importing import GisImportError, ImportResult, prepare_areas, prepare_buildings, read_layer
 from server.extensions import db
-from server.models import Area, Building
-from server.services import audit
+from server.models import Area, Building, User
+from server.services import audit, scope
 from server.services.coverage import store as coverage
 
-__all__ = ["GisImportError", "ImportReport", "import_areas", "import_buildings"]
+__all__ = ["GisImportError", "ImportReport", "OutsideScopeError", "import_areas",
+           "import_buildings"]
+
+
+class OutsideScopeError(GisImportError):
+    """Features outside the importing user's areas (codes named): nothing is imported."""
+
+    def __init__(self, filename: str, codes: list[str]):
+        self.codes = codes
+        shown = ", ".join(str(c) for c in codes[:10]) + (" …" if len(codes) > 10 else "")
+        super().__init__(f"{filename}: {len(codes)} feature(s) outside your areas ({shown}); "
+                         "nothing imported")
+
+
+def _outside_areas(user: User | None, paths: list[tuple[str, str]]) -> list[str]:
+    """Codes of the (code, path) areas the user may not import: all of them unless at or
+    under the user's assigned areas; none for the command line and admins."""
+    mine = scope.area_paths(user) if user is not None else None
+    if mine is None:
+        return []
+    return [code for code, path in paths
+            if not any(path == p or path.startswith(p + "/") for p in mine)]
 
 # Column names looked for when the caller does not name them (case-insensitive).
 GUESS = {
@@ -93,6 +116,7 @@ def import_areas(
     parent: str | None = None,
     skip_duplicates: bool = False,
     crs: str | None = None,
+    user: User | None = None,
 ) -> ImportReport:
     """Areas (township/village/street) with boundaries; known codes get the new boundary."""
     frame, notes = _read(data, filename, crs)
@@ -109,6 +133,9 @@ def import_areas(
         known_paths=known,
         skip_duplicates=skip_duplicates,
     )
+    outside = _outside_areas(user, [(r["code"], r["path"]) for r in result.records])
+    if outside:
+        raise OutsideScopeError(filename, outside)
     created = updated = 0
     try:
         for rec in result.records:
@@ -164,6 +191,7 @@ def import_buildings(
     *,
     skip_duplicates: bool = False,
     crs: str | None = None,
+    user: User | None = None,
     **fields: str | None,
 ) -> ImportReport:
     """Footprints (or points), assigned to streets by boundary or by a street column."""
@@ -184,6 +212,10 @@ def import_buildings(
         row = {k: v for k, v in rec.items() if k != "street_code"}
         row["street_id"] = street_ids.get(rec["street_code"]) if rec["street_code"] else None
         rows.append(row)
+    allowed = scope.street_ids(user) if user is not None else None
+    outside = [r["code"] for r in rows if allowed is not None and r["street_id"] not in allowed]
+    if outside:
+        raise OutsideScopeError(filename, outside)
     try:
         for start in range(0, len(rows), 5000):
             db.session.execute(sa.insert(Building), rows[start : start + 5000])

@@ -54,6 +54,13 @@ def assigned_paths(user: User) -> list[str]:
     return [a.area.path for a in user.assignments]
 
 
+def area_paths(user: User | None) -> list[str] | None:
+    """Paths of the areas at and under which the user sees everything; None: every area."""
+    if sees_everything(user):
+        return None
+    return assigned_paths(user) if _role(user) in ASSIGNED else []
+
+
 def streets_under_paths(paths: list[str]) -> dict[int, str]:
     """Street id -> street code for every street at or below the paths."""
     rows = db.session.execute(
@@ -110,6 +117,21 @@ def where_submission(query: sa.Select, user: User | None) -> sa.Select:
     query = query.where(Submission.draft.is_(False))
     people = team(user)
     return query if people is None else query.where(Submission.submitter_id.in_(people))
+
+
+def team_coordinators(user: User | None) -> sa.Select:
+    """Coordinators (User rows, by username) whose work the user sees: the names a filter
+    of their submissions may offer."""
+    query = sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
+    people = team(user)
+    return query if people is None else query.where(User.id.in_(people))
+
+
+def coordinators_working_in(user: User | None) -> list[str]:
+    """Usernames of the coordinators assigned to any street the user sees (map filters)."""
+    visible = street_codes(user)
+    return sorted(name for name, codes in coordinator_streets().items()
+                  if visible is None or visible.intersection(codes))
 
 
 def coordinator_streets() -> dict[str, list[str]]:
