@@ -78,8 +78,10 @@ def conflicts():
     submission asked for, side by side."""
     rows = review.open_conflicts(current_user)
     unmasked = privacy.can_see_personal_data(current_user)
+    named = {(props or {}).get("household") or "" for c in rows
+             for props in (c.properties, c.entity.properties)}
     households = {e.uuid: e for e in db.session.scalars(sa.select(Entity).where(
-        Entity.uuid.in_({(c.properties or {}).get("household") or "" for c in rows})))}
+        Entity.uuid.in_(named)))}
     if unmasked and rows:
         audit.record("personal_data.view", object_type="register_conflicts",
                      object_id=",".join(str(c.id) for c in rows)[:64], count=len(rows))
