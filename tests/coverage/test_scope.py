@@ -284,3 +284,26 @@ def test_filters_offer_only_the_coordinators_in_scope(app, principals, second_vi
         answer = client.get(url)
         if answer.status_code != 403:
             assert _offered(answer.get_data(as_text=True)) == names, url
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_the_home_page_counts_only_the_principals_areas(app, principals, principal):
+    """Buildings, streets and coordinators at a glance: of the principal's streets."""
+    from tests.support.app import PASSWORD
+
+    user = principals[principal]
+    streets = set(PRINCIPALS[principal][2])
+    if user.role == "coordinator":
+        coordinators = 1
+    elif user.role in ("admin", "designer"):
+        coordinators = db.session.scalar(sa.select(sa.func.count(User.id)).where(
+            User.role == "coordinator"))
+    else:
+        coordinators = len(_coordinators_on(streets))
+    client = app.test_client()
+    client.post("/login", data={"username": user.username, "password": PASSWORD})
+    page = client.get("/").get_data(as_text=True)
+    counts = [int(n) for n in re.findall(r"<li><strong>(\d+)</strong>", page)]
+    assert counts == [sum(BUILDINGS_PER_STREET[s] for s in streets), len(streets),
+                      coordinators]
+    assert ("全乡概况" in page) is (user.role in ("admin", "designer"))
