@@ -123,9 +123,8 @@ def _crossing(instance_id: str) -> IngestError:
 
 def _may_edit(item: Pending, old: _Sub) -> bool:
     """An edit comes from the original's submitter, or from a supervisor/admin over them."""
-    if old.submitter_id == item.submitter_id or item.editable is None:
-        return True
-    return old.submitter_id in item.editable
+    return (old.submitter_id == item.submitter_id or item.editable is None
+            or old.submitter_id in item.editable)
 
 
 def not_yours(instance_id: str) -> IngestError:
