@@ -2,7 +2,7 @@
 
 from server.models.areas import Area, Assignment, Building
 from server.models.audit import AuditEvent
-from server.models.entities import Entity, EntityVersion
+from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
@@ -22,6 +22,7 @@ __all__ = [
     "FormMedia",
     "FormVersion",
     "Phase",
+    "RegisterConflict",
     "Role",
     "Round",
     "RoundArea",

@@ -60,3 +60,42 @@ class EntityVersion(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("entity_id", "version", name="uq_entity_versions_entity_version"),
     )
+
+
+class RegisterConflict(db.Model):
+    """A registration held for review instead of applied (server.services.register.review):
+    it would move another area's person or change who they are. The person stays as recorded
+    and the submitter learns nothing of them until a supervisor of the person's area decides."""
+
+    __tablename__ = "register_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("entities.id", ondelete="CASCADE"), index=True
+    )
+    submission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="SET NULL"), index=True
+    )
+    submitter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # What the submission asked for, kept whole so accepting it applies exactly that.
+    uuid: Mapped[str] = mapped_column(sa.String(64))
+    label: Mapped[str] = mapped_column(sa.String(512), default="")
+    base_version: Mapped[int | None] = mapped_column(sa.Integer)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    reason: Mapped[str] = mapped_column(sa.String(256))
+    # open -> accepted | rejected (by a supervisor) | superseded (the submitter sent an edit)
+    state: Mapped[str] = mapped_column(sa.String(16), default="open", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entity: Mapped[Entity] = relationship()
+    submitter = relationship("User", foreign_keys=[submitter_id])
+
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "uuid", name="uq_register_conflicts_submission_uuid"),
+    )

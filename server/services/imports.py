@@ -3,6 +3,8 @@
 gis.importing reads, reprojects, repairs and checks every feature first (raising
 GisImportError naming the failing feature, refused here as ImportRefused); only then are rows
 written, in one transaction.
+A user's import stays inside their areas (server.services.scope): a supervisor's file with one
+building on a street they do not oversee, or one area outside theirs, imports nothing.
 """
 
 from __future__ import annotations
@@ -25,13 +27,11 @@ from gis.importing import (
     read_layer,
 )
 from server.extensions import db
-from server.models import Area, Building
-from server.services import audit
+from server.models import Area, Building, User
+from server.services import audit, scope
 from server.services import import_updates as updates
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
-
-__all__ = ["ImportRefused", "ImportReport", "import_areas", "import_buildings"]
 
 
 class ImportRefused(ServiceError):
@@ -47,9 +47,33 @@ class ImportRefused(ServiceError):
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["GisImportError", "ImportReport", "UnknownStreets", "import_areas", "import_buildings"]
+__all__ = ["GisImportError", "ImportRefused", "ImportReport", "OutsideScopeError",
+           "UnknownStreets", "import_areas", "import_buildings"]
 
 AREA_CODE_MAX = 32  # server.models.Area.code
+
+
+class OutsideScopeError(ImportRefused):
+    """Features outside the importing user's areas (codes named): nothing is imported."""
+
+    status = 403
+    code = "outside_scope"
+
+    def __init__(self, filename: str, codes: list[str]):
+        self.codes = codes
+        shown = ", ".join(str(c) for c in codes[:10]) + (" …" if len(codes) > 10 else "")
+        super().__init__(f"{filename}: {len(codes)} feature(s) outside your areas ({shown}); "
+                         "nothing imported")
+
+
+def _outside_areas(user: User | None, paths: list[tuple[str, str]]) -> list[str]:
+    """Codes of the (code, path) areas the user may not import: all of them unless at or
+    under the user's assigned areas; none for the command line and admins."""
+    mine = scope.area_paths(user) if user is not None else None
+    if mine is None:
+        return []
+    return [code for code, path in paths
+            if not any(path == p or path.startswith(p + "/") for p in mine)]
 
 # Column names looked for when the caller does not name them (case-insensitive).
 GUESS = {
@@ -152,6 +176,7 @@ def import_areas(
     parent: str | None = None,
     skip_duplicates: bool = False,
     crs: str | None = None,
+    user: User | None = None,
 ) -> ImportReport:
     """Areas (township/village/street) with boundaries; known codes get the new boundary."""
     frame, notes = _read(data, filename, crs)
@@ -168,6 +193,9 @@ def import_areas(
         known_paths=known,
         skip_duplicates=skip_duplicates,
     )
+    outside = _outside_areas(user, [(r["code"], r["path"]) for r in result.records])
+    if outside:
+        raise OutsideScopeError(filename, outside)
     created = updated = 0
     try:
         for rec in result.records:
@@ -271,6 +299,7 @@ def import_buildings(
     skip_invalid: bool = False,
     create_streets_under: str | None = None,
     crs: str | None = None,
+    user: User | None = None,
     **fields: str | None,
 ) -> ImportReport:
     """Footprints (or points), assigned to streets by boundary or by a street column.
@@ -291,6 +320,12 @@ def import_buildings(
         existing_codes=stored if names["code_field"] is None else (),
         known_streets=known | {a.code for a in new_streets}, **names,
     )
+    street_paths = dict(db.session.execute(sa.select(Area.code, Area.path)).all())
+    street_paths.update({a.code: a.path for a in new_streets})
+    outside = _outside_areas(user, [
+        (r["code"], street_paths.get(r["street_code"] or "", "")) for r in result.records])
+    if outside:
+        raise OutsideScopeError(filename, outside)
     try:
         for area in new_streets:
             db.session.add(area)

@@ -57,6 +57,13 @@ def assigned_paths(user: User) -> list[str]:
     return [a.area.path for a in user.assignments]
 
 
+def area_paths(user: User | None) -> list[str] | None:
+    """Paths of the areas at and under which the user sees everything; None: every area."""
+    if sees_everything(user):
+        return None
+    return assigned_paths(user) if _role(user) in ASSIGNED else []
+
+
 def streets_under_paths(paths: list[str]) -> dict[int, str]:
     """Street id -> street code for every street at or below the paths."""
     rows = db.session.execute(
@@ -96,25 +103,48 @@ def where_street(query: sa.Select, street_column: Any, user: User | None) -> sa.
     return query if ids is None else query.where(street_column.in_(sorted(ids)))
 
 
+def team(user: User | None) -> sa.Select | None:
+    """Ids of the people whose work (submissions, names) the user sees; None: everyone's."""
+    if sees_everything(user):
+        return None
+    role = _role(user)
+    if role is Role.COORDINATOR:
+        return sa.select(User.id).where(User.id == user.id)
+    if role is Role.SUPERVISOR:
+        assigned = sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
+        # with those who left and handed their work to someone assigned here (辞职替补)
+        return sa.select(User.id).where(
+            sa.or_(User.id.in_(assigned), User.successor_id.in_(assigned)))
+    return sa.select(User.id).where(sa.false())
+
+
 def where_submission(query: sa.Select, user: User | None) -> sa.Select:
     """Narrow a query over Submission to those the user may see (drafts' tests: never)."""
     query = query.where(Submission.draft.is_(False))
-    if sees_everything(user):
+    people = team(user)
+    if people is None:
         return query
-    role = _role(user)
-    if role is Role.COORDINATOR:
+    visible = Submission.submitter_id.in_(people)
+    if _role(user) is Role.COORDINATOR:  # and the returned work a leaver handed to them
         handed_over = sa.select(User.id).where(User.successor_id == user.id)
-        return query.where(sa.or_(
-            Submission.submitter_id == user.id,
-            sa.and_(Submission.submitter_id.in_(handed_over),
-                    Submission.review_state.in_(RETURNED_STATES)),
-        ))
-    if role is Role.SUPERVISOR:
-        team = sa.select(Assignment.user_id).join(Area).where(_under(assigned_paths(user)))
-        left = sa.select(User.id).where(User.successor_id.in_(team))
-        return query.where(sa.or_(Submission.submitter_id.in_(team),
-                                  Submission.submitter_id.in_(left)))
-    return query.where(sa.false())
+        visible = sa.or_(visible, sa.and_(Submission.submitter_id.in_(handed_over),
+                                          Submission.review_state.in_(RETURNED_STATES)))
+    return query.where(visible)
+
+
+def team_coordinators(user: User | None) -> sa.Select:
+    """Coordinators (User rows, by username) whose work the user sees: the names a filter
+    of their submissions may offer."""
+    query = sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
+    people = team(user)
+    return query if people is None else query.where(User.id.in_(people))
+
+
+def coordinators_working_in(user: User | None) -> list[str]:
+    """Usernames of the coordinators assigned to any street the user sees (map filters)."""
+    visible = street_codes(user)
+    return sorted(name for name, codes in coordinator_streets().items()
+                  if visible is None or visible.intersection(codes))
 
 
 def coordinator_streets() -> dict[str, list[str]]:

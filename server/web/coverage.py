@@ -96,8 +96,9 @@ def map_page():
     villages = [
         a for a in areas if a.level == "village" and any(s.parent_id == a.id for s in streets)
     ]
+    names = scope.coordinators_working_in(current_user)
     coordinators = db.session.scalars(
-        sa.select(User).where(User.role == Role.COORDINATOR.value).order_by(User.username)
+        sa.select(User).where(User.username.in_(names)).order_by(User.username)
     ).all()
     counts = compared = None
     extent = _extent(visible)

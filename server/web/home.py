@@ -8,7 +8,8 @@ from flask_login import current_user
 
 from server.access import LOGGED_IN, PUBLIC, allow, allowed_roles, rule_for
 from server.extensions import db
-from server.models import Area, Building, Role, User
+from server.models import Area, Building, Role
+from server.services import scope
 
 bp = Blueprint("home", __name__)
 
@@ -42,16 +43,18 @@ def _home_links():
 def index():
     """One page per role: what this person does here, and where to go next."""
     areas = [a.area for a in current_user.assignments]
+    streets = scope.street_ids(current_user)  # the counts are of what this user may see
+    street_count = sa.select(sa.func.count(Area.id)).where(Area.level == "street")
     counts = {
-        "buildings": db.session.scalar(sa.select(sa.func.count(Building.id))),
-        "streets": db.session.scalar(
-            sa.select(sa.func.count(Area.id)).where(Area.level == "street")
-        ),
-        "coordinators": db.session.scalar(
-            sa.select(sa.func.count(User.id)).where(User.role == Role.COORDINATOR.value)
-        ),
+        "buildings": db.session.scalar(scope.where_street(
+            sa.select(sa.func.count(Building.id)), Building.street_id, current_user)),
+        "streets": db.session.scalar(street_count if streets is None
+                                     else street_count.where(Area.id.in_(sorted(streets)))),
+        "coordinators": db.session.scalar(sa.select(sa.func.count()).select_from(
+            scope.team_coordinators(current_user).subquery())),
     }
-    return render_template("home.html", areas=areas, counts=counts)
+    return render_template("home.html", areas=areas, counts=counts,
+                           everywhere=streets is None)
 
 
 @bp.route("/healthz")

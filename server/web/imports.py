@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, render_template, request
+from flask_login import current_user
 
 from server.access import allow
 from server.extensions import db
@@ -16,7 +17,7 @@ from server.i18n import gettext as _
 from server.models import Area, Role
 from server.services import held_uploads, imports
 from server.services.errors import ServiceError
-from server.services.imports import UnknownStreets
+from server.services.imports import OutsideScopeError, UnknownStreets
 from server.web.home import add_home_link
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -32,8 +33,9 @@ def _page_message(text: str) -> str:
 
 def _run(kind: str, data: bytes, filename: str, flags: dict[str, bool], **opts):
     if kind == "areas":
-        return imports.import_areas(data, filename, skip_duplicates=flags["skip_duplicates"])
-    return imports.import_buildings(data, filename, **flags, **opts)
+        return imports.import_areas(data, filename, skip_duplicates=flags["skip_duplicates"],
+                                    user=current_user)
+    return imports.import_buildings(data, filename, **flags, user=current_user, **opts)
 
 
 def _page(status: int = 200, **context):
@@ -83,6 +85,10 @@ def upload():
     except UnknownStreets as err:
         token = token or held_uploads.hold(data, filename)
         return _page(400, unknown=err, held=token, kind=kind, flags=flags)
+    except OutsideScopeError as err:
+        message = _("{count} feature(s) lie outside your areas: {codes}.", count=len(err.codes),
+                    codes=", ".join(str(c) for c in err.codes[:10]))
+        return _page(403, error=message, kind=kind, flags=flags)
     except ServiceError as err:  # the page comes back with the reason next to the form
         return _page(err.status, error=_page_message(err.localized()), kind=kind, flags=flags)
     if token:

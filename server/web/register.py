@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Entity, Role
-from server.services import privacy
-from server.services.register import entities
+from server.services import audit, privacy
+from server.services.register import entities, review
 from server.services.register import residence as register
 from server.web.home import add_home_link
 
 bp = Blueprint("register", __name__, url_prefix="/register")
 READERS = (Role.SUPERVISOR, Role.ADMIN)
 DATASETS = ("persons", "households", "buildings")
-
-
+#: What a held registration shows of the person and of the submission, side by side.
+SHOWN_FIELDS = ("full_name", "id_number", "sex", "birth_date", "phone", "household",
+                "arrival_date", "status")
+#: English keys (translated when shown) for the refusals of a decision.
 def _shown(value: object, name: str, unmasked: bool) -> object:
     return privacy.shown_value(name, value, unmasked)
 
@@ -60,6 +62,37 @@ def detail(dataset: str, uuid: str):
     residences = register.residence_history(entity) if dataset == "persons" else []
     return render_template("register/detail.html", entity=entity, residences=residences,
                            unmasked=unmasked, shown=_shown)
+
+
+@bp.route("/conflicts")
+@allow(*READERS)
+def conflicts():
+    """Registrations held for review in the user's areas: the existing record and what the
+    submission asked for, side by side."""
+    rows = review.open_conflicts(current_user)
+    unmasked = privacy.can_see_personal_data(current_user)
+    named = {(props or {}).get("household") or "" for c in rows
+             for props in (c.properties, c.entity.properties)}
+    households = {e.uuid: e for e in db.session.scalars(sa.select(Entity).where(
+        Entity.uuid.in_(named)))}
+    if unmasked and rows:
+        audit.record("personal_data.view", object_type="register_conflicts",
+                     object_id=",".join(str(c.id) for c in rows)[:64], count=len(rows))
+        db.session.commit()
+    return render_template("register/conflicts.html", rows=rows, unmasked=unmasked,
+                           shown=_shown, households=households, fields=SHOWN_FIELDS)
+
+
+@bp.route("/conflicts/<int:conflict_id>", methods=["POST"])
+@allow(*READERS)
+def decide(conflict_id: int):
+    decision = request.form.get("decision", "")
+    if decision not in ("accept", "reject"):
+        abort(400, description=_("Choose accept or reject."))
+    review.decide(current_user, conflict_id, decision == "accept")  # refusals: the page handler
+    flash(_("Registration accepted: the person moved.") if decision == "accept"
+          else _("Registration rejected: the person stays where they were."), "info")
+    return redirect(url_for(".conflicts"), 303)
 
 
 def init_app(app: Flask) -> None:

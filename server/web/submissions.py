@@ -19,8 +19,9 @@ from flask_login import current_user
 from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
-from server.models import Form, Role, User
+from server.models import Form, Role
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
+from server.services import scope
 from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
 from server.web.downloads import send_attachment
@@ -43,9 +44,8 @@ def index():
         "submissions/index.html",
         subs=subs, filters=filters, page=page, total=total, pages=max(1, -(-total // PAGE)),
         forms=db.session.scalars(sa.select(Form.xml_form_id).order_by(Form.xml_form_id)).all(),
-        coordinators=db.session.scalars(
-            sa.select(User.username).where(User.role == Role.COORDINATOR.value)
-            .order_by(User.username)).all(),
+        coordinators=[u.username for u in db.session.scalars(
+            scope.team_coordinators(current_user))],
         review_states=REVIEW_STATES, processing_states=PROCESSING_STATES,
         query={k: v for k, v in request.args.items() if k != "page" and v},
     )

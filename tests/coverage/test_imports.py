@@ -105,7 +105,7 @@ def test_duplicates_fail_unless_skipped(app, runner, areas_file, tmp_path) -> No
 
 
 def test_upload_page(client, login, app, areas_file) -> None:
-    login("supervisor")
+    login("admin")  # supervisors import inside their areas: test_import_scope.py
     assert client.get("/imports/").status_code == 200
     r = client.post(
         "/imports/",

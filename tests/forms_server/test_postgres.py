@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support.app import PASSWORD, make_app, upgrade
 from tests.support.http import multipart
@@ -67,6 +68,26 @@ def test_register_on_postgresql(tmp_path, postgres_url):
             assert p.properties["household"] == h2 and p.properties["moved_from"] == h1
             assert entity_lists.list_csv("persons.csv", coordinator).count("\n") == 1  # moved away
             assert "BT-1" in entity_lists.list_csv("buildings.csv", coordinator)
+
+            # Now on T-2, the person is not T-1's to take: held until T-2's supervisor decides.
+            from server.models import RegisterConflict
+            from server.services.register import review
+
+            h3 = str(uuidlib.uuid4())
+            xml = build_instance(xform, household(h3, "BT-1", "T-1", [
+                person(str(uuidlib.uuid4()), ZHANG, h3, arrival="2016-11-01")]))
+            r = client.post(base, headers={"X-OpenRosa-Version": "1.0"},
+                            **multipart([("xml_submission_file", "s.xml", xml)]))
+            assert r.status_code == 201
+            process_pending()
+            db.session.expire_all()
+            assert entities.get_entity(p1).properties["household"] == h2
+            held = db.session.scalar(sa.select(RegisterConflict))
+            supervisor, _ = users.create_user("s", Role.SUPERVISOR, area_codes=["T-2"],
+                                              password=PASSWORD)
+            db.session.commit()
+            review.decide(supervisor, held.id, accept=True)
+            assert entities.get_entity(p1).properties["household"] == h3
         finally:
             db.session.remove()
             db.engine.dispose()

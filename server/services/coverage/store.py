@@ -249,26 +249,28 @@ def area_parents() -> dict[str, str | None]:
 
 def rollups(round_id: int, user: User | None = None,
             within: frozenset[str] | None = None) -> dict:
-    """Counts and rates per area (street, village, township) and per coordinator, limited to
-    the areas the user may see (and their parents) and the coordinators working in them;
-    `within` (the round's streets) leaves the other streets' buildings out of every count."""
+    """Counts and rates per area (street, village, township) and per coordinator, as far as
+    the user may see: their streets, the areas above them none of whose streets is hidden
+    from the user, and each coordinator's figures over the user's streets only; `within` (the
+    round's streets) leaves the other streets' buildings out of every count."""
     cov = _within(stored_coverage(round_id), within)
     parents = area_parents()
-    areas = rollup_by_area(cov, parents)
-    coordinators = rollup_by_coordinator(cov, scope.coordinator_streets())
     visible = scope.street_codes(user)
+    hidden = set() if visible is None else None  # streets out of the user's scope
     if within is not None:
         visible = within if visible is None else visible & within
+    assigned = scope.coordinator_streets()
     if visible is not None:
-        keep: set[str] = set()
-        for code in visible:
-            while code is not None and code not in keep:
-                keep.add(code)
-                code = parents.get(code)
-        areas = {code: row for code, row in areas.items() if code in keep}
-        streets_of = scope.coordinator_streets()
-        coordinators = {name: row for name, row in coordinators.items()
-                        if visible.intersection(streets_of.get(name, ()))}
+        assigned = {name: [c for c in codes if c in visible] for name, codes in assigned.items()}
+        assigned = {name: codes for name, codes in assigned.items() if codes}
+    areas = rollup_by_area(cov, parents)
+    coordinators = rollup_by_coordinator(cov, assigned)
+    if visible is not None:
+        streets = set(db.session.scalars(sa.select(Area.code).where(Area.level == "street")))
+        if hidden is None:
+            hidden = streets - scope.street_codes(user)
+        shown = _with_ancestors(visible, parents) - _with_ancestors(hidden, parents)
+        areas = {code: row for code, row in areas.items() if code in shown}
     return {"areas": areas, "coordinators": coordinators}
 
 
@@ -290,5 +292,14 @@ def compare_counts(round_id: int, compare_id: int, streets: frozenset[str] | Non
         code: str | None = street
         while code is not None and code != "None":
             out[code] = out.get(code, 0) + int(count)
+            code = parents.get(code)
+    return out
+
+
+def _with_ancestors(codes: set[str] | frozenset[str], parents: dict[str, str | None]) -> set[str]:
+    out: set[str] = set()
+    for code in codes:
+        while code is not None and code not in out:
+            out.add(code)
             code = parents.get(code)
     return out

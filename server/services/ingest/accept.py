@@ -34,8 +34,8 @@ from forms.instance import InstanceError, InstanceSchema, instance_schema, parse
 from forms.instance import parse_instance as read_and_root
 from forms.xform_info import JR, parse_xform, primary_instance_root
 from server.extensions import db
-from server.models import Form, FormVersion, Submission, User
-from server.services import storage
+from server.models import Form, FormVersion, Role, Submission, User
+from server.services import scope, storage
 from server.services.forms.lifecycle import accepts_submissions
 from server.services.ingest.batch import (
     CommitterConnection,
@@ -283,7 +283,8 @@ def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
     lat, lon, _alt, accuracy = scan.point or (None, None, None, None)
     pending = Pending(instance_id, deprecated_id, fv_id, user.id if user is not None else None,
                       digest, xml, lon, lat, accuracy, tuple(scan.expected), files,
-                      frozenset(dirs), draft is not None)
+                      frozenset(dirs), draft is not None,
+                      _editable(user) if deprecated_id else frozenset())
     if db.session().in_transaction():  # end this thread's transaction: the committer writes
         db.session.commit()
     outcome = _commit(pending)
@@ -291,6 +292,21 @@ def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
         NEW_SUBMISSION.set()
     return IngestResult(outcome.status, outcome.message, outcome.submission_id,
                         list(outcome.stored))
+
+
+def _editable(user: User | Any | None) -> frozenset[int] | None:
+    """Whose submissions `user` may edit besides their own (review edits): a supervisor those
+    of the people in their areas, an admin anyone's (None); a coordinator those of anyone who
+    left and handed their work to them (辞职替补)."""
+    if isinstance(user, User) and user.active:
+        if user.role == Role.ADMIN.value:
+            return None
+        if user.role == Role.SUPERVISOR.value:
+            return frozenset(db.session.scalars(scope.team(user)))
+    user_id = getattr(user, "id", None)  # a User, or a device token's submitter
+    if user_id is None:
+        return frozenset()
+    return frozenset(db.session.scalars(sa.select(User.id).where(User.successor_id == user_id)))
 
 
 def _commit(pending: Pending) -> Outcome:

@@ -4,9 +4,10 @@ Each item arrives parsed and validated by its request thread (server.services.in
 its attachment files already written and fsynced (their directories are fsynced here, once per
 batch, before the commit). One transaction then decides every item against the stored rows and
 the items before it in the same batch — new (201), same bytes again (201, attachments
-completed), different bytes (409), edit of an already-replaced version (409) — and inserts the
-rows, the raw XML (table submission_blobs) and the attachment rows. Its commit is the single
-durable flush for the whole batch (SQLite WAL with synchronous=FULL, or PostgreSQL).
+completed), different bytes (409), edit of someone else's submission (403), edit of an
+already-replaced version (409) — and inserts the rows, the raw XML (table submission_blobs) and
+the attachment rows. Its commit is the single durable flush for the whole batch (SQLite WAL
+with synchronous=FULL, or PostgreSQL).
 
 On SQLite the transaction starts with BEGIN IMMEDIATE, so the checks and the writes see the
 same database and the checks are authoritative. On PostgreSQL another web worker's committer
@@ -66,6 +67,9 @@ class Pending:
     files: tuple[StoredFile, ...] = ()
     dirs: frozenset[Path] = frozenset()
     draft: bool = False  # a test submission sent through a draft's test link
+    # Whose submissions this one may replace as an edit besides its submitter's own: those
+    # ids (a supervisor's area), or None for anyone's (an admin). Default: nobody else's.
+    editable: frozenset[int] | None = frozenset()
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class _Sub:
     item: Pending | None = None
     present_changed: bool = False
     draft: bool = False
+    submitter_id: int | None = None
 
     @property
     def present(self) -> int:
@@ -123,6 +128,20 @@ def _replaced(instance_id: str, by: str | None) -> IngestError:
     return IngestError("Submission {instance_id} was already replaced by an edit ({by}): edit "
                        "the newest version instead.", status=409, code="conflict",
                        instance_id=instance_id, by=by)
+
+
+def _may_edit(item: Pending, old: _Sub) -> bool:
+    """An edit comes from the original's submitter, or from a supervisor/admin over them."""
+    return (old.submitter_id == item.submitter_id or item.editable is None
+            or old.submitter_id in item.editable)
+
+
+def not_yours(instance_id: str) -> IngestError:
+    return IngestError(
+        "Submission {instance_id} was sent by someone else: only its sender, or a supervisor "
+        "of their area, may edit it. Nothing was changed.",
+        status=403, code="forbidden", instance_id=instance_id,
+    )
 
 
 def conflict(instance_id: str) -> IngestError:
@@ -223,11 +242,11 @@ def _load(conn: Connection, items: list[Pending]) -> tuple[dict[str, _Sub], dict
     known: dict[str, _Sub] = {}
     replaced_by: dict[str, str] = {}
     query = sa.select(SUBS.c.id, SUBS.c.instance_id, SUBS.c.xml_sha256, SUBS.c.superseded,
-                      SUBS.c.deprecated_id, SUBS.c.draft).where(where)
+                      SUBS.c.deprecated_id, SUBS.c.draft, SUBS.c.submitter_id).where(where)
     for row in conn.execute(query):
         if row.instance_id in ids:
             known[row.instance_id] = _Sub(row.id, row.xml_sha256, bool(row.superseded),
-                                          draft=bool(row.draft))
+                                          draft=bool(row.draft), submitter_id=row.submitter_id)
         if row.deprecated_id in deps:
             replaced_by[row.deprecated_id] = row.instance_id
     with_files = {i.instance_id for i in items if i.files}
@@ -285,6 +304,9 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
             if old is not None and old.draft != item.draft:
                 answers.append(_crossing(dep))
                 continue
+            if old is not None and not _may_edit(item, old):  # before saying anything of it
+                answers.append(not_yours(dep))
+                continue
             if (old is not None and old.superseded) or dep in replaced_by:
                 answers.append(_replaced(dep, replaced_by.get(dep)))
                 continue
@@ -294,7 +316,7 @@ def _write(conn: Connection, items: list[Pending]) -> list[Outcome | Exception]:
                     superseded.add(old.id)
             replaced_by[dep] = item.instance_id
         sub = _Sub(None, item.digest, False, {n: _Att(None, n) for n in item.expected}, item,
-                   draft=item.draft)
+                   draft=item.draft, submitter_id=item.submitter_id)
         stored = _attach(sub, item.files)
         known[item.instance_id] = sub
         created.append(sub)

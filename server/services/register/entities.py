@@ -12,7 +12,11 @@ ODK leaves them to the server):
 - An update of an entity the server does not know creates it; for buildings that is normal
   (the phone picked an imported footprint, whose entity id is the building code), for other
   lists it is flagged as a conflict.
-- Processing one submission twice changes nothing (its EntityVersions are looked up first).
+- Processing one submission twice changes nothing (its EntityVersions and held registrations
+  are looked up first).
+- A change of an existing person that would move them out of another area, or change who they
+  are, is held for review instead (server.services.register.residence `hold_reason`;
+  decisions in server.services.register.review).
 
 Entity lists go back to phones as CSV form media: server.services.forms.entity_lists.
 """
@@ -33,12 +37,23 @@ from forms.instance import (
     read_instance,
 )
 from server.extensions import db
-from server.models import Area, Building, Entity, EntityVersion, FormVersion, Submission, User
+from server.models import (
+    Area,
+    Building,
+    Entity,
+    EntityVersion,
+    FormVersion,
+    RegisterConflict,
+    Submission,
+    User,
+)
 from server.models._types import utcnow
 from server.services import scope
 from server.services.register import residence as register
 
 _SCHEMAS: dict[tuple[int, str], InstanceSchema] = {}
+#: The flag a person carries while a registration of them waits for a supervisor.
+HELD_NOTE = "registration held for review"
 
 
 def key(entity_id: str | None) -> str:
@@ -61,10 +76,11 @@ def _schema(version: FormVersion) -> InstanceSchema:
 
 def apply_submission(submission: Submission, xml: bytes) -> None:
     """Apply the submission's entity actions (the pipeline's "entities" step)."""
-    applied = db.session.scalar(
-        sa.select(EntityVersion.id).where(EntityVersion.submission_id == submission.id).limit(1)
-    )
-    if applied is not None:
+    applied = db.session.scalar(sa.select(
+        sa.exists().where(EntityVersion.submission_id == submission.id)
+        | sa.exists().where(RegisterConflict.submission_id == submission.id)
+    ))
+    if applied:
         return
     info = read_instance(xml, _schema(submission.form_version))
     apply_instance(info, submission)
@@ -75,6 +91,10 @@ def apply_instance(info: InstanceInfo, submission: Submission) -> list[Entity]:
     actions = [a for a in info.entities if a.action is not None and key(a.id)]
     actions.sort(key=lambda a: a.path.count("/"))
     prior = _prior_submission_id(submission)
+    if prior is not None:  # an edit replaces what its original left waiting for review
+        db.session.execute(sa.update(RegisterConflict).where(
+            RegisterConflict.submission_id == prior, RegisterConflict.state == "open",
+        ).values(state="superseded"))
     return [apply_action(a, submission, prior) for a in actions]
 
 
@@ -91,16 +111,21 @@ def get_entity(uuid: str) -> Entity | None:
     return db.session.scalar(sa.select(Entity).where(Entity.uuid == key(uuid)))
 
 
-def apply_action(action: EntityAction, submission: Submission, prior: int | None = None) -> Entity:
+def apply_action(action: EntityAction, submission: Submission | None, prior: int | None = None,
+                 *, approved: Entity | None = None) -> Entity:
+    """Create or update the entity the action names; `approved` is a person a supervisor
+    let this (held) action change."""
     uuid = key(action.id)
     props = {k: v for k, v in action.properties.items()}
-    entity = get_entity(uuid)
+    entity = approved or get_entity(uuid)
     if entity is None and action.dataset == "buildings":
         entity = _entity_of_building(uuid)  # a field building, named by its readable code
-    redirected = False
+    redirected = approved is not None
     if action.dataset == "persons" and entity is None:
         entity = register.person_by_id_number(props.get("id_number", ""))
         redirected = entity is not None
+    if approved is None and _held(action, entity, props, submission, prior):
+        return entity
     conflicts: list[str] = []
     if entity is None:
         if action.action == "update" and not _is_building_code(action.dataset, uuid):
@@ -135,11 +160,45 @@ def apply_action(action: EntityAction, submission: Submission, prior: int | None
             base_version=action.base_version,
             label=entity.label,
             properties=new,
-            submission_id=submission.id,
+            submission_id=submission.id if submission is not None else None,
         )
     )
     db.session.flush()
     return entity
+
+
+def _held(action: EntityAction, entity: Entity | None, props: dict[str, str],
+          submission: Submission | None, prior: int | None) -> bool:
+    """Hold a change of an existing person for review (residence.hold_reason); True if held."""
+    if entity is None or submission is None or entity.dataset != "persons":
+        return False
+    last_by = entity.versions[-1].submission_id if entity.versions else None
+    is_edit = prior is not None and last_by == prior
+    reason = register.hold_reason(entity, props, scope.street_ids(submission.submitter),
+                                  is_edit)
+    if reason is None:
+        return False
+    uuid = key(action.id)[:64]
+    exists = sa.select(RegisterConflict.id).where(
+        RegisterConflict.submission_id == submission.id, RegisterConflict.uuid == uuid)
+    if db.session.scalar(exists) is None:
+        db.session.add(RegisterConflict(
+            entity=entity, submission_id=submission.id, submitter_id=submission.submitter_id,
+            uuid=uuid, label=(action.label or "")[:512], base_version=action.base_version,
+            properties=props, reason=reason[:256]))
+        if HELD_NOTE not in (entity.conflict or ""):
+            entity.conflict = "; ".join(filter(None, [HELD_NOTE, entity.conflict]))[:256]
+        db.session.flush()
+    return True
+
+
+def apply_held(conflict: RegisterConflict) -> Entity:
+    """Apply a held registration as it was submitted (a supervisor accepted it)."""
+    submission = (db.session.get(Submission, conflict.submission_id)
+                  if conflict.submission_id is not None else None)
+    action = EntityAction("persons", conflict.uuid, "update", conflict.base_version,
+                          conflict.label, dict(conflict.properties or {}))
+    return apply_action(action, submission, approved=conflict.entity)
 
 
 # Which property identifies a record of a list in the real world.

@@ -14,6 +14,10 @@ person entity (server.services.register.entities):
   still recorded (the newest submission wins) and the record is flagged for review.
 - The departure form sets status `departed` with its date (deregistered on departure). A
   departed person registered again becomes `resident`; the departure stays in the history.
+- Whoever knows an ID number must not take the person over: a change of a person whose street
+  is outside the submitter's areas, or one that changes who the person is (IDENTITY_FIELDS), is
+  held for a supervisor of the person's area (`hold_reason`, server.services.register.review)
+  and reveals nothing of the record to the submitter meanwhile.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from server.models import Entity, Submission
 
 RESIDENT, DEPARTED = "resident", "departed"
 DEPARTURE_FIELDS = ("departure_date", "destination", "departure_reason", "departed_on")
+#: Properties that say who a person is; a change of any of them waits for a supervisor.
+IDENTITY_FIELDS = ("full_name", "id_number", "sex", "birth_date")
 
 
 def normalise_id(text: str) -> str:
@@ -53,8 +59,30 @@ def person_by_id_number(id_number: str) -> Entity | None:
     )
 
 
+def hold_reason(person: Entity, incoming: dict[str, Any], streets: frozenset[int] | None,
+                is_edit: bool = False) -> str | None:
+    """Why a submission's change of an existing person must wait for review, or None.
+
+    `streets` are the submitter's (server.services.scope; None: everywhere). An edit of the
+    submission that last wrote the person may correct their identity, not move them.
+    """
+    if streets is not None and person.area_id not in streets:
+        return "registered from outside the person's area"
+    if is_edit:
+        return None
+    old = person.properties or {}
+    changed = [name for name in IDENTITY_FIELDS if _differs(old.get(name), incoming.get(name),
+                                                            name)]
+    return f"would change {', '.join(changed)}" if changed else None
+
+
+def _differs(old: Any, new: Any, name: str) -> bool:
+    clean = normalise_id if name == "id_number" else (lambda t: "".join(str(t).split()))
+    return bool(old) and bool(new) and clean(old) != clean(new)
+
+
 def apply_person_rules(
-    old: dict[str, Any], new: dict[str, Any], submission: Submission
+    old: dict[str, Any], new: dict[str, Any], submission: Submission | None
 ) -> str | None:
     """Adjust a person's new properties in place; return a conflict note for review, if any."""
     notes = []
@@ -62,8 +90,8 @@ def apply_person_rules(
         new["id_number"] = normalise_id(new["id_number"])
         if not validate_resident_id(new["id_number"]):
             notes.append(f"ID number {new['id_number'][:3]}… fails the GB 11643 check")
-    received = (localtime.local_date(submission.received_at).isoformat()
-                if submission.received_at else "")
+    when = submission.received_at if submission is not None else None
+    received = localtime.local_date(when).isoformat() if when else ""
     status = new.get("status") or RESIDENT
     if status == DEPARTED:
         if old.get("status") != DEPARTED or "departed_on" not in old:
