@@ -12,6 +12,7 @@ from gis.states import STATES
 from server.access import allow
 from server.api import bp, document
 from server.models import Role
+from server.params import int_arg
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
@@ -114,10 +115,7 @@ def coverage_stats():
 @allow(Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN)
 @document("One building: state, households, visits (distance, flags) and photos.")
 def coverage_building(building_id: int):
-    rnd = request.args.get("round", "").strip()
-    detail = coverage_query.building_detail(
-        building_id, current_user, int(rnd) if rnd.isdigit() else None
-    )
+    detail = coverage_query.building_detail(building_id, current_user, int_arg("round"))
     if detail is None:
         abort(404, f"no building {building_id} in your areas")
     return jsonify(detail)

@@ -16,6 +16,7 @@ from server.access import allow
 from server.api import bp, document
 from server.extensions import db
 from server.models import Entity, Role
+from server.params import int_arg
 from server.services import privacy
 from server.services.register import entities
 from server.services.register import residence as register
@@ -64,11 +65,8 @@ def _audit_if_shown(shown: bool, **detail: Any) -> None:
 @document("Entities of a list (buildings, households, persons) in the caller's areas; "
           "?conflicts=1 lists only those flagged for review.")
 def list_entities(dataset: str):
-    try:
-        limit = min(max(int(request.args.get("limit", 200)), 1), 1000)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        abort(400, description="limit and offset must be integers")
+    limit = min(max(int_arg("limit", 200), 1), 1000)
+    offset = max(int_arg("offset", 0), 0)
     rows = entities.query_entities(dataset, current_user,
                                    conflicts_only=request.args.get("conflicts") == "1",
                                    limit=limit, offset=offset)

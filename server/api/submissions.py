@@ -10,6 +10,7 @@ from server.access import allow
 from server.api import bp, document
 from server.extensions import db
 from server.models import Role
+from server.params import int_arg
 from server.services import privacy
 from server.services.submissions import exports as sx
 
@@ -35,8 +36,8 @@ def _summary(sub) -> dict:
                       {"name": "offset", "in": "query", "schema": {"type": "integer"}}])
 def submissions_list():
     q = sx.query(current_user, sx.Filters.from_args(request.args))
-    limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
-    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    limit = min(max(int_arg("limit", 100) or 100, 1), 1000)
+    offset = max(int_arg("offset", 0), 0)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
     subs = db.session.scalars(q.limit(limit).offset(offset)).all()
     return jsonify(total=total, limit=limit, offset=offset, items=[_summary(s) for s in subs])

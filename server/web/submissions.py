@@ -21,6 +21,7 @@ from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Form, Role
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
+from server.params import MAX_SQL_INT, int_arg
 from server.services import scope
 from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
@@ -36,7 +37,7 @@ PAGE = 50
 @allow(*VIEWERS)
 def index():
     filters = sx.Filters.from_args(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = max(int_arg("page", 1, maximum=MAX_SQL_INT // PAGE), 1)
     q = sx.query(current_user, filters)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
     subs = db.session.scalars(q.limit(PAGE).offset((page - 1) * PAGE)).all()
