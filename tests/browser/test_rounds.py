@@ -33,7 +33,7 @@ def _township(instance) -> dict:
     from server import create_app
     from server.extensions import db
     from server.models import Building, Form, FormVersion
-    from server.services import users
+    from server.services import device_links, users
     from server.services.forms import lifecycle
     from tests.support.rounds import build_township
 
@@ -44,12 +44,13 @@ def _township(instance) -> dict:
         coordinator, _ = users.create_user("xieguan", "coordinator", area_codes=["T01-01"],
                                            password=PASSWORD)
         lifecycle.publish_township()
+        token = device_links.create(coordinator, device_links.COLLECT)
         db.session.commit()
         version = db.session.scalar(
             sa.select(FormVersion.version).join(Form).where(Form.xml_form_id == "household",
                                                             FormVersion.state == "published"))
         b = db.session.scalar(sa.select(Building).where(Building.code == "A1"))
-        out = {"token": coordinator.device_token, "version": version, "lon": b.lon,
+        out = {"token": token, "version": version, "lon": b.lon,
                "lat": b.lat}
         db.session.remove()
         db.engine.dispose()

@@ -215,7 +215,7 @@ def _held(page: str) -> str:
 ])
 def test_page_offers_the_two_ways_on_without_a_second_upload(areas, client, login, choice,
                                                               streets):
-    login("supervisor")
+    login("supervisor", areas=["Z"])
     r = _post(client, {"kind": "buildings", "skip_invalid": "1"}, NEW_STREETS)
     page = r.get_data(as_text=True)
     assert r.status_code == 400 and 'id="unknown-streets"' in page
@@ -246,7 +246,7 @@ def test_page_refusals_are_clear(areas, client, login):
 
 
 def test_page_skip_invalid_and_reimport_report(areas, client, login):
-    login("supervisor")
+    login("supervisor", areas=["Z"])
     text = fc(({"code": "P1"}, box(*H1)), ({"code": "P2"}, None))
     r = _post(client, {"kind": "buildings", "skip_invalid": "1"}, text)
     page = r.get_data(as_text=True)

@@ -20,7 +20,7 @@ def test_register_on_postgresql(tmp_path, postgres_url):
 
     from server.extensions import db
     from server.models import Area, Building, Role
-    from server.services import users
+    from server.services import device_links, users
     from server.services.forms import entity_lists
     from server.services.forms import lifecycle as service
     from server.services.processing.pipeline import process_pending
@@ -44,6 +44,7 @@ def test_register_on_postgresql(tmp_path, postgres_url):
             coordinator, _ = users.create_user("c", Role.COORDINATOR, area_codes=["T-1"],
                                                password=PASSWORD)
             users.create_user("d", Role.DESIGNER, password=PASSWORD)
+            token = device_links.create(coordinator, device_links.COLLECT)
             db.session.commit()
             client = app.test_client()
             client.post("/login", data={"username": "d", "password": PASSWORD})
@@ -53,7 +54,7 @@ def test_register_on_postgresql(tmp_path, postgres_url):
             assert r.status_code == 201, r.json
             xform = service.find_version("household", None).xform
             h1, h2, p1 = (str(uuidlib.uuid4()) for _ in range(3))
-            base = f"/o/{coordinator.device_token}/submission"
+            base = f"/o/{token}/submission"
             for xml in (
                 build_instance(xform, household(h1, "BT-1", "T-1", [person(p1, ZHANG, h1)])),
                 build_instance(xform, household(h2, "BT-2", "T-2", [
