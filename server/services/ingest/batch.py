@@ -9,11 +9,10 @@ already-replaced version (409) — and inserts the rows, the raw XML (table subm
 the attachment rows. Its commit is the single durable flush for the whole batch (SQLite WAL
 with synchronous=FULL, or PostgreSQL).
 
-On SQLite the transaction starts with BEGIN IMMEDIATE, so the checks and the writes see the
-same database and the checks are authoritative. On PostgreSQL another web worker's committer
-may insert the same instanceID between check and insert; the unique constraints then refuse
-the batch, which is replayed item by item, each in its own SAVEPOINT and re-checked (a losing
-item becomes a resubmission or a 409), so one item never aborts the others.
+On SQLite the transaction starts with BEGIN IMMEDIATE: the checks and the writes see the same
+database. On PostgreSQL another worker's committer may insert the same instanceID between check
+and insert; the unique constraints then refuse the batch, which is replayed item by item, each
+in its own SAVEPOINT and re-checked (a loser becomes a resubmission or a 409).
 """
 
 from __future__ import annotations
