@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from gis.states import BY_KEY, STATES
-from tests.support.browser import ARTIFACTS, PHONE
+from tests.support.browser import ARTIFACTS, PAINTED, PHONE
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 860}
@@ -65,15 +65,6 @@ RENDERED = """() => {
 
 TILE_URL = """() =>
   window.doorstepCoverageMap.getLayers().getArray().at(-1).getSource().getUrls()[0]"""
-
-PAINTED = """() => {
-  let n = 0;
-  for (const c of document.querySelectorAll('#coverage-map canvas')) {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
-  }
-  return n;
-}"""
 
 
 SWATCHES = """(sel) => [...document.querySelectorAll(sel)].map(

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import ARTIFACTS, PHONE
+from tests.support.browser import ARTIFACTS, PAINTED, PHONE
 from tests.support.coverage_scenario import instance_xml
 from tests.support.liveserver import post
 
@@ -160,15 +160,6 @@ def _demo_log_in(page: Page, url: str, user: str, passwords: dict, next_url: str
     page.fill("input[name=password]", passwords[user])
     page.click("button[type=submit]")
 
-
-PAINTED = """() => {
-  let n = 0;
-  for (const c of document.querySelectorAll('#coverage-map canvas')) {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
-  }
-  return n;
-}"""
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

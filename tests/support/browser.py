@@ -78,3 +78,13 @@ class Server:
         if self.log:
             self.log.close()
             self.log = None
+
+#: Script counting painted pixels of the coverage map (more than 0: footprints are drawn).
+PAINTED = """() => {
+  let n = 0;
+  for (const c of document.querySelectorAll('#coverage-map canvas')) {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
+  }
+  return n;
+}"""

@@ -255,8 +255,7 @@ def rollups(round_id: int, user: User | None = None,
     round's streets) leaves the other streets' buildings out of every count."""
     cov = _within(stored_coverage(round_id), within)
     parents = area_parents()
-    visible = scope.street_codes(user)
-    hidden = set() if visible is None else None  # streets out of the user's scope
+    in_scope = visible = scope.street_codes(user)
     if within is not None:
         visible = within if visible is None else visible & within
     assigned = scope.coordinator_streets()
@@ -267,8 +266,7 @@ def rollups(round_id: int, user: User | None = None,
     coordinators = rollup_by_coordinator(cov, assigned)
     if visible is not None:
         streets = set(db.session.scalars(sa.select(Area.code).where(Area.level == "street")))
-        if hidden is None:
-            hidden = streets - scope.street_codes(user)
+        hidden = set() if in_scope is None else streets - in_scope  # out of the user's scope
         shown = _with_ancestors(visible, parents) - _with_ancestors(hidden, parents)
         areas = {code: row for code, row in areas.items() if code in shown}
     return {"areas": areas, "coordinators": coordinators}
