@@ -10,7 +10,6 @@ from server.access import allow
 from server.api import bp, document
 from server.models import Role, Round
 from server.services.coverage import rederive, round_plans, rounds
-from server.services.coverage.round_plans import RoundError
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 _BODY = {
@@ -80,10 +79,7 @@ def rounds_list():
 @document("Create a round; its visits and coverage are re-derived in the background (`job`).",
           requestBody=_BODY, responses={"201": {"description": "the round"}, **_ERRORS})
 def round_create():
-    try:
-        r, _ = round_plans.create_round(current_user, _body())
-    except RoundError as err:
-        abort(400, str(err))
+    r, _ = round_plans.create_round(current_user, _body())  # RoundError: 400 via the handler
     return jsonify(_round(r)), 201
 
 
@@ -100,10 +96,7 @@ def round_detail(round_id: int):
           requestBody=_BODY, responses=_ERRORS)
 def round_edit(round_id: int):
     _visible(round_id)
-    try:
-        r, _ = round_plans.edit_round(current_user, round_id, _body())
-    except RoundError as err:
-        abort(400, str(err))
+    r, _ = round_plans.edit_round(current_user, round_id, _body())  # RoundError: 400
     return jsonify(_round(r))
 
 
@@ -113,8 +106,5 @@ def round_edit(round_id: int):
           responses=_ERRORS)
 def round_close(round_id: int):
     _visible(round_id)
-    try:
-        r, _ = round_plans.close_round(current_user, round_id)
-    except RoundError as err:
-        abort(400, str(err))
+    r, _ = round_plans.close_round(current_user, round_id)  # RoundError: 400 via the handler
     return jsonify(_round(r))

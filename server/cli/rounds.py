@@ -74,12 +74,10 @@ def _follow(job_id: int) -> None:
 
 
 def _do(action) -> None:
-    from server.services.coverage.round_plans import RoundError
+    from server.cli.errors import service_errors
 
-    try:
+    with service_errors():
         r, job = action()
-    except RoundError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(_line(r))
     _follow(job.id)
 

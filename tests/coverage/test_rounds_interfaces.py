@@ -117,7 +117,8 @@ def test_the_api_creates_edits_and_closes(client, login, town):
     listed = client.get("/api/v1/rounds").json
     assert listed["rounds"][0]["job"]["moved"] == 3
     assert listed["outside"] == {"count": 3, "first": "2026-03-03", "last": "2026-04-04"}
-    overlap = client.post("/api/v1/rounds", json={**MARCH, "name": "x", "areas": ["T01-02"]})
+    overlap = client.post("/api/v1/rounds?lang=en",
+                          json={**MARCH, "name": "x", "areas": ["T01-02"]})
     assert overlap.status_code == 400
     assert "Overlaps round «三月»" in overlap.json["message"]
     assert client.post("/api/v1/rounds", data="not json").status_code == 400
