@@ -43,11 +43,7 @@ def create_user(
     password = password or generate_password()
     user = User(username=username, role=role.value, display_name=display_name or username)
     user.set_password(password)
-    for code in area_codes or []:
-        area = db.session.scalar(sa.select(Area).where(Area.code == code))
-        if area is None:
-            raise UserError("unknown area code {area!r}", area=code)
-        user.assignments.append(Assignment(area=area))
+    user.assignments.extend(Assignment(area=area) for area in _areas_by_code(area_codes or []))
     db.session.add(user)
     return user, password
 
@@ -70,17 +66,22 @@ def end_sessions(user: User) -> None:
 
 def set_areas(user: User, area_codes: list[str]) -> None:
     """Replace a user's assigned areas; unknown codes are refused before anything changes."""
-    codes = [c.strip() for c in area_codes if c.strip()]
+    areas = _areas_by_code(area_codes)
+    user.assignments.clear()
+    db.session.flush()
+    user.assignments.extend(Assignment(area=area) for area in areas)
+
+
+def _areas_by_code(area_codes: list[str]) -> list[Area]:
+    """Codes as people type them ("XY01-01, XY01-02"): trimmed, each once, all known."""
+    codes = list(dict.fromkeys(c.strip() for c in area_codes if c.strip()))
     found = {
         a.code: a for a in db.session.scalars(sa.select(Area).where(Area.code.in_(codes)))
     }
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise UserError("unknown area code {area!r}", area=unknown[0])
-    user.assignments.clear()
-    db.session.flush()
-    for code in dict.fromkeys(codes):
-        user.assignments.append(Assignment(area=found[code]))
+    return [found[code] for code in codes]
 
 
 def set_active(user: User, active: bool) -> None:

@@ -15,12 +15,13 @@ def _user(username: str) -> User:
     return db.session.scalar(sa.select(User).where(User.username == username))
 
 
-def test_create_user_shows_password_once_and_audits(client, login, area_tree):
+@pytest.mark.parametrize("typed", ["T01-01，T01-02", "T01-01, T01-02", " T01-01 ,T01-02,T01-01"])
+def test_create_user_shows_password_once_and_audits(client, login, area_tree, typed):
     admin = login(Role.ADMIN)
     response = client.post(
         "/admin/users?lang=en",
         data={"username": "wang", "display_name": "王", "role": "coordinator",
-              "areas": "T01-01，T01-02"},
+              "areas": typed},  # as the placeholder shows them, or with a Chinese comma
         follow_redirects=True,
     )
     page = response.get_data(as_text=True)
