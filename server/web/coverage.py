@@ -180,7 +180,7 @@ def export_unvisited(fmt: str):
     name = f"unvisited-{who}-round{f.round.id}.{fmt}"
     if f.compare is not None:
         name = f"unvisited-{who}-round{f.round.id}-visited-in-round{f.compare.id}.{fmt}"
-    resp = Response(data, mimetype=coverage_exports.MIME[fmt])
+    resp = Response(data, content_type=coverage_exports.MIME[fmt])
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return resp
 

@@ -148,7 +148,9 @@ def test_exports_of_unvisited_buildings(client, login, scenario) -> None:
         )
     )
     assert [r["code"] for r in rows] == ["B08"]
-    everyone = client.get("/coverage/unvisited.csv").data.decode("utf-8-sig")
+    response = client.get("/coverage/unvisited.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset once
+    everyone = response.data.decode("utf-8-sig")
     codes = [r["code"] for r in csv.DictReader(io.StringIO(everyone))]
     assert sorted(codes) == ["B08", "B11", "B14", "B16", "B17"]
     from openpyxl import load_workbook
