@@ -6,6 +6,7 @@ import pytest
 
 from server.models import Role
 from server.services.forms import lifecycle as service
+from tests.support.township import TOWNSHIP_FORMS, township_file
 
 
 @pytest.fixture
@@ -31,3 +32,10 @@ def test_settings_csv_follows_the_configuration(app, rental, configured, served)
     version, user = rental
     app.config["MIN_FLOOR_AREA_PER_TENANT_M2"] = configured
     assert _settings(version, user) == f"key,value\nmin_floor_area_per_tenant_m2,{served}\n"
+
+
+@pytest.mark.parametrize("name", TOWNSHIP_FORMS)
+def test_publishing_a_township_form_warns_of_no_generated_file(app, name):
+    """The server writes settings.csv and the entity lists itself: no 'not uploaded' warning."""
+    result = service.upload(township_file(name).read_bytes(), f"{name}.xlsx", None)
+    assert result.warnings == []

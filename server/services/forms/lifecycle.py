@@ -30,7 +30,8 @@ from server.services.errors import ServiceError
 from server.services.forms import draft_testing, entity_lists
 
 #: Entity lists the server renders for every user (see server.services.register.entities).
-GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv")
+# Files the server makes for each phone (entity lists, settings): never uploaded, never missing.
+GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv", "settings.csv")
 DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 
 
