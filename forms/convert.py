@@ -100,8 +100,28 @@ def convert_xlsform(
     except FormError:
         raise
     except Exception as err:  # pyxform raises TypeError/KeyError on odd files
-        raise from_pyxform(err) from err
+        error = from_pyxform(err)
+        if error.code == "DS110" and error.row is None:
+            error = _with_type_row(error, Definition(io.BytesIO(data), ft, stem))
+        raise error from err
     return _build(result.xform, list(result.warnings), result.itemsets)
+
+
+def _with_type_row(error: FormError, definition: Any) -> FormError:
+    """pyxform names an unknown question type without its row: find the row on the survey
+    sheet, so the designer is sent to the cell ("Sheet 'survey', row 7")."""
+    from pyxform.xls2json_backends import definition_to_dict  # (pyxform is imported lazily)
+
+    try:
+        rows = definition_to_dict(definition, file_type=definition.file_type.value).survey or []
+    except Exception:  # the file already failed once; keep pyxform's message as it is
+        return error
+    qtype = error.context.get("qtype")
+    for index, row in enumerate(rows):
+        if str(row.get("type", "")).strip() == qtype:
+            context = {**error.context, "sheet": "survey", "row": index + 2}  # 1 = headers
+            return FormError(error.code, context, error.pyxform_message)
+    return error
 
 
 def _build(xform: str, warnings: list[str], itemsets: str | None) -> ConvertedForm:

@@ -114,10 +114,11 @@ CASES = [
         """
 | survey |
 | | type | name | label |
-| | foo_bar | q | Q |
+| | text | name | Name |
+| | integr | age | Age |
 """,
         "DS110",
-        None,
+        3,  # pyxform names no row: the survey sheet is searched for the type
         id="unknown-type",
     ),
     pytest.param(
