@@ -10,8 +10,8 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Entity, Role
-from server.services import audit, privacy
-from server.services.register import entities, review
+from server.services import audit, choice_labels, privacy
+from server.services.register import entities, people, review
 from server.services.register import residence as register
 from server.web.home import add_home_link
 
@@ -24,6 +24,28 @@ SHOWN_FIELDS = ("full_name", "id_number", "sex", "birth_date", "phone", "househo
 #: English keys (translated when shown) for the refusals of a decision.
 def _shown(value: object, name: str, unmasked: bool) -> object:
     return privacy.shown_value(name, value, unmasked)
+
+
+#: Properties that name another record by its UUID; shown by that record's label.
+REFERENCES = ("household", "moved_from")
+
+
+def _in_words(dataset: str, unmasked: bool, records: list):
+    """A cell as people read it: masked where the role may not see it, a household by its
+    address, a choice by its label."""
+    words = choice_labels.DatasetWords(dataset)
+    named = people.by_uuid([(props or {}).get(name) for e in records
+                            for props in (e.properties, *(v.properties for v in e.versions))
+                            for name in REFERENCES])
+
+    def shown(value: object, name: str, _unmasked: bool = unmasked) -> object:
+        if privacy.is_personal_field(name):
+            return privacy.shown_value(name, value, unmasked)
+        if name in REFERENCES and isinstance(value, str):
+            return named[value].label if value in named else _("(not in the register)")
+        return words(name, value)
+
+    return shown
 
 
 @bp.route("/")
@@ -43,9 +65,11 @@ def index():
     if unmasked and dataset == "persons" and rows:
         privacy.audit_unmasked("personal_data.view", current_user, object_type="register",
                                object_id=dataset, count=len(rows), query=q)
+    counts = people.current_counts(rows) if dataset == "households" else {}
     return render_template("register/index.html", rows=rows, dataset=dataset, q=q,
-                           conflicts=conflicts, unmasked=unmasked, shown=_shown,
-                           datasets=DATASETS)
+                           conflicts=conflicts, unmasked=unmasked,
+                           shown=_in_words(dataset, unmasked, rows), datasets=DATASETS,
+                           counts=counts)
 
 
 @bp.route("/<dataset>/<uuid>")
@@ -60,8 +84,22 @@ def detail(dataset: str, uuid: str):
         privacy.audit_unmasked("personal_data.view", current_user, object_type="entity",
                                object_id=entity.uuid)
     residences = register.residence_history(entity) if dataset == "persons" else []
-    return render_template("register/detail.html", entity=entity, residences=residences,
-                           unmasked=unmasked, shown=_shown)
+    residents = people.residents(entity) if dataset == "households" else people.Residents()
+    households = people.households_of(entity) if dataset == "buildings" else []
+    building = people.building_of(entity) if dataset == "households" else None
+    visible = [e for e in (*residents.current, *residents.former, *households)
+               if entities.visible_to(e, current_user)]
+    if unmasked and dataset == "households" and visible and not households:
+        privacy.audit_unmasked("personal_data.view", current_user, object_type="household",
+                               object_id=entity.uuid, count=len(visible))
+    named = people.by_uuid([r["household"] for r in residences]
+                           + [(entity.properties or {}).get("household")])
+    return render_template(
+        "register/detail.html", entity=entity, residences=residences, unmasked=unmasked,
+        shown=_in_words(dataset, unmasked, [entity]),
+        person_words=_in_words("persons", unmasked, []), residents=residents,
+        households=households, building=building, visible=visible, named=named,
+        counts=people.current_counts(households))
 
 
 @bp.route("/conflicts")
