@@ -82,6 +82,22 @@ def shown(value: Any, labels: dict[str, dict[str, str]] | None, *, name: str = "
     return word(value)
 
 
+def record_in_words(record: Any, version: FormVersion) -> Any:
+    """A flattened submission (server.services.submissions.exports.Record) with every select
+    answer in words, for the submission page; exports for data keep the raw values."""
+    labels = for_version(version)
+    root = next(iter(labels), "/data/").split("/")[1]
+
+    def words(row: dict[str, str], prefix: str) -> dict[str, Any]:
+        return {k: v if k in ("key", "parent_key") else
+                shown(v, labels.get(f"{prefix}/{k}"), name=k.rsplit("/", 1)[-1])
+                for k, v in row.items()}
+
+    return type(record)(words(record.main, f"/{root}"), {
+        name: [words(row, f"/{root}/{name}") for row in rows]
+        for name, rows in record.repeats.items()})
+
+
 class DatasetWords:
     """The labels of one entity list, read once per page (templates call it per cell)."""
 

@@ -22,7 +22,7 @@ from server.i18n import gettext as _
 from server.models import Form, Role
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.params import MAX_SQL_INT, int_arg
-from server.services import scope
+from server.services import choice_labels, scope
 from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
 from server.web.downloads import send_attachment
@@ -66,8 +66,9 @@ def show(submission_id: int):
     record = sx.flatten(sub)  # StorageError: 500 with the reason
     unmasked = sx.privacy.can_see_personal_data(current_user)
     sx.audit_read(current_user, sub)
-    return render_template("submissions/show.html", sub=sub,
-                           record=sx.masked(record, unmasked), review_states=REVIEW_STATES)
+    record = choice_labels.record_in_words(sx.masked(record, unmasked), sub.form_version)
+    return render_template("submissions/show.html", sub=sub, record=record,
+                           review_states=REVIEW_STATES)
 
 
 @bp.route("/<int:submission_id>/review", methods=["POST"])

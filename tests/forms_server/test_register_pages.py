@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import AuditEvent, Role
+from server.services import storage
 from server.services.register import entities
 from tests.support.township import LI, WANG, ZHANG, household, listing, person
 from tests.support.xforms import build_instance
@@ -22,10 +23,13 @@ def submit(township_published, area_tree, make_building, make_user, store_submis
     make_building("B2", area_tree["T01-02"], lon=102.61, lat=24.61)
     coordinator = make_user(Role.COORDINATOR, areas=["T01"])
 
-    def do(form_id: str, values: dict) -> None:
+    def do(form_id: str, values: dict):
         xml = build_instance(township_published[form_id].xform, values)
-        entities.apply_submission(store_submission(xml, form_id, coordinator, None), xml)
+        submission = store_submission(xml, form_id, coordinator, None)
+        submission.storage_key, _ = storage.put("submissions", xml)  # the page reads it back
+        entities.apply_submission(submission, xml)
         db.session.commit()
+        return submission
 
     return do
 
@@ -44,9 +48,9 @@ def moves(submit):
         "source": "landlord", "status": "departed", "visit_location": "24.6 102.6 0 5",
         "__entity": {"update": "1", "id": wang, "baseVersion": "1"},
     })
-    submit("household", household(h2, "B2", "T01-02", [
+    moved = submit("household", household(h2, "B2", "T01-02", [
         person(str(uuidlib.uuid4()), LI, h2, name="李四", arrival="2016-10-01")], tenure="owned"))
-    return {"h1": h1, "h2": h2, "zhang": zhang, "wang": wang, "li": li}
+    return {"h1": h1, "h2": h2, "zhang": zhang, "wang": wang, "li": li, "submission": moved.id}
 
 
 def _text(page: bytes) -> str:
@@ -76,7 +80,7 @@ def test_values_in_words_and_records_by_name(client, login, moves):
     assert not re.search(r"\b(rented|owned|done)\b", listing)
     person_page = _text(client.get(f"/register/persons/{moves['li']}").data)
     assert "B1 号 301" in person_page and "B2 号 301" in person_page
-    for uuid in moves.values():
+    for uuid in (moves[k] for k in ("h1", "h2", "zhang", "wang", "li")):
         assert uuid not in person_page  # households named, never by UUID
     assert "在住" in person_page and "女" in person_page  # status and sex in words
     building = _text(client.get("/register/buildings/B1").data)
@@ -94,3 +98,12 @@ def test_a_household_page_showing_id_numbers_is_audited(client, login, moves):
     client.post("/logout")
     login(Role.ADMIN)  # sees the register masked: no ID number, no audit entry needed
     assert ZHANG not in client.get(f"/register/households/{moves['h1']}").data.decode()
+
+
+def test_a_submission_page_shows_choice_labels(client, login, moves):
+    login(Role.SUPERVISOR, areas=["T01"])
+    page = client.get(f"/submissions/{moves['submission']}").data.decode()
+    assert "自有住房" in page and "卧室、厨房" in page and "已登记" in page
+    assert not re.search(r"<td>(owned|done|bedroom kitchen)</td>", page)
+    english = client.get(f"/submissions/{moves['submission']}?lang=en").data.decode()
+    assert "<td>Owned</td>" in english and "Bedroom, Kitchen" in english
