@@ -281,3 +281,24 @@ def test_every_message_has_a_chinese_translation():
     wrong = [f"{where}: {text}" for where, text in templates
              if text in catalogue and _fields(catalogue[text]) != _fields(text)]
     assert not wrong, "\n".join(wrong)
+
+
+HTTP_CODES = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503)
+
+
+@pytest.mark.parametrize("code", HTTP_CODES)
+def test_every_http_error_page_explains_itself_in_chinese(app, code):
+    from werkzeug.exceptions import default_exceptions
+
+    from server.i18n import translate
+
+    error = default_exceptions[code]
+    assert translate(error.description, "zh_CN") != error.description
+    assert translate(error().name, "zh_CN") != error().name
+
+
+def test_a_missing_page_speaks_chinese(client):
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "找不到这个网址" in page and "The requested URL" not in page
+    english = client.get("/no-such-page?lang=en").get_data(as_text=True)
+    assert "The requested URL was not found" in english
