@@ -11,7 +11,7 @@ from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Entity, Role
 from server.services import audit, choice_labels, privacy
-from server.services.register import entities, people, review
+from server.services.register import entities, notes, people, review
 from server.services.register import residence as register
 from server.web.home import add_home_link
 
@@ -48,6 +48,16 @@ def _in_words(dataset: str, unmasked: bool, records: list):
     return shown
 
 
+def _notes(records: list):
+    """Review notes in the reader's language, households named by address."""
+    named = people.by_uuid([u for e in records for u in notes.households_named(e.conflict)])
+
+    def note(text: str | None) -> str:
+        return notes.in_words(text, lambda u: named[u].label if u in named else u)
+
+    return note
+
+
 @bp.route("/")
 @allow(*READERS)
 def index():
@@ -69,7 +79,7 @@ def index():
     return render_template("register/index.html", rows=rows, dataset=dataset, q=q,
                            conflicts=conflicts, unmasked=unmasked,
                            shown=_in_words(dataset, unmasked, rows), datasets=DATASETS,
-                           counts=counts)
+                           counts=counts, note=_notes(rows))
 
 
 @bp.route("/<dataset>/<uuid>")
@@ -99,7 +109,7 @@ def detail(dataset: str, uuid: str):
         shown=_in_words(dataset, unmasked, [entity]),
         person_words=_in_words("persons", unmasked, []), residents=residents,
         households=households, building=building, visible=visible, named=named,
-        counts=people.current_counts(households))
+        counts=people.current_counts(households), note=_notes([entity]))
 
 
 @bp.route("/conflicts")

@@ -107,3 +107,12 @@ def test_a_submission_page_shows_choice_labels(client, login, moves):
     assert not re.search(r"<td>(owned|done|bedroom kitchen)</td>", page)
     english = client.get(f"/submissions/{moves['submission']}?lang=en").data.decode()
     assert "<td>Owned</td>" in english and "Bedroom, Kitchen" in english
+
+
+def test_review_notes_read_in_chinese_on_the_pages(client, login, submit):
+    hid, pid = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    submit("household", household(hid, "B1", "T01-01", [person(pid, "110105194912310021", hid)]))
+    login(Role.SUPERVISOR, areas=["T01"])
+    for url in ("/register/?list=persons", f"/register/persons/{pid}"):
+        page = client.get(url).data.decode()
+        assert "未通过 GB 11643 校验" in page and "fails the" not in page
