@@ -135,6 +135,9 @@ def test_api_stats_and_building_detail(client, login, scenario) -> None:
     bid = fc["features"][0]["id"]
     detail = client.get(f"/api/v1/coverage/buildings/{bid}").get_json()
     assert detail["state"] == "suspect" and detail["visits"][0]["flags"] == ["far"]
+    assert detail["visits"][0]["flag_labels"] == ["距建筑物过远"]  # the panel shows words
+    english = client.get(f"/api/v1/coverage/buildings/{bid}?lang=en").get_json()
+    assert english["visits"][0]["flag_labels"] == ["Far from the building"]
     assert client.get("/api/v1/coverage/buildings/999999").status_code == 404
 
 

@@ -116,3 +116,14 @@ def test_review_notes_read_in_chinese_on_the_pages(client, login, submit):
     for url in ("/register/?list=persons", f"/register/persons/{pid}"):
         page = client.get(url).data.decode()
         assert "未通过 GB 11643 校验" in page and "fails the" not in page
+
+
+def test_the_map_panel_names_outcomes_and_counts_current_residents(client, login, moves):
+    from server.models import Building
+
+    b1 = db.session.scalar(sa.select(Building).where(Building.code == "B1"))
+    login(Role.SUPERVISOR, areas=["T01"])
+    detail = client.get(f"/api/v1/coverage/buildings/{b1.id}").get_json()
+    [h1] = detail["households"]
+    assert (h1["outcome"], h1["outcome_label"]) == ("done", "已登记")
+    assert (h1["person_count"], h1["living"]) == ("3", 1)  # counted at the visit; living now

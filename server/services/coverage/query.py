@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from server import localtime
 from server.extensions import db
+from server.i18n import gettext as _
 from server.models import (
     Area,
     Building,
@@ -26,10 +27,11 @@ from server.models import (
     User,
     Visit,
 )
-from server.services import scope
+from server.services import choice_labels, scope
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
+from server.services.register import people
 
 
 class FilterError(ServiceError):
@@ -199,6 +201,16 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
             SubmissionAttachment.content_type.like("image/%"),
         )
     ).all()
+    household_words = choice_labels.DatasetWords("households")
+    listing_words = choice_labels.DatasetWords("buildings")
+    living = people.current_counts(list(households))
+
+    def outcome_words(value: str | None) -> str | None:
+        """A visit's outcome: a household visit's words first, else the building listing's."""
+        if value in household_words.labels.get("outcome", {}):
+            return household_words("outcome", value)
+        return listing_words("outcome", value)
+
     return {
         "id": b.id,
         "code": b.code,
@@ -214,7 +226,9 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
                 "id": h.uuid,
                 "label": h.label,
                 "outcome": h.properties.get("outcome"),
+                "outcome_label": household_words("outcome", h.properties.get("outcome")),
                 "person_count": h.properties.get("person_count"),
+                "living": living.get(h.uuid, 0),
             }
             for h in households
         ],
@@ -227,6 +241,8 @@ def building_detail(building_id: int, user: User, round_id: int | None) -> dict 
                 "units": v.units_recorded,
                 "distance_m": v.distance_m,
                 "flags": v.flags,
+                "flag_labels": [_(coverage.FLAG_WORDS.get(f, f)) for f in v.flags],
+                "outcome_label": outcome_words(v.outcome),
                 "gps_accuracy": v.gps_accuracy,
                 "coordinator": name,
                 "review_state": review,

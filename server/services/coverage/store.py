@@ -160,6 +160,16 @@ def form_counts(round_id):
     )
 
 
+#: Each flag a visit may carry, in English (the catalogue, coverage.json, has the Chinese).
+FLAG_WORDS = {
+    "far": "Far from the building",
+    "poor_accuracy": "Poor GPS accuracy",
+    "unmatched": "Not matched to a building",
+    "unknown_building": "Building not in the list",
+    "no_geotag": "No geotag",
+}
+
+
 def match_flags(vm) -> tuple[str, ...]:
     """The stored flags of a visit's match (a gis VisitMatch)."""
     return tuple(

@@ -113,10 +113,11 @@ function renderDetail(panel, d, el) {
   const t = JSON.parse(el.dataset.i18n || '{}');
   const photoUrl = (id) => el.dataset.photo.replace('{id}', id);
   const visits = d.visits.map((v) => `<li>${esc(v.visited_at?.slice(0, 16).replace('T', ' '))}
-      · ${esc(v.coordinator || '')} · ${esc(v.outcome)}
+      · ${esc(v.coordinator || '')} · ${esc(v.outcome_label || v.outcome || '')}
       ${v.distance_m != null ? `· ${Math.round(v.distance_m)} m` : ''}
-      ${v.flags.length ? `<span class="flag">${esc(v.flags.join(', '))}</span>` : ''}</li>`);
-  const households = d.households.map((h) => `<li>${esc(h.label)} ${h.outcome ? `· ${esc(h.outcome)}` : ''}</li>`);
+      ${v.flags.length ? `<span class="flag">${esc((v.flag_labels || v.flags).join('、'))}</span>` : ''}</li>`);
+  const households = d.households.map((h) => `<li>${esc(h.label)}
+      ${h.outcome ? `· ${esc(h.outcome_label || h.outcome)}` : ''} · ${esc(h.living)} ${esc(t.living)}</li>`);
   const photos = d.photos.map((p) => `<img loading="lazy" alt="${esc(p.name)}" src="${photoUrl(p.id)}">`);
   panel.innerHTML = `<button type="button" class="link close">${esc(t.close || 'Close')}</button>
     <h2>${esc(d.code)} <span class="swatch" data-swatch="${esc(d.state)}"></span> ${esc(STATES[d.state]?.name || d.state)}</h2>
