@@ -98,6 +98,12 @@ SETTINGS: tuple[Setting, ...] = (
     # City rules are configuration, not constants (docs/DOMAIN.md).
     Setting("MIN_FLOOR_AREA_PER_TENANT_M2", 10.0, float,
             "the city's per-tenant floor-area minimum (m²), given to forms in `settings.csv`"),
+    # Floating residents and staffing (docs/DOMAIN.md: one coordinator per 500).
+    Setting("HOME_REGION_CODE", "530122", str,
+            "six-digit region code of the township's county; residents registered elsewhere "
+            "count as floating"),
+    Setting("FLOATING_RESIDENTS_PER_COORDINATOR", 500, int,
+            "floating residents one full-time coordinator serves (the staffing rule)"),
     # The push phase's target (docs/DOMAIN.md: >= 90 % by 30 Nov).
     Setting("ENTRY_RATE_TARGET", 0.9, float, "entry-rate target of a round that sets none"),
     Setting("DEFAULT_LOCALE", "zh_CN", str,

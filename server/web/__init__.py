@@ -22,6 +22,7 @@ FEATURES = [
     "server.web.app",
     "server.web.coverage",
     "server.web.rounds",
+    "server.web.reports",
     "server.web.imports",
     "server.web.admin",
 ]
