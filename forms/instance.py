@@ -6,11 +6,14 @@ The XForm tells which nodes are geopoints and which nodes feed entity properties
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DET
+from defusedxml.ElementTree import DefusedXMLParser
 
 from forms.xform_info import (
     ENT,
@@ -25,6 +28,33 @@ from forms.xform_info import (
 
 class InstanceError(ValueError):
     """The submission is not well-formed XML or not an instance (answer 400)."""
+
+
+class EncodingRefused(InstanceError):
+    """The XML is not UTF-8: it declares another encoding (GBK …) or starts as UTF-16."""
+
+    def __init__(self, encoding: str):
+        super().__init__(f"the submission XML is encoded as {encoding}, not UTF-8")
+        self.encoding = encoding
+
+
+class TooDeep(InstanceError):
+    """Elements nested deeper than MAX_DEPTH."""
+
+
+class TooManyElements(InstanceError):
+    """More elements than the caller's bound."""
+
+
+#: Deepest nesting of elements a submission may have. Real forms nest groups and repeats a
+#: handful of levels; every walk over an instance recurses, so this stays far below Python's
+#: recursion limit (1000), which a 5,000-deep instance used to reach (a 500).
+MAX_DEPTH = 64
+#: The smallest element, `<a/>`, takes 4 bytes: a shorter XML cannot exceed an element bound
+#: of a quarter of its length, and skips the counting parser.
+_MIN_ELEMENT_BYTES = 4
+_DECLARED = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +134,80 @@ def instance_schema(xform: str | bytes) -> InstanceSchema:
     return InstanceSchema(geo_paths=geo, saveto=saveto)
 
 
-def parse_instance(xml: bytes | str) -> Element:
+def check_encoding(xml: bytes) -> None:
+    """Submissions are UTF-8 (ODK Collect, Web Forms and our phone app write nothing else);
+    the stored bytes are served and re-read as UTF-8, so another declared encoding is refused
+    rather than decoded. (ODK Central ignores the declaration and decodes UTF-8 whatever it
+    says, storing mojibake; expat cannot read multi-byte encodings such as GBK at all.)"""
+    if xml.startswith(_UTF16_BOMS):
+        raise EncodingRefused("UTF-16")
+    declared = _DECLARED.match(xml[:512])
+    if declared is None:
+        return
+    name = declared.group(1).decode("ascii", "replace").strip()
     try:
-        return DET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        canonical = ""
+    if canonical not in ("utf-8", "ascii"):
+        raise EncodingRefused(name[:40] or "''")
+
+
+class _BoundedBuilder(TreeBuilder):
+    """A tree builder that stops the parse at the first element past a bound, so a huge
+    instance costs no more memory and time than its first `max_elements` elements."""
+
+    def __init__(self, max_elements: int):
+        super().__init__()
+        self.max_elements = max_elements
+        self.depth = 0
+        self.count = 0
+
+    def start(self, tag, attrs):
+        self.depth += 1
+        self.count += 1
+        if self.depth > MAX_DEPTH:
+            raise TooDeep(f"the submission XML nests elements more than {MAX_DEPTH} deep")
+        if self.count > self.max_elements:
+            raise TooManyElements(f"the submission XML has more than {self.max_elements} "
+                                  "elements")
+        return super().start(tag, attrs)
+
+    def end(self, tag):
+        self.depth -= 1
+        return super().end(tag)
+
+
+def _check_depth(root: Element) -> None:
+    """Level by level, without recursion (about 25 µs for a usual submission)."""
+    level, depth = [root], 1
+    while level:
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"the submission XML nests elements more than {MAX_DEPTH} deep")
+        level = [child for el in level for child in el]
+        depth += 1
+
+
+def parse_instance(xml: bytes | str, max_elements: int | None = None) -> Element:
+    """The instance's root element (defusedxml). With `max_elements` (ingest), the instance is
+    also refused when it nests deeper than MAX_DEPTH or has more elements than that."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    check_encoding(data)
+    try:
+        if max_elements is None:
+            return DET.fromstring(data)
+        if len(data) < _MIN_ELEMENT_BYTES * max_elements:
+            root = DET.fromstring(data)
+            _check_depth(root)
+            return root
+        parser = DefusedXMLParser(target=_BoundedBuilder(max_elements))
+        parser.feed(data)
+        return parser.close()
     except (ParseError, DefusedXmlException) as err:
+        raise InstanceError(f"malformed submission XML: {err}") from err
+    except InstanceError:
+        raise
+    except ValueError as err:  # pyexpat: "multi-byte encodings are not supported" …
         raise InstanceError(f"malformed submission XML: {err}") from err
 
 

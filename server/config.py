@@ -123,6 +123,9 @@ SETTINGS: tuple[Setting, ...] = (
             "largest XLSForm or form media file in bytes"),
     Setting("MAX_SUBMISSION_XML_BYTES", 10 * MIB, int,
             "largest submission XML in bytes (attachments not counted)"),
+    Setting("MAX_SUBMISSION_ELEMENTS", 50_000, int,
+            "most XML elements in one submission (a larger one is refused with 413 as soon as "
+            "the parser passes the bound); nesting deeper than 64 is refused too"),
     Setting("INGEST_COMMIT_TIMEOUT_S", 60.0, float,
             "seconds a submission waits for its commit before the phone is told to retry (503)"),
     # Logins and sessions.
@@ -148,6 +151,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROCESS_IN_BACKGROUND", True, bool,
             "`doorstep serve` starts the worker that processes stored submissions; "
             "tests drive processing directly", public=False),
+    Setting("PROCESSING_RETRY_FIRST_S", 10.0, float,
+            "seconds before a processing interrupted by a full disk or a lost database is "
+            "retried; doubled after each failed attempt", public=False),
+    Setting("PROCESSING_RETRY_MAX_S", 900.0, float,
+            "longest wait between two such retries", public=False),
     Setting("SESSION_COOKIE_HTTPONLY", True, bool, "scripts cannot read the session cookie",
             public=False),
     Setting("SESSION_COOKIE_SAMESITE", "Lax", str, "the session cookie stays on this site",

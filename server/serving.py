@@ -21,6 +21,7 @@ import waitress
 from flask import Flask
 
 from server.extensions import db
+from server.services import storage
 from server.services.processing.worker import start_worker
 
 
@@ -47,8 +48,19 @@ def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def sweep_at_start(app: Flask, say: Callable[[str], None] = print) -> int:
+    """Remove the `.part` files of writes a crash interrupted, before any worker of this
+    server writes (the processing worker sweeps old ones again every hour)."""
+    with app.app_context():
+        removed = storage.sweep_temporary(storage.STARTUP_SWEEP_AGE_S)
+    if removed:
+        say(f"Removed {removed} leftover temporary files of interrupted writes")
+    return removed
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
           say: Callable[[str], None] = print) -> None:
+    sweep_at_start(app, say)
     if workers <= 1:
         _run_hooks(app)
         say(f"Doorstep listening on http://{host}:{port}/")

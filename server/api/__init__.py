@@ -49,7 +49,10 @@ def _service_error(err: ServiceError):
     API error (server.web's HTTPException handler), the message in the caller's language."""
     db.session.rollback()  # a refusal writes nothing, even when it came after a flush
     log_server_fault(err)
-    return jsonify(err.payload()), err.status
+    response = jsonify(err.payload())
+    if err.status == 503:  # the database is away or saturated (services.faults)
+        response.headers["Retry-After"] = "5"
+    return response, err.status
 
 
 @bp.get("/me")

@@ -39,6 +39,10 @@ class Submission(db.Model):
     processing_state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
     processing_error: Mapped[str | None] = mapped_column(sa.Text)
     processed_at: Mapped[datetime | None] = mapped_column()
+    # A processing interrupted by a machine fault (a full disk, the database gone) is retried
+    # at processing_retry_at, later after each attempt (server.services.processing.pipeline).
+    processing_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    processing_retry_at: Mapped[datetime | None] = mapped_column()
     attachments_expected: Mapped[int] = mapped_column(sa.Integer, default=0)
     attachments_present: Mapped[int] = mapped_column(sa.Integer, default=0)
     lon: Mapped[float | None] = mapped_column(sa.Float)

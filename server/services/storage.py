@@ -115,16 +115,16 @@ def put(kind: str, data: bytes, suffix: str = "",
     tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, final)
-    except OSError:
+    except BaseException:  # a full disk (ENOSPC, EFBIG) leaves no .part behind
         tmp.unlink(missing_ok=True)
         raise
     if pending_dirs is None:
@@ -170,10 +170,16 @@ def exists(key: str) -> bool:
     return path_of(key).is_file()
 
 
+#: At start-up no write of this server is under way, but a command run beside it (an import,
+#: a backup) may be writing one: a leftover a minute old is no write in progress.
+STARTUP_SWEEP_AGE_S = 60.0
+
+
 def sweep_temporary(older_than_s: float = 3600.0) -> int:
     """Remove leftovers of writes interrupted by a crash; returns how many were removed.
 
-    Only old leftovers go: another worker process may be writing a fresh one right now.
+    Only old leftovers go: another worker process may be writing a fresh one right now. (A
+    write that fails, such as on a full disk, removes its own.)
     """
     tmp_dir = _root() / TMP
     if not tmp_dir.is_dir():

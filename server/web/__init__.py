@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from server.extensions import db
+from server.extensions import db, login_manager
+from server.services import faults
 from server.services.errors import ServiceError, log_server_fault
 
 FEATURES = [
@@ -33,6 +35,8 @@ def register_blueprints(app: Flask) -> None:
         importlib.import_module(name).init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ServiceError, _service_error)
+    for fault in (OSError, sa_exc.DBAPIError, sa_exc.TimeoutError):
+        app.register_error_handler(fault, _machine_fault)
 
 
 def _http_error(err: HTTPException):
@@ -42,10 +46,36 @@ def _http_error(err: HTTPException):
     return render_template("error.html", error=err), err.code
 
 
+def _machine_fault(err: Exception):
+    """A full disk (507) or an unreachable database (503), wherever it surfaced (the device
+    token's lookup, the session's user, a view): answered as the surface answers a
+    ServiceError — OpenRosa XML, JSON, or a page. Anything else stays a 500."""
+    answer = faults.as_service_error(err)
+    if answer is None:
+        raise err
+    if isinstance(answer, faults.DatabaseUnavailable):
+        # The page (and the reader's language) would ask the database who is logged in.
+        g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user
+    return current_app.handle_user_exception(answer)
+
+
 def _service_error(err: ServiceError):
     """A refused request on a page: the error page, in the reader's language. (The JSON API and
     OpenRosa answer in their own formats: server.api and server.openrosa register theirs.)"""
     db.session.rollback()  # a refusal writes nothing, even when it came after a flush
     log_server_fault(err)
-    shown = default_exceptions.get(err.status, InternalServerError)(err.localized())
-    return render_template("error.html", error=shown), err.status
+    kind = _EXTRA.get(err.status) or default_exceptions.get(err.status, InternalServerError)
+    response = make_response(render_template("error.html", error=kind(err.localized())),
+                             err.status)
+    if err.status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+class InsufficientStorage(HTTPException):
+    """507, which Werkzeug has no class for (a full disk: services.faults)."""
+
+    code = 507
+
+
+_EXTRA: dict[int, type[HTTPException]] = {507: InsufficientStorage}

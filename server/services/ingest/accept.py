@@ -30,12 +30,21 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from forms.instance import InstanceError, InstanceSchema, instance_schema, parse_geopoint
+from forms.instance import (
+    MAX_DEPTH,
+    EncodingRefused,
+    InstanceError,
+    InstanceSchema,
+    TooDeep,
+    TooManyElements,
+    instance_schema,
+    parse_geopoint,
+)
 from forms.instance import parse_instance as read_and_root
 from forms.xform_info import JR, parse_xform, primary_instance_root
 from server.extensions import db
 from server.models import Form, FormVersion, Role, Submission, User
-from server.services import scope, storage
+from server.services import faults, scope, storage
 from server.services.forms.lifecycle import accepts_submissions
 from server.services.ingest.batch import (
     CommitterConnection,
@@ -234,11 +243,22 @@ def ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
     `user` is the submitter: a User, or any object with its `id` (the OpenRosa view's token
     check loads no more), or None. With `draft` (a draft reached through its test link) the
     submission must be of that draft and is stored as a test submission. A saturated database
-    (SQLite locked, PostgreSQL out of connections) is a 503: the phone retries later."""
+    (SQLite locked, PostgreSQL out of connections) is a 503: the phone retries later; a full
+    disk (an attachment's file, the database's) is a 507, and nothing is acknowledged."""
     try:
         return _ingest(user, xml, uploads, draft)
-    except OperationalError as err:
-        raise _busy() from err
+    except (OperationalError, OSError) as err:
+        answer = _fault(err)
+        if answer is None:
+            raise
+        raise answer from err
+
+
+def _fault(err: Exception) -> Exception | None:
+    """507 for a full disk, 503 for the database; any other OSError is not ours to explain."""
+    if faults.disk_full(err):
+        return faults.as_service_error(err)
+    return _busy() if isinstance(err, (OperationalError, CommitTimeout)) else None
 
 
 def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
@@ -247,11 +267,7 @@ def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
     if len(xml) > limit:
         raise IngestError("The submission XML is larger than {limit} bytes.", status=413,
                           code="too_large", limit=limit)
-    try:
-        root = read_and_root(xml)
-    except InstanceError as err:
-        raise IngestError("The submission is not well-formed XML: {reason}",
-                          reason=str(err)) from err
+    root = _parse(xml)
     form_id = root.get("id", "")
     meta = next((c for c in root if _local(c.tag) == "meta"), None)
     instance_id = _child_text(meta, "instanceID")
@@ -318,10 +334,30 @@ def _commit(pending: Pending) -> Outcome:
             committer = committer_for(app, COMMITTER_KEY, lambda: _new_committer(app))
             outcome = committer.submit(pending, app.config["INGEST_COMMIT_TIMEOUT_S"])
     except (OperationalError, CommitTimeout) as err:
-        raise _busy() from err
+        raise _fault(err) or _busy() from err
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def _parse(xml: bytes) -> Any:
+    """The instance's root, within MAX_SUBMISSION_ELEMENTS and forms.instance.MAX_DEPTH."""
+    limit = current_app.config["MAX_SUBMISSION_ELEMENTS"]
+    try:
+        return read_and_root(xml, max_elements=limit)
+    except EncodingRefused as err:
+        raise IngestError("The submission XML is encoded as {encoding}: submissions must be "
+                          "UTF-8, as ODK Collect and the phone app send them.",
+                          code="xml_encoding", encoding=err.encoding) from err
+    except TooDeep as err:
+        raise IngestError("The submission XML nests elements more than {limit} deep.",
+                          code="too_deep", limit=MAX_DEPTH) from err
+    except TooManyElements as err:
+        raise IngestError("The submission XML has more than {limit} elements.", status=413,
+                          code="too_many_elements", limit=limit) from err
+    except InstanceError as err:
+        raise IngestError("The submission is not well-formed XML: {reason}",
+                          reason=str(err)) from err
 
 
 def _new_committer(app: Any) -> GroupCommitter:
