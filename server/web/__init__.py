@@ -37,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_error_handler(ServiceError, _service_error)
     for fault in (OSError, sa_exc.DBAPIError, sa_exc.TimeoutError):
         app.register_error_handler(fault, _machine_fault)
+    app.teardown_request(_drop_stand_in_user)
 
 
 def _http_error(err: HTTPException):
@@ -54,9 +55,17 @@ def _machine_fault(err: Exception):
     if answer is None:
         raise err
     if isinstance(answer, faults.DatabaseUnavailable):
-        # The page (and the reader's language) would ask the database who is logged in.
-        g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user
+        # The page (and the reader's language) would ask the database who is logged in: this
+        # answer is rendered for an anonymous reader (Flask-Login keeps the user in g).
+        g._login_user = login_manager.anonymous_user()
+        g.doorstep_stand_in_user = True
     return current_app.handle_user_exception(answer)
+
+
+def _drop_stand_in_user(_exc: BaseException | None) -> None:
+    """g outlives the request when the app context does (tests): the stand-in goes with it."""
+    if g.pop("doorstep_stand_in_user", False):
+        g.pop("_login_user", None)
 
 
 def _service_error(err: ServiceError):
