@@ -57,7 +57,8 @@ def log_server_fault(err: ServiceError) -> None:
     """A 500 is the server's fault (a damaged store …), not the request's: log its traceback,
     as an unhandled exception would have been. (A 503 is load or an outage, not a fault; a 507,
     a full disk, is the operator's to fix: one line each.)"""
-    if err.status == 507:
-        log.warning("%s: %s (%s)", err.code, err, err.__cause__)
+    if err.status == 507:  # the cause's first line: not the statement and its parameters
+        cause = str(err.__cause__ or "").strip().splitlines()
+        log.warning("%s: %s (%s)", err.code, err, cause[0] if cause else "")
     elif err.status >= 500 and err.status != 503:
         log.error("%s: %s", err.code, err, exc_info=err)

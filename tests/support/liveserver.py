@@ -54,13 +54,20 @@ def free_port() -> int:
 class LiveServer:
     """`python -m server serve` in its own process over a temp instance folder."""
 
-    def __init__(self, instance: Path, threads: int = 8, workers: int = 1):
+    def __init__(self, instance: Path, threads: int = 8, workers: int = 1, *,
+                 database_url: str | None = None, log_dir: Path | None = None,
+                 env: dict[str, str] | None = None):
+        """SQLite in the instance folder unless `database_url`; the log in the instance
+        folder unless `log_dir` (a test that fills the instance's disk keeps it elsewhere)."""
         self.instance = instance
         self.threads = threads
         self.workers = workers
+        self.log_dir = log_dir or instance
         self.env = {**os.environ, "DOORSTEP_INSTANCE_PATH": str(instance),
-                    "PYTHONPATH": str(REPO)}
+                    "PYTHONPATH": str(REPO), **(env or {})}
         self.env.pop("DOORSTEP_DATABASE_URL", None)
+        if database_url is not None:
+            self.env["DOORSTEP_DATABASE_URL"] = database_url
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.token = ""
@@ -78,7 +85,7 @@ class LiveServer:
 
     def start(self) -> None:
         self.port = free_port()
-        self.log = open(self.instance / f"server-{self.port}.log", "wb")  # noqa: SIM115
+        self.log = open(self.log_dir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
              "--threads", str(self.threads), "--workers", str(self.workers)],
@@ -94,7 +101,7 @@ class LiveServer:
         raise AssertionError("server did not start: " + self.read_log())
 
     def read_log(self) -> str:
-        return (self.instance / f"server-{self.port}.log").read_text(errors="replace")
+        return (self.log_dir / f"server-{self.port}.log").read_text(errors="replace")
 
     @property
     def url(self) -> str:
