@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from server import serving
 from server.extensions import db
 from server.models import Role, Submission
-from server.services import faults, scope, storage
+from server.services import device_links, faults, scope, storage, users
 from server.services.ingest import accept
 from server.services.submissions import exports as sx
 from tests.support.app import PASSWORD, make_app, upgrade
@@ -193,8 +193,6 @@ def test_an_unreachable_database_is_503_everywhere_then_recovers(movable, tmp_pa
     device token's lookup before ingest (OpenRosa): 503, and the same requests succeed once
     the file is back, without a restart."""
     app, folder = movable
-    from server.services import device_links, users
-
     with app.app_context():
         add_household_form()
         users.create_user("sup", "supervisor", password=PASSWORD)
