@@ -63,7 +63,7 @@ def _check() -> Any:
     if rule is None:
         abort(403)
     if not current_user.is_authenticated:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/odata/")):  # programs: no login page
             abort(401)
         return redirect(url_for("auth.login", next=request.full_path))
     if rule == LOGGED_IN:

@@ -143,6 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_COOKIE_SECURE", False, bool,
             "send the session cookie over HTTPS only, even when the request does not say it "
             "came over HTTPS (it always is when it does)"),
+    # Data out.
+    Setting("ODATA_PAGE_SIZE", 1000, int,
+            "most rows in one answer of the OData feed; a client follows `@odata.nextLink` "
+            "for the rest"),
     # Internal: fixed by the code's design, or switches for tests and benchmarks.
     Setting("INGEST_GROUP_COMMIT", True, bool,
             "one committer per process writes queued submissions in one transaction; "

@@ -6,10 +6,11 @@ from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
-from server.models.users import DeviceLink, Role, User
+from server.models.users import ApiToken, DeviceLink, Role, User
 from server.models.visits import BuildingCoverage, Visit
 
 __all__ = [
+    "ApiToken",
     "Area",
     "Assignment",
     "AuditEvent",

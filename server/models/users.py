@@ -45,6 +45,9 @@ class User(UserMixin, db.Model):
     device_links: Mapped[list[DeviceLink]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="DeviceLink.id"
     )
+    api_tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="ApiToken.id"
+    )
 
     successor: Mapped[User | None] = relationship(remote_side=[id])
 
@@ -80,3 +83,20 @@ class DeviceLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="device_links")
+
+
+class ApiToken(db.Model):
+    """A personal token for programs (the JSON API, the OData feed that Excel and Power BI
+    read): only its SHA-256 is stored, the token is shown once (server.services.api_tokens)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(back_populates="api_tokens")

@@ -17,6 +17,7 @@ FEATURES = [
     "server.web.auth",
     "server.web.home",
     "server.api",
+    "server.odata",
     "server.web.forms",
     "server.web.register",
     "server.openrosa",

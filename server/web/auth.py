@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from server.access import LOGGED_IN, PUBLIC, allow
 from server.extensions import db, login_manager
 from server.i18n import gettext as _
 from server.models import User
-from server.services import audit, logins, users
+from server.services import api_tokens, audit, logins, users
 
 bp = Blueprint("auth", __name__)
 
@@ -25,6 +25,34 @@ def _load_user(session_id: str) -> User | None:
     if user is None or user.session_generation != int(generation):
         return None
     return user
+
+
+#: Paths where a personal API token stands in for the session: `Authorization: Bearer <token>`,
+#: and for the OData feed HTTP Basic with the token as password (what Excel and Power BI send).
+BEARER_PATHS = ("/api/", "/odata/")
+BASIC_PATHS = ("/odata/",)
+
+
+@login_manager.request_loader
+def _load_token_user(req) -> User | None:
+    """The user of a personal API token (server.services.api_tokens), on the paths above only:
+    pages keep needing a session. The token's id is kept in `g` for the audit log."""
+    path = req.path
+    auth = req.authorization
+    if auth is None or not path.startswith(BEARER_PATHS):
+        return None
+    if auth.type == "bearer" and auth.token:
+        found = api_tokens.user_for(auth.token)
+    elif auth.type == "basic" and path.startswith(BASIC_PATHS) and auth.password:
+        found = api_tokens.user_for(auth.password)
+        if found is not None and found[0].username != auth.username:
+            found = None  # the token of someone else than the user named
+    else:
+        return None
+    if found is None:
+        return None
+    g.api_token_id = found[1].id
+    return found[0]
 
 
 @bp.route("/login", methods=["GET", "POST"])

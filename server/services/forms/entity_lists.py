@@ -27,7 +27,8 @@ REQUIRED_COLUMNS = {
 }
 
 
-def _declared_properties(dataset: str) -> list[str]:
+def declared_properties(dataset: str) -> list[str]:
+    """The list's columns: those the township forms need, then every save_to of any form."""
     decls: list[dict[str, Any]] = []
     for entities in db.session.scalars(
         sa.select(FormVersion.entities).order_by(FormVersion.id.desc())
@@ -69,7 +70,7 @@ def list_csv(name: str, user: User | None, *, via_link: bool = False,
         ).order_by(Entity.id)
         rows = [EntityRow(e.uuid, e.label, e.version, e.properties or {})
                 for e in db.session.scalars(query)]
-    columns = _declared_properties(dataset)
+    columns = declared_properties(dataset)
     unmasked = privacy.can_see_personal_data(user, via_link=via_link)
     shown_rows, shown = [], False
     for row in rows:

@@ -1,0 +1,26 @@
+"""The test's own app served over real HTTP by waitress in a thread, for clients that speak
+HTTP themselves (an OData client library, requests): same database, same process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import waitress
+from flask import Flask
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve `app` on a free loopback port; yields its base URL (`http://127.0.0.1:PORT`)."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4,
+                                    ident="doorstep-test")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(10)
