@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, jsonify, request
+from flask import Response, abort, jsonify, request
 from flask_login import current_user
 
 from server.access import allow
@@ -19,6 +19,7 @@ from server.models import Entity, Role
 from server.params import int_arg
 from server.services import privacy
 from server.services.register import entities
+from server.services.register import exports as register_exports
 from server.services.register import residence as register
 
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.COORDINATOR)
@@ -91,3 +92,15 @@ def get_entity(dataset: str, uuid: str):
     body, shown = entity_json(e, privacy.can_see_personal_data(current_user), True)
     _audit_if_shown(shown, object_type="entity", object_id=e.uuid)
     return jsonify(body)
+
+
+@bp.get("/register/<dataset>/export.<fmt>")
+@allow(*READERS)
+@document("A register list of the caller's areas (persons, households, buildings, rentals) as "
+          "CSV or XLSX, masked as for any reader of that role; every export is audited.")
+def export_register(dataset: str, fmt: str):
+    data, content_type = register_exports.export(current_user, dataset, fmt)
+    response = Response(data, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{dataset}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -28,6 +28,7 @@ FEATURES = [
     "server.web.reports",
     "server.web.imports",
     "server.web.admin",
+    "server.web.tokens",
 ]
 
 

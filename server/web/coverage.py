@@ -176,7 +176,7 @@ def export_unvisited(fmt: str):
         abort(404, f"unknown format {fmt!r}")
     f = request_filters()
     who = request.args.get("coordinator") or request.args.get("street") or "all"
-    data = coverage_exports.render(coverage_exports.unvisited(f), fmt, title=who)
+    data = coverage_exports.export_unvisited(f, fmt, title=who)
     name = f"unvisited-{who}-round{f.round.id}.{fmt}"
     if f.compare is not None:
         name = f"unvisited-{who}-round{f.round.id}-visited-in-round{f.compare.id}.{fmt}"

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from server.access import allow
@@ -12,6 +22,7 @@ from server.i18n import gettext as _
 from server.models import Entity, Role
 from server.services import audit, choice_labels, privacy
 from server.services.register import entities, notes, people, review
+from server.services.register import exports as register_exports
 from server.services.register import residence as register
 from server.web.home import add_home_link
 
@@ -79,7 +90,20 @@ def index():
     return render_template("register/index.html", rows=rows, dataset=dataset, q=q,
                            conflicts=conflicts, unmasked=unmasked,
                            shown=_in_words(dataset, unmasked, rows), datasets=DATASETS,
-                           counts=counts, note=_notes(rows))
+                           counts=counts, note=_notes(rows), exports=register_exports.DATASETS)
+
+
+@bp.route("/export.<fmt>")
+@allow(*READERS)
+def export(fmt: str):
+    """A whole list of the user's areas as CSV or XLSX (?list=persons|households|buildings|
+    rentals), masked as the pages mask; audited."""
+    dataset = request.args.get("list", "persons")
+    data, content_type = register_exports.export(current_user, dataset, fmt)
+    response = Response(data, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{dataset}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/<dataset>/<uuid>")

@@ -1,26 +1,31 @@
-"""Exports of coverage: unvisited buildings (CSV, XLSX, GeoJSON), walk lists, PNG maps."""
+"""Exports of coverage: unvisited buildings (CSV, XLSX, GeoJSON, GeoPackage), walk lists, PNG
+maps."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import shapely
 
 from gis.render import render_png
 from gis.walklist import route_order
-from server.services import spreadsheets
+from server.extensions import db
+from server.services import audit, spreadsheets
 from server.services.coverage import query as coverage_query
 from server.services.coverage.query import Filters
 
-FORMATS = ("csv", "xlsx", "geojson")
+FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 COLUMNS = ("code", "street", "address", "expected_units", "state", "visits", "lon", "lat")
 MIME = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
 }
 
 
@@ -46,6 +51,16 @@ def unvisited(f: Filters) -> list[dict]:
     """Unvisited buildings under the filters, in walking order per street."""
     f = f.with_state("unvisited")
     return walk_order(_records(coverage_query.buildings(f)))
+
+
+def export_unvisited(f: Filters, fmt: str, title: str = "") -> bytes:
+    """The unvisited buildings under the filters in one format; audited like every export."""
+    records = unvisited(f)
+    data = render(records, fmt, title=title)
+    audit.record("coverage.export", object_type="round", object_id=f.round.id, format=fmt,
+                 count=len(records), title=title)
+    db.session.commit()
+    return data
 
 
 def walk_order(records: list[dict]) -> list[dict]:
@@ -95,7 +110,24 @@ def render(records: list[dict], fmt: str, title: str = "") -> bytes:
         return json.dumps(
             {"type": "FeatureCollection", "features": features}, ensure_ascii=False
         ).encode("utf-8")
+    if fmt == "gpkg":
+        return _geopackage(records, _sheet_name(title))
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def _geopackage(records: list[dict], layer: str) -> bytes:
+    """The footprints and their columns as one GeoPackage layer in WGS 84 (QGIS, ArcGIS)."""
+    import geopandas  # only this export pays for pandas, not every server start
+
+    frame = geopandas.GeoDataFrame(
+        {"order": [r["order"] for r in records],
+         **{c: [r[c] for r in records] for c in COLUMNS}},
+        geometry=geopandas.GeoSeries.from_wkb([r["_shape"] for r in records], crs="EPSG:4326"),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "coverage.gpkg"
+        frame.to_file(path, driver="GPKG", layer=layer, engine="pyogrio")
+        return path.read_bytes()
 
 
 def _sheet_name(title: str) -> str:
