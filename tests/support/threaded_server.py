@@ -22,5 +22,8 @@ def serving(app: Flask) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
+        for channel in list(server._map.values()):  # kept-alive client connections
+            channel.close()
         server.task_dispatcher.shutdown()
         thread.join(10)
+        assert not thread.is_alive(), "the test server did not stop"

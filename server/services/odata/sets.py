@@ -111,18 +111,27 @@ def _form_fields(form: Form) -> tuple[tuple[str, str], ...]:
 def _leaf_paths(version_id: int, md5: str, xform: str) -> tuple[str, ...]:
     data = primary_instance_root(parse_xform(xform))
     out: list[str] = []
+    repeats: set[str] = set()
+
+    def find_repeats(el: Any, rel: str) -> None:
+        for child in el:
+            child_rel = f"{rel}/{child.tag.rsplit('}', 1)[-1]}".lstrip("/")
+            if child.get(f"{{{JR}}}template") is not None:
+                repeats.add(child_rel)
+            find_repeats(child, child_rel)
 
     def walk(el: Any, rel: str) -> None:
         for child in el:
             name = child.tag.rsplit("}", 1)[-1]
             child_rel = f"{rel}/{name}" if rel else name
-            if child.get(f"{{{JR}}}template") is not None or child_rel == "meta":
-                continue  # repeats are not flattened; meta is __id
+            if child_rel in repeats or child_rel == "meta":
+                continue  # repeats (template and instances) are not flattened; meta is __id
             if len(child):
                 walk(child, child_rel)
             elif child_rel not in out:
                 out.append(child_rel)
 
+    find_repeats(data, "")
     walk(data, "")
     return tuple(out)
 
