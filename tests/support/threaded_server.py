@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import waitress
 from flask import Flask
+from waitress import wasyncore
 
 
 @contextmanager
@@ -21,9 +22,9 @@ def serving(app: Flask) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
-        for channel in list(server._map.values()):  # kept-alive client connections
-            channel.close()
-        server.task_dispatcher.shutdown()
+        server.task_dispatcher.shutdown(timeout=10)  # requests in flight finish first
+        # Every socket (listener, kept-alive connections, the trigger) closed by the loop's own
+        # thread, which then finds nothing left to serve and returns.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(10)
         assert not thread.is_alive(), "the test server did not stop"
