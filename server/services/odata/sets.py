@@ -22,7 +22,7 @@ from forms.xform_info import JR, parse_xform, primary_instance_root
 from server import localtime
 from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
-from server.services import audit, privacy
+from server.services import audit, privacy, storage
 from server.services.odata.query import Options
 from server.services.register import exports as register_exports
 from server.services.submissions import exports as submission_exports
@@ -184,9 +184,14 @@ def _rows(user: User, es: EntitySet, query: sa.Select) -> list[dict[str, Any]]:
     if es.is_register:
         return [row for row, _shown in register_exports.rows(es.source, user, query)]
     unmasked = privacy.can_see_personal_data(user)
+    subs = db.session.scalars(query.options(
+        sa.orm.joinedload(Submission.form_version), sa.orm.joinedload(Submission.submitter)
+    )).all()
+    xml = storage.get_many([(s.storage_key, s.xml_sha256) for s in subs])
     out = []
-    for sub in db.session.scalars(query):
-        fields = submission_exports.masked(submission_exports.flatten(sub), unmasked).main
+    for sub in subs:
+        record = submission_exports.flatten(sub, xml[sub.storage_key])
+        fields = submission_exports.masked(record, unmasked).main
         row: dict[str, Any] = {
             "__id": sub.instance_id, "__form_version": sub.form_version.version,
             "__submitter": sub.submitter.username if sub.submitter else None,

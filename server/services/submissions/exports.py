@@ -102,9 +102,11 @@ class Record:
     repeats: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
-def flatten(sub: Submission) -> Record:
+def flatten(sub: Submission, xml: bytes | None = None) -> Record:
+    """The submission's fields; `xml`: its stored XML when the caller read it already."""
     shape = form_shape(sub.form_version)
-    root = parse_instance(storage.get(sub.storage_key, sub.xml_sha256))
+    root = parse_instance(xml if xml is not None else storage.get(sub.storage_key,
+                                                                  sub.xml_sha256))
     root_path = "/" + _local(root.tag)
     record = Record()
     counters: dict[str, int] = {}
