@@ -1,7 +1,7 @@
 """api_tokens: personal tokens for the JSON API and the OData feed, stored as their SHA-256
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0014
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
