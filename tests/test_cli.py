@@ -108,15 +108,79 @@ def test_db_upgrade_from_the_command_line(tmp_path):
 # Imported only by the commands and requests that use them (issue 9: the CLI answers fast).
 HEAVY = ("geopandas", "pyogrio", "pyproj", "pyxform", "openpyxl", "xlsxwriter", "PIL",
          "mapbox_vector_tile")
+# What building the app imports: help must not (issue 9: `doorstep --help` in under 1 s).
+APP = ("sqlalchemy", "flask_sqlalchemy", "flask_migrate", "alembic", "mako", "numpy", "shapely",
+       "limits", "server.models", "server.services", "server.web", "server.access", "gis")
 
 
-def test_help_builds_the_app_without_heavy_imports(tmp_path):
-    """`doorstep --help` builds the whole app (FlaskGroup lists app.cli) yet loads no geo or form
-    engine. Structural, so it holds on a busy machine; timings are in tests/bench/RESULTS.md."""
-    result = _doorstep(tmp_path, "--help", PYTHONPROFILEIMPORTTIME="1")  # = python -X importtime
+# `doorstep ARGS`, then the names of every module loaded, on stderr after a line "--". (A
+# `-X importtime` log misses modules loaded with importlib.import_module, as commands are.)
+_MODULES_AT_EXIT = ("import atexit, sys\n"
+                    "atexit.register(lambda: print('--', *sys.modules, file=sys.stderr))\n"
+                    "from server.cli.main import main\n"
+                    "sys.argv[0] = 'doorstep'\n"
+                    "main()\n")
+
+
+def _with_modules(tmp_path, *args, **env) -> tuple[subprocess.CompletedProcess, set[str]]:
+    environment = {**os.environ, "DOORSTEP_INSTANCE_PATH": str(tmp_path / "inst"), **env}
+    result = subprocess.run([sys.executable, "-c", _MODULES_AT_EXIT, *args],
+                            capture_output=True, text=True, env=environment, timeout=60)
+    return result, set(result.stderr.rsplit("-- ", 1)[-1].split())
+
+
+def _any_of(imported: set[str], prefixes) -> list[str]:
+    return sorted({p for p in prefixes for m in imported if m == p or m.startswith(p + ".")})
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (["--help"], ["coverage", "users", "rounds", "db  ", "routes"]),
+    (["rounds", "--help"], ["create", "list", "edit", "close"]),
+    (["users", "--help"], ["create", "reset-password", "handover"]),
+    (["rounds", "list", "--help"], ["newest first"]),
+    (["serve", "--help"], ["--workers"]),
+    (["coverage", "export", "--help"], ["--format"]),
+])
+def test_help_imports_neither_the_app_nor_its_engines(tmp_path, args, shown):
+    """Help is answered from the command modules alone. Structural, so it holds on a busy
+    machine; timings are in tests/bench/RESULTS.md (tests/bench/bench_cli.py)."""
+    result, imported = _with_modules(tmp_path, *args)
     assert result.returncode == 0, result.stderr
-    assert "coverage" in result.stdout and "users" in result.stdout  # the app's commands listed
-    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
-                for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert all(text in result.stdout for text in shown), result.stdout
+    assert {"click", "flask", "server.cli.rounds"} <= imported  # the log is complete
+    assert _any_of(imported, APP + HEAVY) == []
+
+
+def test_db_help_loads_flask_migrate_but_not_the_app(tmp_path):
+    result, imported = _with_modules(tmp_path, "db", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "upgrade" in result.stdout and "Perform database migrations." in result.stdout
+    assert "flask_migrate.cli" in imported
+    assert _any_of(imported, ("server.models", "server.web", "numpy", "shapely", *HEAVY)) == []
+
+
+def test_the_command_lists_every_command_of_the_app_without_building_it(app):
+    from flask.cli import routes_command, run_command, shell_command
+    from flask_migrate.cli import db as migrate_group
+
+    from server.cli.main import LAZY, group
+
+    listed = group().commands
+    builtin = {c.name for c in (routes_command, run_command, shell_command)}
+    assert set(listed) == set(app.cli.commands) | builtin
+    for name, command in app.cli.commands.items():
+        assert listed[name] is command or listed[name].load() is command
+    (db_command,) = LAZY
+    assert app.cli.commands["db"] is migrate_group
+    assert db_command.get_short_help_str() == migrate_group.get_short_help_str()
+
+
+def test_building_the_app_loads_no_geo_or_form_engine(tmp_path):
+    """`doorstep routes` builds the whole app (every blueprint) yet loads no geo or form engine:
+    those wait for the commands and requests that use them."""
+    result, imported = _with_modules(tmp_path, "routes")
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/openapi.json" in result.stdout
+    imported = {m.split(".")[0] for m in imported}
     assert {"server", "gis", "forms"} <= imported  # the log covers the blueprints' imports
     assert sorted(imported & set(HEAVY)) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+import click
 from flask import Flask
 
 FEATURES = (
@@ -24,7 +25,11 @@ FEATURES = (
 )
 
 
+def commands() -> list[click.Command]:
+    """Every command, in FEATURES order; importing them loads click and Flask only."""
+    return [command for name in FEATURES for command in importlib.import_module(name).COMMANDS]
+
+
 def init_app(app: Flask) -> None:
-    for name in FEATURES:
-        for command in importlib.import_module(name).COMMANDS:
-            app.cli.add_command(command)
+    for command in commands():
+        app.cli.add_command(command)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -12,6 +11,8 @@ from server.config import StartupError
 
 def check_database() -> None:
     """Fail fast with one line when the database cannot be reached."""
+    import sqlalchemy as sa
+
     from server.extensions import db
 
     url = db.engine.url
