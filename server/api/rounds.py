@@ -1,5 +1,6 @@
 """Rounds in the JSON API: list, create, edit, close; each answer carries the latest
-re-derivation job's progress and the visits outside every round (round_plans holds the rules)."""
+re-derivation job's progress and the visits outside every round (round_plans holds the rules).
+Phases (阶段), which rounds live in: list, create, edit (phases.py holds the rules)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask_login import current_user
 from server.access import allow
 from server.api import bp, document
 from server.models import Role, Round
-from server.services.coverage import rederive, round_plans, rounds
+from server.services.coverage import phases, rederive, round_plans, rounds
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 _BODY = {
@@ -55,7 +56,7 @@ def _visible(round_id: int) -> Round:
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        abort(400, "send the round as a JSON object")
+        abort(400, "send a JSON object")
     return body
 
 
@@ -108,3 +109,44 @@ def round_close(round_id: int):
     _visible(round_id)
     r, _ = round_plans.close_round(current_user, round_id)  # RoundError: 400 via the handler
     return jsonify(_round(r))
+
+
+# --- phases (阶段): the stages rounds live in ---------------------------------------------------
+
+_PHASE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["push", "steady"],
+                 "description": "push: targets 90 % / 100 %; steady: 100 % / 100 %"},
+        "update_rate_target": {"type": "number", "description": "0.9 or 90 (%): wins over kind"},
+        "accuracy_target": {"type": "number", "description": "1.0 or 100 (%): wins over kind"},
+    }}}},
+}  # fmt: skip
+
+
+def _phase(p) -> dict:
+    return {**phases.describe(p), "rounds": phases.round_counts().get(p.id, 0)}
+
+
+@bp.get("/phases")
+@allow(Role.COORDINATOR, *STAFF)
+@document("Phases (oldest first) with their targets and how many rounds each holds.")
+def phases_list():
+    return jsonify(phases=[_phase(p) for p in phases.list_phases()])
+
+
+@bp.post("/phases")
+@allow(*STAFF)
+@document("Create a phase: a name and a kind (push or steady) or both targets.",
+          requestBody=_PHASE_BODY, responses={"201": {"description": "the phase"}, **_ERRORS})
+def phase_create():
+    return jsonify(_phase(phases.create_phase(current_user, _body()))), 201  # RoundError: 400
+
+
+@bp.patch("/phases/<int:phase_id>")
+@allow(*STAFF)
+@document("Change a phase (only the fields sent; a kind resets the targets not sent). Rounds "
+          "already planned keep their targets.", requestBody=_PHASE_BODY, responses=_ERRORS)
+def phase_edit(phase_id: int):
+    return jsonify(_phase(phases.edit_phase(current_user, phase_id, _body())))

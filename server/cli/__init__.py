@@ -20,7 +20,7 @@ FEATURES = (
     "server.cli.imports",  # areas, buildings
     "server.cli.submissions",
     "server.cli.coverage",
-    "server.cli.rounds",  # rounds create|list|edit|close
+    "server.cli.rounds",  # rounds create|list|edit|close, phases create|list|edit
     "server.cli.backup",  # backup, restore
 )
 

@@ -1,4 +1,5 @@
-"""`doorstep rounds create|list|edit|close`: plan rounds from the command line.
+"""`doorstep rounds create|list|edit|close` and `doorstep phases create|list|edit`: plan rounds
+and the phases (阶段) they live in from the command line.
 
 The command line acts with every area in scope (like an admin). A change queues the same job
 the page does; the command then runs it here (or waits for a running server that took it) and
@@ -137,4 +138,78 @@ def list_command() -> None:
                    f"({outside['first']} – {outside['last']})")
 
 
-COMMANDS = (rounds_cli,)
+def _phase_line(p, rounds_in: int) -> str:
+    from server.services.coverage import phases
+
+    d = phases.describe(p)
+    return (f"{d['id']:>4}  {d['name']}  {d['kind'] or 'own targets'}  "
+            f"targets {d['update_rate_target'] * 100:g}% / {d['accuracy_target'] * 100:g}%  "
+            f"{rounds_in} rounds")
+
+
+def _phase_raw(kind, update_target, accuracy_target, **named) -> dict:
+    """The options given, as phases.create_phase() reads them (targets in %)."""
+    raw = {**named, "kind": kind,
+           "update_rate_target": f"{update_target}%" if update_target else None,
+           "accuracy_target": f"{accuracy_target}%" if accuracy_target else None}
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def _phase_options(command):
+    for decl, kwargs in reversed([
+        (("--kind",), {"help": "push (targets 90 % / 100 %) or steady (100 % / 100 %)."}),
+        (("--update-target",), {"help": "Update-rate target, e.g. 90 (%): wins over --kind."}),
+        (("--accuracy-target",), {"help": "Accuracy target, e.g. 100 (%): wins over --kind."}),
+    ]):  # fmt: skip
+        command = click.option(*decl, **kwargs)(command)
+    return command
+
+
+@click.group("phases", help="Phases (阶段) rounds live in: create, list and edit them.")
+def phases_cli() -> None:
+    pass
+
+
+@phases_cli.command("create")
+@click.argument("name")
+@_phase_options
+@with_appcontext
+def phase_create_command(name, **options) -> None:
+    """Create a phase NAME (--kind, or both targets, is needed)."""
+    from server.cli.errors import service_errors
+    from server.services.coverage import phases
+
+    with service_errors():
+        p = phases.create_phase(None, _phase_raw(name=name, **options))
+    click.echo(_phase_line(p, 0))
+
+
+@phases_cli.command("edit")
+@click.argument("phase_id", type=int)
+@click.option("--name", help="New name.")
+@_phase_options
+@with_appcontext
+def phase_edit_command(phase_id: int, name, **options) -> None:
+    """Change phase PHASE_ID (only the options given; --kind resets the targets not given).
+    Rounds already planned keep their targets."""
+    from server.cli.errors import service_errors
+    from server.services.coverage import phases
+
+    named = {"name": name} if name is not None else {}
+    with service_errors():
+        p = phases.edit_phase(None, phase_id, _phase_raw(**named, **options))
+    click.echo(_phase_line(p, phases.round_counts().get(p.id, 0)))
+
+
+@phases_cli.command("list")
+@with_appcontext
+def phase_list_command() -> None:
+    """Every phase with its targets and how many rounds it holds."""
+    from server.services.coverage import phases
+
+    counts = phases.round_counts()
+    for p in phases.list_phases():
+        click.echo(_phase_line(p, counts.get(p.id, 0)))
+
+
+COMMANDS = (rounds_cli, phases_cli)

@@ -1,5 +1,6 @@
 """Rounds (轮次) page: supervisors and admins plan, edit and close rounds and watch the
-re-derivation they start; the rules are server/services/coverage/round_plans.py."""
+re-derivation they start, and create and edit the phases (阶段) rounds live in; the rules are
+server/services/coverage/round_plans.py and phases.py."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from server.extensions import db
 from server.i18n import gettext
 from server.models import Area, Form, Role, Round
 from server.services import scope
+from server.services.coverage import phases, rederive, round_plans, rounds
 from server.services.coverage import query as coverage_query
-from server.services.coverage import rederive, round_plans, rounds
 from server.services.coverage import store as coverage
 from server.services.coverage.round_plans import RoundError
 from server.web.home import add_home_link
@@ -59,7 +60,7 @@ def _choices() -> dict[str, Any]:
         areas = [a for a in areas if any(a.path == p or a.path.startswith(p + "/") for p in mine)]
     forms = db.session.scalars(sa.select(Form).where(Form.state != "draft")
                                .order_by(Form.xml_form_id)).all()
-    return {"phases": round_plans.ensure_phases(), "areas": areas, "forms": forms}
+    return {"phases": phases.list_phases(), "areas": areas, "forms": forms}
 
 
 def _error(err: RoundError) -> str:
@@ -74,29 +75,84 @@ def _progress(r: Round) -> dict | None:
             "message": job.message}
 
 
+def _render_index(values: dict[str, Any], phase_values: dict[str, str], status: int = 200):
+    listed = rounds.visible_rounds(current_user)
+    return render_template(
+        "rounds/index.html", rounds=listed, values=values, status_of=rounds.status_label,
+        progress={r.id: _progress(r) for r in listed}, outside=rounds.outside(current_user),
+        phase_values=phase_values, **_phase_info(), **_choices(),
+    ), status
+
+
 @bp.route("/rounds/", methods=["GET", "POST"])
 @allow(*STAFF)
 def index():
     values: dict[str, Any] = {"starts_on": request.args.get("starts_on", ""),
                               "ends_on": request.args.get("ends_on", "")}
-    status = 200
     if request.method == "POST":
         values = _raw_form()
         try:
             r, _job = round_plans.create_round(current_user, _plan_input(values))
         except RoundError as err:
             flash(_error(err), "error")
+            return _render_index(values, {}, 400)
+        flash(gettext("Round «{name}» created; its visits and coverage are being updated.",
+                      name=r.name), "ok")
+        return redirect(url_for("rounds.show", round_id=r.id))
+    return _render_index(values, {})
+
+
+# --- phases (阶段) ------------------------------------------------------------------------------
+
+
+def _phase_info() -> dict[str, Any]:
+    return {"phase_rounds": phases.round_counts(), "kind_of": phases.kind_of,
+            "kind_labels": phases.KIND_LABELS, "kinds": phases.KINDS}
+
+
+def _phase_form() -> dict[str, str]:
+    """The phase form as typed; the page's targets are percentages."""
+    return {k: request.form.get(k, "").strip() for k in phases.FIELDS}
+
+
+def _phase_input(raw: dict[str, str]) -> dict[str, str]:
+    return {**raw, **{f: f"{raw[f]}%" for f in ("update_rate_target", "accuracy_target")
+                      if raw.get(f)}}
+
+
+@bp.post("/rounds/phases")
+@allow(*STAFF)
+def phase_create():
+    raw = _phase_form()
+    try:
+        phase = phases.create_phase(current_user, _phase_input(raw))
+    except RoundError as err:
+        flash(_error(err), "error")
+        return _render_index({}, raw, 400)
+    flash(gettext("Phase «{name}» created.", name=phase.name), "ok")
+    return redirect(url_for("rounds.index", _anchor="phases"))
+
+
+@bp.route("/rounds/phases/<int:phase_id>", methods=["GET", "POST"])
+@allow(*STAFF)
+def phase_show(phase_id: int):
+    phase = next((p for p in phases.list_phases() if p.id == phase_id), None)
+    if phase is None:
+        abort(404, f"no phase {phase_id}")
+    raw, status = {"name": phase.name}, 200
+    if request.method == "POST":
+        raw = _phase_form()
+        try:
+            phases.edit_phase(current_user, phase.id, _phase_input(raw))
+        except RoundError as err:
+            flash(_error(err), "error")
             status = 400
         else:
-            flash(gettext("Round «{name}» created; its visits and coverage are being updated.",
-                          name=r.name), "ok")
-            return redirect(url_for("rounds.show", round_id=r.id))
-    listed = rounds.visible_rounds(current_user)
-    return render_template(
-        "rounds/index.html", rounds=listed, values=values, status_of=rounds.status_label,
-        progress={r.id: _progress(r) for r in listed}, outside=rounds.outside(current_user),
-        **_choices(),
-    ), status
+            flash(gettext("Phase «{name}» saved.", name=phase.name), "ok")
+            return redirect(url_for("rounds.phase_show", phase_id=phase.id))
+    inside = [r for r in rounds.visible_rounds(current_user) if r.phase_id == phase.id]
+    return render_template("rounds/phase.html", phase=phase, values=raw, rounds=inside,
+                           status_of=rounds.status_label, **_phase_info()), status
 
 
 def _summary(r: Round) -> dict:

@@ -186,7 +186,7 @@ def test_every_coverage_page_has_the_round_picker_comparison_and_notice(client, 
 
 
 TEMPLATES = ["rounds/index.html", "rounds/show.html", "rounds/_form.html",
-             "coverage/_rounds.html"]
+             "rounds/phase.html", "coverage/_rounds.html"]
 
 
 def test_every_round_text_has_a_chinese_translation():
@@ -197,7 +197,8 @@ def test_every_round_text_has_a_chinese_translation():
     for name in TEMPLATES:
         source = (REPO / "server" / "templates" / name).read_text("utf-8")
         texts |= set(re.findall(r"""_\(['"]([^'"]+)['"]""", source))
-    source = Path(REPO / "server" / "services" / "coverage" / "round_plans.py").read_text()
+    source = "".join(Path(REPO / "server" / "services" / "coverage" / name).read_text()
+                     for name in ("round_plans.py", "phases.py"))
     for first, rest in re.findall(r'RoundError\(\s*"([^"]+)"(?:\s*"([^"]+)")?', source):
         texts.add(first + rest)
     missing = sorted(t for t in texts if t not in catalogue)

@@ -80,7 +80,7 @@ def _day(value: Any, field: str) -> date:
                          value=str(value)) from None
 
 
-def _target(value: Any, field: str) -> float | None:
+def parse_target(value: Any, field: str) -> float | None:
     """A share: 0.9, 90 or "90%" all mean 90 % (a number above 1 is a percentage)."""
     if value is None or str(value).strip() == "":
         return None
@@ -201,14 +201,14 @@ def parse(raw: Mapping[str, Any], user: User | None, base: Round | None = None) 
         return getattr(phase, field, None) if field.endswith("target") else None
 
     return Plan(name, starts, ends, areas, forms, phase,
-                keep("update_rate_target", _target), keep("accuracy_target", _target),
+                keep("update_rate_target", parse_target), keep("accuracy_target", parse_target),
                 keep("match_distance_m", _metres), keep("gps_accuracy_m", _metres))
 
 
 # --- the rules --------------------------------------------------------------------------------
 
 
-def _may_plan(user: User | None, areas: tuple[Area, ...]) -> None:
+def check_may_plan(user: User | None, areas: tuple[Area, ...]) -> None:
     """Supervisors plan over their own areas only; admins (and the command line) anywhere."""
     if user is None or user.role == Role.ADMIN.value:
         return
@@ -300,7 +300,7 @@ def create_round(user: User | None, raw: Mapping[str, Any]) -> tuple[Round, Roun
     """Check, save, audit, and queue the re-derivation of the visits on its days."""
     try:
         plan = parse(raw, user)
-        _may_plan(user, plan.areas)
+        check_may_plan(user, plan.areas)
         _unique_name(plan.name, None)
         check_overlap(plan)
     except RoundError:
@@ -317,7 +317,7 @@ def _editable(round_id: int, user: User | None) -> Round:
     r = db.session.get(Round, round_id)
     if r is None:
         raise RoundError("No round with id {id}", id=round_id)
-    _may_plan(user, tuple(ra.area for ra in r.areas))
+    check_may_plan(user, tuple(ra.area for ra in r.areas))
     if r.closed_at is not None:
         raise RoundError("Round «{name}» is closed and can no longer change", name=r.name)
     return r
@@ -329,7 +329,7 @@ def edit_round(user: User | None, round_id: int, raw: Mapping[str, Any]
     try:
         r = _editable(round_id, user)
         plan = parse(raw, user, base=r)
-        _may_plan(user, plan.areas)
+        check_may_plan(user, plan.areas)
         _unique_name(plan.name, r.id)
         check_overlap(plan, r.id)
     except RoundError:
