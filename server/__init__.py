@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from server.config import INSTANCE_PATH_ENV, StartupError, load_config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["StartupError", "create_app"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application; no database work happens here (migrations run via the CLI)."""
+    from flask import Flask  # `import server` stays light: `doorstep --help` never loads Flask
+
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(INSTANCE_PATH_ENV)
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)

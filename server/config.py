@@ -16,11 +16,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from forms.guards import DEFAULT_MAX_BYTES as FORM_MAX_BYTES
+
+if TYPE_CHECKING:
+    from flask import Flask  # (only named in hints: `doorstep --help` never loads Flask)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -109,8 +109,10 @@ def test_db_upgrade_from_the_command_line(tmp_path):
 HEAVY = ("geopandas", "pyogrio", "pyproj", "pyxform", "openpyxl", "xlsxwriter", "PIL",
          "mapbox_vector_tile")
 # What building the app imports: help must not (issue 9: `doorstep --help` in under 1 s).
-APP = ("sqlalchemy", "flask_sqlalchemy", "flask_migrate", "alembic", "mako", "numpy", "shapely",
-       "limits", "server.models", "server.services", "server.web", "server.access", "gis")
+# Flask itself (with Werkzeug and Jinja) is most of what is left: help does without it too.
+APP = ("flask", "werkzeug", "jinja2", "sqlalchemy", "flask_sqlalchemy", "flask_migrate",
+       "alembic", "mako", "numpy", "shapely", "limits", "server.models", "server.services",
+       "server.web", "server.access", "gis")
 
 
 # `doorstep ARGS`, then the names of every module loaded, on stderr after a line "--". (A
@@ -139,6 +141,7 @@ def _any_of(imported: set[str], prefixes) -> list[str]:
     (["users", "--help"], ["create", "reset-password", "handover"]),
     (["rounds", "list", "--help"], ["newest first"]),
     (["serve", "--help"], ["--workers"]),
+    (["phases", "--help"], ["create", "list", "edit"]),
     (["coverage", "export", "--help"], ["--format"]),
 ])
 def test_help_imports_neither_the_app_nor_its_engines(tmp_path, args, shown):
@@ -147,7 +150,7 @@ def test_help_imports_neither_the_app_nor_its_engines(tmp_path, args, shown):
     result, imported = _with_modules(tmp_path, *args)
     assert result.returncode == 0, result.stderr
     assert all(text in result.stdout for text in shown), result.stdout
-    assert {"click", "flask", "server.cli.rounds"} <= imported  # the log is complete
+    assert {"click", "server.cli.rounds", "server.cli.serve"} <= imported  # the list is complete
     assert _any_of(imported, APP + HEAVY) == []
 
 
@@ -159,20 +162,34 @@ def test_db_help_loads_flask_migrate_but_not_the_app(tmp_path):
     assert _any_of(imported, ("server.models", "server.web", "numpy", "shapely", *HEAVY)) == []
 
 
-def test_the_command_lists_every_command_of_the_app_without_building_it(app):
-    from flask.cli import routes_command, run_command, shell_command
-    from flask_migrate.cli import db as migrate_group
+def test_the_command_lists_every_command_of_the_app_and_of_flask_without_loading_them(app):
+    from flask.cli import FlaskGroup
 
-    from server.cli.main import LAZY, group
+    from server.cli.main import LazyCommand, group
 
     listed = group().commands
-    builtin = {c.name for c in (routes_command, run_command, shell_command)}
-    assert set(listed) == set(app.cli.commands) | builtin
-    for name, command in app.cli.commands.items():
-        assert listed[name] is command or listed[name].load() is command
-    (db_command,) = LAZY
-    assert app.cli.commands["db"] is migrate_group
-    assert db_command.get_short_help_str() == migrate_group.get_short_help_str()
+    flask_own = FlaskGroup().commands  # run, shell, routes
+    assert set(listed) == set(app.cli.commands) | set(flask_own)
+    for name, command in {**app.cli.commands, **flask_own}.items():
+        if isinstance(listed[name], LazyCommand):  # db, run, shell, routes
+            assert listed[name].load() is command
+            assert listed[name].get_short_help_str() == command.get_short_help_str()
+        else:
+            assert listed[name] is command
+
+
+def test_flasks_options_and_commands_still_work(tmp_path):
+    version = _doorstep(tmp_path, "--version")
+    assert version.returncode == 0 and "Flask 3." in version.stdout
+    shell = ["-c", "import sys; from server.cli.main import main; sys.argv[0] = 'doorstep'; "
+             "sys.stdin = __import__('io').StringIO('print(\"debug\", app.debug)'); main()"]
+    for flag, expected in [("--debug", "debug True"), ("--no-debug", "debug False")]:
+        result = subprocess.run([sys.executable, *shell, flag, "shell"], capture_output=True,
+                                text=True, timeout=60,
+                                env={**os.environ, "DOORSTEP_INSTANCE_PATH": str(tmp_path)})
+        assert expected in result.stdout + result.stderr, result.stderr
+    missing = _doorstep(tmp_path, "--env-file", str(tmp_path / "none.env"), "routes")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
 def test_building_the_app_loads_no_geo_or_form_engine(tmp_path):

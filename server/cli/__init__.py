@@ -3,15 +3,19 @@
 One convention: the commands of a capability live in `server/cli/<capability>.py`, which lists
 them in its COMMANDS; FEATURES below is the one ordered list of those modules. Command modules
 import only click at the top and their services inside each command, so `doorstep --help` and
-light commands never pay for the geo and form engines. Services never import click.
+light commands never pay for the geo and form engines (nor, for help, Flask:
+server/cli/appcontext.py). Services never import click.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 FEATURES = (
     "server.cli.serve",  # demo, serve

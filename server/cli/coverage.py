@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
+from server.cli.appcontext import with_appcontext
 from server.cli.errors import service_errors
 
 EXPORT_FORMATS = ("csv", "xlsx", "geojson")  # server.services.coverage.exports.FORMATS

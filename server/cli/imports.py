@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
+
+from server.cli.appcontext import with_appcontext
 
 #: How the import's messages name its Python parameters -> how this command names them.
 _FLAGS = (

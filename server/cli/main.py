@@ -1,30 +1,26 @@
-"""The `doorstep` entry point: FlaskGroup around create_app, start-up errors as one line.
+"""The `doorstep` entry point: the commands of server/cli and Flask's, start-up errors as one line.
 
-The commands are known without building the app, so `doorstep --help` and `doorstep <group>
---help` import click, Flask and the command modules only (no models, SQLAlchemy, geo or
-migration engines); the app is built when a command runs (`with_appcontext`). Flask-Migrate's
-`db` group, which imports alembic, is listed by name and loaded when it is used.
+The command line is Flask's (`flask.cli.FlaskGroup`: run, shell, routes, --app, --debug,
+--env-file, --version) with one difference: `doorstep --help` and `doorstep <group> --help` load
+click and the command modules only — no Flask, models, SQLAlchemy, geo or migration engine.
+The app is built when a command runs (server/cli/appcontext.py); Flask's own commands and
+Flask-Migrate's `db` group are listed by name and imported when they are used.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import sys
+from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from click.core import ParameterSource
 
-from server import cli, create_app
+from server import cli
+from server.cli.appcontext import script_info
 from server.config import StartupError
-
-
-def _create_app() -> Flask:
-    try:
-        return create_app()
-    except StartupError as err:
-        click.echo(f"doorstep: {err}", err=True)
-        sys.exit(2)
 
 
 class LazyCommand(click.Command):
@@ -35,32 +31,94 @@ class LazyCommand(click.Command):
         super().__init__(name, help=help)
         self.target = target
 
-    def load(self) -> click.Command:
+    def load(self, ctx: click.Context | None = None) -> click.Command:
+        if ctx is not None:
+            script_info(ctx)  # Flask's commands find the app factory there
         module, attribute = self.target.split(":")
         return getattr(importlib.import_module(module), attribute)
 
 
-#: Commands the app adds that come from elsewhere: Flask-Migrate's (see Migrate.init_app).
-LAZY = (LazyCommand("db", "flask_migrate.cli:db", "Perform database migrations."),)
+#: Commands from elsewhere: Flask's (FlaskGroup's defaults) and Flask-Migrate's (Migrate.init_app).
+LAZY = (
+    LazyCommand("db", "flask_migrate.cli:db", "Perform database migrations."),
+    LazyCommand("routes", "flask.cli:routes_command", "Show the routes for the app."),
+    LazyCommand("run", "flask.cli:run_command", "Run a development server."),
+    LazyCommand("shell", "flask.cli:shell_command", "Run a shell in the app context."),
+)
 
 
-class DoorstepGroup(FlaskGroup):
-    """FlaskGroup (run, shell, routes, --app, --debug, …) holding the app's commands itself,
-    so listing and resolving them does not load the app."""
+# FlaskGroup's options, whose callbacks import Flask only when there is something to do.
+
+
+def _env_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    dotenv = importlib.util.find_spec("dotenv") is not None
+    if not dotenv and value is not None:
+        raise click.BadParameter("python-dotenv must be installed to load an env file.",
+                                 ctx=ctx, param=param)
+    if dotenv or value is not None or any(Path(f).is_file() for f in (".env", ".flaskenv")):
+        from flask.cli import load_dotenv
+
+        load_dotenv(value, load_defaults=script_info(ctx).load_dotenv_defaults)
+    return value
+
+
+def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        script_info(ctx).app_import_path = value
+    return value
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool | None:
+    if ctx.get_parameter_source(param.name) in (ParameterSource.DEFAULT,
+                                                ParameterSource.DEFAULT_MAP, None):
+        return None
+    os.environ["FLASK_DEBUG"] = "1" if value else "0"  # read by create_app's Flask
+    return value
+
+
+def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from flask.cli import get_version
+
+        get_version(ctx, param, value)
+
+
+OPTIONS = [
+    click.Option(["-e", "--env-file"], type=click.Path(exists=True, dir_okay=False),
+                 is_eager=True, expose_value=False, callback=_env_file,
+                 help="Load environment variables from this file, taking precedence over those "
+                      "set by '.env' and '.flaskenv'. Variables set directly in the environment "
+                      "take highest precedence. python-dotenv must be installed."),
+    click.Option(["-A", "--app"], metavar="IMPORT", is_eager=True, expose_value=False,
+                 callback=_set_app,
+                 help="The Flask application or factory function to load, in the form "
+                      "'module:name' (doorstep builds its own app: create_app)."),
+    click.Option(["--debug/--no-debug"], expose_value=False, callback=_set_debug,
+                 help="Set debug mode."),
+    click.Option(["--version"], is_flag=True, is_eager=True, expose_value=False,
+                 callback=_version, help="Show the Flask version."),
+]  # fmt: skip
+
+
+class DoorstepGroup(click.Group):
+    """The `doorstep` command: every command listed and resolved without loading Flask or
+    building the app."""
 
     def __init__(self, **extra) -> None:
-        super().__init__(create_app=_create_app, **extra)
+        extra.setdefault("context_settings", {}).setdefault("auto_envvar_prefix", "FLASK")
+        super().__init__(params=list(OPTIONS), **extra)
         for command in (*cli.commands(), *LAZY):
             self.add_command(command)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        return sorted(self.commands)
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        # As FlaskGroup: app.run() in an imported module must not start a server.
+        os.environ["FLASK_RUN_FROM_CLI"] = "true"
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name, command, rest = super().resolve_command(ctx, args)
         if isinstance(command, LazyCommand):
-            command = command.load()
+            command = command.load(ctx)
         return name, command, rest
 
 

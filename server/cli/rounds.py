@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 import click
-from flask.cli import with_appcontext
+
+from server.cli.appcontext import with_appcontext
 
 
 def _options(command):

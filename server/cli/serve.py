@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 
+from server.cli.appcontext import with_appcontext
 from server.config import StartupError
 
 
@@ -27,6 +26,7 @@ def check_database() -> None:
 
 
 def upgrade_database() -> None:
+    from flask import current_app
     from flask_migrate import upgrade
 
     check_database()
@@ -71,6 +71,8 @@ def serve_command(host: str, port: int, threads: int, workers: int):
 
 
 def serve(host: str, port: int, threads: int = 8, workers: int = 1) -> None:
+    from flask import current_app
+
     from server import serving
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
+from server.cli.appcontext import with_appcontext
 from server.cli.errors import service_errors
 
 

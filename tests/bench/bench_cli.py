@@ -5,13 +5,15 @@
 Runs each command as a fresh `python -m server …` process (what the `doorstep` script does)
 in each checkout given with --repo (default: this one; give another checkout, e.g. the code
 before a change, to compare in the same run), over a fresh instance folder whose database is
-upgraded first, and prints the median wall time of --runs runs per command and checkout.
+upgraded first, and prints per command and checkout the median of --runs runs: wall time, and
+the process's CPU time (user + system), which a busy machine inflates far less.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,11 +32,17 @@ COMMANDS = (
 )
 
 
-def _seconds(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _seconds(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run."""
+    started, cpu = time.perf_counter(), _cpu()
     subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu() - cpu
 
 
 def main() -> None:
@@ -50,15 +58,17 @@ def main() -> None:
         rows = [("python -c pass", [[sys.executable, "-c", "pass"]] * len(repos))]
         rows += [("doorstep " + " ".join(c), [[sys.executable, "-m", "server", *c]] * len(repos))
                  for c in COMMANDS]
-        print(f"median of {args.runs} runs, seconds; columns: "
+        print(f"median of {args.runs} runs, seconds, wall / CPU; columns: "
               + " | ".join(str(r) for r in repos))
         for label, argvs in rows:
-            medians = []
+            cells = []
             for repo, argv in zip(repos, argvs, strict=True):
                 _seconds(argv, repo, env)  # warm the file cache
-                medians.append(statistics.median(
-                    _seconds(argv, repo, env) for _ in range(args.runs)))
-            print(f"{label:<34}" + "".join(f"{m:>10.3f}" for m in medians))
+                runs = [_seconds(argv, repo, env) for _ in range(args.runs)]
+                wall = statistics.median(w for w, _ in runs)
+                cpu = statistics.median(c for _, c in runs)
+                cells.append(f"{wall:>7.3f} / {cpu:.3f}")
+            print(f"{label:<34}" + "".join(f"{c:>18}" for c in cells))
 
 
 if __name__ == "__main__":
