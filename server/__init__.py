@@ -23,12 +23,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # The features load with the app, not on `import server`: tools import server.config alone.
     from server import access, bodies, csrf, headers, i18n, localtime, params, redaction, sessions
-    from server.extensions import db, init_limiter, login_manager, migrate  # (see above)
+    from server.extensions import db, init_limiter, login_manager  # (see above)
 
     redaction.install()
     sessions.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
     login_manager.init_app(app)
     init_limiter(app)
     i18n.init_app(app)

@@ -8,7 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,8 +25,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
+
+
+def init_migrate(app: Flask) -> None:
+    """Bind Flask-Migrate where migrations run (`doorstep db`, `serve`, `demo`, tests): it
+    imports alembic and mako (~0.4 s), which no other command needs. Idempotent."""
+    if "migrate" in app.extensions:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
 
 
 def init_limiter(app: Flask) -> Any:

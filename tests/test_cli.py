@@ -162,6 +162,16 @@ def test_db_help_loads_flask_migrate_but_not_the_app(tmp_path):
     assert _any_of(imported, ("server.models", "server.web", "numpy", "shapely", *HEAVY)) == []
 
 
+def test_a_light_command_loads_no_migration_engine(tmp_path):
+    """`rounds list` builds the app and reads the database, but Flask-Migrate (alembic, mako)
+    is bound only where migrations run (server.extensions.init_migrate)."""
+    assert _doorstep(tmp_path, "db", "upgrade").returncode == 0
+    result, imported = _with_modules(tmp_path, "rounds", "list")
+    assert result.returncode == 0, result.stderr
+    assert "sqlalchemy" in imported and "server.models" in imported  # it did build the app
+    assert _any_of(imported, ("flask_migrate", "alembic", "mako", *HEAVY)) == []
+
+
 def test_the_command_lists_every_command_of_the_app_and_of_flask_without_loading_them(app):
     from flask.cli import FlaskGroup
 
@@ -169,9 +179,12 @@ def test_the_command_lists_every_command_of_the_app_and_of_flask_without_loading
 
     listed = group().commands
     flask_own = FlaskGroup().commands  # run, shell, routes
-    assert set(listed) == set(app.cli.commands) | set(flask_own)
+    assert set(listed) == set(app.cli.commands) | set(flask_own) | {"db"}  # db: Flask-Migrate's
     for name, command in {**app.cli.commands, **flask_own}.items():
-        if isinstance(listed[name], LazyCommand):  # db, run, shell, routes
+        if name == "db":  # Flask-Migrate's group, binding Flask-Migrate before it runs
+            assert listed[name].load().commands == command.commands
+            assert listed[name].get_short_help_str() == command.get_short_help_str()
+        elif isinstance(listed[name], LazyCommand):  # run, shell, routes
             assert listed[name].load() is command
             assert listed[name].get_short_help_str() == command.get_short_help_str()
         else:

@@ -40,7 +40,7 @@ class LazyCommand(click.Command):
 
 #: Commands from elsewhere: Flask's (FlaskGroup's defaults) and Flask-Migrate's (Migrate.init_app).
 LAZY = (
-    LazyCommand("db", "flask_migrate.cli:db", "Perform database migrations."),
+    LazyCommand("db", "server.cli.migrations:db", "Perform database migrations."),
     LazyCommand("routes", "flask.cli:routes_command", "Show the routes for the app."),
     LazyCommand("run", "flask.cli:run_command", "Run a development server."),
     LazyCommand("shell", "flask.cli:shell_command", "Run a shell in the app context."),

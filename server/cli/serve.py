@@ -29,7 +29,10 @@ def upgrade_database() -> None:
     from flask import current_app
     from flask_migrate import upgrade
 
+    from server.extensions import init_migrate  # (with the command: it loads the models)
+
     check_database()
+    init_migrate(current_app)
     upgrade(directory=current_app.config["MIGRATIONS_DIR"])
 
 

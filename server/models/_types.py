@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 def utcnow() -> datetime:
@@ -12,4 +13,4 @@ def utcnow() -> datetime:
 
 
 # JSON that is JSONB on PostgreSQL (indexable) and TEXT-backed JSON on SQLite.
-JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")

@@ -31,5 +31,8 @@ def upgrade(app: Flask) -> None:
     """Run the migrations to the newest schema."""
     from flask_migrate import upgrade as alembic_upgrade
 
+    from server.extensions import init_migrate
+
+    init_migrate(app)
     with app.app_context():
         alembic_upgrade(directory=app.config["MIGRATIONS_DIR"])
