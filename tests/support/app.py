@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from server import create_app
+from server.extensions import init_migrate
 
 #: Every test user's password (tests/conftest.py `make_user`).
 PASSWORD = "correct horse battery"
@@ -24,14 +25,14 @@ def make_app(tmp_path: Path, **config) -> Flask:
         "PROCESS_IN_BACKGROUND": False,
     }
     settings.update(config)
-    return create_app(settings)
+    app = create_app(settings)
+    init_migrate(app)  # tests migrate their databases (the app binds it only where needed)
+    return app
 
 
 def upgrade(app: Flask) -> None:
     """Run the migrations to the newest schema."""
     from flask_migrate import upgrade as alembic_upgrade
-
-    from server.extensions import init_migrate
 
     init_migrate(app)
     with app.app_context():
