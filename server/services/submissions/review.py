@@ -159,7 +159,8 @@ class Returned:
             "form_name": self.form_name, "state": self.state, "state_label": _(self.state),
             "reason": self.reason, "reason_label": reason_label(self.reason),
             "comment": self.comment,
-            "returned_at": localtime.export_text(self.returned_at) if self.returned_at else "",
+            "returned_at": localtime.export_text(self.returned_at),
+            "returned_text": localtime.fmt(self.returned_at),  # as the phone shows it
             "returned_by": self.returned_by, "building": self.building, "address": self.address,
             "received_at": localtime.export_text(self.received_at),
             "submitter": self.submitter,
@@ -211,7 +212,7 @@ def returned_csv(user: User | None) -> str:
         rows.append(EntityRow(r.instance_id, label, 1, {
             "form": r.form_name, "building": r.building, "address": r.address,
             "state": _(r.state), "reason": reason_label(r.reason), "comment": r.comment,
-            "returned_at": localtime.export_text(r.returned_at) if r.returned_at else "",
+            "returned_at": localtime.fmt(r.returned_at),
         }))
     return render_entity_csv(rows, RETURNED_COLUMNS)
 
