@@ -31,8 +31,10 @@ from server.services.forms import draft_testing, entity_lists
 from server.services.submissions import review
 
 #: Entity lists the server renders for every user (see server.services.register.entities).
-# Files the server makes for each phone (entity lists, settings): never uploaded, never missing.
-GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv", "settings.csv")
+# Files the server makes for each phone (entity lists, settings, the returned list): never
+# uploaded, never missing.
+GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv", "settings.csv",
+                   review.RETURNED_CSV)
 DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 
 
