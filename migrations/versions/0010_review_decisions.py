@@ -1,7 +1,7 @@
 """review_decisions: a review decision's reason and comment (issue 10, item 5)
 
 Revision ID: 0010
-Revises: 0014
+Revises: 0012
 Create Date: 2026-12-01 09:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0014'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
