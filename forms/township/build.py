@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
-FORMS = ("building_listing", "household", "departure", "rental_inspection")
+FORMS = ("building_listing", "household", "departure", "rental_inspection", "returned")
 _FIXED_TIME = datetime(2024, 10, 15)  # keeps document properties stable between builds
 
 Sheets = dict[str, list[list[str]]]

@@ -13,11 +13,13 @@ from server.models import Role
 from server.params import int_arg
 from server.services import privacy
 from server.services.submissions import exports as sx
+from server.services.submissions import review as rv
 
 VIEWERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
 FILTER_PARAMS = [
     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-    for n in ("form", "coordinator", "date_from", "date_to", "review_state", "processing_state")
+    for n in ("form", "coordinator", "date_from", "date_to", "review_state", "processing_state",
+              "replaced")
 ]
 
 
@@ -54,8 +56,11 @@ def submission_detail(submission_id: int):
     unmasked = privacy.can_see_personal_data(current_user)
     record = sx.masked(sx.flatten(sub), unmasked)
     sx.audit_read(current_user, sub)
+    decision = rv.latest(sub)
     return jsonify(
         **_summary(sub), fields=record.main, repeats=record.repeats,
+        review={"reason": decision.reason, "reason_label": rv.reason_label(decision.reason),
+                "comment": decision.comment} if decision else None,
         attachments=[{"name": a.name, "content_type": a.content_type, "size": a.size,
                       "sha256": a.sha256, "present": a.storage_key is not None}
                      for a in sub.attachments],
@@ -64,16 +69,26 @@ def submission_detail(submission_id: int):
 
 @bp.post("/submissions/<int:submission_id>/review")
 @allow(Role.SUPERVISOR, Role.ADMIN)
-@document("Set the review state: received, approved, has_issues or rejected.",
+@document("Set the review state: received, approved, has_issues or rejected. has_issues and "
+          "rejected send the submission back to its coordinator and need a reason (one of "
+          "address_mismatch, incomplete, id_number_wrong, photo_unclear, not_visited, other) "
+          "and, for other, a comment.",
           requestBody={"content": {"application/json": {"schema": {
-              "type": "object", "properties": {"review_state": {"type": "string"}}}}}})
+              "type": "object", "properties": {"review_state": {"type": "string"},
+                                               "reason": {"type": "string"},
+                                               "comment": {"type": "string"}}}}}})
 def submission_review(submission_id: int):
     sub = sx.get_visible(current_user, submission_id)
     if sub is None:
         abort(404)
-    state = (request.get_json(silent=True) or {}).get("review_state", "")
-    sx.set_review_state(current_user, sub, state)
-    return jsonify(_summary(sub))
+    body = request.get_json(silent=True) or {}
+    text = {k: body.get(k) if isinstance(body.get(k), str) else None
+            for k in ("review_state", "reason", "comment")}
+    sx.set_review_state(current_user, sub, text["review_state"] or "", text["reason"],
+                        text["comment"])
+    decision = rv.latest(sub)
+    return jsonify({**_summary(sub), "reason": decision.reason if decision else None,
+                    "comment": decision.comment if decision else ""})
 
 
 @bp.get("/submissions/export.<fmt>")

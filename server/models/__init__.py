@@ -5,7 +5,12 @@ from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
-from server.models.submissions import Submission, SubmissionAttachment, SubmissionBlob
+from server.models.submissions import (
+    ReviewDecision,
+    Submission,
+    SubmissionAttachment,
+    SubmissionBlob,
+)
 from server.models.users import ApiToken, DeviceLink, Role, User
 from server.models.visits import BuildingCoverage, Visit
 
@@ -24,6 +29,7 @@ __all__ = [
     "FormVersion",
     "Phase",
     "RegisterConflict",
+    "ReviewDecision",
     "Role",
     "Round",
     "RoundArea",

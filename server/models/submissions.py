@@ -57,6 +57,32 @@ class Submission(db.Model):
     attachments: Mapped[list[SubmissionAttachment]] = relationship(
         back_populates="submission", cascade="all, delete-orphan"
     )
+    reviews: Mapped[list[ReviewDecision]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="ReviewDecision.id"
+    )
+
+
+class ReviewDecision(db.Model):
+    """A supervisor's review decision, kept whole (server.services.submissions.review): the
+    state chosen and, when it sends the submission back (RETURNED_STATES), a reason from the
+    catalogue and a comment that the coordinator reads on the phone."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="reviews")
+    decided_by = relationship("User")
 
 
 class SubmissionAttachment(db.Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.openrosa import device, draft, views  # noqa: F401 (routes register on import)
+from server.openrosa import device, draft, returned, views  # noqa: F401 (routes register on import)
 from server.openrosa.blueprint import bp
 from server.web.home import add_home_link
 

@@ -25,6 +25,7 @@ from server.params import MAX_SQL_INT, int_arg
 from server.services import choice_labels, scope
 from server.services.errors import ServiceError
 from server.services.submissions import exports as sx
+from server.services.submissions import review as rv
 from server.web.downloads import send_attachment
 from server.web.home import add_home_link
 
@@ -65,10 +66,16 @@ def show(submission_id: int):
     sub = _visible(submission_id)
     record = sx.flatten(sub)  # StorageError: 500 with the reason
     unmasked = sx.privacy.can_see_personal_data(current_user)
+    shown = choice_labels.record_in_words(sx.masked(record, unmasked), sub.form_version)
+    original, correction = rv.versions(current_user, sub)
+    changes = (rv.changed_answers(choice_labels.record_in_words(
+        sx.masked(sx.flatten(original), unmasked), original.form_version), shown)
+        if original is not None else [])
     sx.audit_read(current_user, sub)
-    record = choice_labels.record_in_words(sx.masked(record, unmasked), sub.form_version)
-    return render_template("submissions/show.html", sub=sub, record=record,
-                           review_states=REVIEW_STATES)
+    return render_template("submissions/show.html", sub=sub, record=shown,
+                           review_states=REVIEW_STATES, reasons=rv.reason_choices(),
+                           decision=rv.latest(sub), reason_label=rv.reason_label,
+                           original=original, correction=correction, changes=changes)
 
 
 @bp.route("/<int:submission_id>/review", methods=["POST"])
@@ -76,7 +83,8 @@ def show(submission_id: int):
 def review(submission_id: int):
     sub = _visible(submission_id)
     try:
-        sx.set_review_state(current_user, sub, request.form.get("review_state", ""))
+        sx.set_review_state(current_user, sub, request.form.get("review_state", ""),
+                            request.form.get("reason"), request.form.get("comment"))
     except ServiceError as err:  # back to the submission, the reason above it
         flash(err.localized(), "error")
         return redirect(url_for(".show", submission_id=sub.id)), 303

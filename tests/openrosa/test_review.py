@@ -73,7 +73,8 @@ def test_admin_sees_masked_without_personal_audit(client, stored, make_user):
 
 def test_review_state_change_is_audited(client, stored, make_user):
     _as(client, make_user("supervisor", areas=["T01"]))
-    r = client.post(f"/submissions/{stored[0].id}/review", data={"review_state": "has_issues"})
+    r = client.post(f"/submissions/{stored[0].id}/review",
+                    data={"review_state": "has_issues", "reason": "incomplete"})
     assert r.status_code == 302
     r = client.post(f"/api/v1/submissions/{stored[1].id}/review", json={"review_state": "nope"})
     assert r.status_code == 400

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.support.paths import TOWNSHIP
 
-TOWNSHIP_FORMS = ("building_listing", "household", "departure", "rental_inspection")
+TOWNSHIP_FORMS = ("building_listing", "household", "departure", "rental_inspection", "returned")
 #: Resident ID numbers with valid check digits.
 ZHANG = "11010519491231002X"
 WANG = "530122199003071233"

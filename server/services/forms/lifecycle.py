@@ -28,10 +28,13 @@ from server.models._types import utcnow
 from server.services import audit
 from server.services.errors import ServiceError
 from server.services.forms import draft_testing, entity_lists
+from server.services.submissions import review
 
 #: Entity lists the server renders for every user (see server.services.register.entities).
-# Files the server makes for each phone (entity lists, settings): never uploaded, never missing.
-GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv", "settings.csv")
+# Files the server makes for each phone (entity lists, settings, the returned list): never
+# uploaded, never missing.
+GENERATED_MEDIA = ("streets.csv", "buildings.csv", "households.csv", "persons.csv", "settings.csv",
+                   review.RETURNED_CSV)
 DESIGNER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 
 
@@ -345,8 +348,12 @@ def media_file(version: FormVersion, user: User | None, name: str, *,
 
 def _generated(name: str, user: User | None, *, via_link: bool,
                hashes_only: bool = False) -> MediaFile | None:
-    text = settings_csv() if name == SETTINGS_CSV else entity_lists.list_csv(
-        name, user, via_link=via_link, hashes_only=hashes_only)
+    if name == SETTINGS_CSV:
+        text = settings_csv()
+    elif name == review.RETURNED_CSV:  # never anyone's work through a link anyone may hold
+        text = review.returned_csv(None if via_link else user)
+    else:
+        text = entity_lists.list_csv(name, user, via_link=via_link, hashes_only=hashes_only)
     if text is None:
         return None
     content = text.encode("utf-8")

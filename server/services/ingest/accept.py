@@ -56,6 +56,7 @@ from server.services.ingest.batch import (
     write_batch,
 )
 from server.services.ingest.group_commit import CommitTimeout, GroupCommitter, committer_for
+from server.services.submissions import review
 
 __all__ = ["NEW_SUBMISSION", "FormShape", "IngestError", "IngestResult", "StoredFile", "Upload",
            "find_form_version", "form_shape", "ingest", "read_and_root"]
@@ -306,6 +307,8 @@ def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
     outcome = _commit(pending)
     if outcome.created:
         NEW_SUBMISSION.set()
+        if deprecated_id and draft is None:  # an edit, a returned one's correction: audited
+            review.audit_edit(user, outcome.submission_id, deprecated_id)
     return IngestResult(outcome.status, outcome.message, outcome.submission_id,
                         list(outcome.stored))
 

@@ -21,16 +21,9 @@ from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import audit, privacy, scope, spreadsheets, storage
-from server.services.errors import ServiceError
 from server.services.ingest.accept import form_shape
 from server.services.processing import pipeline
-
-
-class ReviewStateError(ServiceError):
-    """A review decision that is not one of REVIEW_STATES."""
-
-    code = "invalid_review_state"
-
+from server.services.submissions import review
 
 META_COLUMNS = ["instance_id", "form_id", "form_version", "submitter", "received_at",
                 "review_state", "processing_state", "lon", "lat", "gps_accuracy"]
@@ -44,6 +37,9 @@ class Filters:
     date_to: date | None = None
     review_state: str | None = None
     processing_state: str | None = None
+    # Versions an edit replaced are left out unless asked for: a corrected submission is one
+    # line, the correction (its page links the original).
+    replaced: bool = False
 
     @classmethod
     def from_args(cls, args: Any) -> Filters:
@@ -62,6 +58,7 @@ class Filters:
             date_to=day("date_to"),
             review_state=review if review in REVIEW_STATES else None,
             processing_state=processing if processing in PROCESSING_STATES else None,
+            replaced=args.get("replaced") in ("1", "true", "on"),
         )
 
 
@@ -82,6 +79,8 @@ def query(user: User, filters: Filters) -> sa.Select:
         q = q.where(Submission.review_state == filters.review_state)
     if filters.processing_state:
         q = q.where(Submission.processing_state == filters.processing_state)
+    if not filters.replaced:
+        q = q.where(Submission.superseded.is_(False))
     return q.order_by(Submission.id.desc())
 
 
@@ -254,13 +253,12 @@ def audit_read(user: User, sub: Submission) -> None:
                                object_id=sub.id, instance_id=sub.instance_id)
 
 
-def set_review_state(user: User, sub: Submission, state: str) -> None:
-    if state not in REVIEW_STATES:
-        raise ReviewStateError("unknown review state {state!r}: choose one of {choices}",
-                               state=state, choices=", ".join(REVIEW_STATES))
-    old, sub.review_state = sub.review_state, state
-    audit.record("submission.review", user=user, object_type="submission", object_id=sub.id,
-                 old=old, new=state)
+def set_review_state(user: User, sub: Submission, state: str, reason: str | None = None,
+                     comment: str | None = "") -> None:
+    """Record a supervisor's decision (server.services.submissions.review: a reason and a
+    comment when it sends the submission back) and re-derive coverage when it changes whether
+    the visit counts."""
+    old, _decision = review.decide(user, sub, state, reason, comment)
     db.session.commit()
     if (old == "rejected") != (state == "rejected"):
         # A rejected visit no longer counts for coverage (and counts again when un-rejected):

@@ -63,9 +63,10 @@ function findNode(node, name) {
 
 /**
  * Mount the form in `el`. `preset` = {street, building} values to choose before the person
- * starts. Returns {unmount, isDirty}.
+ * starts; `edit` = a returned submission to correct ({xml, attachments, resolveAttachment,
+ * extra}: Web Forms' edit mode). Returns {unmount, isDirty}.
  */
-export function mountForm(el, form, { preset = null, onQueued } = {}) {
+export function mountForm(el, form, { preset = null, edit = null, onQueued } = {}) {
   let dirty = false;
   el.addEventListener('input', () => { dirty = true; }, true);
   el.addEventListener('change', () => { dirty = true; }, true);
@@ -75,7 +76,7 @@ export function mountForm(el, form, { preset = null, onQueued } = {}) {
 
   const onSubmit = async (payload, callback) => {
     const formData = payload.data[0];
-    await enqueue(formData, { formName: form.name });
+    await enqueue(formData, { formName: form.name, ...(edit ? edit.extra : {}) });
     dirty = false;
     if (typeof callback === 'function') callback({ next: null });
     onQueued && onQueued();
@@ -86,6 +87,14 @@ export function mountForm(el, form, { preset = null, onQueued } = {}) {
       formXml: form.xml,
       fetchFormAttachment: attachmentFetcher(form.formId),
       onSubmit,
+      // Web Forms 0.22's edit mode: the answers loaded, a new instanceID, meta/deprecatedID set.
+      ...(edit ? {
+        editInstance: {
+          resolveInstance: () => edit.xml,
+          attachmentFileNames: edit.attachments,
+          resolveAttachment: edit.resolveAttachment,
+        },
+      } : {}),
     }),
   });
   app.use(webFormsPlugin);

@@ -6,6 +6,7 @@ import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
 import { buildingChoice, mountForm } from './formview.js';
 import { stateName, states } from './states.js';
+import { loadReturned, openForCorrection, returnedView } from './returned.js';
 
 const cfg = window.DOORSTEP || {};
 const root = document.getElementById('app');
@@ -92,19 +93,25 @@ async function homeView() {
   const waiting = items.filter((i) => i.state === 'waiting').length;
   const failed = items.filter((i) => i.state === 'failed').length;
   const synced = await kvGet('formsSyncedAt');
+  const returned = ((await kvGet('returned')) || { items: [] }).items.length;
   const body = html(`<div>
     ${me && me.loggedOut ? `<p class="flash error">${esc(t('You are logged out. Forms still open and queue; log in to sync.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>` : ''}
     <nav class="big">
       <a class="button" href="#/map">${esc(t('My streets'))}</a>
       <a class="button" href="#/queue" id="queue-link">${esc(t('Queue'))}: ${esc(t('{n} waiting', { n: waiting }))}${failed ? `, ${esc(t('{n} failed', { n: failed }))}` : ''}</a>
+      <a class="button" href="#/returned" id="returned-link">${esc(t('Returned submissions'))}: <span id="returned-count">${returned}</span></a>
     </nav>
     <h2>${esc(t('Forms'))}</h2>
-    <ul class="forms">${forms.map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('') || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`}</ul>
+    <ul class="forms">${forms.filter((f) => !(f.media && 'returned.csv' in f.media)).map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('') || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`}</ul>
     <p class="muted">${esc(t('Forms last updated'))}: ${esc(fmtTime(synced) || t('never'))}
       · <button type="button" class="link" id="sync">${esc(t('Update now'))}</button></p>
   </div>`);
   frame(t('Home'), body);
   body.querySelector('#sync').onclick = async () => { await syncForms(); route(); };
+  loadReturned(base).then(({ items }) => { // the count, fresh when the server answers
+    const el = document.getElementById('returned-count');
+    if (el) el.textContent = String(items.length);
+  });
   return {};
 }
 
@@ -129,7 +136,7 @@ async function queueView() {
   return { destroy: off };
 }
 
-async function formView(formId, params) {
+async function formView(formId, params, correcting = null) {
   const forms = await cachedForms();
   const form = forms.find((f) => f.formId === formId);
   if (!form) { frame(t('Form'), html(`<p>${esc(t('This form is not on the phone.'))}</p>`)); return {}; }
@@ -143,6 +150,13 @@ async function formView(formId, params) {
     building = (cached.features.find((f) => String(f.properties.id) === params.get('building')) || {}).properties;
   }
   if (building) body.append(html(`<p class="chosen">${esc(t('Building'))}: <strong>${esc(building.code)}</strong> ${esc(building.address || '')}</p>`));
+  if (correcting) {
+    const r = correcting.item;
+    body.append(html(`<div class="correcting"><strong>${esc(t('You are correcting a returned submission: change what the supervisor asked for and send it again.'))}</strong>
+      <span>${esc(r.building || '')} ${esc(r.address || '')}</span>
+      <span>${esc(r.state_label || '')} · ${esc(t('Reason'))}: <b>${esc(r.reason_label || '—')}</b></span>
+      ${r.comment ? `<span>${esc(t('Comment'))}: ${esc(r.comment)}</span>` : ''}</div>`));
+  }
   body.append(badge.el, holder);
   pauseGpsDuringDialog(holder);
   frame(form.name, body);
@@ -153,6 +167,7 @@ async function formView(formId, params) {
   }
   const mounted = mountForm(holder, form, {
     preset,
+    edit: correcting ? correcting.edit : null,
     onQueued: () => { mounted.done = true; location.hash = '#/queue'; },
   });
   await kvSet('lastBuilding', building ? building.id : null);
@@ -224,6 +239,16 @@ async function mapView(params) {
   return { destroy: () => { badge.stop(); gps.listeners.delete(follow); map.destroy(); } };
 }
 
+// A returned submission opened in its form, in Web Forms' edit mode (returned.js).
+async function correctView(id) {
+  const opened = await openForCorrection(base, id);
+  if (opened.error) {
+    frame(t('Returned submissions'), html(`<p class="flash error">${esc(opened.error)} <a href="#/returned">${esc(t('Returned submissions'))}</a></p>`));
+    return {};
+  }
+  return formView(opened.formId, new URLSearchParams(), opened);
+}
+
 // ---- routing ----
 async function route() {
   if (current && current.leave && location.hash !== lastHash && !current.leave()) {
@@ -237,6 +262,8 @@ async function route() {
   const params = new URLSearchParams(query);
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'form' && parts[1]) current = await formView(decodeURIComponent(parts[1]), params);
+  else if (parts[0] === 'returned' && parts[1]) current = await correctView(decodeURIComponent(parts[1]));
+  else if (parts[0] === 'returned') current = await returnedView({ frame, html, esc, fmtTime }, base);
   else if (parts[0] === 'queue') current = await queueView();
   else if (parts[0] === 'map') current = await mapView(params);
   else current = await homeView();

@@ -136,3 +136,32 @@ export async function deviceBase(me) {
 export async function forgetDeviceBase() {
   await kvSet('deviceUrl', null);
 }
+
+// ---- returned submissions (server/openrosa/returned.py): what a supervisor sent back ----
+const lang = () => ((window.DOORSTEP || {}).locale === 'en' ? 'en' : 'zh_CN');
+
+async function getJson(url) {
+  const resp = await fetch(url, { headers: OR_HEADERS, credentials: 'omit', cache: 'no-store' });
+  if (!resp.ok) {
+    const body = await resp.text();
+    const m = /<message[^>]*>([\s\S]*?)<\/message>/.exec(body);
+    throw new Error((m && m[1].trim()) || `HTTP ${resp.status}`);
+  }
+  return resp.json();
+}
+
+/** This coordinator's returned submissions, with the reason and comment (throws offline). */
+export async function fetchReturned(base) {
+  return getJson(`${base}returned?lang=${lang()}`);
+}
+
+/** One returned submission to correct: its instance XML and the names of its attachments. */
+export async function openReturned(base, id) {
+  return getJson(`${base}returned/${encodeURIComponent(id)}?lang=${lang()}`);
+}
+
+/** An attachment of a returned submission, as Web Forms' editInstance asks for it. */
+export function returnedAttachment(base, id, name) {
+  return fetch(`${base}returned/${encodeURIComponent(id)}/attachments/${encodeURIComponent(name)}`,
+    { headers: OR_HEADERS, credentials: 'omit' });
+}
