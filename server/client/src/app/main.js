@@ -276,7 +276,19 @@ async function boot() {
       .catch((err) => console.warn('service worker', err));
   }
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
-  me = await profile();
+  // A phone that was set up before starts from the profile it kept, without waiting a round trip;
+  // the server's answer (logged out since?) updates the home screen when it comes.
+  const asked = profile();
+  const kept = await kvGet('me');
+  me = kept || await asked;
+  if (kept) {
+    asked.then((fresh) => {
+      if (!fresh) return;
+      const changed = Boolean(fresh.loggedOut) !== Boolean(me.loggedOut);
+      me = fresh;
+      if (changed && ['', '#/'].includes(location.hash)) route();  // the home screen's notice
+    });
+  }
   if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
   base = await deviceBase(me);
   if (!base && me.role === 'coordinator') {
