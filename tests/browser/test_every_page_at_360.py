@@ -28,7 +28,7 @@ NOT_PAGES = {
     "static", "favicon", "home.healthz", "app.icon", "app.web_manifest", "app.service_worker",
     "coverage.map_png", "coverage.photo", "coverage.export_unvisited", "coverage.tile",
     "forms.download_xform", "forms.download_xlsform", "submissions.attachment",
-    "submissions.export",
+    "submissions.export", "register.export",
 }
 #: A page with parameters: the page that links to it, and the pattern of that link.
 LINKED_FROM = {
@@ -36,6 +36,7 @@ LINKED_FROM = {
     "register.detail": ("/register/", r"/register/\w+/[0-9a-f-]{36}$"),
     "rounds.show": ("/rounds/", r"/rounds/\d+$"),
     "submissions.show": ("/submissions/", r"/submissions/\d+$"),
+    "tokens.of_user": ("/admin/users", r"/admin/users/\d+/tokens$"),
 }
 #: Pages the demo township may have nothing to link to (its generated visits register nobody).
 MAY_BE_EMPTY = {"register.detail"}
@@ -90,7 +91,7 @@ def pages_by_role(tmp_path) -> dict[str, list[str]]:
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
             continue
-        if rule.rule.startswith(("/api/", "/o/")):
+        if rule.rule.startswith(("/api/", "/o/", "/odata/")):  # data for programs
             continue
         if rule.arguments and rule.endpoint not in LINKED_FROM:
             unknown.append(rule.rule)
