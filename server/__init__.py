@@ -22,7 +22,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
 
     # The features load with the app, not on `import server`: tools import server.config alone.
-    from server import access, bodies, csrf, headers, i18n, localtime, params, redaction, sessions
+    from server import (
+        access,
+        bodies,
+        csrf,
+        headers,
+        i18n,
+        localtime,
+        params,
+        redaction,
+        sessions,
+        static_files,
+    )
     from server.extensions import db, init_limiter, login_manager  # (see above)
 
     redaction.install()
@@ -37,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     headers.init_app(app)
     params.init_app(app)
+    static_files.init_app(app)
 
     from server.web import register_blueprints  # (see above)
 

@@ -7,6 +7,7 @@ a link's URL and QR code once, in the answer to "Create", and never again.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import zlib
 
@@ -24,6 +25,19 @@ from server.services import audit, device_links
 
 def server_url(token: str) -> str:
     return url_for("openrosa.form_list", token=token, _external=True).removesuffix("formList")
+
+
+def unreachable_from_phones(host: str) -> bool:
+    """True when the page was opened at this computer's own address (127.0.0.1, localhost,
+    ::1): a link made from it points phones at themselves."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]").split("]")[0]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def collect_settings(user: User, url: str) -> dict:
@@ -61,6 +75,7 @@ def _page(url: str | None = None, status: int = 200) -> Response:
         url=url,
         links=current_user.device_links,
         basic_url=url_for("openrosa.form_list_basic", _external=True).removesuffix("formList"),
+        loopback=unreachable_from_phones(request.host),
         payload=payload,
         svg=Markup(qr_svg(payload)) if payload else None,  # our own SVG, no user text in it
     ), status)

@@ -110,7 +110,9 @@ def shell():
         # the map's colours and names, from gis/states.py; cached offline with the shell
         "states": state_table(current_locale(), phone=True),
     }
-    return render_template("app/shell.html", config=config)
+    resp = Response(render_template("app/shell.html", config=config))
+    resp.headers["Cache-Control"] = "no-cache"  # revalidated: it names this build's hashed files
+    return resp
 
 
 @bp.route("/sw.js")
@@ -177,8 +179,26 @@ def icon(size: int):
     return resp
 
 
+@allow(PUBLIC)
+def favicon():
+    """/favicon.ico, which browsers ask for on every site: the app's icon, not a 404."""
+    resp = Response(_favicon(), mimetype="image/x-icon")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+@lru_cache(maxsize=1)
+def _favicon() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(_icon(192))).save(out, "ICO", sizes=[(16, 16), (32, 32), (48, 48)])
+    return out.getvalue()
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.jinja_env.globals["vite_tags"] = vite_tags
 
     add_home_link(app, "app.shell", "Phone app")

@@ -11,7 +11,6 @@ from playwright.sync_api import Page, expect
 from gis.states import BY_KEY, TABLE
 from tests.support.browser import ARTIFACTS, PHONE
 from tests.support.household_web_form import PERSONS, fill_household
-from tests.support.paths import REPO
 
 pytestmark = pytest.mark.browser
 # Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
@@ -209,57 +208,3 @@ def test_engine_buttons_follow_the_language(server, browser):
     expect(page.get_by_role("button", name="Send")).to_be_visible()
     ctx.close()
 
-
-def test_size_and_time_to_a_usable_form_on_a_slow_network(server, browser):
-    """Figures for the README: JavaScript + CSS gzipped, and first visit -> usable form on 3G."""
-    import gzip
-    import json
-
-    srv, passwords = server
-
-    out = REPO / "server" / "static" / "app"
-    manifest = json.loads((out / ".vite" / "manifest.json").read_text())
-    key = next(k for k, v in manifest.items() if v.get("name") == "phone" and v.get("isEntry"))
-    files: set[str] = set()
-    todo = [key]
-    while todo:  # the phone entry with everything it imports, lazily loaded chunks included
-        chunk = manifest[todo.pop()]
-        files.add(chunk["file"])
-        files.update(chunk.get("css", []))
-        todo += [
-            k
-            for k in chunk.get("imports", []) + chunk.get("dynamicImports", [])
-            if manifest[k]["file"] not in files
-        ]
-    sizes = {f: len(gzip.compress((out / f).read_bytes(), 9)) for f in sorted(files)}
-    total = sum(sizes.values())
-    assert total <= 1.5 * 1024 * 1024, sizes  # docs/ARCHITECTURE.md: <= 1.5 MB gzipped in all
-    ctx, page = phone(browser)
-    page.goto(f"{srv.url}/login?next=/")
-    page.fill("input[name=username]", "xieguan01")
-    page.fill("input[name=password]", passwords["xieguan01"])
-    page.click("button[type=submit]")
-    cdp = ctx.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(  # "Fast 3G": 1.6 Mbit/s down, 750 kbit/s up, 150 ms round trip
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 150,
-            "downloadThroughput": 200_000,
-            "uploadThroughput": 94_000,
-        },
-    )
-    started = time.monotonic()
-    page.goto(f"{srv.url}/app/#/form/household")
-    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=120000)
-    expect(page.get_by_role("button", name="获取位置")).to_be_visible()
-    seconds = time.monotonic() - started
-    figures = {
-        "gzipped_bytes_total": total,
-        "gzipped_bytes": sizes,
-        "first_visit_to_usable_form_s_fast3g": round(seconds, 1),
-    }
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "phone-app-figures.json").write_text(json.dumps(figures, indent=1))
-    ctx.close()

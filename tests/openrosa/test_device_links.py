@@ -160,3 +160,18 @@ def test_log_records_are_redacted_whichever_logger(app, caplog):
     logging.getLogger("server").error("Exception on /o/%s/formList [GET]", token)
     assert token not in caplog.text
     assert caplog.text.count(REDACTED) >= 3
+
+
+@pytest.mark.parametrize(("host", "warned"), [
+    ("127.0.0.1:5000", True), ("localhost", True), ("[::1]:5000", True),
+    ("192.168.1.10:5000", False), ("doorstep.example.org", False),
+])
+def test_the_device_page_says_when_no_phone_can_reach_its_address(client, coordinator, host,
+                                                                  warned):
+    """Opened at the computer's own address, the page's QR code would point phones at
+    themselves: it says so, and how to start the server for the network (issue 12, item 7)."""
+    _login(client, coordinator)
+    page = client.get("/me/device", base_url=f"http://{host}").text
+    assert ('id="loopback"' in page) is warned
+    if warned:
+        assert f"{host}" in page and "--host 0.0.0.0" in page

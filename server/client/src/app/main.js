@@ -4,7 +4,7 @@ import { t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
-import { buildingChoice, mountForm } from './formview.js';
+import { formEngine, prefetchFormEngine } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 
@@ -140,9 +140,10 @@ async function formView(formId, params, correcting = null) {
   const forms = await cachedForms();
   const form = forms.find((f) => f.formId === formId);
   if (!form) { frame(t('Form'), html(`<p>${esc(t('This form is not on the phone.'))}</p>`)); return {}; }
+  const engine = formEngine();
   startGps();
   const badge = gpsBadge();
-  const holder = html('<div class="odk-holder"></div>');
+  const holder = html(`<div class="odk-holder"><p class="muted">${esc(t('Loading…'))}</p></div>`);
   const body = document.createElement('div');
   let building = null;
   if (params.get('building')) {
@@ -160,6 +161,13 @@ async function formView(formId, params, correcting = null) {
   body.append(badge.el, holder);
   pauseGpsDuringDialog(holder);
   frame(form.name, body);
+  let buildingChoice, mountForm;
+  try {
+    ({ buildingChoice, mountForm } = await engine);
+  } catch {
+    holder.textContent = t('The form engine has not reached this phone yet: connect to the network once.');
+    return { destroy: badge.stop };
+  }
   let preset = null;
   if (building) {
     const row = await buildingChoice(formId, building);
@@ -286,11 +294,28 @@ async function boot() {
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
+  // The form engine comes in the background while the first screen is drawn; the service worker
+  // (whose install fetches every built file) only once the engine is here, so neither download
+  // competes with the other on a slow link.
+  const engineFetched = prefetchFormEngine();
   if ('serviceWorker' in navigator && cfg.swUrl) {
-    navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }).catch((err) => console.warn('service worker', err));
+    engineFetched.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
+      .catch((err) => console.warn('service worker', err));
   }
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
-  me = await profile();
+  // A phone that was set up before starts from the profile it kept, without waiting a round trip;
+  // the server's answer (logged out since?) updates the home screen when it comes.
+  const asked = profile();
+  const kept = await kvGet('me');
+  me = kept || await asked;
+  if (kept) {
+    asked.then((fresh) => {
+      if (!fresh) return;
+      const changed = Boolean(fresh.loggedOut) !== Boolean(me.loggedOut);
+      me = fresh;
+      if (changed && ['', '#/'].includes(location.hash)) route();  // the home screen's notice
+    });
+  }
   if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
   base = await deviceBase(me);
   if (!base && me.role === 'coordinator') {
@@ -299,7 +324,10 @@ async function boot() {
     return;
   }
   if (!base) {
-    frame(t('Doorstep'), html(`<p>${esc(t('This account has no device credential: the phone app is for coordinators.'))}</p>`));
+    // A supervisor (or a coordinator whose link was refused): say why, and offer the way back.
+    frame(t('Doorstep'), html(`<div class="nolink"><p>${esc(t('This account has no device credential: the phone app is for coordinators.'))}</p>
+      <p>${esc(t('To try a form here, log in on this phone with a coordinator account.'))}</p>
+      <p><a class="button" href="/">${esc(t('Back to the home page'))}</a></p></div>`));
     return;
   }
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });

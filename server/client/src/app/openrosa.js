@@ -27,41 +27,54 @@ export async function cachedForms() {
   return (await db()).getAll('forms');
 }
 
-/** Download what changed since the last sync. Throws when the server cannot be reached. */
+/**
+ * Download what changed since the last sync. Throws when the server cannot be reached. The forms,
+ * and each form's XML, manifest and media files, are fetched side by side: on a slow link each
+ * request costs a round trip, and one after another they would keep the first screen waiting.
+ */
 export async function refreshForms(base) {
   const doc = await getXml(`${base}formList`);
   const store = await db();
-  const seen = new Set();
-  for (const x of doc.getElementsByTagNameNS(XFORMS_LIST, 'xform')) {
-    const formId = text(x, 'formID', XFORMS_LIST);
-    const hash = text(x, 'hash', XFORMS_LIST);
-    seen.add(formId);
-    const old = await store.get('forms', formId);
-    let form = old;
-    if (!old || old.hash !== hash) {
-      const url = text(x, 'downloadUrl', XFORMS_LIST) || `${base}forms/${formId}/form.xml`;
-      const resp = await fetch(sameOrigin(url), { headers: OR_HEADERS, credentials: 'omit' });
-      if (!resp.ok) throw new Error(`${resp.status} form ${formId}`);
-      form = { formId, hash, xml: await resp.text(), media: {} };
-    }
-    form.name = text(x, 'name', XFORMS_LIST) || formId;
-    form.version = text(x, 'version', XFORMS_LIST);
-    const manifestUrl = text(x, 'manifestUrl', XFORMS_LIST);
-    if (manifestUrl) form.media = await refreshMedia(formId, sameOrigin(manifestUrl), form.media || {});
-    form.syncedAt = Date.now();
-    await store.put('forms', form);
-  }
+  const listed = [...doc.getElementsByTagNameNS(XFORMS_LIST, 'xform')];
+  const seen = new Set(listed.map((x) => text(x, 'formID', XFORMS_LIST)));
+  await Promise.all(listed.map((x) => refreshForm(base, x, store)));
   for (const form of await store.getAll('forms')) {
     if (!seen.has(form.formId)) await store.delete('forms', form.formId);
   }
   await kvSet('formsSyncedAt', Date.now());
 }
 
+async function refreshForm(base, x, store) {
+  const formId = text(x, 'formID', XFORMS_LIST);
+  const hash = text(x, 'hash', XFORMS_LIST);
+  const old = await store.get('forms', formId);
+  const fetchXml = async () => {
+    if (old && old.hash === hash) return old.xml;
+    const url = text(x, 'downloadUrl', XFORMS_LIST) || `${base}forms/${formId}/form.xml`;
+    const resp = await fetch(sameOrigin(url), { headers: OR_HEADERS, credentials: 'omit' });
+    if (!resp.ok) throw new Error(`${resp.status} form ${formId}`);
+    return resp.text();
+  };
+  const manifestUrl = text(x, 'manifestUrl', XFORMS_LIST);
+  const known = (old && old.media) || {};
+  const [xml, media] = await Promise.all([
+    fetchXml(),
+    manifestUrl ? refreshMedia(formId, sameOrigin(manifestUrl), known) : known,
+  ]);
+  await store.put('forms', {
+    formId, hash, xml, media,
+    name: text(x, 'name', XFORMS_LIST) || formId,
+    version: text(x, 'version', XFORMS_LIST),
+    syncedAt: Date.now(),
+  });
+}
+
 async function refreshMedia(formId, manifestUrl, known) {
   const doc = await getXml(manifestUrl);
   const store = await db();
+  const files = [...doc.getElementsByTagNameNS(XFORMS_MANIFEST, 'mediaFile')];
   const media = {};
-  for (const m of doc.getElementsByTagNameNS(XFORMS_MANIFEST, 'mediaFile')) {
+  await Promise.all(files.map(async (m) => {
     const name = text(m, 'filename', XFORMS_MANIFEST);
     const hash = text(m, 'hash', XFORMS_MANIFEST);
     const key = `${formId}/${name}`;
@@ -72,7 +85,7 @@ async function refreshMedia(formId, manifestUrl, known) {
       await store.put('media', { key, hash, blob: await resp.blob() });
     }
     media[name] = hash;
-  }
+  }));
   return media;
 }
 

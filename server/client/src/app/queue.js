@@ -51,7 +51,15 @@ export async function enqueue(formData, extra = {}) {
   const store = await db();
   const existing = await store.getFromIndex('queue', 'instanceId', info.instanceId);
   if (existing) return existing.id;
-  const id = await store.add('queue', item);
+  let id;
+  try {
+    id = await store.add('queue', item);
+  } catch (err) {
+    // A double tap on "Send": the other tap stored this instance a moment ago (the unique
+    // instanceId index refused the second copy). One item, no error.
+    if (err.name !== 'ConstraintError') throw err;
+    return (await store.getFromIndex('queue', 'instanceId', info.instanceId)).id;
+  }
   changed();
   flush({ force: true });
   return id;

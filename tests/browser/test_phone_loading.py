@@ -1,0 +1,109 @@
+"""How the phone app loads (issue 12, items 1 and 7): its first screen without the form engine,
+a double tap on "Send", a supervisor's way back. Times over Fast 3G are measured in
+tests/bench/bench_phone_3g.py, not here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import ARTIFACTS
+from tests.support.household_web_form import fill_household
+from tests.support.paths import REPO
+
+pytestmark = pytest.mark.browser
+
+SMALL = {"width": 360, "height": 740}
+BUILD = REPO / "server" / "static" / "app"
+
+
+def engine_files() -> list[str]:
+    """The files the form engine (src/app/formview.js) loads that the first screen does not."""
+    manifest = json.loads((BUILD / ".vite" / "manifest.json").read_text())
+
+    def closure(key: str) -> set[str]:
+        files, todo = set(), [key]
+        while todo:
+            chunk = manifest[todo.pop()]
+            if chunk["file"] not in files:
+                files.add(chunk["file"])
+                files.update(chunk.get("css", []))
+                todo += chunk.get("imports", [])
+        return files
+
+    entry = next(k for k, v in manifest.items() if v.get("name") == "phone" and v.get("isEntry"))
+    return sorted(closure("src/app/formview.js") - closure(entry))
+
+
+def _phone(browser):
+    ctx = browser.new_context(viewport=SMALL, locale="zh-CN", is_mobile=True, has_touch=True,
+                              geolocation={"latitude": 24.60178, "longitude": 102.59635,
+                                           "accuracy": 4}, permissions=["geolocation"])
+    return ctx, ctx.new_page()
+
+
+def _log_in(page: Page, url: str, username: str, password: str, then: str = "/app/") -> None:
+    page.goto(f"{url}/login?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_the_first_screen_renders_without_the_form_engine(server, browser):
+    srv, passwords = server
+    engine = engine_files()
+    assert any("formview" in f for f in engine), engine
+    ctx, page = _phone(browser)
+    refused: list[str] = []
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.abort()
+
+    for name in engine:
+        ctx.route(f"**/static/app/{name}", refuse)
+    _log_in(page, srv.url, "xieguan01", passwords["xieguan01"])
+    page.wait_for_selector("body[data-ready='1']", timeout=60000)
+    expect(page.get_by_role("link", name="我的街巷")).to_be_visible()
+    expect(page.locator("#queue-link")).to_contain_text("待发送")
+    expect(page.get_by_role("link", name="住户及人员登记")).to_be_visible()
+    assert refused, "the engine was not asked for in the background"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone-first-screen-360.png"), full_page=True)
+    # A form without its engine says why instead of hanging.
+    page.get_by_role("link", name="住户及人员登记").click()
+    expect(page.locator(".odk-holder")).to_contain_text("表单程序尚未下载到这部手机")
+    ctx.close()
+
+
+def test_a_double_tap_on_send_queues_one_item_and_raises_nothing(server, browser):
+    srv, passwords = server
+    ctx, page = _phone(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(f"uncaught {err}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _log_in(page, srv.url, "xieguan01", passwords["xieguan01"])
+    page.wait_for_selector("body[data-ready='1']", timeout=60000)
+    page.get_by_role("link", name="住户及人员登记").click()
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
+    fill_household(page, "夕阳一街", "夕阳彝族乡夕阳一街1号")
+    page.get_by_role("button", name="提交").dblclick()
+    page.wait_for_url("**/app/#/queue")
+    page.wait_for_timeout(1500)
+    expect(page.locator("li.q")).to_have_count(1)
+    assert errors == [], errors
+    ctx.close()
+
+
+def test_a_supervisor_on_the_phone_app_is_shown_the_way_back(server, browser):
+    srv, passwords = server
+    ctx, page = _phone(browser)
+    _log_in(page, srv.url, "zhuren", passwords["zhuren"], then="/")
+    page.wait_for_url(f"{srv.url}/")
+    page.get_by_role("link", name="手机应用").click()
+    expect(page.locator(".nolink")).to_contain_text("协管员")
+    page.get_by_role("link", name="返回首页").click()
+    page.wait_for_url(f"{srv.url}/")
+    ctx.close()
