@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the parser passes the bound); nesting deeper than 64 is refused too"),
     Setting("INGEST_COMMIT_TIMEOUT_S", 60.0, float,
             "seconds a submission waits for its commit before the phone is told to retry (503)"),
+    # Processing (server.services.processing): batches claimed from the queue in the database.
+    Setting("PROCESSING_BATCH_SIZE", 100, int,
+            "most submissions a worker processes in one transaction"),
+    Setting("PROCESSING_BATCH_MS", 250, int,
+            "a batch ends after this many milliseconds of work even if not full (on SQLite "
+            "ingest waits for it)"),
     # Logins and sessions.
     Setting("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes", str,
             "failed logins (page or HTTP Basic) allowed per username before it is refused "
@@ -138,6 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_LIMIT_STORAGE_URI", "memory://", str,
             "where failed logins are counted: `memory://` counts per process; "
             "`redis://…` (with the `redis` package) shares it between `--workers`"),
+    Setting("BASIC_AUTH_CACHE_S", 300, int,
+            "seconds a verified HTTP Basic password is remembered in a process (0: check it "
+            "every time); a changed password or a deactivated account ends it at once"),
     Setting("TRUSTED_PROXIES", 0, int,
             "reverse proxies in front of the server whose `X-Forwarded-For`/`-Proto`/`-Host` "
             "are trusted (client address for throttling, HTTPS for `Secure` cookies)"),

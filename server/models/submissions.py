@@ -36,13 +36,18 @@ class Submission(db.Model):
     # True once an edit (a newer instance naming this one as deprecatedID) replaced it.
     superseded: Mapped[bool] = mapped_column(default=False)
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
-    processing_state: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    # The processing queue: pending rows in id order (ix_submissions_processing_state_id),
+    # claimed in batches by server.services.processing.queue.
+    processing_state: Mapped[str] = mapped_column(sa.String(16), default="pending")
     processing_error: Mapped[str | None] = mapped_column(sa.Text)
     processed_at: Mapped[datetime | None] = mapped_column()
     # A processing interrupted by a machine fault (a full disk, the database gone) is retried
     # at processing_retry_at, later after each attempt (server.services.processing.pipeline).
     processing_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     processing_retry_at: Mapped[datetime | None] = mapped_column()
+    # Committed processing runs (done or error): 1 after one pass, +1 per replay; work lost
+    # with a killed worker never counts, and two workers never count one submission twice.
+    processing_runs: Mapped[int] = mapped_column(default=0, server_default="0")
     attachments_expected: Mapped[int] = mapped_column(sa.Integer, default=0)
     attachments_present: Mapped[int] = mapped_column(sa.Integer, default=0)
     lon: Mapped[float | None] = mapped_column(sa.Float)
@@ -83,6 +88,10 @@ class ReviewDecision(db.Model):
 
     submission: Mapped[Submission] = relationship(back_populates="reviews")
     decided_by = relationship("User")
+
+    __table_args__ = (
+        sa.Index("ix_submissions_processing_state_id", "processing_state", "id"),
+    )
 
 
 class SubmissionAttachment(db.Model):

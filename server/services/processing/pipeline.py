@@ -2,29 +2,31 @@
 
 A submission is answered 201 once its raw record is durable; processing runs afterwards, off the
 request path (server.services.processing.worker), and every step is idempotent so that any
-submission can be replayed. The steps run in the order of STEPS inside one transaction per
-submission; a failure rolls all of them back and records the step and reason. A failure
-caused by the machine, not the submission (a full disk, the database gone: services.faults),
-is retried by itself with backoff; any other stays `error` until `doorstep submissions
-reprocess` replays it after a fix.
+submission can be replayed. Submissions are processed in batches, one transaction per batch like
+ingest (server.services.processing.queue claims them): each submission's steps run in order in a
+SAVEPOINT of their own, so a failure rolls back only that submission's derived rows and records
+the step and reason on it, while the rest of the batch commits. A worker killed mid-batch
+commits nothing of it: its submissions are still pending for the next worker.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server.extensions import db
 from server.models import Form, FormVersion, Submission
 from server.models._types import utcnow
 from server.models.submissions import TEST_STATE
-from server.services import faults, storage
+from server.services import storage
 from server.services.coverage.visits import record_visit
+from server.services.processing import queue
 from server.services.register.entities import apply_submission
 
 
@@ -41,113 +43,99 @@ STEPS: tuple[Step, ...] = (
     Step("visits", record_visit),
 )
 
+#: Failures worth one more try in a fresh savepoint: another worker's concurrent transaction
+#: created the same entity or version first (a unique constraint), or a deadlock was broken.
+RETRIED = (IntegrityError, OperationalError)
 
 log = logging.getLogger(__name__)
 
 
-def process_one(submission_id: int) -> str:
-    """Run every processor on one submission in its own transaction; returns the new state.
+def _zero() -> dict[str, int]:
+    return {"done": 0, "error": 0, "skipped": 0}
 
-    A failing processor rolls the whole transaction back (nothing half-derived remains) and
-    the submission is marked `error` with the reason, to be replayed after a fix; when the
-    reason is a machine fault, with the time of its next automatic attempt (retry_delay).
-    """
-    query = sa.select(Submission).where(Submission.id == submission_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    sub = db.session.scalar(query)
-    if sub is None:
-        db.session.rollback()
-        return "skipped"
+
+def _run_steps(sub: Submission) -> str | None:
+    """Every step on one submission inside a savepoint; None, or the failure as `step: why`."""
+    error = None
+    for attempt in range(2):
+        step = "read"
+        savepoint = db.session.begin_nested()
+        try:
+            xml = storage.get(sub.storage_key, sub.xml_sha256)
+            for step_ in STEPS:
+                step = step_.name
+                step_.run(sub, xml)
+            savepoint.commit()
+            return None
+        except Exception as err:  # any processor failure is recorded, never lost
+            savepoint.rollback()
+            error = f"{step}: {err}"
+            if attempt or not isinstance(err, RETRIED):
+                break
+    log.warning("processing submission %s failed in %s", sub.id, error)
+    return error
+
+
+def _process(sub: Submission) -> str:
     if sub.draft:  # a draft's test submission: never reaches the register or coverage
         sub.processing_state = TEST_STATE
         sub.processing_error = None
-        db.session.commit()
         return "skipped"
-    step = "read"
-    attempts = sub.processing_attempts + 1
+    error = _run_steps(sub)
+    sub.processing_state = "error" if error else "done"
+    sub.processing_error = error[:2000] if error else None
+    sub.processed_at = utcnow()
+    sub.processing_runs = (sub.processing_runs or 0) + 1
+    return "error" if error else "done"
+
+
+def process_batch(size: int | None = None, only: int | None = None) -> dict[str, int]:
+    """Claim a batch of pending submissions (or the one `only`), process each, commit once;
+    returns counts by new state. The batch ends early after PROCESSING_BATCH_MS of work: what
+    it claimed and did not reach stays pending."""
+    config = current_app.config
+    budget = config["PROCESSING_BATCH_MS"] / 1000
+    counts = _zero()
     try:
-        xml = storage.get(sub.storage_key, sub.xml_sha256)
-        for step_ in STEPS:
-            step = step_.name
-            step_.run(sub, xml)
-        sub.processing_state = "done"
-        sub.processing_error = None
-        sub.processed_at = utcnow()
-        sub.processing_attempts = 0
-        sub.processing_retry_at = None
+        batch = queue.claim(size or config["PROCESSING_BATCH_SIZE"], only)
+        started = time.monotonic()
+        for sub in batch:
+            if counts != _zero() and time.monotonic() - started > budget:
+                break
+            counts[_process(sub)] += 1
         db.session.commit()
-        return "done"
-    except Exception as err:  # any processor failure is recorded, never lost
+    except BaseException:
         db.session.rollback()
-        now = utcnow()
-        retry_at = now + timedelta(seconds=retry_delay(attempts)) if faults.transient(err) else None
-        log.warning("processing submission %s failed in %s: %s%s", submission_id, step, err,
-                    f" (attempt {attempts}; retried at {retry_at:%H:%M:%S} UTC)" if retry_at
-                    else "")
-        db.session.execute(
-            sa.update(Submission)
-            .where(Submission.id == submission_id)
-            .values(processing_state="error", processing_error=f"{step}: {err}"[:2000],
-                    processed_at=now, processing_attempts=attempts,
-                    processing_retry_at=retry_at)
-        )
-        db.session.commit()
-        return "error"
+        raise
+    return counts
 
 
-def retry_delay(attempt: int) -> float:
-    """Seconds before the next attempt after `attempt` failed ones: doubling from
-    PROCESSING_RETRY_FIRST_S up to PROCESSING_RETRY_MAX_S."""
-    first = current_app.config["PROCESSING_RETRY_FIRST_S"]
-    return min(first * 2 ** min(attempt - 1, 32), current_app.config["PROCESSING_RETRY_MAX_S"])
-
-
-def _due() -> sa.ColumnElement[bool]:
-    """Pending, or interrupted by a machine fault and due for its next attempt."""
-    return sa.or_(
-        Submission.processing_state == "pending",
-        sa.and_(Submission.processing_state == "error",
-                Submission.processing_retry_at <= utcnow()),
-    )
-
-
-def next_retry_in() -> float | None:
-    """Seconds until the next automatic retry is due (0 when overdue), None when none is."""
-    due = db.session.scalar(sa.select(sa.func.min(Submission.processing_retry_at))
-                            .where(Submission.processing_state == "error"))
-    db.session.rollback()
-    return None if due is None else max(0.0, (due - utcnow()).total_seconds())
+def process_one(submission_id: int) -> str:
+    """Process (or replay) one submission in its own transaction; returns its new state, or
+    "skipped" when it does not exist or another worker holds it."""
+    counts = process_batch(only=submission_id)
+    return next((state for state, n in counts.items() if n), "skipped")
 
 
 def process_pending(limit: int | None = None) -> dict[str, int]:
-    """Process pending submissions (and those due for a retry) in the order they were
-    received; returns counts by state."""
-    counts = {"done": 0, "error": 0, "skipped": 0}
-    last_id = 0
+    """Process pending submissions, batch after batch, until none is left (or `limit` were);
+    returns counts by state. On PostgreSQL other workers may be taking batches meanwhile."""
+    counts = _zero()
+    size = current_app.config["PROCESSING_BATCH_SIZE"]
     while limit is None or sum(counts.values()) < limit:
-        batch = db.session.scalars(
-            sa.select(Submission.id)
-            .where(_due(), Submission.id > last_id)
-            .order_by(Submission.id)
-            .limit(100)
-        ).all()
-        db.session.rollback()  # end the read before writing (SQLite lock upgrade)
-        if not batch:
+        left = size if limit is None else min(size, limit - sum(counts.values()))
+        got = process_batch(left)
+        if not any(got.values()):
             break
-        for submission_id in batch:
-            counts[process_one(submission_id)] += 1
-            last_id = submission_id
-            if limit is not None and sum(counts.values()) >= limit:
-                break
+        for state, n in got.items():
+            counts[state] += n
     return counts
 
 
 def reprocess(form_id: str | None = None, everything: bool = False) -> int:
     """Mark submissions pending again: those in error, or all with `everything`; by form."""
     query = (sa.update(Submission).where(Submission.draft.is_(False))
-             .values(processing_state="pending", processing_error=None, processing_attempts=0,
-                     processing_retry_at=None))
+             .values(processing_state="pending", processing_error=None))
     if not everything:
         query = query.where(Submission.processing_state == "error")
     if form_id is not None:
