@@ -4,7 +4,8 @@ One Python process tops out at one core (the GIL): with `--workers N` the parent
 children that each bind the same address with SO_REUSEPORT (the kernel spreads connections
 over them) and serve with waitress. Each child has its own database pool and ingest committer
 (SQLite serialises their writes; PostgreSQL arbitrates with unique constraints). Start-up hooks
-(the background processing worker) run in child 0 only, so submissions are processed once. The
+(the background processing worker) run in child 0 only on SQLite; on PostgreSQL every child
+runs a worker (server.services.processing.queue: disjoint batches, each submission once). The
 parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
 """
 
@@ -25,10 +26,12 @@ from server.services import storage
 from server.services.processing.worker import start_worker
 
 
-def _run_hooks(app: Flask) -> None:
-    """What a serving process starts besides the web threads: the processing worker."""
-
-    start_worker(app)
+def _run_hooks(app: Flask, first: bool = True) -> None:
+    """What a serving process starts besides the web threads: the processing worker. On
+    PostgreSQL in every process (they claim disjoint batches), on SQLite in the first only
+    (one writer at a time)."""
+    if first or app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        start_worker(app)
 
 
 def body_limit(app: Flask) -> int:
@@ -80,8 +83,7 @@ def _child(app: Flask, index: int, host: str, port: int, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     with app.app_context():
         db.engine.dispose(close=False)  # never share the parent's connections
-    if index == 0:
-        _run_hooks(app)
+    _run_hooks(app, first=index == 0)
     sock = _listen(host, port, reuse_port=True)
     sock.listen(1024)
     waitress.serve(app, sockets=[sock], threads=threads, ident="doorstep",

@@ -28,6 +28,7 @@ MODULES: list[str] = [
     "server.api.submissions",
     "server.api.coverage",
     "server.api.rounds",
+    "server.api.health",
 ]
 
 _SPEC_ATTR = "_openapi"

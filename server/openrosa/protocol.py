@@ -74,7 +74,8 @@ def device_user(token: str | None) -> User:
     if auth is None or auth.type != "basic" or not auth.username:
         abort(_ask_for_basic("Log in with your Doorstep username and password."))
     try:
-        user = logins.authenticate(auth.username, auth.password or "", via="basic")
+        user = logins.authenticate(auth.username, auth.password or "", via="basic",
+                                   remember=True)
     except logins.LoginThrottled as err:
         resp = openrosa_message("Too many failed logins: try again later.", 429)
         resp.headers["Retry-After"] = str(err.retry_after)

@@ -10,6 +10,7 @@ from server.access import LOGGED_IN, PUBLIC, allow, allowed_roles, rule_for
 from server.extensions import db
 from server.models import Area, Building, Role
 from server.services import scope
+from server.services.processing import queue
 
 bp = Blueprint("home", __name__)
 
@@ -53,8 +54,9 @@ def index():
         "coordinators": db.session.scalar(sa.select(sa.func.count()).select_from(
             scope.team_coordinators(current_user).subquery())),
     }
+    backlog = queue.backlog() if current_user.role == Role.ADMIN.value else None
     return render_template("home.html", areas=areas, counts=counts,
-                           everywhere=streets is None)
+                           everywhere=streets is None, backlog=backlog)
 
 
 @bp.route("/healthz")

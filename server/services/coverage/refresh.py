@@ -75,9 +75,17 @@ _VISITS = (
 )
 
 
+# PostgreSQL: two workers' batches adding visits to one building at once would each count
+# only their own; the second waits here for the first to commit, then reads both.
+_LOCK = (sa.select(Building.id).where(Building.id == sa.bindparam("b"))
+         .with_for_update(key_share=True))
+
+
 def refresh_building(building_id: int, round_id: int) -> str:
     """Recompute one building's row in one round from its stored visits (no commit)."""
     db.session.flush()  # pending ORM changes (a review decision) must be read
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection().execute(_LOCK, {"b": building_id})
     rows = db.session.connection().execute(_VISITS, {"b": building_id, "r": round_id}).all()
     coverage_changed()
     if not rows:

@@ -1,5 +1,7 @@
-"""The embedded worker: one daemon thread that processes submissions as they arrive, and the
-jobs that re-derive visits and coverage after a round changed (coverage.rederive)."""
+"""The embedded worker: one daemon thread that processes submissions as they arrive, batch after
+batch from the queue in the database (processing.queue), and the jobs that re-derive visits and
+coverage after a round changed (coverage.rederive). On PostgreSQL every serving process runs
+one, on any number of hosts; on SQLite one process does."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Worker:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="doorstep-processing", daemon=True)
         self._swept_at = time.monotonic()
+        self.processed = 0  # by this process since it started (GET /api/v1/health)
 
     def start(self) -> Worker:
         self.thread.start()
@@ -52,7 +55,8 @@ class Worker:
         try:
             with self.app.app_context():
                 try:
-                    process_pending()
+                    counts = process_pending()
+                    self.processed += counts["done"] + counts["error"]
                     run_round_jobs()
                     if time.monotonic() - self._swept_at >= SWEEP_EVERY_S:
                         self._swept_at = time.monotonic()
