@@ -98,6 +98,9 @@ def process_batch(size: int | None = None, only: int | None = None) -> dict[str,
     counts = _zero()
     try:
         batch = queue.claim(size or config["PROCESSING_BATCH_SIZE"], only)
+        if not batch:
+            db.session.rollback()  # nothing to do: let go of the write lock
+            return counts
         started = time.monotonic()
         for sub in batch:
             if counts != _zero() and time.monotonic() - started > budget:
