@@ -18,8 +18,9 @@ LON, LAT = 102.6, 24.6
 LOCATION = f"{LAT + 0.00005} {LON + 0.00005} 1900 5"
 
 
-def place() -> Building:
-    """One street with one building at (LON, LAT), a round holding today, the household form."""
+def place(form: bool = True) -> Building:
+    """One street with one building at (LON, LAT), a round holding today, the household form
+    (unless `form` is false: tests.support.liveserver adds it)."""
     street = Area(code="S1", name_zh="一组", name_en="Street 1", level="street", path="S1")
     db.session.add(street)
     db.session.flush()
@@ -30,7 +31,8 @@ def place() -> Building:
     db.session.add(Round(name="now", starts_on=today - timedelta(days=2),
                          ends_on=today + timedelta(days=2)))
     db.session.commit()
-    add_household_form("1")
+    if form:
+        add_household_form("1")
     return building
 
 
