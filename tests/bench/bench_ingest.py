@@ -1,7 +1,7 @@
 """Durable OpenRosa ingest throughput against a real server process (docs/ARCHITECTURE.md targets).
 
     .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 6000]
-        [--stored 20000,200000] [--threads 16] [--client-procs 2] [--worker]
+        [--stored 20000,200000] [--threads 16] [--client-procs 2] [--worker] [--basic]
 
 Starts `python -m server serve` on loopback over a fresh instance folder, then for each figure in
 --stored: bulk-inserts stored submissions (rows + raw XML, straight into SQLite) until that many
@@ -10,12 +10,15 @@ keep-alive connections. The client is cheap so that it does not dominate: severa
 driving its connections with one selector loop over raw sockets and pre-built HTTP requests.
 Prints submissions/s and latency percentiles per round; every answer must be 201. With --worker
 the background processing worker runs in the server too (it is off by default: this measures
-ingest, processing is off the request path).
+ingest, processing is off the request path). With --basic the clients post to `/o/submission`
+with the coordinator's username and password (HTTP Basic, as ODK Collect set up with an account
+does) instead of the device-token URL.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import multiprocessing as mp
 import os
@@ -41,15 +44,33 @@ def household(instance_id: str) -> bytes:
     return household_instance(instance_id, persons=PERSONS, head="户主" * 20)
 
 
-def http_request(port: int, token: str, xml: bytes) -> bytes:
+BASIC_PASSWORD = "bench collector password"
+BASIC_SETUP = f"""
+import sqlalchemy as sa
+from server import create_app
+from server.extensions import db
+from server.models import User
+app = create_app()
+with app.app_context():
+    db.session.scalar(sa.select(User).where(User.username == "collector")).set_password(
+        {BASIC_PASSWORD!r})
+    db.session.commit()
+"""
+
+
+def http_request(port: int, token: str | None, xml: bytes) -> bytes:
+    """A submission POST: to the device-token URL, or with HTTP Basic when token is None."""
     boundary = uuid.uuid4().hex
     body = (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
         f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n".encode()
         + xml + f"\r\n--{boundary}--\r\n".encode()
     )
+    path = f"/o/{token}/submission" if token is not None else "/o/submission"
+    auth = "" if token is not None else "Authorization: Basic " + base64.b64encode(
+        f"collector:{BASIC_PASSWORD}".encode()).decode() + "\r\n"
     head = (
-        f"POST /o/{token}/submission HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
         f"X-OpenRosa-Version: 1.0\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
@@ -135,8 +156,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_round(server: LiveServer, clients: int, posts: int, procs: int) -> dict:
-    requests = [http_request(server.port, server.token, household(f"uuid:{uuid.uuid4()}"))
+def run_round(server: LiveServer, clients: int, posts: int, procs: int,
+              basic: bool = False) -> dict:
+    token = None if basic else server.token
+    requests = [http_request(server.port, token, household(f"uuid:{uuid.uuid4()}"))
                 for _ in range(posts)]
     per_conn = [requests[i::clients] for i in range(clients)]
     queue: mp.Queue = mp.Queue()
@@ -207,6 +230,8 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--worker", action="store_true", help="run the processing worker")
+    parser.add_argument("--basic", action="store_true",
+                        help="HTTP Basic to /o/submission instead of the device-token URL")
     parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -214,20 +239,24 @@ def main() -> None:
         server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true" if args.worker else "false"
         server.instance.mkdir()
         server.prepare()
+        if args.basic:
+            server.run("-c", BASIC_SETUP)
         server.start()
         try:
-            run_round(server, args.clients, min(500, args.posts), args.client_procs)  # warm-up
+            run_round(server, args.clients, min(500, args.posts), args.client_procs,
+                      args.basic)  # warm-up
             for target in (int(t) for t in args.stored.split(",")):
                 t0 = time.perf_counter()
                 stored = fill(server.instance / "doorstep.sqlite3", target)
                 filled = time.perf_counter() - t0
-                r = run_round(server, args.clients, args.posts, args.client_procs)
+                r = run_round(server, args.clients, args.posts, args.client_procs, args.basic)
                 print(f"stored {stored:>9,} (filled in {filled:.0f} s): {r['rate']:.0f} "
                       f"submissions/s; p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
                       f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission; "
                       f"load before {r['load']:.1f}; statuses {r['statuses']}; "
                       f"request ~{r['payload']} bytes; {args.clients} clients, "
-                      f"{args.posts} posts, {args.workers} x {args.threads} server threads",
+                      f"{args.posts} posts, {args.workers} x {args.threads} server threads"
+                      f"{', HTTP Basic' if args.basic else ', token URL'}",
                       flush=True)
         finally:
             server.stop()
