@@ -66,7 +66,9 @@ def test_a_batch_skips_what_another_worker_holds(pg):
 def test_two_batches_visiting_one_building_both_count(pg):
     store(2)
     first = queue.claim(1)
-    assert pipeline._process(first[0]) == "done"  # not committed yet
+    marks = pipeline._process(first[0])
+    assert marks["b_state"] == "done"
+    db.session.execute(pipeline._MARK, [marks])  # as process_batch does, not committed yet
     thread, counts = _in_thread(pg, pipeline.process_batch)
     time.sleep(1.0)
     assert thread.is_alive(), "the second batch must wait to re-derive the same building"

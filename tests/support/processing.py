@@ -14,26 +14,36 @@ from server.services.ingest import accept
 from tests.support.household_form import add_household_form, household_instance
 
 LON, LAT = 102.6, 24.6
+STEP = 0.0003  # degrees between buildings: ~30 m
 #: A geotag inside the building `place()` puts at (LON, LAT).
 LOCATION = f"{LAT + 0.00005} {LON + 0.00005} 1900 5"
 
 
-def place(form: bool = True) -> Building:
-    """One street with one building at (LON, LAT), a round holding today, the household form
-    (unless `form` is false: tests.support.liveserver adds it)."""
+def place(form: bool = True, grid: int = 1) -> None:
+    """One street with grid x grid buildings 30 m apart from (LON, LAT) on (B1 at LON, LAT), a
+    round holding today, the household form (unless `form` is false: tests.support.liveserver
+    adds it)."""
     street = Area(code="S1", name_zh="一组", name_en="Street 1", level="street", path="S1")
     db.session.add(street)
     db.session.flush()
-    building = Building(code="B1", street_id=street.id, expected_units=1, address="1 号")
-    building.set_shape(shapely.box(LON, LAT, LON + 0.0001, LAT + 0.0001))
-    db.session.add(building)
+    for k in range(grid * grid):
+        lon, lat = LON + (k % grid) * STEP, LAT + (k // grid) * STEP
+        building = Building(code=f"B{k + 1}", street_id=street.id, expected_units=1,
+                            address=f"{k + 1} 号")
+        building.set_shape(shapely.box(lon, lat, lon + 0.0001, lat + 0.0001))
+        db.session.add(building)
     today = date.today()
     db.session.add(Round(name="now", starts_on=today - timedelta(days=2),
                          ends_on=today + timedelta(days=2)))
     db.session.commit()
     if form:
         add_household_form("1")
-    return building
+
+
+def location(k: int, grid: int) -> str:
+    """A geotag inside the k-th building of `place(grid=grid)` (any k: it wraps around)."""
+    k %= grid * grid
+    return f"{LAT + (k // grid) * STEP + 0.00005} {LON + (k % grid) * STEP + 0.00005} 1900 5"
 
 
 def store(n: int) -> list[int]:
