@@ -147,10 +147,11 @@ def _blob(key: str) -> bytes | None:
     )
 
 
-def get(key: str, expected_sha256: str | None = None) -> bytes:
-    """Read a stored XML or file, checking its checksum when one is given."""
+def get(key: str, expected_sha256: str | None = None, read: bytes | None = None) -> bytes:
+    """Read a stored XML or file, checking its checksum when one is given; `read` is the XML
+    when the caller already fetched it from the database (still checked)."""
     if is_db_key(key):
-        data = _blob(key)
+        data = _blob(key) if read is None else read
         if data is None:
             raise StorageError("stored XML {key} is missing", key=key)
         data = bytes(data)

@@ -43,8 +43,8 @@ def _in_thread(app: Flask, work: Callable[[], object]) -> tuple[threading.Thread
 
 def test_two_workers_claim_disjoint_batches(pg):
     ids = store(12)
-    mine = [s.id for s in queue.claim(5)]  # held: this transaction stays open
-    thread, theirs = _in_thread(pg, lambda: [s.id for s in queue.claim(5)])
+    mine = [s.id for s, _xml in queue.claim(5)]  # held: this transaction stays open
+    thread, theirs = _in_thread(pg, lambda: [s.id for s, _xml in queue.claim(5)])
     thread.join(10)
     assert not thread.is_alive(), "the second claim waited for the first"
     assert mine == ids[:5] and theirs == [ids[5:10]]
@@ -57,7 +57,7 @@ def test_a_batch_skips_what_another_worker_holds(pg):
     thread, counts = _in_thread(pg, pipeline.process_pending)
     thread.join(60)
     assert counts == [{"done": 4, "error": 0, "skipped": 0}]
-    assert [s.id for s in held] == ids[:2]
+    assert [s.id for s, _xml in held] == ids[:2]
     db.session.rollback()  # the holder dies: its rows are pending again
     assert pipeline.process_pending()["done"] == 2
     assert outcome() == {"states": {"done": 6}, "runs": {1: 6}, "visits": 6, "doubled": 0}
@@ -66,7 +66,7 @@ def test_a_batch_skips_what_another_worker_holds(pg):
 def test_two_batches_visiting_one_building_both_count(pg):
     store(2)
     first = queue.claim(1)
-    marks = pipeline._process(first[0])
+    marks = pipeline._process(*first[0])
     assert marks["b_state"] == "done"
     db.session.execute(pipeline._MARK, [marks])  # as process_batch does, not committed yet
     thread, counts = _in_thread(pg, pipeline.process_batch)

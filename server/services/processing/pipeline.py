@@ -54,14 +54,14 @@ def _zero() -> dict[str, int]:
     return {"done": 0, "error": 0, "skipped": 0}
 
 
-def _run_steps(sub: Submission) -> str | None:
+def _run_steps(sub: Submission, read: bytes | None) -> str | None:
     """Every step on one submission inside a savepoint; None, or the failure as `step: why`."""
     error = None
     for attempt in range(2):
         step = "read"
         savepoint = db.session.begin_nested()
         try:
-            xml = storage.get(sub.storage_key, sub.xml_sha256)
+            xml = storage.get(sub.storage_key, sub.xml_sha256, read)
             for step_ in STEPS:
                 step = step_.name
                 step_.run(sub, xml)
@@ -76,12 +76,13 @@ def _run_steps(sub: Submission) -> str | None:
     return error
 
 
-def _process(sub: Submission) -> dict:
-    """Run the steps; returns the submission's marks (written for the whole batch at once)."""
+def _process(sub: Submission, read: bytes | None = None) -> dict:
+    """Run the steps; returns the submission's marks (written for the whole batch at once).
+    `read`: its raw XML, fetched with the claim."""
     if sub.draft:  # a draft's test submission: never reaches the register or coverage
         return {"b_id": sub.id, "b_state": TEST_STATE, "b_error": None,
                 "b_at": sub.processed_at, "b_runs": 0}
-    error = _run_steps(sub)
+    error = _run_steps(sub, read)
     return {"b_id": sub.id, "b_state": "error" if error else "done",
             "b_error": error[:2000] if error else None, "b_at": utcnow(), "b_runs": 1}
 
@@ -110,10 +111,10 @@ def process_batch(size: int | None = None, only: int | None = None) -> dict[str,
             return counts
         started = time.monotonic()
         marks = []
-        for sub in batch:
+        for sub, read in batch:
             if marks and time.monotonic() - started > budget:
                 break
-            marks.append(_process(sub))
+            marks.append(_process(sub, read))
             counts[_COUNTED[marks[-1]["b_state"]]] += 1
         db.session.execute(_MARK, marks)
         db.session.commit()

@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Submission
+from server.models import Submission, SubmissionBlob
 from server.models._types import utcnow
 
 
@@ -30,11 +30,13 @@ def begin_batch() -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def claim(size: int, only: int | None = None) -> list[Submission]:
+def claim(size: int, only: int | None = None) -> list[tuple[Submission, bytes | None]]:
     """Begin a batch and take up to `size` pending submissions, oldest first (or the one
-    submission `only`, whatever its state: a replay). Rows another worker holds are skipped."""
+    submission `only`, whatever its state: a replay), each with its raw XML when the database
+    holds it (one round trip for the batch). Rows another worker holds are skipped."""
     begin_batch()
-    query = sa.select(Submission)
+    query = sa.select(Submission, SubmissionBlob.xml).outerjoin(
+        SubmissionBlob, SubmissionBlob.sha256 == Submission.xml_sha256)
     if only is not None:
         query = query.where(Submission.id == only)
     else:
@@ -42,7 +44,7 @@ def claim(size: int, only: int | None = None) -> list[Submission]:
                  .order_by(Submission.id).limit(size))
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Submission)
-    return list(db.session.scalars(query))
+    return [(sub, xml) for sub, xml in db.session.execute(query)]
 
 
 @dataclass(frozen=True)
