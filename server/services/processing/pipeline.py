@@ -6,7 +6,10 @@ submission can be replayed. Submissions are processed in batches, one transactio
 ingest (server.services.processing.queue claims them): each submission's steps run in order in a
 SAVEPOINT of their own, so a failure rolls back only that submission's derived rows and records
 the step and reason on it, while the rest of the batch commits. A worker killed mid-batch
-commits nothing of it: its submissions are still pending for the next worker.
+commits nothing of it: its submissions are still pending for the next worker. A failure
+caused by the machine, not the submission (a full disk, the database gone: services.faults),
+is retried by itself with backoff; any other stays `error` until `doorstep submissions
+reprocess` replays it after a fix.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,7 +28,7 @@ from server.extensions import db
 from server.models import Form, FormVersion, Submission
 from server.models._types import utcnow
 from server.models.submissions import TEST_STATE
-from server.services import storage
+from server.services import faults, storage
 from server.services.coverage.visits import record_visit
 from server.services.processing import queue
 from server.services.register.entities import apply_submission
@@ -43,9 +47,8 @@ STEPS: tuple[Step, ...] = (
     Step("visits", record_visit),
 )
 
-#: Failures worth one more try in a fresh savepoint: another worker's concurrent transaction
-#: created the same entity or version first (a unique constraint), or a deadlock was broken.
-RETRIED = (IntegrityError, OperationalError)
+#: PostgreSQL's deadlock and serialization failures (SQLSTATE): another worker's transaction.
+CONCURRENT_STATES = ("40P01", "40001")
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,18 @@ def _zero() -> dict[str, int]:
     return {"done": 0, "error": 0, "skipped": 0}
 
 
-def _run_steps(sub: Submission, read: bytes | None) -> str | None:
-    """Every step on one submission inside a savepoint; None, or the failure as `step: why`."""
-    error = None
+def _concurrent(err: Exception) -> bool:
+    """Worth one more try in a fresh savepoint at once: another worker's concurrent transaction
+    created the same entity or version first (a unique constraint), or a deadlock was broken."""
+    if isinstance(err, IntegrityError):
+        return True
+    return (isinstance(err, OperationalError)
+            and getattr(err.orig, "sqlstate", None) in CONCURRENT_STATES)
+
+
+def _run_steps(sub: Submission, read: bytes | None) -> tuple[str, Exception] | None:
+    """Every step on one submission inside a savepoint; None, or (`step: why`, the error)."""
+    failure = None
     for attempt in range(2):
         step = "read"
         savepoint = db.session.begin_nested()
@@ -69,22 +81,46 @@ def _run_steps(sub: Submission, read: bytes | None) -> str | None:
             return None
         except Exception as err:  # any processor failure is recorded, never lost
             savepoint.rollback()
-            error = f"{step}: {err}"
-            if attempt or not isinstance(err, RETRIED):
+            failure = (f"{step}: {err}", err)
+            if attempt or not _concurrent(err):
                 break
-    log.warning("processing submission %s failed in %s", sub.id, error)
-    return error
+    return failure
 
 
 def _process(sub: Submission, read: bytes | None = None) -> dict:
     """Run the steps; returns the submission's marks (written for the whole batch at once).
-    `read`: its raw XML, fetched with the claim."""
+    `read`: its raw XML, fetched with the claim. A machine fault gets the time of its next
+    automatic attempt (retry_delay)."""
     if sub.draft:  # a draft's test submission: never reaches the register or coverage
-        return {"b_id": sub.id, "b_state": TEST_STATE, "b_error": None,
-                "b_at": sub.processed_at, "b_runs": 0}
-    error = _run_steps(sub, read)
-    return {"b_id": sub.id, "b_state": "error" if error else "done",
-            "b_error": error[:2000] if error else None, "b_at": utcnow(), "b_runs": 1}
+        return {"b_id": sub.id, "b_state": TEST_STATE, "b_error": None, "b_runs": 0,
+                "b_at": sub.processed_at, "b_attempts": 0, "b_retry_at": None}
+    failure = _run_steps(sub, read)
+    now = utcnow()
+    if failure is None:
+        return {"b_id": sub.id, "b_state": "done", "b_error": None, "b_at": now, "b_runs": 1,
+                "b_attempts": 0, "b_retry_at": None}
+    message, err = failure
+    attempts = sub.processing_attempts + 1
+    retry_at = now + timedelta(seconds=retry_delay(attempts)) if faults.transient(err) else None
+    log.warning("processing submission %s failed in %s%s", sub.id, message,
+                f" (attempt {attempts}; retried at {retry_at:%H:%M:%S} UTC)" if retry_at else "")
+    return {"b_id": sub.id, "b_state": "error", "b_error": message[:2000], "b_at": now,
+            "b_runs": 1, "b_attempts": attempts, "b_retry_at": retry_at}
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before the next attempt after `attempt` failed ones: doubling from
+    PROCESSING_RETRY_FIRST_S up to PROCESSING_RETRY_MAX_S."""
+    first = current_app.config["PROCESSING_RETRY_FIRST_S"]
+    return min(first * 2 ** min(attempt - 1, 32), current_app.config["PROCESSING_RETRY_MAX_S"])
+
+
+def next_retry_in() -> float | None:
+    """Seconds until the next automatic retry is due (0 when overdue), None when none is."""
+    due = db.session.scalar(sa.select(sa.func.min(Submission.processing_retry_at))
+                            .where(Submission.processing_state == "error"))
+    db.session.rollback()
+    return None if due is None else max(0.0, (due - utcnow()).total_seconds())
 
 
 _SUBS = Submission.__table__
@@ -93,6 +129,8 @@ _MARK = (sa.update(_SUBS).where(_SUBS.c.id == sa.bindparam("b_id"))
          .values(processing_state=sa.bindparam("b_state"),
                  processing_error=sa.bindparam("b_error"),
                  processed_at=sa.bindparam("b_at"),
+                 processing_attempts=sa.bindparam("b_attempts"),
+                 processing_retry_at=sa.bindparam("b_retry_at"),
                  processing_runs=_SUBS.c.processing_runs + sa.bindparam("b_runs")))
 _COUNTED = {"done": "done", "error": "error", TEST_STATE: "skipped"}
 
@@ -132,8 +170,9 @@ def process_one(submission_id: int) -> str:
 
 
 def process_pending(limit: int | None = None) -> dict[str, int]:
-    """Process pending submissions, batch after batch, until none is left (or `limit` were);
-    returns counts by state. On PostgreSQL other workers may be taking batches meanwhile."""
+    """Process pending submissions (and those due for a retry), batch after batch, until none
+    is left (or `limit` were); returns counts by state. On PostgreSQL other workers may be
+    taking batches meanwhile."""
     counts = _zero()
     size = current_app.config["PROCESSING_BATCH_SIZE"]
     while limit is None or sum(counts.values()) < limit:
@@ -149,7 +188,8 @@ def process_pending(limit: int | None = None) -> dict[str, int]:
 def reprocess(form_id: str | None = None, everything: bool = False) -> int:
     """Mark submissions pending again: those in error, or all with `everything`; by form."""
     query = (sa.update(Submission).where(Submission.draft.is_(False))
-             .values(processing_state="pending", processing_error=None))
+             .values(processing_state="pending", processing_error=None, processing_attempts=0,
+                     processing_retry_at=None))
     if not everything:
         query = query.where(Submission.processing_state == "error")
     if form_id is not None:

@@ -30,8 +30,17 @@ def begin_batch() -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def due() -> sa.ColumnElement[bool]:
+    """Pending, or interrupted by a machine fault and due for its next attempt."""
+    return sa.or_(
+        Submission.processing_state == "pending",
+        sa.and_(Submission.processing_state == "error",
+                Submission.processing_retry_at <= utcnow()),
+    )
+
+
 def claim(size: int, only: int | None = None) -> list[tuple[Submission, bytes | None]]:
-    """Begin a batch and take up to `size` pending submissions, oldest first (or the one
+    """Begin a batch and take up to `size` due submissions, oldest first (or the one
     submission `only`, whatever its state: a replay), each with its raw XML when the database
     holds it (one round trip for the batch). Rows another worker holds are skipped."""
     begin_batch()
@@ -40,8 +49,7 @@ def claim(size: int, only: int | None = None) -> list[tuple[Submission, bytes | 
     if only is not None:
         query = query.where(Submission.id == only)
     else:
-        query = (query.where(Submission.processing_state == "pending")
-                 .order_by(Submission.id).limit(size))
+        query = query.where(due()).order_by(Submission.id).limit(size)
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Submission)
     return [(sub, xml) for sub, xml in db.session.execute(query)]
