@@ -1,7 +1,7 @@
 """processing_queue: pending submissions claimed in id order; committed runs counted
 
 Revision ID: 0011
-Revises: 0014
+Revises: 0010
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0014'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -66,6 +66,10 @@ class Submission(db.Model):
         back_populates="submission", cascade="all, delete-orphan", order_by="ReviewDecision.id"
     )
 
+    __table_args__ = (
+        sa.Index("ix_submissions_processing_state_id", "processing_state", "id"),
+    )
+
 
 class ReviewDecision(db.Model):
     """A supervisor's review decision, kept whole (server.services.submissions.review): the
@@ -88,10 +92,6 @@ class ReviewDecision(db.Model):
 
     submission: Mapped[Submission] = relationship(back_populates="reviews")
     decided_by = relationship("User")
-
-    __table_args__ = (
-        sa.Index("ix_submissions_processing_state_id", "processing_state", "id"),
-    )
 
 
 class SubmissionAttachment(db.Model):
