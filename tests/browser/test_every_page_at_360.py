@@ -35,6 +35,7 @@ LINKED_FROM = {
     "forms.detail": ("/forms/", r"/forms/[^/]+$"),
     "register.detail": ("/register/", r"/register/\w+/[0-9a-f-]{36}$"),
     "rounds.show": ("/rounds/", r"/rounds/\d+$"),
+    "rounds.phase_show": ("/rounds/", r"/rounds/phases/\d+$"),
     "submissions.show": ("/submissions/", r"/submissions/\d+$"),
     "tokens.of_user": ("/admin/users", r"/admin/users/\d+/tokens$"),
 }
