@@ -53,6 +53,16 @@ def labeller(codes: list[str] | None):
     return lambda i: f"row {i + 1} (code {codes[i]!r})"
 
 
+def layer_labeller(frame, filename: str):
+    """Names rows as read, before the code column is chosen: with the value of a column named
+    "code" when the layer has one (the usual name)."""
+    column = next((c for c in frame.columns if str(c).lower() == "code"), None)
+    if column is None:
+        return lambda i: f"{filename}: row {i + 1}"
+    values = _strings(frame[column])
+    return lambda i: f"{filename}: row {i + 1} (code {values.iloc[i]!r})"
+
+
 def codes(frame, code_field: str | None, max_len: int, *, slash: bool = True) -> list[str] | None:
     """Stripped codes, all present; area codes (``slash=False``) build paths, so no '/'."""
     if code_field is None:

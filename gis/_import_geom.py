@@ -16,6 +16,7 @@ import shapely
 
 from gis._import_result import GisImportError
 from gis._import_rings import drop_degenerate
+from gis.limits import BudgetExceeded, time_budget
 
 Label = Callable[[int], str]
 _POLYGONAL = ("Polygon", "MultiPolygon")
@@ -106,13 +107,16 @@ def clean(
     skip_invalid: bool = False,
     skippable: bool = False,
     unreadable: dict[int, str] | None = None,
+    repair_budget_s: float | None = None,
 ):
     """Return (2-D geometries, repaired report, skipped report).
 
     The first unusable feature raises naming it; with ``skip_invalid`` every unusable feature
     is left out (None) and reported in ``skipped`` instead (row, reason); ``skippable`` says
     the caller offers that, so the error names it. ``unreadable`` holds
-    the reader's reasons for geometries it could not build (row index -> reason).
+    the reader's reasons for geometries it could not build (row index -> reason). A repair
+    that takes longer than ``repair_budget_s`` is stopped and the feature is unusable
+    (``gis.limits.time_budget``: only where nothing else runs GEOS meanwhile).
     """
     geoms = shapely.force_2d(geoms)
     repaired: list[dict] = []
@@ -126,8 +130,8 @@ def clean(
     for i in np.flatnonzero(~ok):  # the few that need a look, one by one
         i = int(i)
         try:
-            out[i] = _repair(geoms[i], i, allow_points, what, repaired,
-                             (unreadable or {}).get(i))
+            out[i] = _budgeted_repair(geoms[i], i, allow_points, what, repaired,
+                                      (unreadable or {}).get(i), repair_budget_s)
         except _Unusable as err:
             if not skip_invalid:
                 hint = (" (import with skip_invalid to leave out the features that cannot be "
@@ -140,6 +144,20 @@ def clean(
 
 class _Unusable(Exception):
     """A feature's geometry that no repair makes usable (the message says why)."""
+
+
+def _budgeted_repair(g, i: int, allow_points: bool, what: str, repaired: list[dict],
+                     unreadable: str | None, budget: float | None):
+    """``_repair`` stopped after ``budget`` seconds: such a geometry counts as beyond repair."""
+    noted = len(repaired)
+    try:
+        with time_budget(budget):
+            return _repair(g, i, allow_points, what, repaired, unreadable)
+    except BudgetExceeded as err:
+        del repaired[noted:]
+        n = shapely.get_num_coordinates(g)
+        raise _Unusable(f"invalid {g.geom_type} ({n:,} vertices) not repaired within the time "
+                        f"budget of {err.seconds:g} s per feature") from None
 
 
 def _repair(g, i: int, allow_points: bool, what: str, repaired: list[dict],

@@ -12,6 +12,10 @@ them:
    imported raises ``GisImportError`` naming it (``row N``, the n-th feature of the layer counted
    from 1, and its code) and why, before anything is written; ``skip_duplicates`` and
    ``skip_invalid`` leave such features out instead and report them.
+
+The work is bounded (``gis.limits``): ``read_layer`` refuses a layer with too many
+features, or too many vertices in one geometry or in all, before any repair; the prepare
+functions stop a repair that outlasts ``repair_budget_s``.
 """
 
 from __future__ import annotations
@@ -22,12 +26,21 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from gis._import_result import AREA_LEVELS, FORMATS, GisImportError, ImportResult
+from gis.limits import (
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_MAX_VERTICES,
+    DEFAULT_MAX_VERTICES_PER_FEATURE,
+    check_vertices,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
     "AREA_LEVELS",
+    "DEFAULT_MAX_FEATURES",
+    "DEFAULT_MAX_VERTICES",
+    "DEFAULT_MAX_VERTICES_PER_FEATURE",
     "FORMATS",
     "GisImportError",
     "ImportResult",
@@ -39,7 +52,6 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # a 1,000,000-building GeoPackage is ~230 MB
 DEFAULT_MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024
-DEFAULT_MAX_FEATURES = 2_000_000
 BUILDING_CODE_MAX = 64  # column sizes of server.models.areas
 AREA_CODE_MAX = 32
 _NAME_MAX = 128
@@ -70,16 +82,21 @@ def read_layer(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES,
     max_features: int = DEFAULT_MAX_FEATURES,
+    max_vertices_per_feature: int = DEFAULT_MAX_VERTICES_PER_FEATURE,
+    max_vertices: int = DEFAULT_MAX_VERTICES,
 ) -> gpd.GeoDataFrame:
     """Read one layer from an uploaded file's bytes; the format comes from ``filename``.
 
     ``crs`` is the CRS to assume when the file has none (CSV, Shapefile without .prj); CSV
     columns named lon/lng/longitude and lat/latitude are WGS 84 by their names. GDAL's own
     warnings land in ``frame.attrs["import_warnings"]`` (copied into the ImportResult).
+    Vertices are counted as read, before any reprojection or repair: a geometry over
+    ``max_vertices_per_feature`` or a layer over ``max_vertices`` is refused, naming the limit.
     """
     # local: the helpers need geopandas and GDAL (over a second to import); the server imports
     # this module at start-up and pays for them only with the first file (see tests/test_cli.py)
     from gis import _import_geom as geom
+    from gis._import_fields import geometries, layer_labeller
     from gis._import_read import read_bytes
 
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -88,6 +105,8 @@ def read_layer(
         ("max_bytes", max_bytes),
         ("max_unzipped_bytes", max_unzipped_bytes),
         ("max_features", max_features),
+        ("max_vertices_per_feature", max_vertices_per_feature),
+        ("max_vertices", max_vertices),
     ]:
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -104,6 +123,8 @@ def read_layer(
         raise GisImportError(f"{filename}: the layer has no features")
     unreadable = dict(frame.attrs.get("unreadable", {}))
     frame = frame.reset_index(drop=True)
+    check_vertices(geometries(frame), layer_labeller(frame, filename),
+                   per_feature=max_vertices_per_feature, total=max_vertices)
     if frame.geometry.isna().all():
         if unreadable:
             row, reason = min(unreadable.items())
@@ -134,6 +155,7 @@ def prepare_buildings(
     known_streets: Collection[str] | None = None,
     iou_threshold: float = 0.9,
     code_prefix: str = "B",
+    repair_budget_s: float | None = None,
 ) -> ImportResult:
     """Check building footprints (polygons, or points) and assign each to a street.
 
@@ -151,7 +173,9 @@ def prepare_buildings(
     A geometry that cannot be repaired (none, unreadable, not a polygon or point, invalid beyond
     repair) fails the import unless ``skip_invalid``, which leaves it out and reports it in
     ``skipped``; a multipolygon loses its rings of fewer than four points when the rest is
-    valid (reported in ``repaired``).
+    valid (reported in ``repaired``). A repair that takes longer than ``repair_budget_s``
+    seconds is stopped: that geometry is beyond repair (process-wide, see
+    ``gis.limits``: only where nothing else runs GEOS meanwhile).
     """
     # local: geopandas only when used (see read_layer)
     from gis import _import_buildings
@@ -175,6 +199,7 @@ def prepare_buildings(
     shapes, repaired, skipped = geom.clean(
         fields.geometries(frame), label, allow_points=True, what="a building",
         skip_invalid=skip_invalid, skippable=True, unreadable=unreadable,
+        repair_budget_s=repair_budget_s,
     )
     columns = {
         "expected_units": fields.ints(frame, units_field, label),
@@ -230,11 +255,13 @@ def prepare_areas(
     known_paths: Mapping[str, str] | None = None,
     skip_duplicates: bool = False,
     iou_threshold: float = 0.9,
+    repair_budget_s: float | None = None,
 ) -> ImportResult:
     """Check area boundaries and order them parents first, each with its ``path``.
 
     ``level`` / ``parent`` give one value for the whole layer instead of a column. A parent must
     be in the layer or in ``known_paths`` (code -> path of areas already stored) and one level up.
+    A boundary whose repair outlasts ``repair_budget_s`` refuses the import (as for buildings).
     """
     # local: geopandas only when used (see read_layer)
     from gis import _import_areas
@@ -249,7 +276,8 @@ def prepare_areas(
     codes = fields.codes(frame, code_field, AREA_CODE_MAX, slash=False)
     label = fields.labeller(codes)
     shapes, repaired, _ = geom.clean(
-        fields.geometries(frame), label, allow_points=False, what="an area"
+        fields.geometries(frame), label, allow_points=False, what="an area",
+        repair_budget_s=repair_budget_s,
     )
     for d in repaired:
         d["code"] = codes[d["row"] - 1]

@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forms.guards import DEFAULT_MAX_BYTES as FORM_MAX_BYTES
+from gis.limits import (
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_MAX_VERTICES,
+    DEFAULT_MAX_VERTICES_PER_FEATURE,
+)
 
 if TYPE_CHECKING:
     from flask import Flask  # (only named in hints: `doorstep --help` never loads Flask)
@@ -157,6 +162,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ODATA_PAGE_SIZE", 1000, int,
             "most rows in one answer of the OData feed; a client follows `@odata.nextLink` "
             "for the rest"),
+    # Imports of footprints and areas (docs/ARCHITECTURE.md): bounded, in a helper process.
+    Setting("IMPORT_MAX_FEATURES", DEFAULT_MAX_FEATURES, int,
+            "most features (rows) in one imported file"),
+    Setting("IMPORT_MAX_VERTICES_PER_FEATURE", DEFAULT_MAX_VERTICES_PER_FEATURE, int,
+            "most vertices in one imported geometry, counted before any repair"),
+    Setting("IMPORT_MAX_VERTICES", DEFAULT_MAX_VERTICES, int,
+            "most vertices in all the geometries of one imported file"),
+    Setting("IMPORT_REPAIR_BUDGET_S", 2.0, float,
+            "seconds the repair of one invalid geometry may take; longer counts as beyond "
+            "repair (skipped with `--skip-invalid` or the page's box, else the file is refused); "
+            "0: no budget"),
+    Setting("IMPORT_MEMORY_LIMIT_MB", 3072, int,
+            "address space (MB) of the helper process an import runs in; an import needing "
+            "more is stopped and refused while the server carries on"),
+    Setting("IMPORT_TIME_LIMIT_S", 900.0, float,
+            "seconds an import's helper process may run before it is stopped and the import "
+            "refused"),
     # Internal: fixed by the code's design, or switches for tests and benchmarks.
     Setting("INGEST_GROUP_COMMIT", True, bool,
             "one committer per process writes queued submissions in one transaction; "

@@ -1,37 +1,31 @@
 """Import area boundaries and building footprints into the database, all or nothing.
 
-gis.importing reads, reprojects, repairs and checks every feature first (raising
-GisImportError naming the failing feature, refused here as ImportRefused); only then are rows
-written, in one transaction.
+The file is read, reprojected, repaired and checked first, in a helper process with a memory
+cap and a time limit (server.services.import_jobs run by server.services.import_process; the
+work is bounded by the IMPORT_* settings); a feature that cannot be imported raises
+GisImportError naming it, refused here as ImportRefused. Only then are rows written, in one
+transaction.
 A user's import stays inside their areas (server.services.scope): a supervisor's file with one
 building on a street they do not oversee, or one area outside theirs, imports nothing.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-import shapely
 import sqlalchemy as sa
+from flask import current_app
 
-from gis.importing import (
-    GisImportError,
-    ImportResult,
-    column_values,
-    prepare_areas,
-    prepare_buildings,
-    read_layer,
-)
+from gis.importing import GisImportError, ImportResult
 from server.extensions import db
 from server.models import Area, Building, User
-from server.services import audit, scope
+from server.services import audit, import_jobs, import_process, scope
 from server.services import import_updates as updates
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
+from server.services.import_jobs import GUESS, Limits
 
 
 class ImportRefused(ServiceError):
@@ -44,13 +38,8 @@ class ImportRefused(ServiceError):
         super().__init__("{reason}", reason=reason)
 
 
-if TYPE_CHECKING:
-    import geopandas as gpd
-
 __all__ = ["GisImportError", "ImportRefused", "ImportReport", "OutsideScopeError",
            "UnknownStreets", "import_areas", "import_buildings"]
-
-AREA_CODE_MAX = 32  # server.models.Area.code
 
 
 class OutsideScopeError(ImportRefused):
@@ -74,16 +63,6 @@ def _outside_areas(user: User | None, paths: list[tuple[str, str]]) -> list[str]
         return []
     return [code for code, path in paths
             if not any(path == p or path.startswith(p + "/") for p in mine)]
-
-# Column names looked for when the caller does not name them (case-insensitive).
-GUESS = {
-    "code_field": ("code", "building_code", "id_code"),
-    "units_field": ("expected_units", "units", "households"),
-    "address_field": ("address", "addr"),
-    "floors_field": ("floors", "levels", "building_levels"),
-    "street_field": ("street", "street_code"),
-}
-
 
 @dataclass
 class ImportReport:
@@ -128,11 +107,16 @@ class ImportReport:
         return out
 
 
-def _read(data: bytes, filename: str, crs: str | None):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = read_layer(data, filename, crs=crs)
-    return frame, [str(w.message) for w in caught]
+def _in_helper(job, *args, **kwargs) -> import_jobs.Prepared:
+    """`job` in the import's helper process, bounded by the IMPORT_* settings; the session's
+    read transaction ends first (the helper may take minutes)."""
+    config = current_app.config
+    db.session.commit()
+    limits = Limits(config["IMPORT_MAX_FEATURES"], config["IMPORT_MAX_VERTICES_PER_FEATURE"],
+                    config["IMPORT_MAX_VERTICES"], config["IMPORT_REPAIR_BUDGET_S"] or None)
+    return import_process.run(job, *args, limits=limits, **kwargs,
+                              memory_mb=config["IMPORT_MEMORY_LIMIT_MB"],
+                              time_limit_s=config["IMPORT_TIME_LIMIT_S"])
 
 
 @contextmanager
@@ -143,16 +127,6 @@ def _refusing() -> Iterator[None]:
         yield
     except ValueError as err:  # GisImportError is one
         raise ImportRefused(str(err)) from err
-
-
-def _guess(frame, name: str, given: str | None) -> str | None:
-    """The column named, else a column whose name is usual for it; "none" means no column."""
-    if given and given.strip().lower() == "none":
-        return None
-    if given:
-        return given
-    cols = {str(c).lower(): str(c) for c in frame.columns}
-    return next((cols[c] for c in GUESS[name] if c in cols), None)
 
 
 def _report(result: ImportResult, created: int, updated: int, notes: list[str]) -> ImportReport:
@@ -179,20 +153,10 @@ def import_areas(
     user: User | None = None,
 ) -> ImportReport:
     """Areas (township/village/street) with boundaries; known codes get the new boundary."""
-    frame, notes = _read(data, filename, crs)
     known = dict(db.session.execute(sa.select(Area.code, Area.path)).all())
-    cols = {str(c).lower() for c in frame.columns}
-    result = prepare_areas(
-        frame,
-        name_field="name" if "name" in cols else ("name_zh" if "name_zh" in cols else None),
-        name_en_field="name_en" if "name_en" in cols else None,
-        level_field="level" if "level" in cols and level is None else None,
-        parent_field="parent" if "parent" in cols and parent is None else None,
-        level=level,
-        parent=parent,
-        known_paths=known,
-        skip_duplicates=skip_duplicates,
-    )
+    prepared = _in_helper(import_jobs.areas, data, filename, level=level, parent=parent,
+                          skip_duplicates=skip_duplicates, crs=crs, known_paths=known)
+    result, notes = prepared.result, prepared.notes
     outside = _outside_areas(user, [(r["code"], r["path"]) for r in result.records])
     if outside:
         raise OutsideScopeError(filename, outside)
@@ -230,23 +194,6 @@ def import_areas(
     return _report(result, created, updated, notes)
 
 
-def _street_frame() -> gpd.GeoDataFrame | None:
-    rows = db.session.execute(
-        sa.select(Area.code, Area.boundary).where(
-            Area.level == "street", Area.boundary.is_not(None)
-        )
-    ).all()
-    if not rows:
-        return None
-    import geopandas as gpd  # over a second to import: only imports pay, not every server start
-
-    return gpd.GeoDataFrame(
-        {"code": [r[0] for r in rows], "level": ["street"] * len(rows)},
-        geometry=shapely.from_wkb([r[1] for r in rows]),
-        crs=4326,
-    )
-
-
 class UnknownStreets(ImportRefused):
     """A street column naming streets the area tree lacks. `streets` lists them and
     `villages` the codes they could be created under, so the page and the CLI can offer the two
@@ -261,33 +208,13 @@ class UnknownStreets(ImportRefused):
             filename, column, streets, villages)
 
 
-def _new_streets(frame, column: str | None, filename: str, under: str | None) -> list[Area]:
-    """The streets to create for the street column (none when every value is a known street);
-    UnknownStreets when some are unknown and no village was chosen for them."""
-    if column is None:
+def _street_areas(codes: list[str], under: str) -> list[Area]:
+    """The new streets, under the village `under` (the helper checked both)."""
+    if not codes:
         return []
-    areas = {a.code: a for a in db.session.scalars(sa.select(Area))}
-    values = column_values(frame, column)
-    wrong = [f"{v} ({areas[v].level})" for v in values if v in areas and areas[v].level != "street"]
-    if wrong:
-        raise GisImportError(f"{filename}: the street column {column!r} names areas that are "
-                             f"not streets: {', '.join(wrong[:20])}")
-    unknown = [v for v in values if v not in areas]
-    if not unknown:
-        return []
-    villages = sorted(code for code, a in areas.items() if a.level == "village")
-    if under is None:
-        raise UnknownStreets(filename, column, unknown, villages)
-    village = areas.get(under)
-    if village is None or village.level != "village":
-        raise GisImportError(f"no village {under!r} to create the streets under; villages: "
-                             f"{', '.join(villages) or 'none'}")
-    bad = [v for v in unknown if "/" in v or len(v) > AREA_CODE_MAX]
-    if bad:
-        raise GisImportError(f"{filename}: {bad[0]!r} cannot be a street code (at most "
-                             f"{AREA_CODE_MAX} characters, no '/')")
+    village = db.session.scalar(sa.select(Area).where(Area.code == under))
     return [Area(code=v, name_zh=v, name_en="", level="street", parent_id=village.id,
-                 path=f"{village.path}/{v}") for v in unknown]
+                 path=f"{village.path}/{v}") for v in codes]
 
 
 @_refusing()
@@ -309,17 +236,21 @@ def import_buildings(
     "none" ignores the column (`street_field="none"`: streets by boundary). Unknown streets in
     the street column raise UnknownStreets unless `create_streets_under` names a village.
     """
-    frame, notes = _read(data, filename, crs)
-    names = {k: _guess(frame, k, fields.get(k)) for k in GUESS}
-    new_streets = _new_streets(frame, names["street_field"], filename, create_streets_under)
+    levels = dict(db.session.execute(sa.select(Area.code, Area.level)).all())
+    streets = [tuple(r) for r in db.session.execute(sa.select(Area.code, Area.boundary).where(
+        Area.level == "street", Area.boundary.is_not(None)))]
     stored = set(db.session.scalars(sa.select(Building.code)))
-    known = set(db.session.scalars(sa.select(Area.code).where(Area.level == "street")))
-    result = prepare_buildings(
-        frame, _street_frame(), skip_duplicates=skip_duplicates, skip_invalid=skip_invalid,
-        # Given codes may repeat stored ones (an update); generated ones must not.
-        existing_codes=stored if names["code_field"] is None else (),
-        known_streets=known | {a.code for a in new_streets}, **names,
-    )
+    prepared = _in_helper(
+        import_jobs.buildings, data, filename, skip_duplicates=skip_duplicates,
+        skip_invalid=skip_invalid, create_streets_under=create_streets_under, crs=crs,
+        fields={k: fields.get(k) for k in GUESS}, levels=levels, streets=streets, stored=stored)
+    names, notes = prepared.names, prepared.notes
+    if prepared.unknown_streets:
+        villages = sorted(code for code, level in levels.items() if level == "village")
+        raise UnknownStreets(filename, str(names["street_field"]), prepared.unknown_streets,
+                             villages)
+    result = prepared.result
+    new_streets = _street_areas(prepared.new_streets, create_streets_under or "")
     street_paths = dict(db.session.execute(sa.select(Area.code, Area.path)).all())
     street_paths.update({a.code: a.path for a in new_streets})
     outside = _outside_areas(user, [
