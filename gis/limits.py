@@ -86,6 +86,9 @@ def _geos_c() -> ctypes.CDLL | None:
     return None
 
 
+_REPEAT_S = 0.01
+
+
 class _Watchdog:
     """One thread per process that interrupts GEOS when the armed deadline passes."""
 
@@ -117,8 +120,12 @@ class _Watchdog:
                 elif (left := self._deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
                 else:
+                    # Again and again until disarmed: GEOS consumes a request at its next check,
+                    # and some algorithms catch the interruption and retry another way
+                    # (overlay's fallback to snapping), so one request can be lost.
                     self._geos.GEOS_interruptRequest()
-                    self._deadline, self.fired = None, True
+                    self.fired = True
+                    self._cond.wait(_REPEAT_S)
 
 
 _watchdog: _Watchdog | None = None

@@ -174,8 +174,9 @@ SETTINGS: tuple[Setting, ...] = (
             "repair (skipped with `--skip-invalid` or the page's box, else the file is refused); "
             "0: no budget"),
     Setting("IMPORT_MEMORY_LIMIT_MB", 3072, int,
-            "address space (MB) of the helper process an import runs in; an import needing "
-            "more is stopped and refused while the server carries on"),
+            "memory (MB of address space) an import's helper process may take beyond the "
+            "libraries it starts with; an import needing more is stopped and refused, the "
+            "server carries on"),
     Setting("IMPORT_TIME_LIMIT_S", 900.0, float,
             "seconds an import's helper process may run before it is stopped and the import "
             "refused"),

@@ -157,3 +157,27 @@ def buildings(data: bytes, filename: str, *, skip_duplicates: bool, skip_invalid
         known_streets=known | set(new), repair_budget_s=limits.repair_budget_s, **names,
     )
     return Prepared(result, notes, names, new_streets=new)
+
+
+_WARM_FILE = (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+              b'{"code": "W"}, "geometry": {"type": "Polygon", "coordinates": [[[102.0, 24.0], '
+              b'[102.0001, 24.0], [102.0001, 24.0001], [102.0, 24.0001], [102.0, 24.0]]]}}]}')
+_warm = False
+
+
+def warm_up() -> None:
+    """Run a tiny import once per process, so that what the libraries load on first use
+    (parts of pandas, GDAL, PROJ) is loaded before the helper's memory cap: under the cap, a
+    library that can no longer be mapped would look like a broken file."""
+    global _warm
+    if _warm:
+        return
+    import shapely  # preloaded with geopandas
+
+    street = ("S", shapely.to_wkb(shapely.box(101.9, 23.9, 102.1, 24.1)))
+    buildings(_WARM_FILE, "warm.geojson", skip_duplicates=False, skip_invalid=False,
+              create_streets_under=None, crs=None, fields={}, levels={"S": "street"},
+              streets=[street], stored=set(), limits=Limits(repair_budget_s=1.0))
+    areas(_WARM_FILE, "warm.geojson", level="township", parent=None, skip_duplicates=False,
+          crs=None, known_paths={}, limits=Limits())
+    _warm = True

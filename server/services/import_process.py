@@ -7,6 +7,8 @@ second such import got the server killed). So the reading, checking and repairin
 (`RLIMIT_AS`) and which is stopped after a time limit; the request only waits for its answer.
 A child that runs out of memory or time, or dies, costs that child: the server answers a clear
 refusal and goes on. One import runs at a time per server process; another is told to wait.
+The cap is counted on top of what the child starts with (the loaded libraries, ~350 MB of
+address space), so a setting means the same whatever those libraries reserve.
 
 Children come from a `multiprocessing` fork server started on first use, which has loaded
 geopandas and GDAL once (about a second), so each import forks a ready process (~50 ms) with
@@ -18,12 +20,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import resource
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gis import limits
+from server.services import import_jobs
 from server.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -42,10 +47,6 @@ class ImportBusy(ServiceError):
 
     status = 503
     code = "import_busy"
-
-    def __init__(self) -> None:
-        super().__init__("Another import is running; try again when it has finished. "
-                         "Nothing was imported.")
 
 
 class ImportAborted(ServiceError):
@@ -70,17 +71,32 @@ def _peak_rss_mb() -> float:
 
 
 def _out_of_memory(err: BaseException) -> bool:
-    """MemoryError from Python or numpy, or GEOS/GDAL reporting a failed allocation."""
+    """MemoryError from Python or numpy, GEOS/GDAL reporting a failed allocation, no room
+    left for a thread's stack or a library loaded late."""
     text = str(err).lower()
-    return isinstance(err, MemoryError) or "bad_alloc" in text or "out of memory" in text
+    return isinstance(err, MemoryError) or any(s in text for s in (
+        "bad_alloc", "out of memory", "can't start new thread", "failed to map segment"))
+
+
+def _address_space() -> int:
+    """Bytes of address space this process has now (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
 
 
 def _child(conn: multiprocessing.connection.Connection, memory_bytes: int,
            job: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """Run `job` under the cap and send ("ok" | "error" | "memory", value, stats) back."""
+    """Run `job` under the cap (on top of what the child has now) and send
+    ("ok" | "error" | "memory", value, stats) back."""
     start = time.perf_counter()
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        limits.can_interrupt()  # the repair budget's thread, started before the cap
+        import_jobs.warm_up()
+        cap = _address_space() + memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         answer: tuple = ("ok", job(*args, **kwargs))
     except BaseException as err:  # everything goes back to the server, which decides
         answer = ("memory", None) if _out_of_memory(err) else ("error", err)
@@ -97,11 +113,13 @@ def _child(conn: multiprocessing.connection.Connection, memory_bytes: int,
 
 def run(job: Callable[..., T], *args: Any, memory_mb: int, time_limit_s: float,
         **kwargs: Any) -> T:
-    """`job(*args, **kwargs)` in a helper process of at most `memory_mb` MiB of address space,
-    stopped after `time_limit_s`: its value, or its exception raised here; ImportAborted when
-    it ran out of memory or time or died; ImportBusy when another import is running."""
+    """`job(*args, **kwargs)` in a helper process allowed `memory_mb` MiB of address space
+    beyond what it starts with, stopped after `time_limit_s`: its value, or its exception
+    raised here; ImportAborted when it ran out of memory or time or died; ImportBusy when
+    another import is running."""
     if not _busy.acquire(blocking=False):
-        raise ImportBusy()
+        raise ImportBusy("Another import is running; try again when it has finished. "
+                         "Nothing was imported.")
     try:
         return _run(job, args, kwargs, memory_mb, time_limit_s)
     finally:
@@ -144,6 +162,6 @@ def _run(job, args, kwargs, memory_mb: int, time_limit_s: float):
             "and was stopped. Nothing was imported: split the file or simplify its geometries.",
             mb=memory_mb)
     raise ImportAborted(
-        "The import's helper process stopped without an answer (exit code {code}), most "
+        "The import's helper process stopped without an answer (exit code {exit_code}), most "
         "likely out of memory (limit {mb} MB, IMPORT_MEMORY_LIMIT_MB). Nothing was imported.",
-        code=child.exitcode, mb=memory_mb)
+        exit_code=child.exitcode, mb=memory_mb)

@@ -3,6 +3,7 @@ and helpers to write features."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 
@@ -39,3 +40,28 @@ AREAS = feature_collection(
         ),
     ]
 )
+
+
+def bowtie_ring(n: int, x0: float = 102.01, y0: float = 24.01, size: float = 0.001) -> list:
+    """A figure-eight ring of about `n` vertices: the corners (0,0) (1,1) (1,0) (0,1), each side
+    cut into n/4 points, so it crosses itself once in the middle."""
+    k = max(n // 4, 1)
+    corners = [(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)]
+    ring = [[x0 + size * (ax + (bx - ax) * i / k), y0 + size * (ay + (by - ay) * i / k)]
+            for (ax, ay), (bx, by) in itertools.pairwise(corners) for i in range(k)]
+    return [*ring, ring[0]]
+
+
+def zigzag_ring(n: int, x0: float = 102.01, y0: float = 24.01, size: float = 0.001) -> list:
+    """A ring of `n` vertices that crosses itself about n times: a zigzag out and a zigzag back
+    half a step over. GEOS make_valid needs seconds for 20,000 vertices (a bowtie: a tenth)."""
+    half = n // 2
+    out = [[x0 + size * i / half, y0 + size * (i % 2)] for i in range(half)]
+    back = [[x0 + size * (1 - i / half + 0.5 / half), y0 + size * ((i + 1) % 2)]
+            for i in range(half)]
+    ring = out + back
+    return [*ring, ring[0]]
+
+
+def polygon(ring: list) -> dict:
+    return {"type": "Polygon", "coordinates": [ring]}
