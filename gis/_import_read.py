@@ -188,11 +188,12 @@ def _choose_layer(path: str, filename: str, layer: str | None) -> str | None:
     return spatial[0] if spatial else (names[0] if names else None)
 
 
-def _read_raw(path, filename, layer, encoding, notes) -> gpd.GeoDataFrame:
+def _read_raw(path, filename, layer, encoding, notes, max_features=None) -> gpd.GeoDataFrame:
     """Slow path for WKB that shapely refuses: close an unclosed ring, leave out rings of fewer
     than four points; a geometry still unreadable is left empty, its reason in
     ``frame.attrs["unreadable"]`` (row index -> reason) for the import to refuse or skip."""
-    meta, _, wkb, values = pyogrio.raw.read(path, layer=layer, encoding=encoding)
+    meta, _, wkb, values = pyogrio.raw.read(path, layer=layer, encoding=encoding,
+                                            max_features=max_features)
     geoms = shapely.from_wkb(wkb, on_invalid="ignore")
     unreadable: dict[int, str] = {}
     for i in np.flatnonzero(shapely.is_missing(geoms) & (wkb != None)):  # noqa: E711
@@ -217,6 +218,18 @@ def _read_raw(path, filename, layer, encoding, notes) -> gpd.GeoDataFrame:
     return frame
 
 
+def _read_once(path: str, filename: str, encoding: str | None, max_features: int,
+               notes: list[str]) -> gpd.GeoDataFrame:
+    try:
+        frame = pyogrio.read_dataframe(path, encoding=encoding, max_features=max_features + 1)
+    except shapely.errors.GEOSException:
+        frame = _read_raw(path, filename, None, encoding, notes, max_features + 1)
+    if len(frame) > max_features:
+        raise GisImportError(
+            f"{filename}: more than {max_features} features (at most {max_features})")
+    return frame
+
+
 def _read_gdal(
     path: str,
     fmt: str,
@@ -230,16 +243,21 @@ def _read_gdal(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         try:
-            layer = _choose_layer(path, filename, layer)
-            info = pyogrio.read_info(path, layer=layer, encoding=encoding)
-            if info["features"] > max_features:
-                raise GisImportError(
-                    f"{filename}: {info['features']} features (at most {max_features})"
-                )
-            try:
-                frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-            except shapely.errors.GEOSException:
-                frame = _read_raw(path, filename, layer, encoding, notes)
+            if fmt == "GeoJSON" and layer is None:
+                # One layer, and every open parses the whole text (a second per 10 MB and
+                # ~20 times its size in memory): read once, at most one feature too many.
+                frame = _read_once(path, filename, encoding, max_features, notes)
+            else:
+                layer = _choose_layer(path, filename, layer)
+                info = pyogrio.read_info(path, layer=layer, encoding=encoding)
+                if info["features"] > max_features:
+                    raise GisImportError(
+                        f"{filename}: {info['features']} features (at most {max_features})"
+                    )
+                try:
+                    frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+                except shapely.errors.GEOSException:
+                    frame = _read_raw(path, filename, layer, encoding, notes)
         except _PYOGRIO_ERRORS as err:
             msg = _clean_message(err, tmp, filename)
             raise GisImportError(f"{filename}: cannot be read as {fmt}: {msg}") from err
