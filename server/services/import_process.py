@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import resource
 import threading
 import time
@@ -87,6 +88,23 @@ def _address_space() -> int:
         return 0
 
 
+def _cap(limit: int) -> None:
+    """Cap the address space, never above a cap the server itself runs under."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _portable(err: BaseException) -> BaseException:
+    """The exception if the server can rebuild it from a pickle, else one with its text."""
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}")
+    return err
+
+
 def _child(conn: multiprocessing.connection.Connection, memory_bytes: int,
            job: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     """Run `job` under the cap (on top of what the child has now) and send
@@ -95,17 +113,16 @@ def _child(conn: multiprocessing.connection.Connection, memory_bytes: int,
     try:
         limits.can_interrupt()  # the repair budget's thread, started before the cap
         import_jobs.warm_up()
-        cap = _address_space() + memory_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        _cap(_address_space() + memory_bytes)
         answer: tuple = ("ok", job(*args, **kwargs))
     except BaseException as err:  # everything goes back to the server, which decides
-        answer = ("memory", None) if _out_of_memory(err) else ("error", err)
+        answer = ("memory", None) if _out_of_memory(err) else ("error", _portable(err))
     stats = {"seconds": time.perf_counter() - start, "peak_rss_mb": _peak_rss_mb()}
     try:
         conn.send((*answer, stats))
     except MemoryError:  # pickling a large answer needs memory too
         conn.send(("memory", None, stats))
-    except Exception as err:  # an exception that does not pickle: its text does
+    except Exception as err:  # a value that does not pickle: say what it was
         conn.send(("error", RuntimeError(f"{type(err).__name__}: {answer[1]!r}"), stats))
     finally:
         conn.close()

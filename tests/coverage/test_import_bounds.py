@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -165,3 +167,21 @@ def test_one_import_at_a_time(app, town, client, login, monkeypatch):
     assert "Another import is running" in page.get_data(as_text=True)
     running.release()
     assert _upload(client, _file(GOOD)).status_code == 200 and _codes() == {"G1"}
+
+
+@pytest.mark.parametrize(("job", "args", "seconds", "message"), [
+    (bytearray, (512 * 2**20,), 30, r"needed more memory than the limit of 64 MB"),
+    (time.sleep, (30,), 0.5, r"took longer than the time limit of 0.5 s"),
+    (os.abort, (), 30, r"stopped without an answer \(exit code -6\)"),
+])
+def test_the_helper_process_fails_clearly_and_alone(app, job, args, seconds, message):
+    with pytest.raises(import_process.ImportAborted, match=message) as caught:
+        import_process.run(job, *args, memory_mb=64, time_limit_s=seconds)
+    assert caught.value.status == 413
+    assert import_process.run(os.getpid, memory_mb=64, time_limit_s=30) != os.getpid()
+    assert import_process.run(bytearray, 3, memory_mb=64, time_limit_s=30) == bytearray(3)
+
+
+def test_an_error_in_the_helper_is_raised_in_the_server(app):
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        import_process.run(int, "not a number", memory_mb=64, time_limit_s=30)
