@@ -6,14 +6,14 @@ and of the import's helper process (issue 14, finding 3).
 
 Each case is one GeoJSON file with one building (code BOW) whose ring crosses itself: `bowtie`
 is a figure eight with each side cut into n/4 points (one crossing), `zigzag` crosses itself
-about n times (GEOS make_valid takes seconds for 20,000 vertices), `square` is a harmless
-footprint (the command's fixed cost). `--city N` adds a plain
-township of N generated footprints (gis.demo) as a GeoPackage, to show what a real import
-costs. Every case runs `python -m server buildings import FILE` over a fresh SQLite instance
-(areas imported first) and samples /proc every 20 ms for the high-water RSS (VmHWM) of the
-command's own process and of the helper (a grandchild: the fork server's child). --repo runs
-another checkout (e.g. the code before the change, which repairs inside the process); that
-process is capped at --cap-gb of address space so the machine survives it.
+about n times (GEOS make_valid takes seconds for 20,000 vertices), `scribble` joins n random
+points (crossings grow as n squared), `square` is a harmless footprint (the command's fixed
+cost). `--city N` adds a plain township of N generated footprints (gis.demo) as a GeoPackage,
+to show what a real import costs. Every case runs `python -m server buildings import FILE`
+over a fresh SQLite instance (areas imported first) and samples /proc every 20 ms for the
+high-water RSS (VmHWM) of the command's own process and of the helper (a grandchild: the fork
+server's child). --repo runs another checkout (e.g. the code before the change, which repairs
+inside the process); that process is capped at --cap-gb of address space so the machine survives it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -45,7 +46,17 @@ def square_ring(n: int) -> list:
     return bbox_polygon(102.01, 24.01, 102.0101, 24.0101)["coordinates"][0]
 
 
-SHAPES = {"bowtie": bowtie_ring, "zigzag": zigzag_ring, "square": square_ring}
+def scribble_ring(n: int) -> list:
+    """n random vertices in a 100 m square, joined in order: crossings grow as n squared, and
+    GEOS make_valid does not finish 500 of them in five minutes."""
+    rng = random.Random(2016)
+    ring = [[round(102.01 + rng.random() / 1000, 10), round(24.01 + rng.random() / 1000, 10)]
+            for _ in range(n)]
+    return [*ring, ring[0]]
+
+
+SHAPES = {"bowtie": bowtie_ring, "zigzag": zigzag_ring, "scribble": scribble_ring,
+          "square": square_ring}
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -138,7 +149,8 @@ def _city_files(n: int, tmp: Path) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases",
-                        default="square:5,bowtie:20000,zigzag:20000,bowtie:1000000")
+                        default="square:5,bowtie:20000,zigzag:20000,scribble:20000,"
+                                "bowtie:1000000")
     parser.add_argument("--city", type=int, default=0)
     parser.add_argument("--repo", type=Path, default=HERE)
     parser.add_argument("--cap-gb", type=float, default=8.0)
