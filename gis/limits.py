@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-# The defaults (server.config reads them: this module imports nothing heavy at the top).
+# The defaults of gis.importing, and of the server's IMPORT_* settings (server/config.py).
 DEFAULT_MAX_FEATURES = 2_000_000
 DEFAULT_MAX_VERTICES_PER_FEATURE = 50_000  # a township's boundary; a footprint has tens
 DEFAULT_MAX_VERTICES = 20_000_000  # a million footprints of a dozen vertices, and room

@@ -19,11 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forms.guards import DEFAULT_MAX_BYTES as FORM_MAX_BYTES
-from gis.limits import (
-    DEFAULT_MAX_FEATURES,
-    DEFAULT_MAX_VERTICES,
-    DEFAULT_MAX_VERTICES_PER_FEATURE,
-)
 
 if TYPE_CHECKING:
     from flask import Flask  # (only named in hints: `doorstep --help` never loads Flask)
@@ -163,11 +158,13 @@ SETTINGS: tuple[Setting, ...] = (
             "most rows in one answer of the OData feed; a client follows `@odata.nextLink` "
             "for the rest"),
     # Imports of footprints and areas (docs/ARCHITECTURE.md): bounded, in a helper process.
-    Setting("IMPORT_MAX_FEATURES", DEFAULT_MAX_FEATURES, int,
+    # The limits are gis.limits' defaults (tests/gis/test_import_limits.py compares them; `gis`
+    # is not imported here: `doorstep --help` loads none of the app).
+    Setting("IMPORT_MAX_FEATURES", 2_000_000, int,
             "most features (rows) in one imported file"),
-    Setting("IMPORT_MAX_VERTICES_PER_FEATURE", DEFAULT_MAX_VERTICES_PER_FEATURE, int,
+    Setting("IMPORT_MAX_VERTICES_PER_FEATURE", 50_000, int,
             "most vertices in one imported geometry, counted before any repair"),
-    Setting("IMPORT_MAX_VERTICES", DEFAULT_MAX_VERTICES, int,
+    Setting("IMPORT_MAX_VERTICES", 20_000_000, int,
             "most vertices in all the geometries of one imported file"),
     Setting("IMPORT_REPAIR_BUDGET_S", 2.0, float,
             "seconds the repair of one invalid geometry may take; longer counts as beyond "

@@ -14,6 +14,7 @@ import shapely
 
 from gis import limits
 from gis.importing import GisImportError, prepare_buildings, read_layer
+from server.config import SETTINGS
 from tests.support.import_files import bbox_polygon, bowtie_ring, polygon, zigzag_ring
 
 
@@ -80,3 +81,11 @@ def test_a_budget_long_enough_repairs_as_before():
     result = prepare_buildings(read_layer(data, "b.geojson"), code_field="code",
                                repair_budget_s=30)
     assert [d["code"] for d in result.repaired] == ["BOW"] and not result.skipped
+
+
+def test_the_servers_settings_default_to_these_limits():
+    defaults = {s.name: s.default for s in SETTINGS}
+    assert (defaults["IMPORT_MAX_FEATURES"], defaults["IMPORT_MAX_VERTICES_PER_FEATURE"],
+            defaults["IMPORT_MAX_VERTICES"]) == (limits.DEFAULT_MAX_FEATURES,
+                                                 limits.DEFAULT_MAX_VERTICES_PER_FEATURE,
+                                                 limits.DEFAULT_MAX_VERTICES)
