@@ -17,8 +17,8 @@ from server.models.visits import BuildingCoverage, Visit
 
 __all__ = [
     "ApiToken",
-    "Area",
     "ArchivedReport",
+    "Area",
     "AssessmentWeight",
     "Assignment",
     "AuditEvent",
