@@ -45,9 +45,9 @@ def _kind() -> str:
     return periods.check_kind(request.args.get("kind") or "xun")
 
 
-def _period(kind: str, rnd=None) -> periods.Period:
+def _period(kind: str, rnd=None, key: str | None = None) -> periods.Period:
     """The period asked for, else the one holding today (within the round, if one is given)."""
-    key = request.args.get("period")
+    key = key or request.args.get("period")
     if key:
         p = periods.parse(key)
         if p.kind != kind:
@@ -99,10 +99,7 @@ def metrics_page():
 def meeting_page():
     kind = periods.check_kind(request.values.get("kind") or "xun")
     area = meeting.area_for(current_user, request.values.get("area"), kind)
-    key = request.values.get("period")
-    period = periods.parse(key) if key else periods.containing(localtime.today(), kind)
-    if period.kind != kind:
-        raise periods.PeriodError("{key!r} is not a period of this kind", key=key)
+    period = _period(kind, rounds.current_round(current_user), request.values.get("period"))
     if request.method == "POST":
         row, made = archive.generate(current_user, kind, period, area,
                                      regenerate=request.form.get("regenerate") == "1")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import inspect
 import uuid as uuidlib
 from datetime import datetime
+from html.parser import HTMLParser
 from xml.etree import ElementTree as ET
 
 import sqlalchemy as sa
@@ -161,3 +162,48 @@ def _with_deprecated_id(xml: bytes, replaced: str) -> bytes:
     meta = next(el for el in root if el.tag.rsplit("}", 1)[-1] == "meta")
     ET.SubElement(meta, "deprecatedID").text = replaced
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# --- reading what the page, the workbook and the PDF show -------------------------------------
+
+
+class _Tables(HTMLParser):
+    """Every table with an id: its rows as (the row's attributes, the cells' text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[tuple[dict, list[str]]]] = {}
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append((attrs, []))
+        elif tag in ("td", "th") and self._table and self.tables[self._table]:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self._table][-1][1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str) -> dict[str, list[tuple[dict, list[str]]]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def rows_by(html: str, table: str, attr: str) -> dict[str, list[str]]:
+    """A table's rows keyed by one of their attributes (data-code, data-metric …)."""
+    return {a[attr]: cells for a, cells in tables(html)[table] if attr in a}

@@ -161,7 +161,7 @@ def _summary(book, r: Report, bold, fmt) -> None:
 
 
 def _areas(book, r: Report, bold, fmt) -> None:
-    sheet = book.add_worksheet(_("Areas"))
+    sheet = book.add_worksheet(_("By area"))
     heads = ["Area", "Code", "Buildings", "Visited", "Complete", "Buildings complete",
              "Persons on the register", "Registered or confirmed", "Information update rate",
              "Submissions reviewed", "Accuracy rate", "Submissions returned",

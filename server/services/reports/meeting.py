@@ -81,13 +81,12 @@ def area_for(user: User | None, code: str | None, kind: str) -> Area:
     if the user sees all of its streets; ReportError otherwise."""
     if code:
         area = db.session.scalar(sa.select(Area).where(Area.code == code))
-    else:
-        level = "township" if kind == "xun" else "village"
-        area = next((a for a in db.session.scalars(
-            sa.select(Area).where(Area.level == level).order_by(Area.path))
-            if _sees(user, a)), None)
+    else:  # a village supervisor's ten-day report: their village's
+        levels = ("township", "village") if kind == "xun" else ("village",)
+        area = next((a for level in levels for a in report_areas(user) if a.level == level),
+                    None)
     if area is None or not _sees(user, area):
-        raise ReportError("No area {code!r} in your areas.", code=code or "")
+        raise ReportError("No area {area!r} in your areas.", area=code or "")
     return area
 
 
