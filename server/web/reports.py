@@ -121,7 +121,8 @@ def archived(report_id: int):
                            archived=archive.visible(current_user))
 
 
-@bp.route("/archive/<int:report_id>.<any(xlsx, pdf):fmt>")
+@bp.route("/archive/<int:report_id>.xlsx", defaults={"fmt": "xlsx"})
+@bp.route("/archive/<int:report_id>.pdf", defaults={"fmt": "pdf"})
 @allow(*STAFF)
 def archived_file(report_id: int, fmt: str):
     row = archive.get(current_user, report_id)
