@@ -229,6 +229,12 @@ def test_the_weekly_report_of_a_village_by_hand(plan):
     assert (so_far.update_rate, so_far.accuracy) == (0.8, 0.8)
     assert [t.period.key for t in report.trend] == ["2016-W39", "2016-W40", "2016-W41"]
     assert [r.user.username for r in report.assessment] == ["c1"]  # T01's coordinator only
+    first = meeting.build(None, "xun", periods.parse("2016-10-1"),
+                          meeting.area_for(None, "T", "xun"))
+    assert first.suspects == [("C2", "2016-10-06", "协管员乙")]  # s4, 150 m away
+    assert first.before is None and [t.period.key for t in first.trend] == ["2016-10-1"]
+    assert [(street, n) for street, n, _codes in first.unvisited] == [
+        ("T01-01区 T01-01", 1), ("T01-02区 T01-02", 3), ("T02-01区 T02-01", 1)]
 
 
 def test_an_archived_report_stays_as_it_was_until_regenerated(plan, client):

@@ -174,7 +174,7 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
     if not found:
         return []
     codes = dict(db.session.execute(sa.select(Building.id, Building.code).where(
-        Building.id.in_({v.building_id for v in found if v.building_id})).order_by(Building.id)))
+        Building.id.in_({v.building_id for v in found if v.building_id}))).all())
     people = {u.id: u.display_name or u.username for u in db.session.scalars(
         sa.select(User).where(User.id.in_({v.coordinator_id for v in found if v.coordinator_id})))}
     return sorted((codes.get(v.building_id, ""), v.day.isoformat(),
