@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
+
+from server.cli.appcontext import with_appcontext
 
 
 @click.group("reports", help="The meetings' reports (旬报, 周报): build and archive them.")
