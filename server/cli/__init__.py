@@ -25,6 +25,7 @@ FEATURES = (
     "server.cli.submissions",
     "server.cli.coverage",
     "server.cli.rounds",  # rounds create|list|edit|close, phases create|list|edit
+    "server.cli.reports",  # reports build
     "server.cli.backup",  # backup, restore
 )
 

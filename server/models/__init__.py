@@ -4,6 +4,7 @@ from server.models.areas import Area, Assignment, Building
 from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
+from server.models.reports import ArchivedReport, AssessmentWeight
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import (
     ReviewDecision,
@@ -16,7 +17,9 @@ from server.models.visits import BuildingCoverage, Visit
 
 __all__ = [
     "ApiToken",
+    "ArchivedReport",
     "Area",
+    "AssessmentWeight",
     "Assignment",
     "AuditEvent",
     "Building",

@@ -3,7 +3,9 @@
 `./dev start` on any day shows a working township: last month's round, closed, mostly covered,
 and this month's round in progress around today (in the township's zone), partly covered with
 some suspect and revisit buildings — real visits generated in bulk (server/services/
-demo_visits.py) and counted by the coverage engine. A submission made now falls in the current
+demo_visits.py) and counted by the coverage engine — and a few households with their residents
+registered in it through the household form (server/services/demo_households.py), so the plan's
+numbers and the meeting reports have a register to count. A submission made now falls in the current
 round, so it changes the map within seconds.
 """
 
@@ -21,6 +23,7 @@ from server.models import Area, Building, Role, Round, RoundArea
 from server.models._types import utcnow
 from server.services import users
 from server.services.coverage import recompute, round_plans, rounds
+from server.services.demo_households import add_households
 from server.services.demo_visits import add_generated_visits
 from server.services.forms import lifecycle as forms
 
@@ -109,6 +112,7 @@ def add_rounds(today: date, seed: int) -> tuple[int, int]:
                          start=min(start, now), minutes=minutes)
     for round_id in made:
         recompute.recompute(round_id)
+    add_households(now_first, min(today, now.date()), seed=seed)
     return made[0], made[1]
 
 

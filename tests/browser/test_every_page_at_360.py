@@ -28,7 +28,7 @@ NOT_PAGES = {
     "static", "favicon", "home.healthz", "app.icon", "app.web_manifest", "app.service_worker",
     "coverage.map_png", "coverage.photo", "coverage.export_unvisited", "coverage.tile",
     "forms.download_xform", "forms.download_xlsform", "submissions.attachment",
-    "submissions.export", "register.export",
+    "submissions.export", "register.export", "reports.archived_file", "reports.assessment_xlsx",
 }
 #: A page with parameters: the page that links to it, and the pattern of that link.
 LINKED_FROM = {
@@ -38,9 +38,10 @@ LINKED_FROM = {
     "rounds.phase_show": ("/rounds/", r"/rounds/phases/\d+$"),
     "submissions.show": ("/submissions/", r"/submissions/\d+$"),
     "tokens.of_user": ("/admin/users", r"/admin/users/\d+/tokens$"),
+    "reports.archived": ("/reports/meeting", r"/reports/archive/\d+$"),
 }
 #: Pages the demo township may have nothing to link to (its generated visits register nobody).
-MAY_BE_EMPTY = {"register.detail"}
+MAY_BE_EMPTY = {"register.detail", "reports.archived"}  # no report archived yet
 
 #: What does not fit: the document wider than the screen; a control (input, select, button,
 #: link styled as a button) reaching past the screen's edge outside a scrolling box, or cut off

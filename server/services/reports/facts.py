@@ -1,0 +1,236 @@
+"""What the plan's numbers are counted from, read once per round: buildings, visits,
+submissions with their reviews, the register's versions, held registrations.
+
+Every fact carries its **day** in the township's zone: a visit's day is the form's start
+(server/services/coverage/visits.py), a submission's day is its visit's, and a register version's
+day is the day of the submission that wrote it (else when it was written). So a register replayed
+or a correction sent later still counts on the day the coordinator met the household, and a
+period's figures do not move when the server re-derives them. Each fact also carries the street
+it belongs to: a visit its building's, a submission its visit's building's (else the street of
+the records it wrote), a version its record's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from server import localtime
+from server.extensions import db
+from server.models import (
+    Area,
+    AuditEvent,
+    Building,
+    Entity,
+    EntityVersion,
+    FormVersion,
+    RegisterConflict,
+    Round,
+    RoundForm,
+    Submission,
+    Visit,
+)
+from server.models.submissions import RETURNED_STATES
+from server.services.coverage import rounds
+from server.services.coverage.store import SUSPECT_FLAGS
+from server.services.register.residence import DEPARTED
+
+
+@dataclass(frozen=True, slots=True)
+class VisitFact:
+    submission_id: int
+    building_id: int | None
+    street_id: int | None
+    day: date
+    outcome: str
+    units: int
+    suspect: bool  # far from its building or GPS too poor
+    counted: bool  # not rejected, not replaced, from a form the round counts
+    superseded: bool
+    coordinator_id: int | None
+
+
+@dataclass(slots=True)
+class SubmissionFact:
+    id: int
+    day: date
+    submitter_id: int | None
+    review_state: str
+    superseded: bool
+    street_id: int | None
+    returned_at: list[datetime] = field(default_factory=list)  # each time it was sent back
+    corrected_at: datetime | None = None  # when its correction (an edit) arrived
+
+    def correction_hours(self) -> float | None:
+        """Hours from the last return before the correction to the correction's arrival."""
+        if self.corrected_at is None:
+            return None
+        before = [t for t in self.returned_at if t <= self.corrected_at]
+        if not before:
+            return None
+        return (self.corrected_at - max(before)).total_seconds() / 3600
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFact:
+    entity_id: int
+    dataset: str  # households or persons
+    version: int
+    day: date
+    departed: bool
+    street_id: int | None
+    submitter_id: int | None
+
+
+@dataclass
+class Facts:
+    round: Round
+    streets: dict[int, str]  # the round's streets: id -> code
+    buildings: dict[int, tuple[int | None, int | None]]  # id -> (street id, expected units)
+    visits: list[VisitFact]
+    submissions: list[SubmissionFact]
+    versions: list[VersionFact]  # up to the round's last day, every one before it included
+    conflicts: list[tuple[date, int | None]]  # held registrations: (day opened, street id)
+
+
+def load(rnd: Round) -> Facts:
+    """Everything the round's figures need, in a handful of queries."""
+    span = rounds.span(rnd.id)
+    codes = span.streets if span is not None else None
+    street_rows = db.session.execute(
+        sa.select(Area.id, Area.code).where(Area.level == "street")).all()
+    streets = {i: c for i, c in street_rows if codes is None or c in codes}
+    in_round = None if codes is None else set(streets)
+    buildings = {
+        b_id: (street, units) for b_id, street, units in db.session.execute(
+            sa.select(Building.id, Building.street_id, Building.expected_units))
+        if in_round is None or street in in_round
+    }
+    visits = _visits(rnd, buildings)
+    submissions = _submissions(rnd, buildings, in_round)
+    versions = _versions(rnd, in_round)
+    conflicts = [  # dated by the submission that was held (else when it was held)
+        (day or localtime.local_date(at), area) for at, day, area in db.session.execute(
+            sa.select(RegisterConflict.created_at, Visit.visited_on, Entity.area_id)
+            .join(Entity, Entity.id == RegisterConflict.entity_id)
+            .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
+        if in_round is None or area in in_round
+    ]
+    return Facts(rnd, streets, buildings, visits, submissions, versions, conflicts)
+
+
+def _visits(rnd: Round, buildings: dict) -> list[VisitFact]:
+    forms = set(db.session.scalars(sa.select(RoundForm.form_id).where(
+        RoundForm.round_id == rnd.id)))
+    rows = db.session.execute(
+        sa.select(Visit.submission_id, Visit.building_id, Visit.chosen_building_id,
+                  Visit.visited_on, Visit.visited_at, Visit.outcome, Visit.units_recorded,
+                  Visit.flags, Visit.coordinator_id, Submission.review_state,
+                  Submission.superseded, FormVersion.form_id)
+        .join(Submission, Submission.id == Visit.submission_id)
+        .join(FormVersion, FormVersion.id == Submission.form_version_id)
+        .where(Visit.round_id == rnd.id, Submission.draft.is_(False)))
+    out = []
+    for (sub, building, chosen, day, at, outcome, units, flags, who, review, superseded,
+         form) in rows:
+        street = buildings.get(building if building is not None else chosen, (None,))[0]
+        counted = (review != "rejected" and not superseded and building is not None
+                   and (not forms or form in forms))
+        out.append(VisitFact(sub, building, street, day or localtime.local_date(at), outcome,
+                             units or 0, any(f in SUSPECT_FLAGS for f in flags or ()),
+                             counted, superseded, who))
+    return out
+
+
+def _submissions(rnd: Round, buildings: dict, in_round: set[int] | None) -> list[SubmissionFact]:
+    """Submissions whose day falls in the round, in its streets (or of no street)."""
+    first, last = rnd.starts_on, rnd.ends_on
+    rows = db.session.execute(
+        sa.select(Submission.id, Submission.instance_id, Submission.submitter_id,
+                  Submission.review_state, Submission.superseded, Submission.received_at,
+                  Visit.visited_on, Visit.building_id, Visit.chosen_building_id)
+        .outerjoin(Visit, Visit.submission_id == Submission.id)
+        .where(Submission.draft.is_(False))
+        .where(sa.or_(
+            Visit.visited_on.between(first, last),
+            sa.and_(Visit.visited_on.is_(None),
+                    Submission.received_at >= localtime.utc_start_of(first),
+                    Submission.received_at < localtime.utc_end_of(last)))))
+    found: dict[int, SubmissionFact] = {}
+    instance: dict[str, int] = {}
+    for sub, inst, who, review, superseded, received, day, building, chosen in rows:
+        b = building if building is not None else chosen
+        street = buildings.get(b, (None,))[0] if b is not None else None
+        found[sub] = SubmissionFact(sub, day or localtime.local_date(received), who, review,
+                                    superseded, street)
+        instance[inst] = sub
+    _locate_by_records(found)
+    _reviews(found, instance)
+    return [s for s in found.values()
+            if s.street_id is None or in_round is None or s.street_id in in_round]
+
+
+def _locate_by_records(found: dict[int, SubmissionFact]) -> None:
+    """A submission that visited no building (a departure) belongs to its records' street."""
+    unplaced = [s.id for s in found.values() if s.street_id is None]
+    for i in range(0, len(unplaced), 500):
+        for sub, area in db.session.execute(
+            sa.select(EntityVersion.submission_id, Entity.area_id)
+            .join(Entity, Entity.id == EntityVersion.entity_id)
+            .where(EntityVersion.submission_id.in_(unplaced[i:i + 500]),
+                   Entity.area_id.is_not(None))
+            .order_by(EntityVersion.id)):
+            if found[sub].street_id is None:
+                found[sub].street_id = area
+
+
+def _reviews(found: dict[int, SubmissionFact], instance: dict[str, int]) -> None:
+    """When each was sent back (the audit log of review decisions) and when its correction
+    (a newer submission naming it as deprecatedID) arrived."""
+    for object_id, at, detail in db.session.execute(
+        sa.select(AuditEvent.object_id, AuditEvent.at, AuditEvent.detail).where(
+            AuditEvent.action == "submission.review", AuditEvent.object_type == "submission")):
+        sub = found.get(int(object_id)) if object_id.isdigit() else None
+        if sub is not None and (detail or {}).get("new") in RETURNED_STATES:
+            sub.returned_at.append(at)
+    edits = db.session.execute(
+        sa.select(Submission.deprecated_id, sa.func.min(Submission.received_at))
+        .where(Submission.deprecated_id.is_not(None), Submission.draft.is_(False))
+        .group_by(Submission.deprecated_id))
+    for replaced, at in edits:
+        sub = found.get(instance.get(replaced, -1))
+        if sub is not None:
+            sub.corrected_at = at
+
+
+def _versions(rnd: Round, in_round: set[int] | None) -> list[VersionFact]:
+    rows = db.session.execute(
+        sa.select(EntityVersion.entity_id, Entity.dataset, EntityVersion.version,
+                  EntityVersion.properties, EntityVersion.created_at, Entity.area_id,
+                  Submission.submitter_id, Submission.received_at, Visit.visited_on)
+        .join(Entity, Entity.id == EntityVersion.entity_id)
+        .outerjoin(Submission, Submission.id == EntityVersion.submission_id)
+        .outerjoin(Visit, Visit.submission_id == EntityVersion.submission_id)
+        .where(Entity.dataset.in_(("households", "persons")), Entity.deleted.is_(False))
+        .order_by(EntityVersion.entity_id, EntityVersion.version))
+    out = []
+    for entity, dataset, version, props, created, area, who, received, visited in rows:
+        if in_round is not None and area not in in_round:
+            continue
+        day = visited or localtime.local_date(received or created)
+        if day <= rnd.ends_on:
+            out.append(VersionFact(entity, dataset, version, day,
+                                   (props or {}).get("status") == DEPARTED, area, who))
+    return out
+
+
+def by_building(visits: list[VisitFact]) -> dict[int, list[VisitFact]]:
+    """Counted visits per building, in day order (the coverage state as of a day)."""
+    out: dict[int, list[VisitFact]] = defaultdict(list)
+    for v in sorted(visits, key=lambda v: v.day):
+        if v.counted:
+            out[v.building_id].append(v)
+    return out

@@ -1,0 +1,199 @@
+"""What the meetings read (docs/DOMAIN.md): the centre's ten-day report (旬报) for the township
+and each village station's weekly report (周报), as one data structure the page, the XLSX and the
+PDF all render (server/services/reports/builder.py).
+
+A report covers one area (a township, a village or a street) and one period, in the round that
+covers the area in that period: progress against the phase's targets, the changes since the last
+period, the trend over the round's periods, a row per area below, the buildings still unvisited,
+the flags (suspect visits, registrations held for review), the coverage map and the
+coordinators' assessment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from gis import states as coverage_states
+from server import localtime
+from server.extensions import db
+from server.i18n import current_locale
+from server.models import Area, Building, Entity, RegisterConflict, Round, User
+from server.models._types import utcnow
+from server.services import scope
+from server.services.coverage import exports as coverage_exports
+from server.services.coverage import query as coverage_query
+from server.services.coverage import rounds
+from server.services.errors import ServiceError
+from server.services.reports import assessment, metrics, periods
+from server.services.reports import facts as facts_
+from server.services.reports.metrics import AreaRow, Counts, Targets
+from server.services.reports.periods import Period
+
+#: Unvisited buildings listed by code per report (the count is always whole).
+UNVISITED_LISTED = 60
+TITLES = {"xun": "Ten-day report", "week": "Weekly report"}
+
+
+class ReportError(ServiceError):
+    """A report that cannot be made: an area out of reach, or no round in the period."""
+
+    status = 404
+    code = "no_report"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    period: Period
+    counts: Counts  # the period's flows
+    to_date: Counts  # the round so far at the period's end
+
+
+@dataclass
+class Report:
+    kind: str
+    period: Period
+    area: Area
+    round: Round
+    targets: Targets
+    now: Counts  # the period
+    to_date: Counts  # the round's first day to the period's end
+    before: Counts | None  # the previous period (in the round), and the round to its end
+    before_to_date: Counts | None
+    rows: list[AreaRow]
+    trend: list[TrendRow]
+    unvisited: list[tuple[str, int, list[str]]]  # (street name, count, codes listed)
+    suspects: list[tuple[str, str, str]]  # (building code, day, coordinator)
+    held_open: int
+    assessment: list[assessment.Row]
+    map_png: bytes
+    generated_at: datetime
+
+    @property
+    def unvisited_total(self) -> int:
+        return sum(n for _, n, _ in self.unvisited)
+
+
+def area_for(user: User | None, code: str | None, kind: str) -> Area:
+    """The area asked for, else the township (ten-day) or the user's first village (weekly),
+    if the user sees all of its streets; ReportError otherwise."""
+    if code:
+        area = db.session.scalar(sa.select(Area).where(Area.code == code))
+    else:  # a village supervisor's ten-day report: their village's
+        levels = ("township", "village") if kind == "xun" else ("village",)
+        area = next((a for level in levels for a in report_areas(user) if a.level == level),
+                    None)
+    if area is None or not _sees(user, area):
+        raise ReportError("No area {area!r} in your areas.", area=code or "")
+    return area
+
+
+def report_areas(user: User | None) -> list[Area]:
+    """The township and villages the user sees whole: the areas a report can be about."""
+    return [a for a in db.session.scalars(sa.select(Area).where(
+        Area.level.in_(("township", "village"))).order_by(Area.path)) if _sees(user, a)]
+
+
+def _sees(user: User | None, area: Area) -> bool:
+    streets = set(scope.streets_under_paths([area.path]))
+    visible = scope.street_ids(user)
+    return bool(streets) and (visible is None or streets <= visible)
+
+
+def round_for(period: Period, area: Area) -> Round:
+    """The round over the area's streets whose days overlap the period (the latest-starting)."""
+    codes = set(scope.streets_under_paths([area.path]).values())
+    for s in rounds.spans():
+        overlaps = s.starts_on <= period.end and s.ends_on >= period.start
+        if overlaps and (s.streets is None or s.streets & codes):
+            return db.session.get(Round, s.id)
+    raise ReportError("No round covers {area} between {first} and {last}.", area=area.name_zh,
+                      first=period.start.isoformat(), last=period.end.isoformat())
+
+
+def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
+    """Compute the report (nothing is stored here: server/services/reports/archive.py)."""
+    rnd = round_for(period, area)
+    f = facts_.load(rnd)
+    streets = frozenset(s for s in scope.streets_under_paths([area.path]) if s in f.streets)
+
+    def area_total(start, end) -> Counts:
+        per = metrics.tally(f, start, end)
+        return sum((per.get(s, Counts()) for s in streets), Counts())
+
+    start, end = metrics.window_of(rnd, period)
+    first = rnd.starts_on
+    per_now = metrics.tally(f, start, end)
+    per_to_date = metrics.tally(f, first, end)
+    rows = metrics.area_rows(f, per_to_date, user, root=area)
+    prev = period.previous()
+    before = before_to_date = None
+    if prev.end >= rnd.starts_on:
+        p_start, p_end = metrics.window_of(rnd, prev)
+        before, before_to_date = area_total(p_start, p_end), area_total(first, p_end)
+    trend = []
+    for p in periods.between(rnd.starts_on, min(end, rnd.ends_on), kind):
+        p_start, p_end = metrics.window_of(rnd, p)
+        trend.append(TrendRow(p, area_total(p_start, p_end), area_total(first, p_end)))
+    return Report(
+        kind=kind, period=period, area=area, round=rnd, targets=metrics.targets(rnd),
+        now=sum((per_now.get(s, Counts()) for s in streets), Counts()),
+        to_date=sum((per_to_date.get(s, Counts()) for s in streets), Counts()),
+        before=before, before_to_date=before_to_date, rows=rows, trend=trend,
+        unvisited=_unvisited(f, streets, end), suspects=_suspects(f, streets, start, end),
+        held_open=_held_open(streets),
+        assessment=assessment.assess(f, start, end, user, within=streets),
+        map_png=_map(rnd, area), generated_at=utcnow())
+
+
+def _unvisited(f: facts_.Facts, streets: frozenset[int], end) -> list[tuple[str, int, list]]:
+    """Per street: the buildings still unvisited at the period's end, codes in order."""
+    visited = {v.building_id for v in f.visits if v.counted and v.day <= end}
+    names = dict(db.session.execute(sa.select(Area.id, Area.name_zh)).all())
+    per: dict[int, list[str]] = {}
+    codes = dict(db.session.execute(sa.select(Building.id, Building.code)).all())
+    for b, (street, _units) in f.buildings.items():
+        if street in streets and b not in visited:
+            per.setdefault(street, []).append(codes[b])
+    out, listed = [], 0
+    for street in sorted(per, key=lambda s: f.streets.get(s, "")):
+        found = sorted(per[street])
+        shown = found[: max(0, UNVISITED_LISTED - listed)]
+        listed += len(shown)
+        out.append((f"{names.get(street, '')} {f.streets.get(street, '')}".strip(),
+                    len(found), shown))
+    return out
+
+
+def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tuple[str, str, str]]:
+    """The period's suspect visits: building code, day, coordinator."""
+    found = [v for v in f.visits
+             if v.suspect and not v.superseded and v.street_id in streets and start <= v.day <= end]
+    if not found:
+        return []
+    codes = dict(db.session.execute(sa.select(Building.id, Building.code).where(
+        Building.id.in_({v.building_id for v in found if v.building_id}))).all())
+    people = {u.id: u.display_name or u.username for u in db.session.scalars(
+        sa.select(User).where(User.id.in_({v.coordinator_id for v in found if v.coordinator_id})))}
+    return sorted((codes.get(v.building_id, ""), v.day.isoformat(),
+                   people.get(v.coordinator_id, "")) for v in found)
+
+
+def _held_open(streets: frozenset[int]) -> int:
+    """Registrations still held for a supervisor's decision in the area (ID conflicts)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(RegisterConflict.id))
+        .join(Entity, Entity.id == RegisterConflict.entity_id)
+        .where(RegisterConflict.state == "open", Entity.area_id.in_(sorted(streets)))) or 0
+
+
+def _map(rnd: Round, area: Area) -> bytes:
+    """The area's coverage map in the round, as generated now."""
+    f = coverage_query.filters(None, round_id=rnd.id,
+                               **({"street": area.code} if area.level == "street"
+                                  else {"village": area.code}))
+    stamp = localtime.fmt(utcnow())
+    return coverage_exports.png(f, f"{area.name_zh} · {rnd.name} · {stamp}",
+                               coverage_states.names(current_locale()))

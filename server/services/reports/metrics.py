@@ -1,0 +1,284 @@
+"""The plan's numbers per round and per period, for each street, village, the township and each
+coordinator (docs/DOMAIN.md, "Targets and rhythm"; the definitions are written there too):
+
+- **information update rate** = persons on the register of the area at the period's end who
+  were registered or confirmed (a new version of the person) in the round up to that day ÷
+  persons on the register of the area at that day (living there, not departed);
+- **accuracy rate** = approved ÷ reviewed (approved + has issues + rejected) among the
+  submissions of the period, with the submissions sent back and how many of them were corrected;
+- buildings visited and complete at the period's end (the coverage state rule of
+  gis/coverage.py applied to the round's visits up to that day), households and persons
+  registered, updated and departed in the period, suspect visits, registrations held for review.
+
+A figure with nothing to divide by is None (shown as "—"), never 0 % nor 100 %.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from server.extensions import db
+from server.models import Area, Round, User
+from server.models.submissions import RETURNED_STATES
+from server.services import scope
+from server.services.coverage.refresh import building_state
+from server.services.reports import facts as facts_
+from server.services.reports.facts import Facts
+from server.services.reports.periods import Period
+
+
+@dataclass
+class Counts:
+    """Additive counts of one area or coordinator in one window; the rates derive from them."""
+
+    buildings: int = 0
+    visited: int = 0  # buildings not unvisited at the window's end
+    complete: int = 0
+    buildings_visited: int = 0  # buildings visited (a counted visit) in the window
+    households_registered: int = 0
+    households_updated: int = 0
+    persons_registered: int = 0
+    persons_updated: int = 0
+    persons_departed: int = 0
+    households_touched: int = 0  # registered, updated (a coordinator's work)
+    persons_touched: int = 0  # registered, updated or departed
+    on_register: int = 0  # persons living in the area at the window's end
+    confirmed: int = 0  # of them, registered or confirmed in the round so far
+    approved: int = 0
+    reviewed: int = 0  # approved + has issues + rejected
+    returned: int = 0  # has issues or rejected
+    corrected: int = 0  # of those, corrected by an edit
+    visits: int = 0  # visits to a building
+    suspect_visits: int = 0
+    held: int = 0  # registrations held for review (ID conflicts)
+    correction_hours: list[float] = field(default_factory=list)
+
+    def __add__(self, other: Counts) -> Counts:
+        out = Counts()
+        for f in fields(self):
+            setattr(out, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return out
+
+    @property
+    def update_rate(self) -> float | None:
+        return self.confirmed / self.on_register if self.on_register else None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.approved / self.reviewed if self.reviewed else None
+
+    @property
+    def visited_rate(self) -> float | None:
+        return self.visited / self.buildings if self.buildings else None
+
+    @property
+    def complete_rate(self) -> float | None:
+        return self.complete / self.buildings if self.buildings else None
+
+    @property
+    def suspect_rate(self) -> float | None:
+        return self.suspect_visits / self.visits if self.visits else None
+
+    @property
+    def corrected_share(self) -> float | None:
+        return self.corrected / self.returned if self.returned else None
+
+    @property
+    def correction_median_hours(self) -> float | None:
+        return statistics.median(self.correction_hours) if self.correction_hours else None
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    update_rate: float
+    accuracy: float
+    phase: str
+
+
+def targets(rnd: Round) -> Targets:
+    """The round's own targets, else its phase's, else the server's (ENTRY_RATE_TARGET, 100 %)."""
+    phase = rnd.phase
+    update = rnd.update_rate_target or (phase.update_rate_target if phase else None)
+    accuracy = rnd.accuracy_target or (phase.accuracy_target if phase else None)
+    return Targets(update or current_app.config["ENTRY_RATE_TARGET"], accuracy or 1.0,
+                   phase.name if phase else "")
+
+
+def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | None, Counts]:
+    """Counts in the window [start, end] per street id (`by="street"`, with the stock figures
+    as of `end`) or per coordinator id (`by="coordinator"`)."""
+    per: dict[int | None, Counts] = defaultdict(Counts)
+    streets = by == "street"
+    if streets:
+        _coverage_at(f, end, per)
+        _register_at(f, end, per)
+    seen_buildings: dict[int | None, set[int]] = defaultdict(set)
+    for v in f.visits:
+        if not start <= v.day <= end or v.superseded or v.building_id is None:
+            continue
+        key = v.street_id if streets else v.coordinator_id
+        per[key].visits += 1
+        per[key].suspect_visits += v.suspect
+        if v.counted:
+            seen_buildings[key].add(v.building_id)
+    for key, found in seen_buildings.items():
+        per[key].buildings_visited += len(found)
+    _flows(f, start, end, streets, per)
+    for s in f.submissions:
+        if not start <= s.day <= end:
+            continue
+        c = per[s.street_id if streets else s.submitter_id]
+        if s.review_state == "approved":
+            c.approved += 1
+        if s.review_state != "received":
+            c.reviewed += 1
+        if s.review_state in RETURNED_STATES:
+            c.returned += 1
+            if s.corrected_at is not None:
+                c.corrected += 1
+                hours = s.correction_hours()
+                if hours is not None:
+                    c.correction_hours.append(hours)
+    if streets:
+        for day, street in f.conflicts:
+            if start <= day <= end:
+                per[street].held += 1
+    return per
+
+
+def _coverage_at(f: Facts, end: date, per: dict) -> None:
+    """Each building's coverage state from the round's counted visits up to `end`."""
+    visits = facts_.by_building(f.visits)
+    for building_id, (street, expected) in f.buildings.items():
+        c = per[street]
+        c.buildings += 1
+        mine = [(v.outcome, v.units, ["far"] if v.suspect else [])
+                for v in visits.get(building_id, ()) if v.day <= end]
+        if mine:
+            state = building_state(expected, mine)[0]
+            c.visited += state != "unvisited"
+            c.complete += state == "complete"
+
+
+def _register_at(f: Facts, end: date, per: dict) -> None:
+    """Persons living in each street at `end`, and those of them confirmed in the round."""
+    last: dict[int, facts_.VersionFact] = {}
+    confirmed: set[int] = set()
+    for v in f.versions:
+        if v.dataset != "persons" or v.day > end:
+            continue
+        if v.entity_id not in last or v.version > last[v.entity_id].version:
+            last[v.entity_id] = v
+        if v.day >= f.round.starts_on:
+            confirmed.add(v.entity_id)
+    for entity, v in last.items():
+        if not v.departed:
+            c = per[v.street_id]
+            c.on_register += 1
+            c.confirmed += entity in confirmed
+
+
+def _flows(f: Facts, start: date, end: date, streets: bool, per: dict) -> None:
+    """Registered (first version in the window), updated (a later version, not a departure,
+    of a record not registered in the window), departed; and, per coordinator, the records
+    their submissions touched."""
+    was_departed: dict[int, bool] = {}
+    marks: dict[tuple[int | None, str, str], set[int]] = defaultdict(set)
+    for v in f.versions:  # in (entity, version) order
+        before = was_departed.get(v.entity_id, False)
+        was_departed[v.entity_id] = v.departed
+        if not start <= v.day <= end:
+            continue
+        key = v.street_id if streets else v.submitter_id
+        marks[(key, v.dataset, "touched")].add(v.entity_id)
+        if v.version == 1:
+            marks[(key, v.dataset, "registered")].add(v.entity_id)
+        elif v.departed and not before:
+            marks[(key, v.dataset, "departed")].add(v.entity_id)
+        elif not v.departed:
+            marks[(key, v.dataset, "updated")].add(v.entity_id)
+    for (key, dataset, what), ids in marks.items():
+        if what == "updated":
+            ids = ids - marks.get((key, dataset, "registered"), set())
+        name = f"{dataset}_{what}"
+        if hasattr(per[key], name):
+            setattr(per[key], name, getattr(per[key], name) + len(ids))
+
+
+# --- areas ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    area: Area
+    counts: Counts
+    depth: int  # 0 township, 1 village, 2 street
+
+
+def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
+              root: Area | None = None) -> list[AreaRow]:
+    """The township, its villages and streets (under `root` if given) as far as the user may
+    see them: a street in their scope, an area above it only when none of its streets is
+    hidden from them. Each area sums its streets in the round."""
+    areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
+    by_id = {a.id: a for a in areas}
+    visible = scope.street_ids(user)
+    totals: dict[int, Counts] = defaultdict(Counts)
+    hidden: set[int] = set()
+    for a in areas:
+        if a.level != "street":
+            continue
+        chain = _ancestors(a, by_id)
+        if a.id in f.streets:
+            for up in chain:
+                totals[up.id] = totals[up.id] + per_street.get(a.id, Counts())
+        if visible is not None and a.id not in visible:
+            hidden.update(up.id for up in chain)
+    rows = []
+    for a in areas:
+        if a.id not in totals or (a.id in hidden and a.level != "street"):
+            continue
+        if a.level == "street" and visible is not None and a.id not in visible:
+            continue
+        if root is not None and not (a.path == root.path or a.path.startswith(root.path + "/")):
+            continue
+        rows.append(AreaRow(a, totals[a.id], a.path.count("/")))
+    return rows
+
+
+def _ancestors(a: Area, by_id: dict[int, Area]) -> list[Area]:
+    out = [a]
+    while out[-1].parent_id is not None and out[-1].parent_id in by_id:
+        out.append(by_id[out[-1].parent_id])
+    return out
+
+
+def total(rows: list[AreaRow]) -> Counts:
+    """The sum of the top rows shown (the area reported on, or the user's areas)."""
+    top = min((r.depth for r in rows), default=0)
+    out = Counts()
+    for r in rows:
+        if r.depth == top:
+            out = out + r.counts
+    return out
+
+
+# --- periods of a round -----------------------------------------------------------------------
+
+
+def window_of(rnd: Round, period: Period | None) -> tuple[date, date]:
+    """The days of the period inside the round (the whole round for None)."""
+    if period is None:
+        return rnd.starts_on, rnd.ends_on
+    return max(period.start, rnd.starts_on), min(period.end, rnd.ends_on)
+
+
+def to_date(rnd: Round, period: Period | None) -> tuple[date, date]:
+    """From the round's first day to the period's end: the figures against the targets."""
+    return rnd.starts_on, window_of(rnd, period)[1]
