@@ -90,3 +90,37 @@ def test_the_largest_storable_integer_is_still_served(app, make_user):
 def test_a_nul_in_a_url_is_a_400(app, make_user, area_tree, url):
     client = _logged_in(app, make_user, Role.SUPERVISOR)
     assert client.get(url).status_code == 400
+
+
+def test_an_integer_beyond_64_bits_matches_no_route_whatever_the_method(app, make_user):
+    """404, or a 405 whose `Allow` names methods another route really serves there: Werkzeug
+    refused the number only after it had seen the path's other methods match, so
+    PATCH /api/v1/rounds/2**63 answered 405 "Allow: GET" while GET answered 404."""
+    from werkzeug.exceptions import NotFound
+
+    client = _logged_in(app, make_user, Role.ADMIN)
+    routes = app.url_map.bind("localhost")
+    answers = {(method, url): client.open(url, method=method) for method, url in _huge_urls(app)}
+    assert answers["PATCH", "/api/v1/rounds/9223372036854775808"].status_code == 404
+    false_allows = []
+    for (method, url), answer in answers.items():
+        assert answer.status_code in (404, 405), (method, url, answer.status_code)
+        for other in set(answer.allow) - {"HEAD", "OPTIONS"}:
+            try:
+                routes.match(url, method=other)
+            except NotFound:
+                false_allows.append(f"{method} {url}: Allow {other}, which no route serves")
+    assert false_allows == []
+
+
+@pytest.mark.parametrize("limit", [0, 1, 9, 10, 12, 100, 199, 1000, 2**63 - 1])
+def test_the_bounded_integer_pattern_matches_exactly_0_to_its_limit(limit):
+    import re
+
+    from server.params import digits_at_most
+
+    pattern = re.compile(rf"(?:{digits_at_most(limit)})\Z")
+    numbers = [*range(min(limit + 50, 2000)), limit - 1, limit, limit + 1, limit * 10, HUGE]
+    for n in (n for n in numbers if n >= 0):
+        for text in (str(n), f"00{n}"):
+            assert bool(pattern.match(text)) is (n <= limit), text
