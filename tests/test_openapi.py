@@ -10,7 +10,7 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 from server.access import LOGGED_IN, PUBLIC, rule_for
-from server.params import MAX_SQL_INT
+from server.params import MAX_ID
 
 VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -43,7 +43,7 @@ def test_every_api_rule_is_documented_with_its_path_parameters(app, client):
             schema = params.get(name, {}).get("schema", {})
             if isinstance(converter, IntegerConverter):
                 bounds = (schema.get("type"), schema.get("minimum"), schema.get("maximum"))
-                if bounds != ("integer", 0, MAX_SQL_INT):
+                if bounds != ("integer", 0, MAX_ID):
                     wrong.append(f"{method} {rule.rule}: {name} {bounds}")
             elif schema.get("type") != "string" or "pattern" not in schema:
                 wrong.append(f"{method} {rule.rule}: {name} {schema}")

@@ -13,14 +13,14 @@ from server.access import allow
 from server.api import bp, document
 from server.api.openapi import json_body, query
 from server.models import Role
-from server.params import MAX_SQL_INT, int_arg
+from server.params import MAX_ID, id_arg
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.web.coverage import request_filters
 
 MAX_FEATURES = 20_000
-_ID = {"type": "integer", "minimum": 1, "maximum": MAX_SQL_INT}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _FILTERS = [
     query("mine", {"type": "string", "enum": ["1", "true", "0"]},
           "1: the logged-in coordinator's assigned buildings"),
@@ -152,7 +152,7 @@ def coverage_stats():
                      "404": {"description": "no such building in your areas, or no such "
                                             "round"}})
 def coverage_building(building_id: int):
-    detail = coverage_query.building_detail(building_id, current_user, int_arg("round"))
+    detail = coverage_query.building_detail(building_id, current_user, id_arg("round"))
     if detail is None:
         abort(404, f"no building {building_id} in your areas")
     return jsonify(detail)

@@ -29,8 +29,8 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 FORM_ERROR_REF = {"$ref": "#/components/schemas/FormError"}
 #: Why an operation answers each status code it shares with the others.
 STANDARD = {
-    "400": "the request is malformed (a NUL in the URL, a parameter or body that is not what "
-           "this operation takes): the message says what to fix",
+    "400": "the request is malformed (a NUL in the URL or body, a parameter or body that is not "
+           "what this operation takes): the message says what to fix",
     "401": "not logged in (log in at /login; the API reads the session cookie)",
     "403": "the caller's role may not use this operation, or a browser sent it from another site",
     "404": "a path parameter names nothing the caller may see",
