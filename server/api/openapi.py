@@ -144,10 +144,9 @@ def operation(rule: Rule, method: str, spec: dict[str, Any], access: Any) -> dic
     responses.update(spec.get("responses", {}))
     for code in _standard_codes(rule, method, access):
         responses.setdefault(code, {"description": STANDARD[code]})
-    for code, answer in responses.items():
+    for code, answer in list(responses.items()):
         if code.startswith(("4", "5")) and "content" not in answer:
-            answer = responses[code] = {**answer, "content": {
-                "application/json": {"schema": ERROR_REF}}}
+            responses[code] = {**answer, "content": {"application/json": {"schema": ERROR_REF}}}
     op["responses"] = dict(sorted(responses.items()))
     op["operationId"] = rule.endpoint.removeprefix("api.") + (
         "" if method in ("GET", "POST") else f"_{method.lower()}")
