@@ -65,18 +65,22 @@ def test_every_documented_operation_is_a_route(app, client):
 def test_each_operation_lists_the_answers_its_rules_give(app, client):
     """400 for everyone (a NUL in the URL); 401 unless public; 403 where a role is refused or
     a write may come from another site; 404 with a path parameter; 413 for a write's body;
-    every error with the error body's schema."""
+    503 (with Retry-After) unless public, the database being away; 507 for a write on a full
+    disk (tests/test_faults.py answers them); every error with the error body's schema."""
     failures = []
     for rule, method, op in _operations(app, client):
         access = rule_for(rule.endpoint, app)
         expected = {"400": True, "401": access != PUBLIC,
                     "403": access not in (PUBLIC, LOGGED_IN) or method in UNSAFE,
-                    "404": bool(rule.arguments) or None, "413": method in UNSAFE or None}
+                    "404": bool(rule.arguments) or None, "413": method in UNSAFE or None,
+                    "503": access != PUBLIC, "507": method in UNSAFE or None}
         for code, present in expected.items():
             if present is not None and (code in op["responses"]) is not present:
                 failures.append(f"{method} {rule.rule}: {code} {'missing' if present else ''}")
+        if "503" in op["responses"] and "Retry-After" not in op["responses"]["503"]["headers"]:
+            failures.append(f"{method} {rule.rule}: 503 without Retry-After")
         for code, answer in op["responses"].items():
-            if code.startswith("4") and "application/json" not in answer.get("content", {}):
+            if code.startswith(("4", "5")) and "application/json" not in answer.get("content", {}):
                 failures.append(f"{method} {rule.rule}: {code} has no JSON schema")
         if not any(code.startswith("2") and "content" in answer
                    for code, answer in op["responses"].items()):

@@ -83,7 +83,8 @@ def _audit_if_shown(shown: bool, **detail: Any) -> None:
 @bp.get("/entities/<dataset>")
 @allow(*READERS)
 @document("Entities of a list (buildings, households, persons) in the caller's areas; "
-          "?conflicts=1 lists only those flagged for review.",
+          "?conflicts=1 lists only those flagged for review; an answer showing ID or phone "
+          "numbers unmasked is audited.", writes=True,
           parameters=[_DATASET,
                       query("conflicts", {"type": "string", "enum": ["0", "1"]},
                             "1: only the entities flagged for review"),
@@ -114,8 +115,8 @@ def list_entities(dataset: str):
 
 @bp.get("/entities/<dataset>/<uuid>")
 @allow(*READERS)
-@document("One entity with every version and the submission that made it.",
-          parameters=[_DATASET],
+@document("One entity with every version and the submission that made it (audited when "
+          "shown unmasked).", writes=True, parameters=[_DATASET],
           responses={"200": json_body("the entity, its versions (and a person's residences)", {
               **ENTITY, "required": [*ENTITY["required"], "versions"],
               "properties": {**ENTITY["properties"],

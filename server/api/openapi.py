@@ -7,7 +7,8 @@ answers only it gives and the schema of its body. The answers an operation gives
 where it sits are added here from the same rules, once for all: 400 (a NUL in the URL, a
 malformed parameter), 401 without a session, 403 for a role its `@allow` refuses or a
 cross-site write (server.csrf), 404 for a path parameter that names nothing, 413 for a body
-over the limit (server.bodies). A method a path does not offer answers 405 with `Allow`.
+over the limit (server.bodies), 503 when the database is away and 507 for a write on a full
+disk (server.services.faults). A method a path does not offer answers 405 with `Allow`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ STANDARD = {
     "403": "the caller's role may not use this operation, or a browser sent it from another site",
     "404": "a path parameter names nothing the caller may see",
     "413": "the request body is larger than the server accepts",
+    "503": "the database cannot be reached just now: nothing was changed; retry after the "
+           "seconds `Retry-After` says",
+    "507": "the server's disk is full: nothing was stored",
 }
 _BILINGUAL = {"type": "object", "required": ["zh", "en"],
               "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}
@@ -63,12 +67,13 @@ _COMPONENTS = {
 }
 
 
-def document(summary: str, **operation: Any) -> Callable:
+def document(summary: str, *, writes: bool | None = None, **operation: Any) -> Callable:
     """Attach an OpenAPI operation (summary, parameters, requestBody, responses…) to a view.
-    A parameter `in: path` refines the one the rule gives (e.g. an `enum`)."""
+    A parameter `in: path` refines the one the rule gives (e.g. an `enum`). `writes`: whether
+    it writes to the database (default: for POST, PATCH…; a GET that is audited does)."""
 
     def decorate(view: Callable) -> Callable:
-        setattr(view, SPEC_ATTR, {"summary": summary, **operation})
+        setattr(view, SPEC_ATTR, {"summary": summary, "writes": writes, **operation})
         return view
 
     return decorate
@@ -121,7 +126,7 @@ def _path_parameters(rule: Rule, declared: list[dict[str, Any]]) -> list[dict[st
     return params
 
 
-def _standard_codes(rule: Rule, method: str, access: Any) -> list[str]:
+def _standard_codes(rule: Rule, method: str, access: Any, writes: bool) -> list[str]:
     codes = ["400"]
     if access != PUBLIC:
         codes.append("401")
@@ -131,19 +136,28 @@ def _standard_codes(rule: Rule, method: str, access: Any) -> list[str]:
         codes.append("404")
     if method in UNSAFE_METHODS:
         codes.append("413")
+    if access != PUBLIC:  # the session's user is read from the database
+        codes.append("503")
+    if writes:
+        codes.append("507")
     return codes
 
 
 def operation(rule: Rule, method: str, spec: dict[str, Any], access: Any) -> dict[str, Any]:
     """One operation: the view's own description, completed from its rule."""
-    op = {key: value for key, value in spec.items() if key not in ("parameters", "responses")}
+    op = {key: value for key, value in spec.items()
+          if key not in ("parameters", "responses", "writes")}
+    writes = spec["writes"] if spec.get("writes") is not None else method in UNSAFE_METHODS
     declared = list(spec.get("parameters", []))
     op["parameters"] = [*_path_parameters(rule, declared),
                         *(p for p in declared if p.get("in") != "path")]
     responses = {"200": {"description": "OK"}} if not spec.get("responses") else {}
     responses.update(spec.get("responses", {}))
-    for code in _standard_codes(rule, method, access):
+    for code in _standard_codes(rule, method, access, writes):
         responses.setdefault(code, {"description": STANDARD[code]})
+    if "503" in responses:
+        responses["503"] = {**responses["503"], "headers": {
+            "Retry-After": {"schema": {"type": "integer", "minimum": 0}}}}
     for code, answer in list(responses.items()):
         if code.startswith(("4", "5")) and "content" not in answer:
             responses[code] = {**answer, "content": {"application/json": {"schema": ERROR_REF}}}
