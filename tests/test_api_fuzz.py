@@ -4,12 +4,12 @@ village supervisor and a coordinator on a seeded township (tests/support/api_fuz
 
 Bounded and derandomized: MAX_EXAMPLES valid and as many invalid cases per operation, twice
 for an operation with path parameters (generated ones, then ones naming seeded objects).
-Measured (see tests/bench/RESULTS.md): 431 cases per role, 1,293 in all, 0 × 5xx, 0 answers
-outside the document, about 85 s on the 2-core machine (the admin's run again on PostgreSQL
-when DOORSTEP_TEST_POSTGRES_URL is set, ~30 s). Before the fixes it found three 5xx on SQLite
-(a JSON body that is not an object for publish and review, a round's `areas: true`), 28 on
-PostgreSQL (ids beyond its 32-bit INTEGER: tests/test_params.py) and a 405 with a wrong
-`Allow` for an integer path parameter beyond 64 bits.
+Measured (see tests/bench/RESULTS.md): 600 cases per role over 27 operations, 1,800 in all,
+0 × 5xx, 0 answers outside the document, 75–100 s on the shared 2-core machine (the admin's
+run again on PostgreSQL when DOORSTEP_TEST_POSTGRES_URL is set, ~30 s). Before the fixes it
+found three 5xx on SQLite (a JSON body that is not an object for publish and review, a
+round's `areas: true`), 28 on PostgreSQL (ids beyond its 32-bit INTEGER: tests/test_params.py)
+and a 405 with a wrong `Allow` for an integer path parameter beyond 64 bits.
 """
 
 from __future__ import annotations

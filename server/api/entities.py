@@ -135,7 +135,17 @@ def get_entity(dataset: str, uuid: str):
 @bp.get("/register/<dataset>/export.<fmt>")
 @allow(*READERS)
 @document("A register list of the caller's areas (persons, households, buildings, rentals) as "
-          "CSV or XLSX, masked as for any reader of that role; every export is audited.")
+          "CSV or XLSX, masked as for any reader of that role; every export is audited.",
+          writes=True,
+          parameters=[{"name": "dataset", "in": "path",
+                       "description": "persons, households, buildings or rentals"},
+                      {"name": "fmt", "in": "path",
+                       "schema": {"enum": list(register_exports.FORMATS)}}],
+          responses={"200": {"description": "the file (Content-Disposition: attachment)",
+                             "content": {t.split(";")[0]: {"schema": {"type": "string",
+                                                                        "format": "binary"}}
+                                         for t in register_exports.FORMATS.values()}},
+                     "404": {"description": "no such list, or not csv or xlsx"}})
 def export_register(dataset: str, fmt: str):
     data, content_type = register_exports.export(current_user, dataset, fmt)
     response = Response(data, content_type=content_type)

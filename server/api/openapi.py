@@ -32,7 +32,7 @@ FORM_ERROR_REF = {"$ref": "#/components/schemas/FormError"}
 STANDARD = {
     "400": "the request is malformed (a NUL in the URL or body, a parameter or body that is not "
            "what this operation takes): the message says what to fix",
-    "401": "not logged in (log in at /login; the API reads the session cookie)",
+    "401": "not logged in: no session cookie (log in at /login) nor a valid API token",
     "403": "the caller's role may not use this operation, or a browser sent it from another site",
     "404": "a path parameter names nothing the caller may see",
     "413": "the request body is larger than the server accepts",
@@ -63,7 +63,11 @@ _COMPONENTS = {
                            "column": {"type": ["string", "null"]}},
         },
     },
-    "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+    "securitySchemes": {
+        "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+        "token": {"type": "http", "scheme": "bearer",
+                  "description": "a personal API token (server.services.api_tokens)"},
+    },
 }
 
 
@@ -165,7 +169,7 @@ def operation(rule: Rule, method: str, spec: dict[str, Any], access: Any) -> dic
     op["operationId"] = rule.endpoint.removeprefix("api.") + (
         "" if method in ("GET", "POST") else f"_{method.lower()}")
     if access != PUBLIC:
-        op["security"] = [{"session": []}]
+        op["security"] = [{"session": []}, {"token": []}]
     return op
 
 

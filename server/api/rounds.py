@@ -148,13 +148,23 @@ _PHASE_BODY = {
 }  # fmt: skip
 
 
+PHASE = {"type": "object", "required": ["id", "name", "kind", "rounds"],
+         "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                        "kind": {"type": ["string", "null"]},
+                        "update_rate_target": _NUMBER, "accuracy_target": _NUMBER,
+                        "rounds": {"type": "integer", "description": "rounds it holds"}}}
+
+
 def _phase(p) -> dict:
     return {**phases.describe(p), "rounds": phases.round_counts().get(p.id, 0)}
 
 
 @bp.get("/phases")
 @allow(Role.COORDINATOR, *STAFF)
-@document("Phases (oldest first) with their targets and how many rounds each holds.")
+@document("Phases (oldest first) with their targets and how many rounds each holds.",
+          responses={"200": json_body("the phases", {
+              "type": "object", "required": ["phases"],
+              "properties": {"phases": {"type": "array", "items": PHASE}}})})
 def phases_list():
     return jsonify(phases=[_phase(p) for p in phases.list_phases()])
 
@@ -162,7 +172,8 @@ def phases_list():
 @bp.post("/phases")
 @allow(*STAFF)
 @document("Create a phase: a name and a kind (push or steady) or both targets.",
-          requestBody=_PHASE_BODY, responses={"201": {"description": "the phase"}, **_ERRORS})
+          requestBody=_PHASE_BODY,
+          responses={"201": json_body("the phase", PHASE), "400": _ERRORS["400"]})
 def phase_create():
     return jsonify(_phase(phases.create_phase(current_user, _body()))), 201  # RoundError: 400
 
@@ -170,6 +181,8 @@ def phase_create():
 @bp.patch("/phases/<int:phase_id>")
 @allow(*STAFF)
 @document("Change a phase (only the fields sent; a kind resets the targets not sent). Rounds "
-          "already planned keep their targets.", requestBody=_PHASE_BODY, responses=_ERRORS)
+          "already planned keep their targets.", requestBody=_PHASE_BODY,
+          responses={"200": json_body("the phase", PHASE), "400": _ERRORS["400"],
+                     "404": {"description": "no such phase"}})
 def phase_edit(phase_id: int):
     return jsonify(_phase(phases.edit_phase(current_user, phase_id, _body())))
