@@ -158,10 +158,11 @@ def operation(rule: Rule, method: str, spec: dict[str, Any], access: Any) -> dic
     responses = {"200": {"description": "OK"}} if not spec.get("responses") else {}
     responses.update(spec.get("responses", {}))
     for code in _standard_codes(rule, method, access, writes):
-        responses.setdefault(code, {"description": STANDARD[code]})
-    if "503" in responses:
-        responses["503"] = {**responses["503"], "headers": {
-            "Retry-After": {"schema": {"type": "integer", "minimum": 0}}}}
+        if code not in responses:
+            responses[code] = {"description": STANDARD[code]}
+            if code == "503":  # services.faults' answer, through the API's error handler
+                responses[code]["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer", "minimum": 0}}}
     for code, answer in list(responses.items()):
         if code.startswith(("4", "5")) and "content" not in answer:
             responses[code] = {**answer, "content": {"application/json": {"schema": ERROR_REF}}}
