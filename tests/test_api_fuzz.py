@@ -4,7 +4,7 @@ village supervisor and a coordinator on a seeded township (tests/support/api_fuz
 
 Bounded and derandomized: MAX_EXAMPLES valid and as many invalid cases per operation, twice
 for an operation with path parameters (generated ones, then ones naming seeded objects).
-Measured (see tests/bench/RESULTS.md): 600 cases per role over 27 operations, 1,800 in all,
+Measured (see tests/bench/RESULTS.md): 601 cases per role over 28 operations, 1,803 in all,
 0 × 5xx, 0 answers outside the document, 75–115 s on the shared 2-core machine (the admin's
 run again on PostgreSQL when DOORSTEP_TEST_POSTGRES_URL is set, ~30 s). Before the fixes it
 found three 5xx on SQLite (a JSON body that is not an object for publish and review, a
