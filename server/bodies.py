@@ -10,9 +10,23 @@ uploads) are streamed, their files spooled to disk.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, abort, current_app, request
+from flask.json.provider import DefaultJSONProvider
 
 from server.i18n import gettext as _
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested deeper than Python's parser recurses (100,000 × "[",
+    well under the size limit) is malformed JSON, a 400, not a RecursionError and a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def _limit_plain_bodies() -> None:
@@ -26,4 +40,5 @@ def _limit_plain_bodies() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
     app.before_request(_limit_plain_bodies)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from server.access import DEVICE, LOGGED_IN, PUBLIC, rule_for
 from server.models import Role
@@ -29,7 +29,8 @@ BASIC_REFUSAL = 401  # the /o/... routes without a token ask for HTTP Basic
 def _url_for(rule: Rule) -> str:
     values = {}
     for name, converter in rule._converters.items():
-        kind = type(converter).__name__.replace("Converter", "").lower()
+        kind = ("int" if isinstance(converter, IntegerConverter)  # server.params' bounded one
+                else type(converter).__name__.replace("Converter", "").lower())
         values[name] = SAMPLE_ARGS.get(
             {"unicode": "string", "integer": "int"}.get(kind, kind), "x"
         )

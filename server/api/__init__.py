@@ -1,19 +1,19 @@
 """JSON API under /api/v1 with its OpenAPI document at /api/v1/openapi.json.
 
-Feature modules add routes to `bp` and describe them with `@document(...)`, so the OpenAPI
-document is assembled from the routes themselves and cannot drift from them.
+Feature modules add routes to `bp` and describe them with `@document(...)`; the OpenAPI
+document (server.api.openapi) is assembled from the URL map itself and cannot drift from it.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_login import current_user
 
 from server.access import LOGGED_IN, PUBLIC, allow
+from server.api.openapi import build, document, json_body
 from server.extensions import db
 from server.models import Role
 from server.services import audit, device_links
@@ -31,17 +31,24 @@ MODULES: list[str] = [
     "server.api.health",
 ]
 
-_SPEC_ATTR = "_openapi"
+__all__ = ["bp", "document", "init_app", "json_object"]
 
 
-def document(summary: str, **operation: Any) -> Callable:
-    """Attach an OpenAPI operation (summary, parameters, responses…) to a view."""
+class BodyError(ServiceError):
+    """A request body that is not the JSON object the operation takes."""
 
-    def decorate(view: Callable) -> Callable:
-        setattr(view, _SPEC_ATTR, {"summary": summary, **operation})
-        return view
+    code = "bad_body"
 
-    return decorate
+
+def json_object() -> dict[str, Any]:
+    """The request's JSON body as a dict: {} when there is none (or it is not JSON), 400 when
+    it is JSON but not an object (a number, a list: `.get` on those was a 500)."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BodyError("Send the body as a JSON object.")
+    return body
 
 
 @bp.errorhandler(ServiceError)
@@ -58,7 +65,15 @@ def _service_error(err: ServiceError):
 
 @bp.get("/me")
 @allow(LOGGED_IN)
-@document("The logged-in user: role and assigned areas.")
+@document("The logged-in user: role and assigned areas.", responses={"200": json_body(
+    "the user", {"type": "object",
+                 "required": ["username", "role", "areas", "device_links"],
+                 "properties": {"username": {"type": "string"},
+                                "display_name": {"type": ["string", "null"]},
+                                "role": {"type": "string"},
+                                "areas": {"type": "array", "items": {"type": "string"}},
+                                "locale": {"type": ["string", "null"]},
+                                "device_links": {"type": "integer", "minimum": 0}}})})
 def me():
     return jsonify(
         username=current_user.username,
@@ -75,7 +90,9 @@ def me():
 @allow(Role.COORDINATOR)
 @document("Link this phone: a new OpenRosa base URL of its own, returned only in this answer "
           "(the server keeps a hash). The phone app calls it once and keeps the URL.",
-          responses={"201": {"description": "the new link's `openrosa_url`"},
+          responses={"201": json_body("the new link", {
+                         "type": "object", "required": ["openrosa_url"],
+                         "properties": {"openrosa_url": {"type": "string"}}}),
                      "409": {"description": "too many phones linked"}})
 def link_device():
     try:
@@ -94,24 +111,11 @@ def link_device():
 
 @bp.get("/openapi.json")
 @allow(PUBLIC)
+@document("This document: every operation with its parameters and answers.",
+          responses={"200": json_body("OpenAPI 3.1", {"type": "object",
+                                                      "required": ["openapi", "paths"]})})
 def openapi():
-    paths: dict[str, dict[str, Any]] = {}
-    for rule in current_app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api."):
-            continue
-        spec = getattr(current_app.view_functions[rule.endpoint], _SPEC_ATTR, None)
-        if spec is None:
-            continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
-        path = path.replace("{int:", "{").replace("{path:", "{")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            operation = {"responses": {"200": {"description": "OK"}}, **spec}
-            paths.setdefault(path, {})[method.lower()] = operation
-    return jsonify(
-        openapi="3.1.0",
-        info={"title": "Doorstep API", "version": "1"},
-        paths=paths,
-    )
+    return jsonify(build(current_app))
 
 
 def init_app(app: Flask) -> None:

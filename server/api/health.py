@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from server.access import PUBLIC, allow
 from server.api import bp, document
+from server.api.openapi import json_body
 from server.extensions import db
 from server.services.processing import queue
 
@@ -20,7 +21,19 @@ from server.services.processing import queue
 @document("Health: the database answers; the processing backlog (submissions stored but not "
           "yet processed, the oldest one's age in seconds, those whose processing failed); "
           "this process's worker and how many submissions it processed since it started.",
-          responses={"503": {"description": "the database does not answer"}})
+          responses={
+              "200": json_body("the database answers", {
+                  "type": "object", "required": ["status", "processing", "worker"],
+                  "properties": {
+                      "status": {"const": "ok"},
+                      "processing": {"type": "object", "properties": {
+                          "pending": {"type": "integer"}, "errors": {"type": "integer"},
+                          "oldest_pending_age_s": {"type": ["number", "null"]}}},
+                      "worker": {"type": "object", "properties": {
+                          "running": {"type": "boolean"}, "processed": {"type": "integer"}}}}}),
+              "503": json_body("the database does not answer", {
+                  "type": "object", "required": ["status"],
+                  "properties": {"status": {"const": "database unavailable"}}})})
 def health():
     worker = current_app.extensions.get("doorstep.worker")
     try:

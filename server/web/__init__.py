@@ -43,10 +43,17 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _http_error(err: HTTPException):
-    """JSON for the API, a small page for people; never a stack trace."""
+    """JSON for the API, a small page for people; never a stack trace. The exception's own
+    headers are kept: `Allow` on a 405, `WWW-Authenticate` on a 401, `Retry-After`."""
     if request.path.startswith("/api/"):
-        return jsonify(error=err.name, message=err.description, status=err.code), err.code
-    return render_template("error.html", error=err), err.code
+        response = jsonify(error=err.name, message=err.description, status=err.code)
+    else:
+        response = make_response(render_template("error.html", error=err))
+    response.status_code = err.code or 500
+    for name, value in err.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _machine_fault(err: Exception):

@@ -10,7 +10,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext as _
 from server.models import Area, AuditEvent, Role, User
-from server.params import int_arg
+from server.params import id_arg
 from server.services import audit, handover, users
 from server.services.errors import ServiceError
 from server.web.home import add_home_link
@@ -110,7 +110,7 @@ def audit_log():
     """Newest first; filter by action prefix (e.g. `personal_data`) or username."""
     action = request.args.get("action", "").strip()
     username = request.args.get("user", "").strip()
-    before = int_arg("before")
+    before = id_arg("before")
     query = sa.select(AuditEvent, User.username).outerjoin(User, User.id == AuditEvent.user_id)
     if action:
         query = query.where(AuditEvent.action.startswith(action, autoescape=True))

@@ -19,7 +19,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale
 from server.models import Area, Building, Role, SubmissionAttachment, User, Visit
-from server.params import int_arg
+from server.params import id_arg
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
@@ -48,13 +48,13 @@ def request_filters(round_id: int | None = None) -> coverage_query.Filters:
     """The map's filters from the query string, within the user's scope (FilterError: 404)."""
     return coverage_query.filters(
         current_user,
-        round_id=round_id if round_id is not None else int_arg("round"),
+        round_id=round_id if round_id is not None else id_arg("round"),
         village=request.args.get("village") or None,
         street=request.args.get("street") or None,
         coordinator_name=request.args.get("coordinator") or None,
         state=request.args.get("state") or None,
         mine=request.args.get("mine") in ("1", "true"),
-        compare_id=int_arg("compare"),
+        compare_id=id_arg("compare"),
     )
 
 
@@ -217,7 +217,7 @@ def map_png():
         abort(400, "name the street or village with ?area=CODE")
     a = coverage_query.area(code)
     args = {"village": code} if a.level != "street" else {"street": code}
-    f = coverage_query.filters(current_user, round_id=int_arg("round"), **args)
+    f = coverage_query.filters(current_user, round_id=id_arg("round"), **args)
     title = f"{a.name_zh} {a.code} · {f.round.name}"
     data = coverage_exports.png(f, title, state_labels())
     return Response(data, mimetype="image/png")

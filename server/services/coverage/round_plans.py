@@ -109,10 +109,13 @@ def _metres(value: Any, field: str) -> float | None:
     return number
 
 
-def _codes(value: Any) -> list[str]:
+def _codes(value: Any, field: str) -> list[str]:
+    """Codes as a list or one comma-separated string (JSON `true` or 7 was a 500)."""
     if value is None:
         return []
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if not isinstance(value, str | list | tuple):
+        raise RoundError("{field} must be a list of codes", field=field)
+    items = value.split(",") if isinstance(value, str) else value
     return [str(v).strip() for v in items if str(v).strip()]
 
 
@@ -179,12 +182,12 @@ def parse(raw: Mapping[str, Any], user: User | None, base: Round | None = None) 
         raise RoundError("The last day ({end}) is before the first day ({start})",
                          start=starts.isoformat(), end=ends.isoformat())
     if given("areas") or base is None:
-        areas = _areas(_codes(raw.get("areas")), user)
+        areas = _areas(_codes(raw.get("areas"), "areas"), user)
     else:
         areas = tuple(ra.area for ra in base.areas)
     if not areas:
         raise RoundError("A round needs at least one area")
-    forms = _forms(_codes(raw["forms"])) if given("forms") else (
+    forms = _forms(_codes(raw["forms"], "forms")) if given("forms") else (
         tuple(rf.form for rf in base.forms) if base else ())
     phase = _phase(raw["phase"]) if given("phase") else (base.phase if base else None)
     if base is None and phase is None:
