@@ -4,6 +4,12 @@ from server.models.areas import Area, Assignment, Building
 from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
+from server.models.rentals import (
+    RentalInspection,
+    RentalLandlord,
+    RentalRectification,
+    RentalUnit,
+)
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import (
     ReviewDecision,
@@ -30,6 +36,10 @@ __all__ = [
     "Phase",
     "RegisterConflict",
     "ReviewDecision",
+    "RentalInspection",
+    "RentalLandlord",
+    "RentalRectification",
+    "RentalUnit",
     "Role",
     "Round",
     "RoundArea",
