@@ -61,7 +61,8 @@ def property_columns(dataset: str) -> list[str]:
 
 def columns(dataset: str) -> list[str]:
     """Every column of a list's rows, in order."""
-    if _check(dataset) == RENTALS:
+    _check(dataset)
+    if dataset == RENTALS:
         return list(rental_exports.COLUMNS)
     return SYSTEM_COLUMNS + property_columns(dataset)
 

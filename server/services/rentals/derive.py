@@ -201,16 +201,16 @@ def _digits(value: Any) -> str:
 def resolve_landlord(name: Any, phone: Any, id_number: Any, household_uuid: str
                      ) -> RentalLandlord | None:
     """The landlord record for a unit: by ID number, else by name and phone, else one of its
-    own; None when the unit names no landlord at all."""
+    own (a name alone); None when the unit names no landlord at all."""
     name = (_text(name, 128) or "")
     phone = _digits(phone)[:32] or None
     number = normalise_id(str(id_number or ""))[:32] or None
-    if not name and number is None:
+    if not name and number is None and phone is None:
         return None
     found = None
     if number is not None:
         found = _one(RentalLandlord.id_number == number)
-    if found is None and name and phone:
+    if found is None and phone:
         found = _one(RentalLandlord.name == name, RentalLandlord.phone == phone,
                      identified_too=number is None)
     key = f"id:{number}" if number else (f"np:{name}|{phone}" if phone

@@ -155,8 +155,9 @@ def workbook(user: User, village: str | None, locale: str) -> bytes:
 
 
 #: A rectification's stage in words (English keys of the catalogue, rentals.json).
-STAGES = {"open": "Open", "overdue": "Overdue", "failed": "Re-inspected: not put right",
-          "resolved": "Re-inspected: put right", "closed": "Closed"}
+STAGES = {"open": "Being put right", "overdue": "Overdue",
+          "failed": "Re-inspected: not put right", "resolved": "Re-inspected: put right",
+          "closed": "Closed after re-inspection"}
 
 
 def area_name(area: Area | None, locale: str) -> str:
