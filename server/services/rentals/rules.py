@@ -175,7 +175,7 @@ RULES: tuple[Rule, ...] = (
     Rule("use_changed", "违规改变房屋用途", "Use of the building changed against the rules",
          _use_changed),
     Rule("safety", "安全检查不合格", "Safety items not in order", _safety,
-         "{n} 项不合格", "{n} items not in order"),
+         "{n} 项不合格", "{n} failed"),
     Rule("contract_unfiled", "租赁合同未备案", "Rental contract not filed", _unfiled),
     Rule("contract_expired", "租赁合同已到期", "Rental contract expired", _expired,
          "租期至 {end}", "the term ended {end}"),
