@@ -43,7 +43,7 @@ from server.services.rentals import rules
 #: The households property only a rental inspection writes: its day.
 INSPECTION_MARK = "last_inspection"
 DATASET = "households"
-_INSPECTION_FORMS: dict[int, bool] = {}  # form version id -> writes INSPECTION_MARK
+_INSPECTION_FORMS: dict[tuple[int, str], bool] = {}  # (version id, md5) -> writes the mark
 
 
 def is_unit(props: dict[str, Any]) -> bool:
@@ -152,15 +152,17 @@ def _history(household: Entity, minimum: float) -> tuple[dict[str, str], list[di
     versions an inspection form wrote) with what each found; days are the submissions'."""
     versions = db.session.execute(
         sa.select(EntityVersion.properties, EntityVersion.created_at, Submission.id,
-                  Submission.received_at, Submission.form_version_id, Submission.superseded)
+                  Submission.received_at, Submission.form_version_id, FormVersion.md5,
+                  Submission.superseded)
         .outerjoin(Submission, Submission.id == EntityVersion.submission_id)
+        .outerjoin(FormVersion, FormVersion.id == Submission.form_version_id)
         .where(EntityVersion.entity_id == household.id).order_by(EntityVersion.version)).all()
     since: dict[str, str] = {}
     inspections: dict[int | None, dict[str, Any]] = {}
-    for props, created_at, submission_id, received_at, form_version_id, replaced in versions:
+    for props, created_at, submission_id, received_at, version_id, md5, replaced in versions:
         moment: datetime = received_at or created_at
         day = localtime.local_date(moment)
-        inspected = submission_id is not None and _is_inspection_form(form_version_id)
+        inspected = submission_id is not None and _is_inspection_form(version_id, md5)
         if inspected:  # an inspection's day is the one it records
             day = rules.parse_date((props or {}).get(INSPECTION_MARK)) or day
         codes = rules.violations(rules.facts(props or {}), minimum)
@@ -172,18 +174,21 @@ def _history(household: Entity, minimum: float) -> tuple[dict[str, str], list[di
     return since, list(inspections.values())
 
 
-def _is_inspection_form(form_version_id: int | None) -> bool:
+def _is_inspection_form(version_id: int | None, md5: str | None) -> bool:
     """Whether a form version writes the inspection's mark to households (a form version's
     declarations never change, so the answer is kept)."""
-    if form_version_id is None:
+    if version_id is None:
         return False
-    if form_version_id not in _INSPECTION_FORMS:
+    key = (version_id, md5 or "")
+    if key not in _INSPECTION_FORMS:
+        if len(_INSPECTION_FORMS) > 256:
+            _INSPECTION_FORMS.clear()
         declared = db.session.scalar(sa.select(FormVersion.entities)
-                                     .where(FormVersion.id == form_version_id)) or []
-        _INSPECTION_FORMS[form_version_id] = any(
+                                     .where(FormVersion.id == version_id)) or []
+        _INSPECTION_FORMS[key] = any(
             d.get("dataset") == DATASET and INSPECTION_MARK in (d.get("properties") or {})
             for d in declared)
-    return _INSPECTION_FORMS[form_version_id]
+    return _INSPECTION_FORMS[key]
 
 
 def _text(value: Any, limit: int) -> str | None:
