@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
+
+from server.cli.appcontext import with_appcontext
 
 
 @click.group("rentals", help="The rental-housing register (出租房屋台账).")
