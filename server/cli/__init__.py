@@ -23,6 +23,7 @@ FEATURES = (
     "server.cli.forms",
     "server.cli.imports",  # areas, buildings
     "server.cli.submissions",
+    "server.cli.rentals",  # rentals rebuild
     "server.cli.coverage",
     "server.cli.rounds",  # rounds create|list|edit|close, phases create|list|edit
     "server.cli.reports",  # reports build

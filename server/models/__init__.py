@@ -5,6 +5,12 @@ from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
 from server.models.reports import ArchivedReport, AssessmentWeight
+from server.models.rentals import (
+    RentalInspection,
+    RentalLandlord,
+    RentalRectification,
+    RentalUnit,
+)
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import (
     ReviewDecision,
@@ -32,6 +38,10 @@ __all__ = [
     "FormVersion",
     "Phase",
     "RegisterConflict",
+    "RentalInspection",
+    "RentalLandlord",
+    "RentalRectification",
+    "RentalUnit",
     "ReviewDecision",
     "Role",
     "Round",

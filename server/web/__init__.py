@@ -26,6 +26,7 @@ FEATURES = [
     "server.web.coverage",
     "server.web.rounds",
     "server.web.reports",
+    "server.web.rentals",
     "server.web.imports",
     "server.web.admin",
     "server.web.tokens",

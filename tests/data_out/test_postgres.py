@@ -35,7 +35,7 @@ def test_feed_and_exports_on_postgresql(township, token_of, live, make_user):
                         params={"$count": "true", "$top": "2", "$skip": "1"}).json()
     assert page["@odata.count"] == 4 and [r["__id"] for r in page["value"]] == ["P2", "P3"]
     filtered = requests.get(f"{live}/odata/RentedUnits", auth=admin, timeout=30,
-                            params={"$filter": "person_count eq 2"}).json()
+                            params={"$filter": "tenants eq 2"}).json()
     assert [r["__id"] for r in filtered["value"]] == ["H1"]
     village = token_of(Role.SUPERVISOR, ["T02"])
     assert [r["__id"] for r in requests.get(f"{live}/odata/Persons", auth=village,

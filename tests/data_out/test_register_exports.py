@@ -59,6 +59,9 @@ def test_an_admin_exports_masked_rows_of_every_area(client, township, make_user)
     rentals = _rows(client.get("/register/export.csv?list=rentals").data)
     assert [r["__id"] for r in rentals] == ["H1", "H3"]  # H2 is owned, not rented
     assert {r["tenure"] for r in rentals} == {"rented"}
+    # the rental register's rows: the landlord's phone masked for an admin, tenants counted
+    assert [(r["landlord_phone"], r["tenants"], r["violations"]) for r in rentals] == [
+        ("138******00", "2", ""), ("138******00", "1", "")]
     events = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "register.export").order_by(AuditEvent.id)).all()
     assert [(e.object_id, e.detail["format"], e.detail["count"], e.detail["unmasked"])

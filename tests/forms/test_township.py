@@ -87,6 +87,10 @@ def test_entity_declarations(converted: dict) -> None:
     r, props = _props(converted["rental_inspection"], "households")
     assert r["action"] == "update"
     assert {"area_per_tenant", "area_ok", "forbidden_use", "contract_filed"} <= props
+    # what the rental register reads: the landlord, a partitioned unit, the contract's filing
+    assert {"landlord_name", "landlord_id_number", "landlord_phone", "partitioned",
+            "contract_number", "contract_lessee", "contract_start", "contract_end",
+            "last_inspection"} <= props
 
 
 def test_building_choice_filtered_by_street(converted: dict) -> None:
@@ -98,6 +102,7 @@ def test_rental_rules_in_form(converted: dict) -> None:
     xform = converted["rental_inspection"].xform
     for room in ("kitchen", "bathroom", "balcony", "basement"):
         assert f"selected( /data/rented_rooms , '{room}')" in xform
+    assert "/data/partitioned  = 'yes'" in xform  # smaller than a designed room: forbidden
     # The minimum comes from the server's settings (settings.csv), 10 m² if it is missing.
     assert ('nodeset="/data/min_area_per_person" type="string" calculate="coalesce('
             "pulldata('settings', 'value', 'key', 'min_floor_area_per_tenant_m2'), 10)\"") in xform

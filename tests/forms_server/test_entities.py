@@ -177,7 +177,7 @@ def test_rental_inspection_updates_the_household(township, submit):
         "area_ok": "no", "rented_rooms": "bedroom basement", "forbidden_use": "yes",
         "safety/building_legal": "yes", "safety/use_changed": "no",
         "safety/safety_ok": "extinguisher", "safety/safety_missing": "4",
-        "contract_filed": "no", "inspection_result": "issues",
+        "contract/contract_filed": "no", "inspection_result": "issues",
         "visit_location": "24.6 102.6 0 3", "last_inspection": "2016-10-20",
         "__entity": {"update": "1", "id": hid, "baseVersion": "1"},
     }

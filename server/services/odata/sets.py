@@ -32,7 +32,6 @@ REGISTER = {"Persons": ("Person", "persons"), "Households": ("Household", "house
             "Buildings": ("Building", "buildings"), "RentedUnits": ("RentedUnit", "rentals")}
 SUBMISSIONS_PREFIX = "Submissions_"
 KEY = "__id"
-REGISTER_TYPES = {"__version": "Edm.Int64", "__updated_at": "Edm.DateTimeOffset"}
 SUBMISSION_META = {
     "__id": "Edm.String", "__form_version": "Edm.String", "__submitter": "Edm.String",
     "__received_at": "Edm.DateTimeOffset", "__review_state": "Edm.String",
@@ -62,8 +61,9 @@ def entity_sets() -> list[EntitySet]:
     """Every set the feed offers (the same for everyone: rows are what differ)."""
     sets = []
     for name, (type_name, dataset) in REGISTER.items():
-        columns = register_exports.SYSTEM_COLUMNS + register_exports.property_columns(dataset)
-        properties = {c: REGISTER_TYPES.get(c, "Edm.String") for c in _unique(columns)}
+        columns = register_exports.columns(dataset)
+        properties = {c: register_exports.column_type(dataset, c) or "Edm.String"
+                      for c in _unique(columns)}
         sets.append(EntitySet(name, type_name, properties, dataset, True))
     forms = db.session.scalars(sa.select(Form).where(Form.state != "draft")
                                .order_by(Form.xml_form_id))

@@ -32,6 +32,7 @@ from server.services import faults, storage
 from server.services.coverage.visits import record_visit
 from server.services.processing import queue
 from server.services.register.entities import apply_submission
+from server.services.rentals import derive as rentals
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,11 @@ class Step:
 
 
 #: The pipeline, in order. Entities first: a building listed in the field is created by its
-#: submission's `buildings` entity, and the visit of that same submission must find it.
+#: submission's `buildings` entity, and the visit of that same submission must find it; the
+#: rental register's units are derived from the households the entities step just wrote.
 STEPS: tuple[Step, ...] = (
     Step("entities", apply_submission),
+    Step("rentals", rentals.apply_submission),
     Step("visits", record_visit),
 )
 

@@ -5,8 +5,9 @@ Each row is an entity as its reader may see it: in their areas (server.services.
 phone numbers masked unless server.services.privacy lets them see them. Every export is
 audited, masked or not, with what it held.
 
-Rented units (`rentals`) are the households whose tenure is "rented" or that a rental
-inspection has updated (the rental inspection form writes to the households list).
+Rented units (`rentals`) are the rental-housing register's units
+(server.services.rentals.exports): one row per unit with its landlord, occupancy, contract and
+the rules it breaks.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from server.models import Area, Entity, User
 from server.services import audit, privacy, scope, spreadsheets
 from server.services.errors import ServiceError
 from server.services.forms.entity_lists import declared_properties
+from server.services.rentals import exports as rental_exports
 
 #: What may be exported, and the entity list each reads.
 DATASETS = {"persons": "persons", "households": "households", "buildings": "buildings",
             "rentals": "households"}
 #: Columns every row starts with (the record's own facts, not a form's properties).
 SYSTEM_COLUMNS = ["__id", "label", "__street", "__version", "__updated_at", "__conflict"]
-#: Properties that the rental inspection form writes (any of them marks a rented unit).
-RENTAL_MARKS = ("last_inspection", "inspection_result", "tenants")
+REGISTER_TYPES = {"__version": "Edm.Int64", "__updated_at": "Edm.DateTimeOffset"}
+#: The rental-housing register's units (not an entity list's records).
+RENTALS = "rentals"
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -56,20 +59,28 @@ def property_columns(dataset: str) -> list[str]:
     return declared_properties(_check(dataset))
 
 
+def columns(dataset: str) -> list[str]:
+    """Every column of a list's rows, in order."""
+    _check(dataset)
+    if dataset == RENTALS:
+        return list(rental_exports.COLUMNS)
+    return SYSTEM_COLUMNS + property_columns(dataset)
+
+
+def column_type(dataset: str, name: str) -> str | None:
+    """A column's OData type when it is not text (None: Edm.String)."""
+    types = rental_exports.TYPES if dataset == RENTALS else REGISTER_TYPES
+    return types.get(name)
+
+
 def query(dataset: str, user: User | None) -> sa.Select:
-    """(Entity, street code) rows of a list that the user may see, oldest first."""
+    """(record, street code) rows of a list that the user may see, oldest first."""
     source = _check(dataset)
+    if dataset == RENTALS:
+        return rental_exports.query(user)
     q = (sa.select(Entity, Area.code).outerjoin(Area, Area.id == Entity.area_id)
          .where(Entity.dataset == source, Entity.deleted.is_(False)))
-    if dataset == "rentals":
-        q = q.where(_is_rental())
     return scope.where_street(q, Entity.area_id, user).order_by(Entity.id)
-
-
-def _is_rental() -> Any:
-    props = Entity.properties
-    marks = [props[name].as_string() != "" for name in RENTAL_MARKS]
-    return sa.or_(props["tenure"].as_string() == "rented", *marks)
 
 
 def row(entity: Entity, street: str | None, columns: list[str], unmasked: bool
@@ -91,6 +102,9 @@ def row(entity: Entity, street: str | None, columns: list[str], unmasked: bool
 def rows(dataset: str, user: User | None, select: sa.Select | None = None
          ) -> Iterator[tuple[dict[str, Any], bool]]:
     """Every row the user may see (or those of `select`, a narrowed `query`)."""
+    if dataset == RENTALS:
+        yield from rental_exports.rows(user, select)
+        return
     columns = property_columns(dataset)
     unmasked = privacy.can_see_personal_data(user)
     for entity, street in db.session.execute(select if select is not None
@@ -102,13 +116,11 @@ def export(user: User, dataset: str, fmt: str) -> tuple[bytes, str]:
     """A list as CSV or XLSX for `user`; audited with its row count and masking."""
     if fmt not in FORMATS:
         raise RegisterExportError("unknown export format {fmt!r}: use csv or xlsx", fmt=fmt)
-    columns = SYSTEM_COLUMNS + property_columns(dataset)
+    header = columns(dataset)
     table = [r for r, _shown in rows(dataset, user)]
-    cells = ([r.get(c) for c in columns] for r in table)
-    if fmt == "csv":
-        data = spreadsheets.csv_bytes(columns, cells)
-    else:
-        data = _xlsx(dataset, columns, cells)
+    cells = ([r.get(c) for c in header] for r in table)
+    data = (spreadsheets.csv_bytes(header, cells) if fmt == "csv"
+            else _xlsx(dataset, header, cells))
     audit.record("register.export", user=user, object_type="register", object_id=dataset,
                  format=fmt, count=len(table), unmasked=privacy.can_see_personal_data(user))
     db.session.commit()

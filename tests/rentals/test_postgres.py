@@ -1,0 +1,50 @@
+"""The rental register on PostgreSQL (JSONB versions, dates, booleans in ORDER BY): the same
+scenario gives the same register, violation list and rectification as on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from server import localtime
+from server.extensions import db
+from server.models import RentalLandlord, Role
+from server.services.rentals import derive, ledger, rectifications
+from tests.rentals.test_scenario import EXPECTED
+from tests.support.app import make_app, upgrade
+from tests.support.rentals import LI_ID, LI_PHONE, inspection
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app(tmp_path, postgres_url) -> Iterator[Flask]:
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
+    upgrade(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_scenario_on_postgresql(scenario, make_user):
+    supervisor = make_user(Role.SUPERVISOR, areas=["T01"])
+    found = {(r.unit.household_uuid, r.code) for r in ledger.violations(supervisor)}
+    assert found == {(u, c) for u, codes in EXPECTED.items() for c in codes if u != "U4"}
+    assert db.session.scalar(sa.select(sa.func.count(RentalLandlord.id))) == 2
+    rect = rectifications.order(supervisor, "U2", "basement",
+                                localtime.today() + timedelta(days=5))
+    scenario["send"](scenario["c1"], "rental_inspection", inspection(
+        "U2", "B1", "T01-01", day=localtime.today().isoformat(), floor_area="30",
+        tenants="3", filed="no", landlord=("李房东", LI_ID, LI_PHONE)))
+    closed = rectifications.close(supervisor, rect.id)
+    assert closed.state == "closed"
+    done = derive.rebuild()
+    assert (done.units, done.landlords, done.violations) == (4, 2, 3)
+    unit = ledger.unit(supervisor, "U2")
+    assert list(unit.violations) == ["contract_unfiled"]
+    assert ledger.status(closed, unit).stage == "closed"
