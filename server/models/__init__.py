@@ -4,13 +4,13 @@ from server.models.areas import Area, Assignment, Building
 from server.models.audit import AuditEvent
 from server.models.entities import Entity, EntityVersion, RegisterConflict
 from server.models.forms import Form, FormMedia, FormVersion
-from server.models.reports import ArchivedReport, AssessmentWeight
 from server.models.rentals import (
     RentalInspection,
     RentalLandlord,
     RentalRectification,
     RentalUnit,
 )
+from server.models.reports import ArchivedReport, AssessmentWeight
 from server.models.rounds import Phase, Round, RoundArea, RoundForm, RoundJob
 from server.models.submissions import (
     ReviewDecision,
