@@ -354,6 +354,7 @@ def import_buildings(
             skipped=len(result.skipped),
             streets_created=[a.code for a in new_streets],
         )
+        coverage.buildings_edited()  # every process's copy and the counts per street
         db.session.commit()
     except Exception:
         db.session.rollback()

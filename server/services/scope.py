@@ -77,7 +77,8 @@ def assigned_streets(user: User) -> dict[int, str]:
     return streets_under_paths(assigned_paths(user))
 
 
-def _visible(user: User | None) -> dict[int, str] | None:
+def visible_streets(user: User | None) -> dict[int, str] | None:
+    """Street id -> code of the streets the user may see; None means every area."""
     if sees_everything(user):
         return None
     if _role(user) in ASSIGNED:
@@ -87,13 +88,13 @@ def _visible(user: User | None) -> dict[int, str] | None:
 
 def street_ids(user: User | None) -> frozenset[int] | None:
     """Ids of the streets the user may see; None means every area (and unassigned buildings)."""
-    visible = _visible(user)
+    visible = visible_streets(user)
     return None if visible is None else frozenset(visible)
 
 
 def street_codes(user: User | None) -> frozenset[str] | None:
     """The same streets as `street_ids`, by code (the map's filters speak codes)."""
-    visible = _visible(user)
+    visible = visible_streets(user)
     return None if visible is None else frozenset(visible.values())
 
 

@@ -95,7 +95,7 @@ def map_page():
     counts = compared = None
     extent = _extent(visible)
     if f is not None:
-        counts = _counts(coverage_query.Filters(f.round, f.streets, None))
+        counts = coverage.counts_over(f.round.id, f.streets, f.street_ids)
         if f.compare is not None:
             compared = _compared(f)
     return render_template(
@@ -124,10 +124,6 @@ def _extent(streets: frozenset[str] | None) -> str:
         q = q.join(Area, Area.id == Building.street_id).where(Area.code.in_(sorted(streets)))
     box = db.session.execute(q).one()
     return ",".join(f"{v:.6f}" for v in box) if box[0] is not None else ""
-
-
-def _counts(f: coverage_query.Filters) -> dict:
-    return coverage.counts_over(f.round.id, f.streets)
 
 
 def _compared(f: coverage_query.Filters) -> int:
@@ -161,7 +157,7 @@ def tile(round_id: int, z: int, x: int, y: int):
     f = request_filters(round_id)
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         abort(404, f"no tile {z}/{x}/{y}")
-    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.streets, f.state,
+    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.street_ids, f.state,
                                      f.compare.id if f.compare is not None else None)
     resp = Response(data, mimetype=MVT)
     resp.set_etag(etag)

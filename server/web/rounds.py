@@ -158,7 +158,7 @@ def phase_show(phase_id: int):
 def _summary(r: Round) -> dict:
     """The round's counts in the user's streets, with its targets."""
     f = coverage_query.filters(current_user, round_id=r.id)
-    counts = coverage.counts_over(r.id, f.streets)
+    counts = coverage.counts_over(r.id, f.streets, f.street_ids)
     return {"counts": counts, "streets": None if f.streets is None else len(f.streets)}
 
 

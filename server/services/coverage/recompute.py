@@ -216,6 +216,7 @@ def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True)
     rematched = rematch_visits(round_id, visits) if rematch else 0
     rows, counts = (_rows_postgis if use_postgis else _rows_in_process)(round_id, visits)
     written = _write(round_id, rows)
+    coverage.rebuild_counts(round_id)  # the roll-ups' counts, exact again
     db.session.commit()
     coverage.coverage_changed()
     if counts is None:
