@@ -56,6 +56,12 @@ def to_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return lam * R, np.log(np.tan(np.pi / 4 + phi / 2)) * R
 
 
+def from_mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator metres back to WGS 84 degrees."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return np.degrees(x / R), np.degrees(2 * np.arctan(np.exp(y / R)) - np.pi / 2)
+
+
 def _project(xy: np.ndarray) -> np.ndarray:
     return np.column_stack(to_mercator(xy[:, 0], xy[:, 1]))
 
@@ -79,6 +85,14 @@ class Selection:
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(minlon, minlat, maxlon, maxlat) of the selected buildings; None if there are none."""
+        if not len(self.positions):
+            return None
+        west, south = from_mercator(self.minx.min(), self.miny.min())
+        east, north = from_mercator(self.maxx.max(), self.maxy.max())
+        return float(west), float(south), float(east), float(north)
 
     def _strip(self, lo: float, hi: float) -> slice:
         a, b = np.searchsorted(self.minx, [lo - self.width, hi], side="left")

@@ -34,7 +34,6 @@ from server.models import (
     FormVersion,
     RoundForm,
     Submission,
-    User,
 )
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
@@ -264,36 +263,3 @@ def buildings_edited() -> None:
         db.session.execute(sa.insert(t).values(name="buildings", version=1))
     db.session.flush()
     rebuild_counts(None)
-
-
-# The roll-ups read coverage_counts and the shared source (server/services/coverage/rollups.py);
-# these names stay here for the pages and tests that ask the store.
-
-
-def rollups(round_id: int, user: User | None = None,
-            within: frozenset[str] | None = None) -> dict:
-    """Counts and rates per area and per coordinator as far as the user may see."""
-    from server.services.coverage import rollups as r  # (rollups imports us: a cycle)
-
-    return r.rollups(round_id, user, within)
-
-
-def counts_over(round_id: int, streets: frozenset[str] | None,
-                street_ids: frozenset[int] | None = None) -> dict:
-    """Counts per state, total and rates of a round's buildings in those streets."""
-    from server.services.coverage import rollups as r  # (rollups imports us: a cycle)
-
-    return r.counts_over(round_id, streets, street_ids)
-
-
-def stored_counts(round_id: int) -> dict:
-    from server.services.coverage import rollups as r  # (rollups imports us: a cycle)
-
-    return r.counts_over(round_id, None)
-
-
-def compare_counts(round_id: int, compare_id: int, streets: frozenset[str] | None) -> dict:
-    """Per area: buildings visited in round `compare_id` and still unvisited in `round_id`."""
-    from server.services.coverage import rollups as r  # (rollups imports us: a cycle)
-
-    return r.compare_counts(round_id, compare_id, streets)
