@@ -222,6 +222,7 @@ def import_areas(
             created=created,
             updated=updated,
         )
+        scope.areas_edited()  # every process's streets under an area are stale
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -50,6 +50,7 @@ class Shared:
     source: TileSource
     scopes: OrderedDict = field(default_factory=OrderedDict)
     totals: np.ndarray | None = None
+    probed_at: float = field(default_factory=time.monotonic)
 
     def street_totals(self) -> np.ndarray:
         """Buildings per street id (index 0: buildings without a street)."""
@@ -166,14 +167,19 @@ def _append(src: TileSource, more: TileSource) -> TileSource:
 def shared() -> Shared:
     """This database's Shared source: in memory, else from the instance folder, else built."""
     key = coverage.db_key()
+    cached = _SHARED.get(key)
+    now = time.monotonic()
+    if (cached is not None and cached.signature[2] == coverage.generation()[0]
+            and now - cached.probed_at < PROBE_SECONDS):
+        return cached  # buildings edited elsewhere are seen within PROBE_SECONDS
     top, version = db.session.execute(
         sa.select(sa.select(sa.func.max(Building.id)).scalar_subquery(),
                   coverage.buildings_version_column())
     ).one()  # fmt: skip
     top, version = top or 0, version or 0
     sig = (version, top, coverage.generation()[0])
-    cached = _SHARED.get(key)
     if cached is not None and cached.signature == sig:
+        cached.probed_at = now
         return cached
     with _LOCK:
         cached = _SHARED.get(key)

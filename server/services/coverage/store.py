@@ -263,3 +263,4 @@ def buildings_edited() -> None:
         db.session.execute(sa.insert(t).values(name="buildings", version=1))
     db.session.flush()
     rebuild_counts(None)
+    buildings_changed()  # this process at once, the others within their probe
