@@ -110,39 +110,44 @@ def bench_roles(app, round_id: int) -> dict:
                  for lon, lat in points]
         tiles = list(dict.fromkeys(tiles))
         first = None
-        cold, warm, sizes = [], [], []
+        cold, warm, sizes, cold_cpu, warm_cpu = [], [], [], [], []
         for z, x, y in tiles:
             url = f"/tiles/coverage/{round_id}/{z}/{x}/{y}.mvt{query}"
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             resp = client.get(url)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.thread_time() - c0
             assert resp.status_code == 200, (url, resp.data[:200])
             if first is None:
                 first = dt
             else:
                 cold.append(dt)
+                cold_cpu.append(dc)
             sizes.append(len(resp.data))
         for z, x, y in tiles:
             url = f"/tiles/coverage/{round_id}/{z}/{x}/{y}.mvt{query}"
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             client.get(url)
             warm.append(time.perf_counter() - t0)
+            warm_cpu.append(time.thread_time() - c0)
         row = {"tiles": len(tiles), "first_tile_ms": round(first * 1000, 1),
                "cold": _ms(cold), "cached": _ms(warm),
+               "cold_cpu": _ms(cold_cpu), "cached_cpu": _ms(warm_cpu),
                "kB_p50": round(float(np.median(sizes)) / 1000, 1)}  # fmt: skip
         for name, path in (("stats_page", f"/coverage/stats?round={round_id}"),
                            ("stats_api", f"/api/v1/coverage/stats?round={round_id}"),
                            ("map_page", f"/coverage/?round={round_id}"),
                            ("round_page", f"/rounds/{round_id}")):
-            times = []
+            times, cpu = [], []
             for _ in range(5):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 resp = client.get(path + (query.replace("?", "&") if "?" in path and query
                                           else ""))
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
                 assert resp.status_code == 200, (path, resp.status_code)
             row[f"{name}_ms"] = {"median": round(statistics.median(times) * 1000, 1),
-                                 "max": round(max(times) * 1000, 1)}  # fmt: skip
+                                 "max": round(max(times) * 1000, 1),
+                                 "cpu_median": round(statistics.median(cpu) * 1000, 1)}
         out[role] = row
         coverage_tiles._TILES.clear()  # the next role starts cold too
     return out
@@ -183,6 +188,10 @@ def bench_refresh(round_id: int, n: int = 200) -> dict:
     return {"refresh_building_ms": _ms(times)}
 
 
+def _contention() -> float:
+    return os.getloadavg()[0]
+
+
 def run_size(n: int, tmp: Path, db_url: str | None) -> dict:
     from gis.demo import generate_township
     from server.extensions import db
@@ -212,7 +221,9 @@ def run_size(n: int, tmp: Path, db_url: str | None) -> dict:
             recompute.recompute(rid, rematch=False)
             result["recompute_s"] = round(time.perf_counter() - t0, 1)
             result.update(bench_source(app, rid))
+            result["load_average_before"] = _contention()
             result["roles"] = bench_roles(app, rid)
+            result["load_average_after"] = _contention()
             result.update(bench_refresh(rid))
     finally:
         if drop is not None:
