@@ -58,10 +58,14 @@ __all__ = [
     "VisitMatch",
     "Visits",
     "compute_coverage",
+    "counts_of",
     "match_visits",
     "rollup_by_area",
     "rollup_by_coordinator",
+    "rollup_streets",
+    "rollup_streets_by_coordinator",
     "state_of_building",
+    "street_counts",
     "utm_epsg",
 ]
 
@@ -146,10 +150,11 @@ class Coverage:
         return STATES[self.state_codes[i]]
 
     def counts(self) -> dict[str, int]:
-        return _counts(np.bincount(self.state_codes, minlength=len(STATES)))
+        return counts_of(np.bincount(self.state_codes, minlength=len(STATES)))
 
 
-def _counts(c: np.ndarray) -> dict[str, int]:
+def counts_of(c: np.ndarray) -> dict[str, int]:
+    """Buildings per state (in STATES order) as counts, total and rates."""
     out = {s: int(c[k]) for k, s in enumerate(STATES)}
     total = int(c.sum())
     out["total"] = total
@@ -339,20 +344,23 @@ class CoverageIndex:
         )  # fmt: skip
 
 
-def rollup_by_area(
-    coverage: Coverage, parents: Mapping[str, str | None]
-) -> dict[str | None, dict[str, float]]:
-    """Counts per state, total and rates for every street and all its ancestors.
-
-    ``parents`` maps each area code to its parent code (None for the root). Buildings without a
-    street are counted under the key None only.
-    """
+def street_counts(coverage: Coverage) -> dict[str | None, np.ndarray]:
+    """Buildings per state (an array in STATES order) of each street (None: no street)."""
     streets, inv = np.unique(coverage.streets.astype(str), return_inverse=True)
     per = np.zeros((len(streets), len(STATES)), np.int64)
     np.add.at(per, (inv, coverage.state_codes), 1)
+    return {None if code == "None" else code: row
+            for code, row in zip(streets.tolist(), per, strict=True)}  # fmt: skip
+
+
+def rollup_streets(
+    per_street: Mapping[str | None, np.ndarray], parents: Mapping[str, str | None]
+) -> dict[str | None, dict[str, float]]:
+    """Counts per state, total and rates for every street and all its ancestors, from the
+    buildings per state of each street (``street_counts``, or counts kept by a database)."""
     acc: dict[str | None, np.ndarray] = {}
-    for code, row in zip(streets.tolist(), per, strict=True):
-        key: str | None = None if code == "None" else code
+    for code, row in per_street.items():
+        key: str | None = code
         if key is not None and key not in parents:
             raise ValueError(f"parents has no entry for street {key!r}")
         seen = set()
@@ -364,19 +372,28 @@ def rollup_by_area(
             key = parents[key]
     for code in parents:
         acc.setdefault(code, np.zeros(len(STATES), np.int64))
-    return {k: _counts(v) for k, v in acc.items()}
+    return {k: counts_of(v) for k, v in acc.items()}
 
 
-def rollup_by_coordinator(
-    coverage: Coverage, assignments: Mapping[str, Iterable[str]]
+def rollup_by_area(
+    coverage: Coverage, parents: Mapping[str, str | None]
+) -> dict[str | None, dict[str, float]]:
+    """Counts per state, total and rates for every street and all its ancestors; ``parents``
+    maps each area code to its parent's (None: the root); streetless buildings count under None."""
+    return rollup_streets(street_counts(coverage), parents)
+
+
+def rollup_streets_by_coordinator(
+    per_street: Mapping[str | None, np.ndarray], assignments: Mapping[str, Iterable[str]]
 ) -> dict[str, dict[str, float]]:
     """Counts per state for the buildings in each coordinator's assigned streets."""
-    streets, inv = np.unique(coverage.streets.astype(str), return_inverse=True)
-    per = np.zeros((len(streets), len(STATES)), np.int64)
-    np.add.at(per, (inv, coverage.state_codes), 1)
-    row_of = {s: i for i, s in enumerate(streets.tolist())}
     out = {}
     for user, codes in assignments.items():
-        rows = [row_of[c] for c in codes if c in row_of]
-        out[user] = _counts(per[rows].sum(axis=0) if rows else np.zeros(len(STATES), np.int64))
+        rows = [per_street[c] for c in codes if c in per_street]
+        out[user] = counts_of(np.sum(rows, axis=0) if rows else np.zeros(len(STATES), np.int64))
     return out
+
+
+def rollup_by_coordinator(coverage: Coverage,
+                          assignments: Mapping[str, Iterable[str]]) -> dict[str, dict[str, float]]:
+    return rollup_streets_by_coordinator(street_counts(coverage), assignments)

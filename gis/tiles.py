@@ -1,16 +1,18 @@
 """Mapbox vector tiles of buildings coloured by coverage state (no Flask).
 
-A ``TileSource`` projects every footprint to Web Mercator once and keeps a spatial index;
-``render`` cuts one tile. From ``POLYGON_ZOOM`` on, a tile holds the footprints (clipped,
-snapped to the tile grid) with ``id``, ``code`` and ``state``; below it, buildings are counted
-per grid cell and each non-empty cell is one point with the counts per state, so no tile ever
-carries more than ``GRID**2`` features whatever the size of the city.
+A ``TileSource`` holds every building as arrays in Web Mercator (representative point, bounding
+box, street id) searched by binary search on a sorted edge; a ``Selection`` is the same index over
+some buildings (a user's scope), built once per scope; ``render`` cuts one tile. From
+``POLYGON_ZOOM`` on, a tile holds the footprints (clipped, snapped to the tile grid) with ``id``,
+``code`` and ``state``; below it, buildings are counted per grid cell and each non-empty cell is
+one point with the counts per state, so no tile ever carries more than ``GRID**2`` features
+whatever the size of the city.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -43,51 +45,133 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
+R = 6378137.0  # the sphere of EPSG:3857
+MAX_LAT = 85.0511287798066
+
+
+def to_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WGS 84 degrees to Web Mercator metres (EPSG:3857's spherical formulas, vectorised)."""
+    lam = np.radians(np.asarray(lon, float))
+    phi = np.radians(np.clip(np.asarray(lat, float), -MAX_LAT, MAX_LAT))
+    return lam * R, np.log(np.tan(np.pi / 4 + phi / 2)) * R
+
+
+def from_mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator metres back to WGS 84 degrees."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return np.degrees(x / R), np.degrees(2 * np.arctan(np.exp(y / R)) - np.pi / 2)
+
+
+def _project(xy: np.ndarray) -> np.ndarray:
+    return np.column_stack(to_mercator(xy[:, 0], xy[:, 1]))
+
+
+#: The arrays a TileSource is made of (saved and loaded as they are: no geometry objects).
+ARRAYS = ("ids", "px", "py", "minx", "miny", "maxx", "maxy", "groups", "codes")
+
+
+class Selection:
+    """Positions of some buildings sorted by their bounding box's west edge, with sorted copies
+    of what a tile's search reads: a tile looks only at a slice of it (binary search) and never
+    at the buildings outside the selection. One for every building, one per scope."""
+
+    def __init__(self, src: TileSource, positions: np.ndarray) -> None:
+        pos = positions[np.argsort(src.minx[positions], kind="stable")]
+        self.positions = pos
+        self.minx, self.maxx = src.minx[pos], src.maxx[pos]
+        self.miny, self.maxy = src.miny[pos], src.maxy[pos]
+        self.px, self.py = src.px[pos], src.py[pos]
+        self.width = float((self.maxx - self.minx).max()) if len(pos) else 0.0
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(minlon, minlat, maxlon, maxlat) of the selected buildings; None if there are none."""
+        if not len(self.positions):
+            return None
+        west, south = from_mercator(self.minx.min(), self.miny.min())
+        east, north = from_mercator(self.maxx.max(), self.maxy.max())
+        return float(west), float(south), float(east), float(north)
+
+    def _strip(self, lo: float, hi: float) -> slice:
+        a, b = np.searchsorted(self.minx, [lo - self.width, hi], side="left")
+        return slice(int(a), int(b))
+
+    def boxes(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
+        """Positions whose bounding box meets the box (an STRtree query's answer)."""
+        s = self._strip(minx, maxx + 1e-9)
+        hit = ((self.maxx[s] >= minx) & (self.minx[s] <= maxx)
+               & (self.maxy[s] >= miny) & (self.miny[s] <= maxy))  # fmt: skip
+        return self.positions[s][hit]
+
+    def points(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
+        """Positions whose representative point lies in [minx, maxx) x [miny, maxy)."""
+        s = self._strip(minx, maxx)
+        x, y = self.px[s], self.py[s]
+        hit = (x >= minx) & (x < maxx) & (y >= miny) & (y < maxy)
+        return self.positions[s][hit]
+
+
 class TileSource:
-    """Buildings in Web Mercator with a spatial index; ids sorted ascending."""
+    """Buildings as plain arrays in Web Mercator, ids ascending: representative point, bounding
+    box, group (the street's integer id), code. Footprints are not held: a polygon tile asks
+    ``footprints(ids)`` for the few it draws, so the source is cheap to build, to save and to
+    load (``arrays()`` / ``from_arrays``), and one process's work can serve every other."""
 
-    def __init__(
-        self,
-        ids: np.ndarray,
-        footprints: np.ndarray,
-        codes: Sequence[str] | np.ndarray | None = None,
-    ) -> None:
-        order = np.argsort(ids, kind="stable")
-        self.ids = np.asarray(ids)[order]
-        # pyproj and mapbox_vector_tile load with the first tile, not when the server starts
-        from pyproj import Transformer
+    def __init__(self, ids, lon, lat, bounds, codes=None, groups=None) -> None:
+        order = np.argsort(np.asarray(ids), kind="stable")
+        self.ids = np.asarray(ids, np.int64)[order]
+        self.px, self.py = to_mercator(np.asarray(lon, float)[order], np.asarray(lat, float)[order])
+        b = np.asarray(bounds, float).reshape(-1, 4)[order]
+        self.minx, self.miny = to_mercator(b[:, 0], b[:, 1])
+        self.maxx, self.maxy = to_mercator(b[:, 2], b[:, 3])
+        n = len(self.ids)
+        self.groups = (np.zeros(n, np.int64) if groups is None
+                       else np.asarray(groups, np.int64)[order])  # fmt: skip
+        self.codes = np.asarray([] if codes is None else codes, str)
+        if len(self.codes):
+            self.codes = self.codes[order]
+        self.everything = Selection(self, np.arange(n))
 
-        to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], everything: Selection | None = None
+    ) -> TileSource:
+        """The source of saved arrays (with its saved Selection of everything, if given)."""
+        self = cls.__new__(cls)
+        for name in ARRAYS:
+            setattr(self, name, arrays[name])
+        self.everything = everything or Selection(self, np.arange(len(self.ids)))
+        return self
 
-        def project(xy: np.ndarray) -> np.ndarray:
-            return np.column_stack(to_merc.transform(xy[:, 0], xy[:, 1]))
-
-        self.footprints = shapely.transform(np.asarray(footprints, object)[order], project)
-        self.codes = None if codes is None else np.asarray(codes, object)[order]
-        c = shapely.get_coordinates(shapely.centroid(self.footprints))
-        self.cx, self.cy = c[:, 0], c[:, 1]
-        self._xorder = np.argsort(self.cx, kind="stable")
-        self._xsorted = self.cx[self._xorder]
-        self.tree = shapely.STRtree(self.footprints)
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ARRAYS}
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _in_box(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
-        lo, hi = np.searchsorted(self._xsorted, [minx, maxx], side="left")
-        cand = self._xorder[lo:hi]
-        y = self.cy[cand]
-        return np.sort(cand[(y >= miny) & (y < maxy)])
+    def select(self, keep: np.ndarray) -> Selection:
+        """A Selection of the buildings where `keep` (a bool per building) holds."""
+        return Selection(self, np.flatnonzero(keep))
 
     def render(
-        self, z: int, x: int, y: int, states: np.ndarray, mask: np.ndarray | None = None
+        self, z: int, x: int, y: int, states: np.ndarray,
+        within: Selection | None = None,
+        where: Callable[[np.ndarray], np.ndarray] | None = None,
+        footprints: Callable[[np.ndarray], Sequence] | None = None,
     ) -> bytes:
-        """One tile; ``states`` are codes into STATES aligned with the sorted ids."""
+        """One tile; ``states`` are codes into STATES aligned with the ids. Only buildings of
+        ``within`` (default: all) for whose positions ``where`` holds are drawn; ``footprints``
+        gives the WGS 84 footprints of building ids (tiles from POLYGON_ZOOM need it)."""
         minx, miny, maxx, maxy = tile_bounds(z, x, y)
+        sel = self.everything if within is None else within
         if z >= POLYGON_ZOOM:
-            features = self._polygons(minx, miny, maxx, maxy, states, mask)
+            if footprints is None:
+                raise ValueError("a polygon tile needs the footprints")
+            features = self._polygons(sel, (minx, miny, maxx, maxy), states, where, footprints)
         else:
-            features = self._cells(minx, miny, maxx, maxy, states, mask)
+            features = self._cells(sel, (minx, miny, maxx, maxy), states, where)
         if not features:
             return b""
         import mapbox_vector_tile
@@ -97,48 +181,51 @@ class TileSource:
             default_options={"extents": EXTENT, "y_coord_down": True},
         )
 
-    def _polygons(self, minx, miny, maxx, maxy, states, mask) -> list[dict]:
+    def _polygons(self, sel, box, states, where, footprints) -> list[dict]:
+        minx, miny, maxx, maxy = box
         size = maxx - minx
         pad = size * BUFFER / EXTENT
-        idx = self.tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad))
-        idx = np.sort(idx)
-        if mask is not None:
-            idx = idx[mask[idx]]
+        idx = np.sort(sel.boxes(minx - pad, miny - pad, maxx + pad, maxy + pad))
+        if where is not None and len(idx):
+            idx = idx[where(idx)]
         if not len(idx):
             return []
         scale = EXTENT / size
 
         def to_tile(xy: np.ndarray) -> np.ndarray:
+            xy = _project(xy)
             return np.column_stack(((xy[:, 0] - minx) * scale, (maxy - xy[:, 1]) * scale))
 
-        geoms = shapely.transform(self.footprints[idx], to_tile)
+        geoms = shapely.transform(np.asarray(footprints(self.ids[idx]), object), to_tile)
         geoms = shapely.set_precision(geoms, 1.0)
         geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
         keep = ~shapely.is_empty(geoms)
         out = []
         for i, g in zip(idx[keep].tolist(), geoms[keep].tolist(), strict=True):
             props = {"id": int(self.ids[i]), "state": STATES[states[i]]}
-            if self.codes is not None:
+            if len(self.codes):
                 props["code"] = str(self.codes[i])
             out.append({"geometry": g, "properties": props, "id": int(self.ids[i])})
         return out
 
-    def _cells(self, minx, miny, maxx, maxy, states, mask) -> list[dict]:
-        idx = self._in_box(minx, miny, maxx, maxy)
-        if mask is not None:
-            idx = idx[mask[idx]]
+    def _cells(self, sel, box, states, where) -> list[dict]:
+        minx, miny, maxx, maxy = box
+        idx = sel.points(minx, miny, maxx, maxy)
+        if where is not None and len(idx):
+            idx = idx[where(idx)]
         if not len(idx):
             return []
         size = maxx - minx
-        col = np.clip(((self.cx[idx] - minx) / size * GRID).astype(np.int64), 0, GRID - 1)
-        row = np.clip(((maxy - self.cy[idx]) / size * GRID).astype(np.int64), 0, GRID - 1)
+        cx, cy = self.px[idx], self.py[idx]
+        col = np.clip(((cx - minx) / size * GRID).astype(np.int64), 0, GRID - 1)
+        row = np.clip(((maxy - cy) / size * GRID).astype(np.int64), 0, GRID - 1)
         cell = row * GRID + col
         counts = np.bincount(
             cell * len(STATES) + states[idx], minlength=GRID * GRID * len(STATES)
         ).reshape(GRID * GRID, len(STATES))
         total = counts.sum(axis=1)
-        sx = np.bincount(cell, weights=self.cx[idx], minlength=GRID * GRID)
-        sy = np.bincount(cell, weights=self.cy[idx], minlength=GRID * GRID)
+        sx = np.bincount(cell, weights=cx, minlength=GRID * GRID)
+        sy = np.bincount(cell, weights=cy, minlength=GRID * GRID)
         scale = EXTENT / size
         out = []
         for c in np.flatnonzero(total).tolist():

@@ -15,6 +15,7 @@ from server.api.openapi import json_body, query
 from server.models import Role
 from server.params import MAX_ID, id_arg
 from server.services.coverage import query as coverage_query
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.web.coverage import request_filters
@@ -123,11 +124,11 @@ def coverage_buildings():
 )
 def coverage_stats():
     f = request_filters()
-    r = coverage.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    r = coverage_rollups.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
     compare = None
     if f.compare is not None:
         compare = {"round": f.compare.id,
-                   "areas": coverage.compare_counts(f.round.id, f.compare.id, f.streets)}
+                   "areas": coverage_rollups.compare_counts(f.round.id, f.compare.id, f.streets)}
     return jsonify(round=f.round.id, states=list(coverage.STATES), areas=r["areas"],
                    coordinators=r["coordinators"], compare=compare,
                    outside=rounds.outside(current_user)["count"])

@@ -19,7 +19,7 @@ from server.models.submissions import (
     SubmissionBlob,
 )
 from server.models.users import ApiToken, DeviceLink, Role, User
-from server.models.visits import BuildingCoverage, Visit
+from server.models.visits import BuildingCoverage, CoverageCount, DataVersion, Visit
 
 __all__ = [
     "ApiToken",
@@ -30,6 +30,8 @@ __all__ = [
     "AuditEvent",
     "Building",
     "BuildingCoverage",
+    "CoverageCount",
+    "DataVersion",
     "DeviceLink",
     "Entity",
     "EntityVersion",

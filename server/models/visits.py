@@ -57,3 +57,31 @@ class BuildingCoverage(db.Model):
 
     # "Did a round's coverage change?" (tile caches) without reading the round's rows.
     __table_args__ = (sa.Index("ix_building_coverage_round_updated", "round_id", "updated_at"),)
+
+
+class CoverageCount(db.Model):
+    """How many buildings of a street are in a state in a round (the roll-ups' source).
+
+    Kept in step with `building_coverage` by the refresh of one building (old state -1, new
+    state +1, same transaction) and rebuilt by the full recompute; `street_id` 0 stands for
+    buildings without a street. Unvisited buildings have no row here, as they have none there.
+    """
+
+    __tablename__ = "coverage_counts"
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class DataVersion(db.Model):
+    """A counter every process reads to know that shared data changed (`buildings`: footprints
+    or streets of existing buildings; caches built from them, in any process, are stale)."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -186,6 +186,7 @@ def import_areas(
             created=created,
             updated=updated,
         )
+        scope.areas_edited()  # every process's streets under an area are stale
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -285,6 +286,7 @@ def import_buildings(
             skipped=len(result.skipped),
             streets_created=[a.code for a in new_streets],
         )
+        coverage.buildings_edited()  # every process's copy and the counts per street
         db.session.commit()
     except Exception:
         db.session.rollback()

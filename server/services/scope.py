@@ -18,12 +18,13 @@ correct), and supervisors keep seeing everything the leaver sent through the suc
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Area, Assignment, Role, Submission, User
+from server.models import Area, Assignment, DataVersion, Role, Submission, User
 from server.models.submissions import RETURNED_STATES
 
 #: Roles whose scope is every area.
@@ -64,12 +65,38 @@ def area_paths(user: User | None) -> list[str] | None:
     return assigned_paths(user) if _role(user) in ASSIGNED else []
 
 
+_STREETS: dict[tuple, tuple[tuple, dict[int, str]]] = {}
+_AREAS_SIGNATURE = sa.select(
+    sa.select(sa.func.max(Area.id)).scalar_subquery(),
+    sa.select(sa.func.count(Area.id)).scalar_subquery(),
+    sa.select(DataVersion.version).where(DataVersion.name == "areas").scalar_subquery(),
+)
+
+
 def streets_under_paths(paths: list[str]) -> dict[int, str]:
-    """Street id -> street code for every street at or below the paths."""
+    """Street id -> street code for every street at or below the paths (kept per process
+    until an area is added or an areas import bumps the `areas` version)."""
+    key = (db.engine.url, tuple(sorted(paths)))
+    sig = tuple(db.session.execute(_AREAS_SIGNATURE).one())
+    hit = _STREETS.get(key)
+    if hit is not None and hit[0] == sig:
+        return dict(hit[1])
     rows = db.session.execute(
         sa.select(Area.id, Area.code).where(Area.level == "street", _under(paths))
     )
-    return {street_id: code for street_id, code in rows}
+    found = {street_id: code for street_id, code in rows}
+    if len(_STREETS) > 1024:
+        _STREETS.clear()
+    _STREETS[key] = (sig, found)
+    return dict(found)
+
+
+def areas_edited() -> None:
+    """Call inside the transaction that changed areas' paths or levels (an areas import)."""
+    t = DataVersion.__table__
+    if not db.session.execute(sa.update(t).where(t.c.name == "areas")
+                              .values(version=t.c.version + 1)).rowcount:
+        db.session.execute(sa.insert(t).values(name="areas", version=1))
 
 
 def assigned_streets(user: User) -> dict[int, str]:
@@ -77,7 +104,8 @@ def assigned_streets(user: User) -> dict[int, str]:
     return streets_under_paths(assigned_paths(user))
 
 
-def _visible(user: User | None) -> dict[int, str] | None:
+def visible_streets(user: User | None) -> dict[int, str] | None:
+    """Street id -> code of the streets the user may see; None means every area."""
     if sees_everything(user):
         return None
     if _role(user) in ASSIGNED:
@@ -87,13 +115,13 @@ def _visible(user: User | None) -> dict[int, str] | None:
 
 def street_ids(user: User | None) -> frozenset[int] | None:
     """Ids of the streets the user may see; None means every area (and unassigned buildings)."""
-    visible = _visible(user)
+    visible = visible_streets(user)
     return None if visible is None else frozenset(visible)
 
 
 def street_codes(user: User | None) -> frozenset[str] | None:
     """The same streets as `street_ids`, by code (the map's filters speak codes)."""
-    visible = _visible(user)
+    visible = visible_streets(user)
     return None if visible is None else frozenset(visible.values())
 
 
@@ -158,9 +186,13 @@ def coordinator_streets() -> dict[str, list[str]]:
         .join(Area, Area.id == Assignment.area_id)
         .where(User.role == Role.COORDINATOR.value)
     ).all()
+    streets = sorted(streets, key=lambda row: row[1])  # Python's order, not the collation's
+    paths = [p for _code, p in streets]  # the streets under a path are one run of these
     out: dict[str, list[str]] = {}
     for username, path in rows:
+        lo = bisect.bisect_left(paths, path)
+        hi = bisect.bisect_left(paths, path + "0")  # "0" follows "/": past the path's subtree
         out.setdefault(username, []).extend(
-            code for code, p in streets if p == path or p.startswith(path + "/")
+            code for code, p in streets[lo:hi] if p == path or p.startswith(path + "/")
         )
     return out

@@ -18,13 +18,14 @@ from gis import states as coverage_states
 from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale
-from server.models import Area, Building, Role, SubmissionAttachment, User, Visit
+from server.models import Area, Role, SubmissionAttachment, User, Visit
 from server.params import id_arg
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import rounds
-from server.services.coverage import store as coverage
+from server.services.coverage import source as coverage_source
 from server.services.coverage import tiles as coverage_tiles
 from server.web.downloads import send_attachment
 from server.web.home import add_home_link
@@ -93,9 +94,9 @@ def map_page():
         sa.select(User).where(User.username.in_(names)).order_by(User.username)
     ).all()
     counts = compared = None
-    extent = _extent(visible)
+    extent = _extent(scope.street_ids(current_user))
     if f is not None:
-        counts = _counts(coverage_query.Filters(f.round, f.streets, None))
+        counts = coverage_rollups.counts_over(f.round.id, f.streets, f.street_ids)
         if f.compare is not None:
             compared = _compared(f)
     return render_template(
@@ -111,23 +112,12 @@ def map_page():
     )
 
 
-def _extent(streets: frozenset[str] | None) -> str:
+def _extent(street_ids: frozenset[int] | None) -> str:
     """minlon,minlat,maxlon,maxlat of the buildings the user sees (the map's first view)."""
-
-    q = sa.select(
-        sa.func.min(Building.minx),
-        sa.func.min(Building.miny),
-        sa.func.max(Building.maxx),
-        sa.func.max(Building.maxy),
-    )
-    if streets is not None:
-        q = q.join(Area, Area.id == Building.street_id).where(Area.code.in_(sorted(streets)))
-    box = db.session.execute(q).one()
-    return ",".join(f"{v:.6f}" for v in box) if box[0] is not None else ""
-
-
-def _counts(f: coverage_query.Filters) -> dict:
-    return coverage.counts_over(f.round.id, f.streets)
+    shared = coverage_source.shared()
+    sel = shared.selection(street_ids)
+    box = (sel if sel is not None else shared.source.everything).extent()
+    return ",".join(f"{v:.6f}" for v in box) if box is not None else ""
 
 
 def _compared(f: coverage_query.Filters) -> int:
@@ -139,10 +129,10 @@ def _compared(f: coverage_query.Filters) -> int:
 @allow(*STAFF)
 def stats_page():
     f = request_filters()
-    r = coverage.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    r = coverage_rollups.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
     areas = [a for a in db.session.scalars(sa.select(Area).order_by(Area.path))
              if a.code in r["areas"]]
-    compare = (coverage.compare_counts(f.round.id, f.compare.id, f.streets)
+    compare = (coverage_rollups.compare_counts(f.round.id, f.compare.id, f.streets)
                if f.compare is not None else None)
     return render_template(
         "coverage/stats.html",
@@ -161,7 +151,7 @@ def tile(round_id: int, z: int, x: int, y: int):
     f = request_filters(round_id)
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         abort(404, f"no tile {z}/{x}/{y}")
-    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.streets, f.state,
+    data, etag = coverage_tiles.tile(f.round.id, z, x, y, f.street_ids, f.state,
                                      f.compare.id if f.compare is not None else None)
     resp = Response(data, mimetype=MVT)
     resp.set_etag(etag)

@@ -17,7 +17,7 @@ from server.models import Area, Form, Role, Round
 from server.services import scope
 from server.services.coverage import phases, rederive, round_plans, rounds
 from server.services.coverage import query as coverage_query
-from server.services.coverage import store as coverage
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage.round_plans import RoundError
 from server.web.home import add_home_link
 
@@ -158,7 +158,7 @@ def phase_show(phase_id: int):
 def _summary(r: Round) -> dict:
     """The round's counts in the user's streets, with its targets."""
     f = coverage_query.filters(current_user, round_id=r.id)
-    counts = coverage.counts_over(r.id, f.streets)
+    counts = coverage_rollups.counts_over(r.id, f.streets, f.street_ids)
     return {"counts": counts, "streets": None if f.streets is None else len(f.streets)}
 
 

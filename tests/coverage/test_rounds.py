@@ -17,7 +17,7 @@ from server import localtime
 from server.extensions import db
 from server.models import AuditEvent, Round, RoundJob, Visit
 from server.services.coverage import rederive, round_plans, rounds
-from server.services.coverage import store as coverage
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage.round_plans import RoundError
 from tests.support.rounds import build_township, near, on, states
 
@@ -52,7 +52,7 @@ def _complete(round_id: int) -> set[str]:
 
 def _counts(round_id: int) -> tuple[int, int]:
     """(buildings in the round's areas, complete among them)."""
-    c = coverage.counts_over(round_id, rounds.streets_of(round_id))
+    c = coverage_rollups.counts_over(round_id, rounds.streets_of(round_id))
     return c["total"], c["complete"]
 
 

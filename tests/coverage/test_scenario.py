@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.services.coverage import recompute as coverage_recompute
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import store as coverage
 from tests.support.coverage_scenario import states_by_code
 
@@ -118,7 +119,7 @@ def test_processing_is_idempotent_and_edits_replace(scenario) -> None:
 
 
 def test_rollups_per_area_and_coordinator(scenario) -> None:
-    r = coverage.rollups(scenario["round_id"])
+    r = coverage_rollups.rollups(scenario["round_id"])
     street1 = r["areas"]["T01-01"]
     assert street1["total"] == 9
     assert (

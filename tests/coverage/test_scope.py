@@ -15,7 +15,7 @@ from server.models import Area, Entity, Submission, User
 from server.services import device_links
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
-from server.services.coverage import store as coverage
+from server.services.coverage import rollups as coverage_rollups
 from server.services.forms import entity_lists
 from server.services.register import entities
 from server.services.submissions import exports as submission_exports
@@ -47,7 +47,7 @@ def _walk_list(user):
 
 
 def _statistics(user):
-    rollup = coverage.rollups(coverage_query.filters(None).round.id, user)
+    rollup = coverage_rollups.rollups(coverage_query.filters(None).round.id, user)
     return {code for code in rollup["areas"] if code in ALL}
 
 

@@ -41,10 +41,6 @@ class FilterError(ServiceError):
     code = "unknown_filter"
 
 
-def _codes(streets: dict[int, str]) -> set[str]:
-    return set(streets.values())
-
-
 def coordinator(username: str) -> User:
     user = db.session.scalar(
         sa.select(User).where(User.username == username, User.role == Role.COORDINATOR.value)
@@ -85,6 +81,7 @@ class Filters:
     streets: frozenset[str] | None  # None = no street restriction
     state: str | None
     compare: Round | None = None  # keep buildings visited in it, unvisited in `round`
+    street_ids: frozenset[int] | None = None  # the same streets by id (tiles, counts)
 
     def with_state(self, state: str | None) -> Filters:
         return replace(self, state=state)
@@ -102,31 +99,36 @@ def filters(
     compare_id: int | None = None,
 ) -> Filters:
     """The user's scope narrowed by the round's streets and the filters; unknown names raise
-    FilterError."""
-    streets = scope.street_codes(user)
+    FilterError. Streets are narrowed as id -> code, so the result has both."""
+    streets = scope.visible_streets(user)
     rnd = round_(round_id, user)
     compare = round_(compare_id) if compare_id is not None else None
     if compare is not None and compare.id == rnd.id:
         raise FilterError("compare the round with another round, not with itself")
 
-    def narrow(codes: set[str]) -> None:
+    def narrow(chosen: dict[int, str]) -> None:
         nonlocal streets
-        streets = frozenset(codes) if streets is None else streets & frozenset(codes)
+        streets = dict(chosen) if streets is None else {
+            k: v for k, v in streets.items() if k in chosen}
 
     if mine and user is not None:
-        narrow(_codes(scope.assigned_streets(user)))
+        narrow(scope.assigned_streets(user))
     if village:
-        narrow(_codes(scope.streets_under_paths([area(village).path])))
+        narrow(scope.streets_under_paths([area(village).path]))
     if street:
-        narrow({area(street, "street").code})
+        found = area(street, "street")
+        narrow({found.id: found.code})
     if coordinator_name:
-        narrow(_codes(scope.assigned_streets(coordinator(coordinator_name))))
+        narrow(scope.assigned_streets(coordinator(coordinator_name)))
     if (covered := rounds.streets_of(rnd.id)) is not None:
-        narrow(set(covered))
+        narrow(rounds.street_map_of(rnd.id) if streets is None else
+               {k: v for k, v in streets.items() if v in covered})
     if state is not None and state not in coverage.STATES:
         raise FilterError("unknown state {state!r}; one of {states}", state=state,
                           states=", ".join(coverage.STATES))
-    return Filters(rnd, streets, state, compare)
+    if streets is None:
+        return Filters(rnd, None, state, compare)
+    return Filters(rnd, frozenset(streets.values()), state, compare, frozenset(streets))
 
 
 def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None) -> list:

@@ -20,6 +20,7 @@ from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
 from server.services.coverage import refresh as coverage_refresh
+from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 
@@ -216,10 +217,11 @@ def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True)
     rematched = rematch_visits(round_id, visits) if rematch else 0
     rows, counts = (_rows_postgis if use_postgis else _rows_in_process)(round_id, visits)
     written = _write(round_id, rows)
+    coverage.rebuild_counts(round_id)  # the roll-ups' counts, exact again
     db.session.commit()
     coverage.coverage_changed()
     if counts is None:
-        counts = coverage.stored_counts(round_id)
+        counts = coverage_rollups.counts_over(round_id, None)
     return RecomputeResult(
         round_id, counts, rematched, time.perf_counter() - t0,
         "postgis" if use_postgis else "in-process", written,

@@ -4,7 +4,10 @@ A processed submission (or a review decision) refreshes only the buildings it to
 is derived from *all* the building's counted visits in that round (not rejected, not replaced,
 from a form the round counts), not patched from the previous
 row, so order, edits and replays cannot drift from a full recompute. Two statements per
-building: one indexed read (`ix_visits_building_round`) and one upsert or delete.
+building: one indexed read (`ix_visits_building_round`) and one upsert or delete. When its
+state changes, the street's counts in `coverage_counts` move with it (old state -1, new +1) in
+the same transaction, so the roll-ups never read the buildings; the building's row is locked
+first on PostgreSQL, so two processes refreshing one building count it once.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sqlalchemy as sa
 
 from gis.coverage import state_of_building
 from server.extensions import db
-from server.models import Building, BuildingCoverage, Submission
+from server.models import Building, BuildingCoverage, CoverageCount, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
 from server.services.coverage.store import (
@@ -52,6 +55,28 @@ def _upsert_statement(dialect: str):
     )
 
 
+@lru_cache(maxsize=4)
+def _count_statement(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = CoverageCount.__table__
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.round_id, table.c.street_id, table.c.state],
+        set_={"buildings": table.c.buildings + stmt.excluded.buildings},
+    )
+
+
+def move_count(round_id: int, street_id: int, old: str | None, new: str | None) -> None:
+    """One building of a street went from state `old` to `new` (None: no row, unvisited)."""
+    rows = [{"round_id": round_id, "street_id": street_id, "state": st, "buildings": n}
+            for st, n in ((old, -1), (new, 1)) if st is not None and st != "unvisited"]
+    if old != new and rows:
+        db.session.connection().execute(_count_statement(db.engine.dialect.name), rows)
+
+
 def upsert(rows: list[dict]) -> None:
     """Insert coverage rows, replacing those already there (SQLite and PostgreSQL)."""
     if rows:
@@ -81,17 +106,32 @@ _LOCK = (sa.select(Building.id).where(Building.id == sa.bindparam("b"))
          .with_for_update(key_share=True))
 
 
+_OLD = sa.select(
+    sa.func.coalesce(Building.street_id, 0),
+    sa.select(BuildingCoverage.state).where(
+        BuildingCoverage.building_id == sa.bindparam("b"),
+        BuildingCoverage.round_id == sa.bindparam("r"),
+    ).scalar_subquery(),
+).where(Building.id == sa.bindparam("b"))
+
+
 def refresh_building(building_id: int, round_id: int) -> str:
     """Recompute one building's row in one round from its stored visits (no commit)."""
     db.session.flush()  # pending ORM changes (a review decision) must be read
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.connection().execute(_LOCK, {"b": building_id})
-    rows = db.session.connection().execute(_VISITS, {"b": building_id, "r": round_id}).all()
+    conn, params = db.session.connection(), {"b": building_id, "r": round_id}
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK, params)
+    before = conn.execute(_OLD, params).first()  # (street id, stored state) or no building
+    rows = conn.execute(_VISITS, params).all()
     coverage_changed()
     if not rows:
-        db.session.connection().execute(DELETE, {"b": building_id, "r": round_id})
+        conn.execute(DELETE, params)
+        if before is not None:
+            move_count(round_id, before[0], before[1], None)
         return "unvisited"
     state, n, units = building_state(rows[0][3], (r[:3] for r in rows))
     upsert([{"building_id": building_id, "round_id": round_id, "state": state, "visits": n,
              "units_recorded": units, "updated_at": utcnow()}])  # fmt: skip
+    if before is not None:
+        move_count(round_id, before[0], before[1], state)
     return state

@@ -36,6 +36,7 @@ class Span:
     form_ids: frozenset[int]  # empty: every form counts
     settings: CoverageSettings
     closed: bool
+    street_pairs: tuple[tuple[int, str], ...] | None = None  # (id, code) of `streets`
 
     def holds(self, day: date, street: str | None) -> bool:
         return (self.starts_on <= day <= self.ends_on
@@ -81,8 +82,8 @@ def forget() -> None:
 
 
 def _load() -> tuple[Span, ...]:
-    streets = db.session.execute(sa.select(Area.code, Area.path).where(Area.level == "street"))
-    street_paths = list(streets)
+    street_paths = db.session.execute(
+        sa.select(Area.code, Area.path, Area.id).where(Area.level == "street")).all()
     areas: dict[int, list[str]] = {}
     for round_id, path in db.session.execute(
         sa.select(RoundArea.round_id, Area.path).join(Area, Area.id == RoundArea.area_id)
@@ -96,14 +97,15 @@ def _load() -> tuple[Span, ...]:
     for r in db.session.scalars(sa.select(Round).order_by(Round.starts_on.desc(),
                                                           Round.id.desc())):
         paths = areas.get(r.id)
-        covered = None if paths is None else frozenset(
-            code for code, p in street_paths
+        pairs = None if paths is None else tuple(
+            (street_id, code) for code, p, street_id in street_paths
             if any(p == a or p.startswith(a + "/") for a in paths)
         )
+        covered = None if pairs is None else frozenset(code for _id, code in pairs)
         settings = CoverageSettings(r.match_distance_m or cfg["MATCH_DISTANCE_M"],
                                     r.gps_accuracy_m or cfg["GPS_ACCURACY_M"])
         out.append(Span(r.id, r.name, r.starts_on, r.ends_on, covered,
-                        frozenset(forms.get(r.id, ())), settings, r.closed_at is not None))
+                        frozenset(forms.get(r.id, ())), settings, r.closed_at is not None, pairs))
     return tuple(out)
 
 
@@ -127,6 +129,12 @@ def streets_of(round_id: int) -> frozenset[str] | None:
     """Street codes a round covers; None when it covers every street."""
     s = span(round_id)
     return None if s is None else s.streets
+
+
+def street_map_of(round_id: int) -> dict[int, str] | None:
+    """Street id -> code of the streets a round covers; None when it covers every street."""
+    s = span(round_id)
+    return None if s is None or s.street_pairs is None else dict(s.street_pairs)
 
 
 def settings_of(round_id: int | None) -> CoverageSettings:

@@ -23,26 +23,18 @@ import shapely
 import sqlalchemy as sa
 from flask import current_app
 
-from gis.coverage import (
-    STATES,
-    Buildings,
-    Coverage,
-    CoverageIndex,
-    CoverageSettings,
-    rollup_by_area,
-    rollup_by_coordinator,
-)
+from gis.coverage import STATES, Buildings, CoverageIndex, CoverageSettings
 from server.extensions import db
 from server.models import (
     Area,
     Building,
     BuildingCoverage,
+    CoverageCount,
+    DataVersion,
     FormVersion,
     RoundForm,
     Submission,
-    User,
 )
-from server.services import scope
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
 
@@ -197,17 +189,33 @@ def stored_states(round_id: int) -> dict[int, str]:
     )
 
 
+def fetch_tuples(stmt: sa.Select) -> list[tuple]:
+    """Rows as plain DBAPI tuples (no Row objects, no type processing): for statements whose
+    parameters are integers and constants, inlined as literals."""
+    conn = db.session.connection()
+    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(str(sql))
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def state_code_column(column):
+    """A state column as its code (index into STATES) computed by the database."""
+    return sa.case({name: k for k, name in enumerate(STATES)}, value=column, else_=0)
+
+
 def state_codes(round_id: int, building_ids: np.ndarray) -> np.ndarray:
     """State codes (index into STATES) aligned with sorted `building_ids`."""
     codes = np.zeros(len(building_ids), np.int8)
-    rows = db.session.execute(
-        sa.select(BuildingCoverage.building_id, BuildingCoverage.state).where(
-            BuildingCoverage.round_id == round_id
-        )
-    ).all()
-    if rows:
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        st = np.fromiter((STATES.index(r[1]) for r in rows), np.int8, len(rows))
+    c = BuildingCoverage.__table__.c
+    rows = fetch_tuples(sa.select(c.building_id, state_code_column(c.state))
+                        .where(c.round_id == int(round_id)))  # fmt: skip
+    if rows and len(building_ids):
+        a = np.array(rows, np.int64).reshape(len(rows), 2)
+        ids, st = a[:, 0], a[:, 1].astype(np.int8)
         pos = np.searchsorted(building_ids, ids)
         ok = (pos < len(building_ids)) & (
             building_ids[np.minimum(pos, len(building_ids) - 1)] == ids
@@ -216,98 +224,43 @@ def state_codes(round_id: int, building_ids: np.ndarray) -> np.ndarray:
     return codes
 
 
-def stored_coverage(round_id: int) -> Coverage:
-    """A Coverage of the stored rows (for roll-ups) over every building."""
-    prep = index().buildings
-    codes = state_codes(round_id, prep.ids)
-    n = len(prep.ids)
-    return Coverage(
-        round_id,
-        prep.ids,
-        prep.streets,
-        prep.expected_units,
-        np.zeros(n, np.int64),
-        np.zeros(n, np.int32),
-        codes,
+# --- roll-up counts (buildings per street and state), kept in step with building_coverage -----
+
+
+def rebuild_counts(round_id: int | None = None) -> None:
+    """Rewrite `coverage_counts` of a round (None: every round) from the stored rows (no
+    commit): the full recompute's and the imports' way back to an exact count."""
+    t, c, b = CoverageCount.__table__, BuildingCoverage.__table__.c, Building.__table__.c
+    street = sa.func.coalesce(b.street_id, 0)
+    grouped = (
+        sa.select(c.round_id, street, c.state, sa.func.count())
+        .join_from(BuildingCoverage.__table__, Building.__table__, b.id == c.building_id)
+        .group_by(c.round_id, street, c.state)
     )
+    delete = sa.delete(t)
+    if round_id is not None:
+        grouped = grouped.where(c.round_id == int(round_id))
+        delete = delete.where(t.c.round_id == int(round_id))
+    db.session.execute(delete)
+    db.session.execute(sa.insert(t).from_select(
+        ["round_id", "street_id", "state", "buildings"], grouped))  # fmt: skip
 
 
-def stored_counts(round_id: int) -> dict:
-    return stored_coverage(round_id).counts()
+def buildings_version_column():
+    """The buildings' shared version as a scalar subquery (None before the first import)."""
+    return (sa.select(DataVersion.version).where(DataVersion.name == "buildings")
+            .scalar_subquery())  # fmt: skip
 
 
-def _within(cov: Coverage, streets: frozenset[str] | None) -> Coverage:
-    """Only the buildings of those streets (None: all)."""
-    if streets is None:
-        return cov
-    keep = np.isin(cov.streets.astype(str), list(streets))
-    return Coverage(cov.round, *(a[keep] for a in (
-        cov.building_ids, cov.streets, cov.expected_units, cov.units_recorded, cov.visits,
-        cov.state_codes)))  # fmt: skip
-
-
-def counts_over(round_id: int, streets: frozenset[str] | None) -> dict:
-    """Counts per state, total and rates of a round's buildings in those streets."""
-    return _within(stored_coverage(round_id), streets).counts()
-
-
-def area_parents() -> dict[str, str | None]:
-    rows = db.session.execute(sa.select(Area.code, Area.parent_id, Area.id)).all()
-    code_of = {r.id: r.code for r in rows}
-    return {r.code: code_of.get(r.parent_id) for r in rows}
-
-
-def rollups(round_id: int, user: User | None = None,
-            within: frozenset[str] | None = None) -> dict:
-    """Counts and rates per area (street, village, township) and per coordinator, as far as
-    the user may see: their streets, the areas above them none of whose streets is hidden
-    from the user, and each coordinator's figures over the user's streets only; `within` (the
-    round's streets) leaves the other streets' buildings out of every count."""
-    cov = _within(stored_coverage(round_id), within)
-    parents = area_parents()
-    in_scope = visible = scope.street_codes(user)
-    if within is not None:
-        visible = within if visible is None else visible & within
-    assigned = scope.coordinator_streets()
-    if visible is not None:
-        assigned = {name: [c for c in codes if c in visible] for name, codes in assigned.items()}
-        assigned = {name: codes for name, codes in assigned.items() if codes}
-    areas = rollup_by_area(cov, parents)
-    coordinators = rollup_by_coordinator(cov, assigned)
-    if visible is not None:
-        streets = set(db.session.scalars(sa.select(Area.code).where(Area.level == "street")))
-        hidden = set() if in_scope is None else streets - in_scope  # out of the user's scope
-        shown = _with_ancestors(visible, parents) - _with_ancestors(hidden, parents)
-        areas = {code: row for code, row in areas.items() if code in shown}
-    return {"areas": areas, "coordinators": coordinators}
-
-
-def compare_counts(round_id: int, compare_id: int, streets: frozenset[str] | None) -> dict:
-    """Per area (street and its ancestors): buildings visited in round `compare_id` and still
-    unvisited in `round_id`, over `streets` (None: every street)."""
-    prep = index().buildings
-    now = state_codes(round_id, prep.ids)
-    before = state_codes(compare_id, prep.ids)
-    unvisited = STATES.index("unvisited")
-    hit = (before != unvisited) & (now == unvisited)
-    codes = prep.streets.astype(str)
-    if streets is not None:
-        hit &= np.isin(codes, list(streets))
-    parents = area_parents()
-    out: dict[str, int] = {}
-    found, n = np.unique(codes[hit], return_counts=True)
-    for street, count in zip(found.tolist(), n.tolist(), strict=True):
-        code: str | None = street
-        while code is not None and code != "None":
-            out[code] = out.get(code, 0) + int(count)
-            code = parents.get(code)
-    return out
-
-
-def _with_ancestors(codes: set[str] | frozenset[str], parents: dict[str, str | None]) -> set[str]:
-    out: set[str] = set()
-    for code in codes:
-        while code is not None and code not in out:
-            out.add(code)
-            code = parents.get(code)
-    return out
+def buildings_edited() -> None:
+    """Call inside the transaction that edited existing buildings (footprints, streets): every
+    process's copy of the buildings goes stale, and the counts per street are rebuilt."""
+    t = DataVersion.__table__
+    done = db.session.execute(
+        sa.update(t).where(t.c.name == "buildings").values(version=t.c.version + 1)
+    )
+    if not done.rowcount:
+        db.session.execute(sa.insert(t).values(name="buildings", version=1))
+    db.session.flush()
+    rebuild_counts(None)
+    buildings_changed()  # this process at once, the others within their probe

@@ -1,0 +1,239 @@
+"""The buildings as the map and the roll-ups read them: plain arrays, built once and shared.
+
+A `gis.tiles.TileSource` (representative point, bounding box, street id and code of every
+building, in Web Mercator) is built from the numeric columns of `buildings` and saved under the
+instance folder (`tile-cache/`), named by the database, the buildings' version (`data_versions`,
+bumped by imports that edit buildings) and the highest building id. Every other process on the
+host, and every restart, maps those files (`np.load(mmap_mode="r")`) instead of building them;
+buildings added since (higher ids: field buildings) are read and appended.
+
+Each scope (a frozenset of integer street ids from server.services.scope) gets its own
+`Selection`, built once and kept (LRU): a township supervisor's tile searches their buildings
+only, with no string compared per tile. The state of every building in a round is an int8 array
+aligned with the source, reloaded when coverage changes (at once in this process, within
+PROBE_SECONDS from another).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from gis.tiles import ARRAYS, Selection, TileSource
+from server.extensions import db
+from server.models import Building, BuildingCoverage, Visit
+from server.services.coverage import store as coverage
+
+PROBE_SECONDS = 5.0
+MAX_SCOPES = 64  # Selections kept per database (a scope is a user's or a filter's streets)
+CACHE_DIR = "tile-cache"
+
+_LOCK = threading.Lock()
+_SEL = ("positions", "minx", "maxx", "miny", "maxy", "px", "py")
+
+
+@dataclass
+class Shared:
+    """One database's source, its per-street totals and per-scope Selections."""
+
+    signature: tuple  # (buildings version, highest id, this process's building generation)
+    source: TileSource
+    scopes: OrderedDict = field(default_factory=OrderedDict)
+    totals: np.ndarray | None = None
+    probed_at: float = field(default_factory=time.monotonic)
+
+    def street_totals(self) -> np.ndarray:
+        """Buildings per street id (index 0: buildings without a street)."""
+        if self.totals is None:
+            g = self.source.groups
+            self.totals = np.bincount(g, minlength=1) if len(g) else np.zeros(1, np.int64)
+        return self.totals
+
+    def selection(self, street_ids: frozenset[int] | None) -> Selection | None:
+        """The Selection of those streets' buildings (None: every building), built once."""
+        if street_ids is None:
+            return None
+        hit = self.scopes.get(street_ids)
+        if hit is not None:
+            self.scopes.move_to_end(street_ids)
+            return hit
+        groups = self.source.groups
+        top = int(groups.max()) if len(groups) else 0
+        lut = np.zeros(max(top, max(street_ids, default=0)) + 1, bool)
+        lut[list(street_ids)] = True
+        sel = self.source.select(lut[groups])
+        self.scopes[street_ids] = sel
+        while len(self.scopes) > MAX_SCOPES:
+            self.scopes.popitem(last=False)
+        return sel
+
+
+@dataclass
+class _States:
+    key: tuple
+    codes: np.ndarray
+    probed_at: float
+
+
+_SHARED: dict[str, Shared] = {}
+_STATES: dict[tuple, _States] = {}
+
+
+def _columns():
+    b = Building.__table__.c
+    return (b.id, b.lon, b.lat, b.minx, b.miny, b.maxx, b.maxy,
+            sa.func.coalesce(b.street_id, 0), b.code)  # fmt: skip
+
+
+def _read(after: int) -> TileSource:
+    """The buildings with ids above `after`, straight from the driver (no Row objects)."""
+    stmt = sa.select(*_columns()).where(Building.id > after).order_by(Building.id)
+    rows = coverage.fetch_tuples(stmt)
+    if not rows:
+        return TileSource(np.zeros(0, np.int64), [], [], np.zeros((0, 4)))
+    ids, lon, lat, minx, miny, maxx, maxy, street, code = zip(*rows, strict=True)
+    return TileSource(np.asarray(ids, np.int64), lon, lat,
+                      np.column_stack((minx, miny, maxx, maxy)), list(code),
+                      np.asarray(street, np.int64))  # fmt: skip
+
+
+def _folder() -> Path:
+    digest = hashlib.sha256(coverage.db_key().encode()).hexdigest()[:12]
+    return Path(current_app.instance_path) / CACHE_DIR / digest
+
+
+def _save(src: TileSource, version: int, top: int, replace: bool = False) -> None:
+    """Write the arrays (and the Selection of everything) where other processes find them."""
+    folder = _folder()
+    final = folder / f"v{version}-t{top}"
+    if final.exists() and replace:
+        shutil.rmtree(final, ignore_errors=True)
+    if final.exists():
+        return
+    tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}"
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name, a in src.arrays().items():
+            np.save(tmp / f"{name}.npy", a)
+        for name in _SEL:
+            np.save(tmp / f"sel_{name}.npy", getattr(src.everything, name))
+        os.rename(tmp, final)  # another process may have won: its copy is the same
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    for old in folder.glob("v*-t*"):  # older versions are of no use to anyone
+        if old != final and not old.name.startswith(f"v{version}-"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _load(version: int, top: int) -> tuple[TileSource, int] | None:
+    """The saved source of this version with the highest id not above `top`, memory-mapped."""
+    best = None
+    for d in _folder().glob(f"v{version}-t*"):
+        t = int(d.name.split("-t", 1)[1])
+        if t <= top and (best is None or t > best[1]):
+            best = (d, t)
+    if best is None:
+        return None
+    d, t = best
+    try:
+        arrays = {n: np.load(d / f"{n}.npy", mmap_mode="r") for n in ARRAYS}
+        sel = Selection.__new__(Selection)
+        for n in _SEL:
+            setattr(sel, n, np.load(d / f"sel_{n}.npy", mmap_mode="r"))
+    except (OSError, ValueError):
+        return None
+    sel.width = float((sel.maxx - sel.minx).max()) if len(sel.positions) else 0.0
+    return TileSource.from_arrays(arrays, everything=sel), t
+
+
+def _append(src: TileSource, more: TileSource) -> TileSource:
+    if not len(more):
+        return src
+    return TileSource.from_arrays({n: np.concatenate([getattr(src, n), getattr(more, n)])
+                                   for n in ARRAYS})  # fmt: skip
+
+
+def shared() -> Shared:
+    """This database's Shared source: in memory, else from the instance folder, else built."""
+    key = coverage.db_key()
+    cached = _SHARED.get(key)
+    now = time.monotonic()
+    if (cached is not None and cached.signature[2] == coverage.generation()[0]
+            and now - cached.probed_at < PROBE_SECONDS):
+        return cached  # buildings edited elsewhere are seen within PROBE_SECONDS
+    top, version = db.session.execute(
+        sa.select(sa.select(sa.func.max(Building.id)).scalar_subquery(),
+                  coverage.buildings_version_column())
+    ).one()  # fmt: skip
+    top, version = top or 0, version or 0
+    sig = (version, top, coverage.generation()[0])
+    if cached is not None and cached.signature == sig:
+        cached.probed_at = now
+        return cached
+    with _LOCK:
+        cached = _SHARED.get(key)
+        if cached is not None and cached.signature == sig:
+            return cached
+        src = None
+        edited_here = cached is not None and cached.signature[2] != sig[2]
+        if cached is not None and cached.signature[0::2] == sig[0::2] \
+                and cached.signature[1] < top:  # only buildings added: append them
+            src = _append(cached.source, _read(cached.signature[1]))
+        elif not edited_here:  # buildings_changed() here: the saved copy may be stale
+            found = _load(version, top)
+            if found is not None:
+                src = found[0] if found[1] == top else _append(found[0], _read(found[1]))
+        if src is None:
+            src = _read(0)
+            _save(src, version, top, replace=edited_here)
+        cached = Shared(sig, src)
+        _SHARED[key] = cached
+    return cached
+
+
+def _probe(round_id: int) -> tuple:
+    top = db.session.scalar(sa.select(sa.func.max(Visit.id)))
+    last = db.session.scalar(
+        sa.select(sa.func.max(BuildingCoverage.updated_at)).where(
+            BuildingCoverage.round_id == round_id
+        )
+    )
+    return top, str(last)
+
+
+def states(round_id: int) -> tuple[np.ndarray, tuple]:
+    """State codes aligned with the source's ids, and a key that changes with them."""
+    src = shared()
+    dbkey = coverage.db_key()
+    local = (src.signature, coverage.generation())
+    cached = _STATES.get((dbkey, round_id))
+    now = time.monotonic()
+    if cached is not None and cached.key[0] == local:
+        if now - cached.probed_at < PROBE_SECONDS:
+            return cached.codes, cached.key
+        probe = _probe(round_id)
+        if probe == cached.key[1]:
+            cached.probed_at = now
+            return cached.codes, cached.key
+    probe = _probe(round_id)
+    codes = coverage.state_codes(round_id, src.source.ids)
+    cached = _States((local, probe), codes, now)
+    _STATES[(dbkey, round_id)] = cached
+    return codes, cached.key
+
+
+def clear() -> None:
+    """Forget what this process holds (tests); the saved files stay."""
+    _SHARED.clear()
+    _STATES.clear()

@@ -1,0 +1,254 @@
+"""Tiles per role, the statistics and report pages, and the shared tile source, on generated cities.
+
+    .venv/bin/python tests/bench/bench_scoped_tiles.py [--sizes 200000,1000000] [--out FILE]
+    DOORSTEP_BENCH_DB=postgresql+psycopg://... runs on a fresh PostgreSQL database instead.
+
+Per city (bench_coverage.load_city: gis.demo township, 3 generated visits per building, one
+round, then a full recompute) it measures through the Flask test client, logged in as each
+role (admin; a township supervisor assigned the township; a village supervisor; a coordinator's
+streets, i.e. `?coordinator=` for that supervisor — coordinators themselves get no tiles), the
+whole request (session, scope, filters, tile):
+
+* tiles: for zooms 11–17, up to 12 tiles per zoom over the role's buildings (random buildings of
+  the scope), each requested once cold (not in the tile cache; the source, the states and the
+  scope's Selection loaded) and then cached; p50 / p95 of each; the first tile of a scope
+  (its Selection built) apart;
+* the statistics page, `/api/v1/coverage/stats`, the map page and the round page, 5 times each;
+* the tile source: built from the database (no saved copy), read back from the instance folder
+  (another process, a restart), and the states array of the round;
+* one building's refresh (its row and its street's counts) with commit, p50 / p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
+
+from bench_coverage import load_city, make_app  # noqa: E402
+
+from gis.tiles import lonlat_to_tile  # noqa: E402
+
+PASSWORD = "bench-password-1"
+
+
+def _ms(values: list[float]) -> dict:
+    a = np.array(values) * 1000
+    return {"p50": round(float(np.percentile(a, 50)), 2),
+            "p95": round(float(np.percentile(a, 95)), 2), "n": len(a)}  # fmt: skip
+
+
+def _users() -> dict:
+    from server.extensions import db
+    from server.models import Area, Assignment, Role, User
+    from server.services import users
+
+    town = db.session.scalar(sa.select(Area.code).where(Area.level == "township"))
+    village = db.session.scalar(sa.select(Area).where(Area.level == "village").order_by(Area.id))
+    coordinator = db.session.scalar(
+        sa.select(User.username).join(Assignment, Assignment.user_id == User.id)
+        .join(Area, Area.id == Assignment.area_id)
+        .where(User.role == Role.COORDINATOR.value, Area.path.like(village.path + "/%"))
+        .limit(1))  # fmt: skip
+    made = {}
+    for name, role, areas in (("b_admin", "admin", []), ("b_town", "supervisor", [town]),
+                              ("b_village", "supervisor", [village.code])):
+        made[name] = users.create_user(name, role, area_codes=areas, password=PASSWORD)[0]
+    db.session.commit()
+    return {"admin": ("b_admin", ""), "township supervisor": ("b_town", ""),
+            "village supervisor": ("b_village", ""),
+            "coordinator's streets": ("b_village", f"?coordinator={coordinator}")}
+
+
+def _scope_points(user_name: str, query: str, k: int, rng) -> list[tuple[float, float]]:
+    from server.extensions import db
+    from server.models import Area, Building, User
+    from server.services import scope
+    from server.services.coverage import query as coverage_query
+
+    user = db.session.scalar(sa.select(User).where(User.username == user_name))
+    if query:
+        coordinator = coverage_query.coordinator(query.split("=", 1)[1])
+        ids = scope.assigned_streets(coordinator)
+    else:
+        ids = scope.visible_streets(user)
+    q = sa.select(Building.lon, Building.lat)
+    if ids is not None:
+        q = q.join(Area, Area.id == Building.street_id).where(Area.id.in_(sorted(ids)))
+    n = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    offsets = sorted(rng.choice(n, size=min(k, n), replace=False).tolist())
+    return [tuple(db.session.execute(q.order_by(Building.id).limit(1).offset(o)).one())
+            for o in offsets]
+
+
+def bench_roles(app, round_id: int) -> dict:
+    from server.services.coverage import tiles as coverage_tiles
+
+    out: dict = {}
+    roles = _users()
+    rng = np.random.default_rng(2016)
+    for role, (username, query) in roles.items():
+        client = app.test_client()
+        r = client.post("/login", data={"username": username, "password": PASSWORD})
+        assert r.status_code == 302, r.data
+        points = _scope_points(username, query, 12, rng)
+        tiles = [(z, *lonlat_to_tile(lon, lat, z)) for z in range(11, 18)
+                 for lon, lat in points]
+        tiles = list(dict.fromkeys(tiles))
+        first = None
+        cold, warm, sizes, cold_cpu, warm_cpu = [], [], [], [], []
+        for z, x, y in tiles:
+            url = f"/tiles/coverage/{round_id}/{z}/{x}/{y}.mvt{query}"
+            t0, c0 = time.perf_counter(), time.thread_time()
+            resp = client.get(url)
+            dt, dc = time.perf_counter() - t0, time.thread_time() - c0
+            assert resp.status_code == 200, (url, resp.data[:200])
+            if first is None:
+                first = dt
+            else:
+                cold.append(dt)
+                cold_cpu.append(dc)
+            sizes.append(len(resp.data))
+        for z, x, y in tiles:
+            url = f"/tiles/coverage/{round_id}/{z}/{x}/{y}.mvt{query}"
+            t0, c0 = time.perf_counter(), time.thread_time()
+            client.get(url)
+            warm.append(time.perf_counter() - t0)
+            warm_cpu.append(time.thread_time() - c0)
+        row = {"tiles": len(tiles), "first_tile_ms": round(first * 1000, 1),
+               "cold": _ms(cold), "cached": _ms(warm),
+               "cold_cpu": _ms(cold_cpu), "cached_cpu": _ms(warm_cpu),
+               "kB_p50": round(float(np.median(sizes)) / 1000, 1)}  # fmt: skip
+        for name, path in (("stats_page", f"/coverage/stats?round={round_id}"),
+                           ("stats_api", f"/api/v1/coverage/stats?round={round_id}"),
+                           ("map_page", f"/coverage/?round={round_id}"),
+                           ("round_page", f"/rounds/{round_id}")):
+            times, cpu = [], []
+            for _ in range(5):
+                t0, c0 = time.perf_counter(), time.thread_time()
+                resp = client.get(path + (query.replace("?", "&") if "?" in path and query
+                                          else ""))
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
+                assert resp.status_code == 200, (path, resp.status_code)
+            row[f"{name}_ms"] = {"median": round(statistics.median(times) * 1000, 1),
+                                 "max": round(max(times) * 1000, 1),
+                                 "cpu_median": round(statistics.median(cpu) * 1000, 1)}
+        out[role] = row
+        coverage_tiles._TILES.clear()  # the next role starts cold too
+    return out
+
+
+def bench_source(app, round_id: int) -> dict:
+    from server.services.coverage import source
+
+    out = {}
+    folder = Path(app.instance_path) / source.CACHE_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    source.clear()
+    t0 = time.perf_counter()
+    source.shared()
+    out["source_build_s"] = round(time.perf_counter() - t0, 3)
+    source.clear()
+    t0 = time.perf_counter()
+    source.shared()
+    out["source_read_back_s"] = round(time.perf_counter() - t0, 4)
+    t0 = time.perf_counter()
+    source.states(round_id)
+    out["states_load_s"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def bench_refresh(round_id: int, n: int = 200) -> dict:
+    from server.extensions import db
+    from server.models import Building
+    from server.services.coverage import refresh
+
+    ids = db.session.scalars(sa.select(Building.id).order_by(sa.func.random()).limit(n)).all()
+    times = []
+    for bid in ids:
+        t0 = time.perf_counter()
+        refresh.refresh_building(bid, round_id)
+        db.session.commit()
+        times.append(time.perf_counter() - t0)
+    return {"refresh_building_ms": _ms(times)}
+
+
+def _contention() -> float:
+    return os.getloadavg()[0]
+
+
+def run_size(n: int, tmp: Path, db_url: str | None) -> dict:
+    from gis.demo import generate_township
+    from server.extensions import db
+    from server.models import Round
+    from server.services.coverage import recompute
+
+    result: dict = {"buildings": n}
+    drop = None
+    if db_url:
+        admin = sa.create_engine(db_url, isolation_level="AUTOCOMMIT")
+        name = f"doorstep_tiles_{n}_{uuid.uuid4().hex[:6]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(db_url).set(database=name).render_as_string(hide_password=False)
+        drop = (admin, name)
+    else:
+        url = f"sqlite:///{tmp / f'tiles{n}.sqlite3'}"
+    app = make_app(url, tmp / f"inst{n}")
+    app.config["PROCESS_IN_BACKGROUND"] = False
+    try:
+        town = generate_township(seed=2016, buildings=n)
+        with app.app_context():
+            result["load_s"] = round(load_city(town)["load_s"], 1)
+            del town
+            rid = db.session.scalar(sa.select(Round.id))
+            t0 = time.perf_counter()
+            recompute.recompute(rid, rematch=False)
+            result["recompute_s"] = round(time.perf_counter() - t0, 1)
+            result.update(bench_source(app, rid))
+            result["load_average_before"] = _contention()
+            result["roles"] = bench_roles(app, rid)
+            result["load_average_after"] = _contention()
+            result.update(bench_refresh(rid))
+    finally:
+        if drop is not None:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            with drop[0].connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)')
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="200000")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        for n in (int(s) for s in args.sizes.split(",")):
+            res = run_size(n, Path(d), os.environ.get("DOORSTEP_BENCH_DB") or None)
+            line = json.dumps(res)
+            print(line, flush=True)
+            if args.out:
+                with open(args.out, "a") as fh:
+                    fh.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
