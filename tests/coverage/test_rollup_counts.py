@@ -82,7 +82,7 @@ def test_counts_follow_every_refresh_and_equal_a_full_recompute(scenario, submit
     assert kept_counts(rid) != truth  # B14 moved from unvisited to complete
     _check(rid)
     supervisor = make_user("supervisor")
-    set_review_state(supervisor, db.session.get(Submission, sub.id), "rejected")
+    set_review_state(supervisor, db.session.get(Submission, sub.id), "rejected", "not_visited")
     assert coverage.stored_states(rid).get(b14.id, "unvisited") == "unvisited"
     _check(rid)
     set_review_state(supervisor, db.session.get(Submission, sub.id), "approved")
