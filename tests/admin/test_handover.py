@@ -14,7 +14,7 @@ from server import localtime
 from server.extensions import db
 from server.models import AuditEvent, Round, Submission, User
 from server.services import device_links, handover, users
-from server.services.coverage import store
+from server.services.coverage import rollups
 from server.services.processing import pipeline
 from tests.support.app import PASSWORD
 from tests.support.household_form import add_household_form, household_instance
@@ -110,7 +110,7 @@ def test_handover_moves_areas_and_open_work_and_keeps_history(app, client, runne
     assert _visible(client, supervisor) == ["s1", "s2", "s3", "s4", "s5"]
     # The leaver's past visits keep counting: A1 stays visited, now in xin's roll-up of
     # 5 buildings (A1–A3, B1–B2), 1 visited and 4 unvisited.
-    row = store.rollups(rnd.id)["coordinators"]
+    row = rollups.rollups(rnd.id)["coordinators"]
     assert "lao" not in row and (row["xin"]["total"], row["xin"]["visited"]) == (5, 1)
     assert row["xin"]["unvisited"] == 4
     # The walk list follows the areas: xin's unvisited buildings are A2, A3, B1, B2.
