@@ -15,14 +15,14 @@ import sqlalchemy as sa
 
 from forms.choices import ChoiceLabels, choice_labels, pick_label
 from server.extensions import db
-from server.i18n import current_locale, translate
+from server.i18n import N_, current_locale, translate
 from server.models import FormVersion
 
 #: Values written by the server or by a calculation, not chosen from a list: property -> value
-#: -> English text (translated through the catalogue, register.json).
+#: -> English text (translated through the catalogue).
 SERVER_VALUES: dict[str, dict[str, str]] = {
-    "status": {"resident": "Resident", "departed": "Departed"},
-    "sex": {"male": "Male", "female": "Female"},
+    "status": {"resident": N_("Resident"), "departed": N_("Departed")},
+    "sex": {"male": N_("Male"), "female": N_("Female")},
 }
 _PARSED: dict[tuple[int, str], ChoiceLabels] = {}  # (version id, md5): an XForm never changes
 
