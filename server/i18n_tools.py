@@ -44,6 +44,8 @@ JSON_DOMAIN = {"app": "app"}  # every other <feature>.json holds pages' strings:
 #: The locales with a catalogue: the folder Babel reads ("zh_CN" parses as zh_Hans_CN).
 LOCALES = ("zh_Hans_CN",)
 _MESSAGE_PARAMS = ("message", "template")  # a ServiceError's first parameter, when it is one
+_HEADER = {"project": "Doorstep", "version": "0.1", "copyright_holder": "the Doorstep authors",
+           "charset": "utf-8"}
 #: {catalogue folder: {English: (translation, the domain its JSON file stood for)}}
 JsonStrings = dict[str, dict[str, tuple[str, str]]]
 
@@ -119,8 +121,7 @@ def extract(domain: str) -> Catalog:
     """A template catalogue of every string of `domain` in the sources, with their places."""
     with DOMAINS[domain].open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg, str(DOMAINS[domain]))
-    template = Catalog(project="Doorstep", domain=domain, charset="utf-8",
-                       msgid_bugs_address=None, fuzzy=False)
+    template = Catalog(domain=domain, fuzzy=False, **_HEADER)
     for filename, lineno, message, comments, context in extract_from_dir(
             ROOT, method_map, options_map, keywords=DEFAULT_KEYWORDS, comment_tags=("NOTE:",),
             strip_comment_tags=True):
@@ -161,10 +162,20 @@ def compiled(catalog: Catalog) -> bytes:
 
 
 def write_templates() -> dict[str, Catalog]:
+    """The .pot files from the sources; an unchanged one keeps its date (no churn in git)."""
     templates = {domain: extract(domain) for domain in DOMAINS}
     for domain, template in templates.items():
-        write_catalogue(template, pot_path(domain))
+        path = pot_path(domain)
+        if path.exists():
+            old = read_catalogue(path)
+            if _entries(old) == _entries(template):
+                template.creation_date = old.creation_date
+        write_catalogue(template, path)
     return templates
+
+
+def _entries(catalog: Catalog) -> list[tuple]:
+    return [(m.id, m.context, tuple(m.locations), tuple(m.flags)) for m in catalog if m.id]
 
 
 def update(templates: dict[str, Catalog], json_strings: JsonStrings | None = None,
@@ -179,9 +190,9 @@ def update(templates: dict[str, Catalog], json_strings: JsonStrings | None = Non
             if path.exists():
                 catalog = read_catalogue(path, locale)
             else:
-                catalog = Catalog(locale=locale, domain=domain, project="Doorstep",
-                                  charset="utf-8", fuzzy=False)
+                catalog = Catalog(locale=locale, domain=domain, fuzzy=False, **_HEADER)
             catalog.update(template, no_fuzzy_matching=True)
+            catalog.project, catalog.version = _HEADER["project"], _HEADER["version"]
             # A JSON string goes where the sources use it (the old JSON files were one
             # catalogue for the server); one the sources no longer use, to its file's domain.
             strings = {msgid: text for msgid, (text, hint) in leftovers.items()
@@ -248,7 +259,7 @@ def fold_json(prefer_json: bool = False) -> list[str]:
     notes = update(write_templates(), strings, prefer_json)
     for path in sorted(CATALOGUE_DIR.glob("*/*.json")):
         path.unlink()
-        notes.append(f"folded and deleted {path.relative_to(ROOT)}")
+        notes.append(f"folded and deleted {path}")
         if not any(path.parent.iterdir()):
             path.parent.rmdir()
     return notes
