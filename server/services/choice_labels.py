@@ -87,10 +87,15 @@ def record_in_words(record: Any, version: FormVersion) -> Any:
     answer in words, for the submission page; exports for data keep the raw values."""
     labels = for_version(version)
     root = next(iter(labels), "/data/").split("/")[1]
+    # A calculated answer saved to an entity property (p_status -> persons#status) is in words
+    # under the property's name (SERVER_VALUES).
+    saved_as = {path: prop for entity in version.entities or []
+                for prop, path in (entity.get("properties") or {}).items()}
 
     def words(row: dict[str, str], prefix: str) -> dict[str, Any]:
         return {k: v if k in ("key", "parent_key") else
-                shown(v, labels.get(f"{prefix}/{k}"), name=k.rsplit("/", 1)[-1])
+                shown(v, labels.get(f"{prefix}/{k}"),
+                      name=saved_as.get(f"{prefix}/{k}", k.rsplit("/", 1)[-1]))
                 for k, v in row.items()}
 
     return type(record)(words(record.main, f"/{root}"), {
