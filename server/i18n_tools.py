@@ -191,6 +191,8 @@ def update(templates: dict[str, Catalog], json_strings: JsonStrings | None = Non
                 catalog = read_catalogue(path, locale)
             else:
                 catalog = Catalog(locale=locale, domain=domain, fuzzy=False, **_HEADER)
+            for msgid in [m for m in catalog.obsolete if template.get(m) is not None]:
+                catalog[msgid] = catalog.obsolete.pop(msgid)  # used again: back in, translated
             catalog.update(template, no_fuzzy_matching=True)
             catalog.project, catalog.version = _HEADER["project"], _HEADER["version"]
             # A JSON string goes where the sources use it (the old JSON files were one
