@@ -31,7 +31,8 @@ ALLOWED = {
     "Doorstep", "English", "ODK", "Collect", "Web", "Forms", "OpenRosa", "XLSForm", "XForm",
     "GPS", "ID", "CSV", "XLSX", "xlsx", "xls", "csv", "md", "zip", "GeoJSON", "GeoPackage",
     "Shapefile", "WKT", "PNG", "QR", "URL", "API", "OData", "JSON", "Excel", "Power", "BI",
-    "WGS", "HTTP", "HTTPS", "JavaScript", "m", "km", "MB", "KB", "px", "UTC", "UUID",
+    "WGS", "HTTP", "HTTPS", "JavaScript", "ISO", "PDF", "m", "km", "MB", "KB", "px", "UTC",
+    "UUID", "pt",  # percentage points on the reports (个百分点 would be better)
     # what people type, quoted in a sentence: the command that serves, HTTP headers
     "doorstep", "serve", "Authorization", "Bearer", "Basic",
 }

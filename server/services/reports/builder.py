@@ -115,8 +115,9 @@ def xlsx(report: Report) -> bytes:
     _summary(book, report, bold, fmt)
     _areas(book, report, bold, fmt)
     _trend(book, report, bold, fmt)
-    sheet = book.add_worksheet(_("Unvisited"))
-    spreadsheets.write_xlsx_row(sheet, 0, [_("Street"), _("Unvisited"), _("Buildings")], bold)
+    unvisited = BY_KEY["unvisited"].name(current_locale())  # the state's own name
+    sheet = book.add_worksheet(unvisited)
+    spreadsheets.write_xlsx_row(sheet, 0, [_("Street"), unvisited, _("Buildings")], bold)
     for i, (street, n, codes) in enumerate(report.unvisited, 1):
         spreadsheets.write_xlsx_row(sheet, i, [street, n, "、".join(codes)])
     sheet = book.add_worksheet(_("Suspect visits"))
