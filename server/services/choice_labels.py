@@ -15,14 +15,14 @@ import sqlalchemy as sa
 
 from forms.choices import ChoiceLabels, choice_labels, pick_label
 from server.extensions import db
-from server.i18n import current_locale, translate
+from server.i18n import N_, current_locale, translate
 from server.models import FormVersion
 
 #: Values written by the server or by a calculation, not chosen from a list: property -> value
-#: -> English text (translated through the catalogue, register.json).
+#: -> English text (translated through the catalogue).
 SERVER_VALUES: dict[str, dict[str, str]] = {
-    "status": {"resident": "Resident", "departed": "Departed"},
-    "sex": {"male": "Male", "female": "Female"},
+    "status": {"resident": N_("Resident"), "departed": N_("Departed")},
+    "sex": {"male": N_("Male"), "female": N_("Female")},
 }
 _PARSED: dict[tuple[int, str], ChoiceLabels] = {}  # (version id, md5): an XForm never changes
 
@@ -87,10 +87,15 @@ def record_in_words(record: Any, version: FormVersion) -> Any:
     answer in words, for the submission page; exports for data keep the raw values."""
     labels = for_version(version)
     root = next(iter(labels), "/data/").split("/")[1]
+    # A calculated answer saved to an entity property (p_status -> persons#status) is in words
+    # under the property's name (SERVER_VALUES).
+    saved_as = {path: prop for entity in version.entities or []
+                for prop, path in (entity.get("properties") or {}).items()}
 
     def words(row: dict[str, str], prefix: str) -> dict[str, Any]:
         return {k: v if k in ("key", "parent_key") else
-                shown(v, labels.get(f"{prefix}/{k}"), name=k.rsplit("/", 1)[-1])
+                shown(v, labels.get(f"{prefix}/{k}"),
+                      name=saved_as.get(f"{prefix}/{k}", k.rsplit("/", 1)[-1]))
                 for k, v in row.items()}
 
     return type(record)(words(record.main, f"/{root}"), {

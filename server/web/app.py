@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from gis.states import for_client as state_table
 from server.access import PUBLIC, allow
 from server.headers import relax_for_web_forms
-from server.i18n import CATALOGUE_DIR, current_locale
+from server.i18n import APP_DOMAIN, catalogue, current_locale
 from server.i18n import gettext as _
 from server.models import Role
 from server.web.home import add_home_link
@@ -90,10 +90,8 @@ def _built_files() -> list[str]:
 
 
 def _app_catalogue() -> dict[str, str]:
-    if current_locale() != "zh_CN":
-        return {}
-    path = CATALOGUE_DIR / "zh_CN" / "app.json"
-    return json.loads(path.read_text("utf-8")) if path.exists() else {}
+    """The phone app's strings in the reader's language (the "app" catalogue; English: none)."""
+    return catalogue(current_locale(), APP_DOMAIN)
 
 
 @bp.route("/")

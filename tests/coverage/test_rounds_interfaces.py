@@ -4,7 +4,6 @@ visits outside any round)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
+from server.i18n_tools import LOCALES, po_path, read_catalogue
 from server.models import Role, Round, RoundJob
 from server.services.coverage import rederive
 from tests.support.paths import REPO
@@ -190,9 +190,8 @@ TEMPLATES = ["rounds/index.html", "rounds/show.html", "rounds/_form.html",
 
 
 def test_every_round_text_has_a_chinese_translation():
-    catalogue: dict[str, str] = {}
-    for path in sorted((REPO / "server" / "translations" / "zh_CN").glob("*.json")):
-        catalogue.update(json.loads(path.read_text("utf-8")))
+    po = read_catalogue(po_path(LOCALES[0], "messages"))
+    catalogue = {m.id: m.string for m in po if m.id and m.string and not m.fuzzy}
     texts = set()
     for name in TEMPLATES:
         source = (REPO / "server" / "templates" / name).read_text("utf-8")

@@ -22,6 +22,7 @@ import gis.tiles
 from gis import states
 from gis.render import render_png
 from gis.states import BY_KEY, STATES, TABLE
+from server.i18n_tools import read_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 SCANNED = ("gis", "server", "forms")
@@ -126,8 +127,8 @@ def test_no_other_file_spells_a_state_colour() -> None:
 
 def test_no_translation_file_names_a_state() -> None:
     """The states' names live in the table, not in the catalogues (where they drifted)."""
-    import json
-
     names = {s.key for s in TABLE} | {s.en for s in TABLE}
-    for path in (REPO / "server" / "translations").rglob("*.json"):
-        assert not names & set(json.loads(path.read_text("utf-8"))), path
+    paths = list((REPO / "server" / "translations").rglob("*.po"))
+    assert paths
+    for path in paths:
+        assert not names & {m.id for m in read_catalogue(path) if m.id}, path

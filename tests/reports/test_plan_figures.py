@@ -188,7 +188,7 @@ def test_the_ten_day_report_page_xlsx_and_pdf_agree_with_the_hand_figures(plan, 
     scores = {r[0]: r for r in book["考核"].iter_rows(min_row=3, values_only=True)}
     assert scores["协管员甲"][1:] == (2, 2, 3, 1, 0, 2 / 3, 0, None, 80.0)
     assert scores["协管员乙"][9] == 41.7
-    assert [r[:2] for r in book["未走访建筑物"].iter_rows(min_row=2, values_only=True)] == [
+    assert [r[:2] for r in book["未走访"].iter_rows(min_row=2, values_only=True)] == [
         ("T01-02区 T01-02", 2)]
 
     pdf = client.get(f"/reports/archive/{row.id}.pdf")

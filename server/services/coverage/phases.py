@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.extensions import db
+from server.i18n import N_
 from server.models import Phase, Role, Round, User
 from server.services import audit
 from server.services.coverage import round_plans
@@ -25,7 +26,7 @@ KINDS = {"push": (0.9, 1.0), "steady": (1.0, 1.0)}
 #: How people may name a kind (the page sends the key; the CLI and API also take these).
 _KIND_NAMES = {"push": "push", "推进": "push", "推进阶段": "push",
                "steady": "steady", "常态": "steady", "常态管理": "steady", "常态管理阶段": "steady"}
-KIND_LABELS = {"push": "Push phase", "steady": "Steady state"}
+KIND_LABELS = {"push": N_("Push phase"), "steady": N_("Steady state")}
 FIELDS = ("name", "kind", "update_rate_target", "accuracy_target")
 
 

@@ -19,6 +19,7 @@ from flask import current_app
 from gis.coverage import CoverageSettings
 from server import localtime
 from server.extensions import db
+from server.i18n import N_
 from server.models import Area, Round, RoundArea, RoundForm, Submission, User, Visit
 from server.services import scope
 from server.services.coverage import store as coverage
@@ -182,8 +183,8 @@ def status(r: Round, today: date | None = None) -> str:
     return "current" if r.ends_on >= today else "ended"
 
 
-STATUS_LABELS = {"closed": "Closed", "upcoming": "Not started", "current": "In progress",
-                 "ended": "Past its last day"}
+STATUS_LABELS = {"closed": N_("Closed"), "upcoming": N_("Not started"),
+                 "current": N_("In progress"), "ended": N_("Past its last day")}
 
 
 def status_label(r: Round) -> str:

@@ -25,6 +25,7 @@ from flask import current_app
 
 from gis.coverage import STATES, Buildings, CoverageIndex, CoverageSettings
 from server.extensions import db
+from server.i18n import N_
 from server.models import (
     Area,
     Building,
@@ -152,13 +153,13 @@ def form_counts(round_id):
     )
 
 
-#: Each flag a visit may carry, in English (the catalogue, coverage.json, has the Chinese).
+#: Each flag a visit may carry, in English (the catalogue has the Chinese).
 FLAG_WORDS = {
-    "far": "Far from the building",
-    "poor_accuracy": "Poor GPS accuracy",
-    "unmatched": "Not matched to a building",
-    "unknown_building": "Building not in the list",
-    "no_geotag": "No geotag",
+    "far": N_("Far from the building"),
+    "poor_accuracy": N_("Poor GPS accuracy"),
+    "unmatched": N_("Not matched to a building"),
+    "unknown_building": N_("Building not in the list"),
+    "no_geotag": N_("No geotag"),
 }
 
 

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from forms.idnumber import validate_resident_id
 from server import localtime
 from server.extensions import db
+from server.i18n import N_
 from server.models import Entity, Submission
 
 RESIDENT, DEPARTED = "resident", "departed"
@@ -67,7 +68,7 @@ def hold_reason(person: Entity, incoming: dict[str, Any], streets: frozenset[int
     submission that last wrote the person may correct their identity, not move them.
     """
     if streets is not None and person.area_id not in streets:
-        return "registered from outside the person's area"
+        return N_("registered from outside the person's area")
     if is_edit:
         return None
     old = person.properties or {}

@@ -25,6 +25,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from server.extensions import db
+from server.i18n import N_
 from server.models import Area, AssessmentWeight, Assignment, Role, User
 from server.models._types import utcnow
 from server.services import audit, scope, spreadsheets
@@ -34,13 +35,13 @@ from server.services.reports.metrics import Counts, tally
 
 #: (criterion, its name in English; the catalogue has the Chinese), in the page's order.
 CRITERIA = (
-    ("buildings", "Buildings visited"),
-    ("households", "Households updated"),
-    ("persons", "Persons updated"),
-    ("accuracy", "Accuracy"),
-    ("suspect", "Visits not suspect"),
-    ("corrections", "Returned work corrected"),
-    ("timeliness", "Timeliness of corrections"),
+    ("buildings", N_("Buildings visited")),
+    ("households", N_("Households updated")),
+    ("persons", N_("Persons updated")),
+    ("accuracy", N_("Accuracy")),
+    ("suspect", N_("Visits not suspect")),
+    ("corrections", N_("Returned work corrected")),
+    ("timeliness", N_("Timeliness of corrections")),
 )
 DEFAULT_WEIGHTS = {"buildings": 2.0, "households": 1.0, "persons": 2.0, "accuracy": 3.0,
                    "suspect": 1.0, "corrections": 1.0, "timeliness": 1.0}

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from flask import current_app, render_template
 
+from gis.states import BY_KEY
 from server import localtime
-from server.i18n import current_locale
+from server.i18n import N_, current_locale
 from server.i18n import gettext as _
 from server.services import spreadsheets
 from server.services.reports import assessment
@@ -114,9 +115,9 @@ def xlsx(report: Report) -> bytes:
     _summary(book, report, bold, fmt)
     _areas(book, report, bold, fmt)
     _trend(book, report, bold, fmt)
-    sheet = book.add_worksheet(_("Unvisited buildings"))
-    header = [_("Street"), _("Unvisited buildings"), _("Buildings")]
-    spreadsheets.write_xlsx_row(sheet, 0, header, bold)
+    unvisited = BY_KEY["unvisited"].name(current_locale())  # the state's own name
+    sheet = book.add_worksheet(unvisited)
+    spreadsheets.write_xlsx_row(sheet, 0, [_("Street"), unvisited, _("Buildings")], bold)
     for i, (street, n, codes) in enumerate(report.unvisited, 1):
         spreadsheets.write_xlsx_row(sheet, i, [street, n, "、".join(codes)])
     sheet = book.add_worksheet(_("Suspect visits"))
@@ -163,11 +164,14 @@ def _summary(book, r: Report, bold, fmt) -> None:
 
 def _areas(book, r: Report, bold, fmt) -> None:
     sheet = book.add_worksheet(_("By area"))
-    heads = ["Area", "Code", "Buildings", "Visited", "Complete", "Buildings complete",
-             "Persons on the register", "Registered or confirmed", "Information update rate",
-             "Submissions reviewed", "Accuracy rate", "Submissions returned",
-             "Corrected after return", "Suspect visits"]
-    spreadsheets.write_xlsx_row(sheet, 0, [_(h) for h in heads], bold)
+    heads = [N_("Area"), N_("Code"), N_("Buildings"), N_("Visited"), "Complete",
+             N_("Buildings complete"), N_("Persons on the register"),
+             N_("Registered or confirmed"), N_("Information update rate"),
+             N_("Submissions reviewed"), N_("Accuracy rate"), N_("Submissions returned"),
+             N_("Corrected after return"), N_("Suspect visits")]
+    names = [_(h) for h in heads]
+    names[heads.index("Complete")] = BY_KEY["complete"].name(current_locale())  # its own name
+    spreadsheets.write_xlsx_row(sheet, 0, names, bold)
     for i, row in enumerate(r.rows, 1):
         c = row.counts
         _put(sheet, i, ["  " * row.depth + row.area.name_zh, row.area.code, c.buildings,
@@ -179,9 +183,9 @@ def _areas(book, r: Report, bold, fmt) -> None:
 
 def _trend(book, r: Report, bold, fmt) -> None:
     sheet = book.add_worksheet(_("Trend"))
-    heads = ["Period", "Buildings visited", "Persons registered", "Persons updated",
-             "Persons departed", "Accuracy rate", "Information update rate",
-             "Buildings complete"]
+    heads = [N_("Period"), N_("Buildings visited"), N_("Persons registered"),
+             N_("Persons updated"), N_("Persons departed"), N_("Accuracy rate"),
+             N_("Information update rate"), N_("Buildings complete")]
     spreadsheets.write_xlsx_row(sheet, 0, [_(h) for h in heads], bold)
     for i, t in enumerate(r.trend, 1):
         c, d = t.counts, t.to_date

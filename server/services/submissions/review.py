@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from forms.entities_csv import EntityRow, render_entity_csv
 from server import localtime
 from server.extensions import db
+from server.i18n import N_
 from server.i18n import gettext as _
 from server.models import (
     Building,
@@ -37,14 +38,14 @@ from server.models.submissions import RETURNED_STATES, REVIEW_STATES
 from server.services import audit, privacy, scope
 from server.services.errors import ServiceError
 
-#: Why a submission goes back: code -> English label (Chinese in translations/zh_CN/review.json).
+#: Why a submission goes back: code -> English label (its Chinese in the catalogue).
 REASONS: dict[str, str] = {
-    "address_mismatch": "Address does not match",
-    "incomplete": "Information incomplete",
-    "id_number_wrong": "ID number is wrong",
-    "photo_unclear": "Photo is unclear",
-    "not_visited": "Not visited in person",
-    "other": "Other",
+    "address_mismatch": N_("Address does not match"),
+    "incomplete": N_("Information incomplete"),
+    "id_number_wrong": N_("ID number is wrong"),
+    "photo_unclear": N_("Photo is unclear"),
+    "not_visited": N_("Not visited in person"),
+    "other": N_("Other"),
 }
 MAX_COMMENT = 1000
 #: The entity-list CSV a form may read (select_one_from_file returned.csv) to show ODK Collect

@@ -2,11 +2,12 @@
 // has no i18n hook yet. Until it does, translate exactly those strings in the rendered form:
 // only text nodes whose whole (trimmed) text is one of the engine's strings are touched, so the
 // form's own labels never change. Remove this file once Web Forms ships translations.
-import { t } from './i18n.js';
+import { N_, t } from './i18n.js';
 
 export const ENGINE_STRINGS = [
-  'Send', 'Add', 'Remove', 'Delete', 'Cancel', 'Try again', 'Retry', 'Next', 'Previous',
-  'Get location', 'Save location', 'Remove selection', 'Remove point',
+  N_('Send'), N_('Add'), N_('Remove'), N_('Delete'), N_('Cancel'), N_('Try again'), N_('Retry'),
+  N_('Next'), N_('Previous'), N_('Get location'), N_('Save location'), N_('Remove selection'),
+  N_('Remove point'),
 ];
 
 function translateNode(node, wanted) {

@@ -1,6 +1,6 @@
 // Doorstep phone app: forms offline, a queue that never loses a household, GPS, my streets.
 import './app.css';
-import { t } from './i18n.js';
+import { N_, t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
@@ -115,6 +115,9 @@ async function homeView() {
   return {};
 }
 
+/** A queued item's state (queue.js) in words. */
+const QUEUE_STATES = { waiting: N_('waiting'), sent: N_('sent'), failed: N_('failed') };
+
 async function queueView() {
   const body = html('<div><p><button type="button" class="primary" id="send">' + esc(t('Send now')) + '</button></p><ul class="queue" id="qlist"></ul></div>');
   const list = body.querySelector('#qlist');
@@ -122,7 +125,7 @@ async function queueView() {
     const items = (await queueItems()).sort((a, b) => b.createdAt - a.createdAt);
     list.innerHTML = items.map((i) => `<li class="q ${i.state}" data-state="${i.state}">
       <strong>${esc(i.label || i.formName || i.formId)}</strong>
-      <span class="state">${esc(t(i.state))}</span>
+      <span class="state">${esc(t(QUEUE_STATES[i.state] || i.state))}</span>
       <small>${esc(fmtTime(i.createdAt))}${i.sentAt ? ` → ${esc(fmtTime(i.sentAt))}` : ''}${i.tries ? ` · ${esc(t('{n} tries', { n: i.tries }))}` : ''}</small>
       ${i.error ? `<small class="reason">${esc(i.error)}</small>` : ''}
       ${i.state === 'failed' ? `<button type="button" data-retry="${i.id}">${esc(t('Try again'))}</button>` : ''}
