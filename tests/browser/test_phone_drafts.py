@@ -5,6 +5,7 @@ an edit of another."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -49,10 +50,14 @@ def _expect_every_answer(page: Page) -> None:
     assert answers(page, "户籍地") == ["四川省成都市"] * 2
 
 
+def draft_instance(draft: dict) -> str:
+    return re.search(r"<instanceID>([^<]+)</instanceID>", draft["xml"]).group(1)
+
+
 def _households(instance) -> list[tuple]:
     return query(instance, "SELECT s.instance_id, s.deprecated_id FROM submissions s"
                            " JOIN form_versions v ON v.id = s.form_version_id JOIN forms f"
-                           " ON f.id = v.form_id WHERE f.xml_form_id = 'household'")
+                           " ON f.id = v.form_id WHERE f.xml_form_id = 'household' ORDER BY s.id")
 
 
 def test_a_draft_with_two_persons_and_a_geotag_survives_a_reload_and_a_closed_browser(
@@ -138,4 +143,62 @@ def test_a_discarded_draft_is_gone_and_an_untouched_form_leaves_none(server, pho
     assert stored_drafts(page) == {"drafts": [], "files": 0}
     open_form(page)  # no offer: the form starts empty
     assert answers(page, "单元/房号") in ([], [""])
+    ctx.close()
+
+
+def test_a_correction_kept_as_a_draft_stays_the_edit_of_the_returned_submission(server, browser):
+    srv, passwords = server
+    ctx = browser.new_context(viewport=SMALL, geolocation=WHERE, permissions=["geolocation"],
+                              locale="zh-CN", is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    log_in(page, srv.url, passwords["xieguan01"])
+    open_form(page)
+    fill_household(page, "夕阳一街", "夕阳彝族乡夕阳一街1号")
+    page.get_by_role("button", name="提交").click()
+    expect_sent(page, 1)
+    ((original, _),) = _households(srv.instance)
+    ((sub_id,),) = query(srv.instance, "SELECT id FROM submissions WHERE instance_id = ?",
+                         original)
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    sup = desk.new_page()
+    sup.goto(f"{srv.url}/login?next=/submissions/{sub_id}")
+    sup.fill("input[name=username]", "zhuren")
+    sup.fill("input[name=password]", passwords["zhuren"])
+    sup.click("button[type=submit]")
+    form = sup.locator("#review-form")
+    form.locator("select[name=review_state]").select_option("rejected")
+    form.locator("select[name=reason]").select_option(label="地址不符")
+    form.locator("textarea[name=comment]").fill("房号应为2单元302室")
+    form.locator("button[type=submit]").click()
+    expect(sup.locator("#review-reason")).to_contain_text("地址不符")
+    desk.close()
+
+    # The correction begins; what is changed is kept as a draft tagged as a correction.
+    page.goto(f"{srv.url}/app/#/returned")
+    page.get_by_role("link", name="打开并更正").click()
+    form_ready(page)
+    unit = page.locator(".question-container").filter(
+        has=page.locator("label", has_text="单元/房号")).locator("input")
+    unit.fill("2单元302室")
+    unit.press("Tab")
+    draft = _wait_for_draft(page, "2单元302室")
+    assert draft["kind"] == "correction"
+    page.reload()
+    offered = page.locator(".offer li.d")
+    expect(offered).to_have_count(1, timeout=30000)
+    expect(offered.locator(".tag")).to_have_text("更正")
+    ctx.set_offline(True)  # the draft's answers are on the phone: no network to continue
+    offered.get_by_role("link", name="继续填写").click()
+    form_ready(page)
+    expect(page.locator(".correcting")).to_contain_text("地址不符")
+    assert answers(page, "单元/房号") == ["2单元302室"]
+    ctx.set_offline(False)
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_url("**/app/#/queue")
+    expect_sent(page, 2)
+    # The edit of the returned submission, not of the instanceID the draft had before.
+    rows = _households(srv.instance)
+    assert len(rows) == 2 and rows[1][1] == original and rows[1][0] != draft_instance(draft)
+    assert stored_drafts(page) == {"drafts": [], "files": 0}
     ctx.close()
