@@ -19,6 +19,8 @@ from tests.support.phone import (
     answers,
     expect_sent,
     form_ready,
+    households,
+    last_submission,
     log_in,
     open_form,
     query,
@@ -54,15 +56,10 @@ def draft_instance(draft: dict) -> str:
     return re.search(r"<instanceID>([^<]+)</instanceID>", draft["xml"]).group(1)
 
 
-def _households(instance) -> list[tuple]:
-    return query(instance, "SELECT s.instance_id, s.deprecated_id FROM submissions s"
-                           " JOIN form_versions v ON v.id = s.form_version_id JOIN forms f"
-                           " ON f.id = v.form_id WHERE f.xml_form_id = 'household' ORDER BY s.id")
-
-
 def test_a_draft_with_two_persons_and_a_geotag_survives_a_reload_and_a_closed_browser(
         server, phone_profile):
     srv, passwords = server
+    before = last_submission(srv.instance)
     ARTIFACTS.mkdir(exist_ok=True)
     ctx = phone_profile(viewport=SMALL, geolocation=WHERE)
     page = ctx.new_page()
@@ -94,7 +91,7 @@ def test_a_draft_with_two_persons_and_a_geotag_survives_a_reload_and_a_closed_br
     page.screenshot(path=str(ARTIFACTS / "draft-home.png"))
     drafts.get_by_role("link", name="继续填写").click()
     _expect_every_answer(page)
-    assert _households(srv.instance) == []
+    assert households(srv.instance, before) == []
 
     # Sent once, as a new submission; the draft leaves no trace.
     page.get_by_role("button", name="提交").click()
@@ -102,15 +99,15 @@ def test_a_draft_with_two_persons_and_a_geotag_survives_a_reload_and_a_closed_br
     expect_sent(page, 1)
     expect(page.locator("li.q strong")).to_contain_text("已登记")  # not the stored "done"
     page.screenshot(path=str(ARTIFACTS / "draft-sent-queue.png"))
-    ((instance_id, deprecated),) = _households(srv.instance)
+    ((instance_id, deprecated),) = households(srv.instance, before)
     assert deprecated is None  # not an edit of the draft's earlier instanceID
     assert stored_drafts(page) == {"drafts": [], "files": 0}
     deadline = time.monotonic() + 30
-    while len(query(srv.instance, "SELECT id FROM entities WHERE dataset = 'persons'")) < 2:
+    while len(people := query(srv.instance, "SELECT label FROM entities WHERE dataset ="
+                                            " 'persons' AND label IN (?, ?)", *NAMES)) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.3)
-    people = query(srv.instance, "SELECT label FROM entities WHERE dataset = 'persons'")
-    assert sorted(p for (p,) in people) == sorted(NAMES)
+    assert sorted(p for (p,) in people) == sorted(NAMES)  # both, once each
     ((lat, acc),) = query(srv.instance, "SELECT v.lat, v.gps_accuracy FROM visits v JOIN"
                                         " submissions s ON s.id = v.submission_id"
                                         " WHERE s.instance_id = ?", instance_id)
@@ -148,6 +145,7 @@ def test_a_discarded_draft_is_gone_and_an_untouched_form_leaves_none(server, pho
 
 def test_a_correction_kept_as_a_draft_stays_the_edit_of_the_returned_submission(server, browser):
     srv, passwords = server
+    before = last_submission(srv.instance)
     ctx = browser.new_context(viewport=SMALL, geolocation=WHERE, permissions=["geolocation"],
                               locale="zh-CN", is_mobile=True, has_touch=True)
     page = ctx.new_page()
@@ -156,7 +154,7 @@ def test_a_correction_kept_as_a_draft_stays_the_edit_of_the_returned_submission(
     fill_household(page, "夕阳一街", "夕阳彝族乡夕阳一街1号")
     page.get_by_role("button", name="提交").click()
     expect_sent(page, 1)
-    ((original, _),) = _households(srv.instance)
+    ((original, _),) = households(srv.instance, before)
     ((sub_id,),) = query(srv.instance, "SELECT id FROM submissions WHERE instance_id = ?",
                          original)
 
@@ -198,7 +196,7 @@ def test_a_correction_kept_as_a_draft_stays_the_edit_of_the_returned_submission(
     page.wait_for_url("**/app/#/queue")
     expect_sent(page, 2)
     # The edit of the returned submission, not of the instanceID the draft had before.
-    rows = _households(srv.instance)
+    rows = households(srv.instance, before)
     assert len(rows) == 2 and rows[1][1] == original and rows[1][0] != draft_instance(draft)
     assert stored_drafts(page) == {"drafts": [], "files": 0}
     ctx.close()

@@ -69,3 +69,16 @@ def query(instance: Path, sql: str, *args) -> list[tuple]:
 
 def expect_sent(page: Page, n: int) -> None:
     expect(page.locator("li.q[data-state=sent]")).to_have_count(n, timeout=30000)
+
+
+def last_submission(instance: Path) -> int:
+    """The newest submission's id: what the demo (or the test's setup) already holds."""
+    return query(instance, "SELECT coalesce(max(id), 0) FROM submissions")[0][0]
+
+
+def households(instance: Path, after: int) -> list[tuple]:
+    """(instance_id, deprecated_id) of the household submissions newer than `after`."""
+    return query(instance, "SELECT s.instance_id, s.deprecated_id FROM submissions s"
+                           " JOIN form_versions v ON v.id = s.form_version_id JOIN forms f"
+                           " ON f.id = v.form_id WHERE f.xml_form_id = 'household'"
+                           " AND s.id > ? ORDER BY s.id", after)
