@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask_login import current_user
 from markupsafe import Markup, escape
 
 from gis.states import for_client as state_table
@@ -22,6 +23,7 @@ from server.headers import relax_for_web_forms
 from server.i18n import APP_DOMAIN, catalogue, current_locale
 from server.i18n import gettext as _
 from server.models import Role
+from server.services.coverage import rounds
 from server.web.home import add_home_link
 
 bp = Blueprint("app", __name__, url_prefix="/app")
@@ -101,7 +103,8 @@ def shell():
     relax_for_web_forms()
     config = {
         "locale": current_locale(),
-        "gpsAccuracyM": current_app.config["GPS_ACCURACY_M"],
+        # the one accuracy limit: today's round over the user's streets, else the setting
+        "gpsAccuracyM": rounds.accuracy_limit(current_user),
         "basemapUrl": current_app.config["BASEMAP_TILE_URL"],
         "swUrl": url_for("app.service_worker"),
         "i18n": _app_catalogue(),

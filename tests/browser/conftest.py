@@ -56,3 +56,23 @@ def empty_server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def phone_profile(tmp_path: Path):
+    """Opens a phone's Chromium on a profile kept on disk: closing it and opening it again is a
+    phone whose tab was closed (or whose battery died); IndexedDB and the service worker stay."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (./dev test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+
+        def open_phone(**options):
+            return p.chromium.launch_persistent_context(
+                str(tmp_path / "phone-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                locale="zh-CN", is_mobile=True, has_touch=True, permissions=["geolocation"],
+                **options,
+            )
+
+        yield open_phone

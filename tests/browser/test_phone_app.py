@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from gis.states import BY_KEY, TABLE
 from tests.support.browser import ARTIFACTS, PHONE
 from tests.support.household_web_form import PERSONS, fill_household
+from tests.support.phone import last_submission
 
 pytestmark = pytest.mark.browser
 # Beside the demo township's first building (XY01-01-001, 夕阳一街1号).
@@ -61,19 +62,21 @@ def fill_and_send(page: Page, shot: str) -> None:
     expect(waiting).to_have_css("border-left-color", rgb("queued"))
 
 
-def register(instance) -> tuple[int, list[str]]:
-    """(submissions sent from phones, persons in the register): the demo's generated visits
-    (form demo_visit) are left out."""
+def register(instance, before: int) -> tuple[int, list[str]]:
+    """(submissions sent from phones since `before`, the test's persons in the register): the
+    demo's own visits and households are left out."""
     con = sqlite3.connect(instance / "doorstep.sqlite3")
     try:
         subs = con.execute(
             "SELECT count(*) FROM submissions s JOIN form_versions v ON v.id = s.form_version_id"
             " JOIN forms f ON f.id = v.form_id WHERE f.xml_form_id != 'demo_visit'"
+            " AND s.id > ?", (before,)
         ).fetchone()[0]
         people = [
             r[0]
             for r in con.execute(
-                "SELECT label FROM entities WHERE dataset = 'persons' ORDER BY label"
+                "SELECT label FROM entities WHERE dataset = 'persons' AND label IN (?, ?)"
+                " ORDER BY label", [n for n, _ in PERSONS]
             )
         ]
     finally:
@@ -81,10 +84,10 @@ def register(instance) -> tuple[int, list[str]]:
     return subs, people
 
 
-def wait_for_register(instance, timeout: float = 30) -> tuple[int, list[str]]:
+def wait_for_register(instance, before: int, timeout: float = 30) -> tuple[int, list[str]]:
     deadline = time.monotonic() + timeout
     while True:
-        subs, people = register(instance)
+        subs, people = register(instance, before)
         if len(people) >= len(PERSONS) or time.monotonic() > deadline:
             return subs, people
         time.sleep(0.3)
@@ -92,6 +95,7 @@ def wait_for_register(instance, timeout: float = 30) -> tuple[int, list[str]]:
 
 def test_household_entered_offline_is_sent_once_when_back_online(server, browser):
     srv, passwords = server
+    before = last_submission(srv.instance)  # the demo's households are there already
     ctx, page = phone(browser)
     log_in(page, srv.url, passwords)
     open_household(page)
@@ -101,16 +105,17 @@ def test_household_entered_offline_is_sent_once_when_back_online(server, browser
     page.wait_for_selector("body[data-ready='1']", timeout=30000)
     expect(page.locator("li.q[data-state=waiting]")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "offline-queue.png"))
-    assert register(srv.instance) == (0, [])
+    assert register(srv.instance, before) == (0, [])
     ctx.set_offline(False)  # the `online` event sends the queue
     expect(page.locator("li.q[data-state=sent]")).to_have_count(1, timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "offline-queue-sent.png"))
-    assert wait_for_register(srv.instance) == (1, sorted(n for n, _ in PERSONS))
+    assert wait_for_register(srv.instance, before) == (1, sorted(n for n, _ in PERSONS))
     ctx.close()
 
 
 def test_household_entered_while_server_down_is_sent_once_it_returns(server, browser):
     srv, passwords = server
+    before = last_submission(srv.instance)
     ctx, page = phone(browser)
     log_in(page, srv.url, passwords)
     open_household(page)
@@ -124,10 +129,10 @@ def test_household_entered_while_server_down_is_sent_once_it_returns(server, bro
     srv.start()
     page.get_by_role("button", name="立即发送").click()
     expect(page.locator("li.q[data-state=sent]")).to_have_count(1, timeout=30000)
-    assert wait_for_register(srv.instance) == (1, sorted(n for n, _ in PERSONS))
+    assert wait_for_register(srv.instance, before) == (1, sorted(n for n, _ in PERSONS))
     # Sending again is harmless: the server answers the same instanceID idempotently.
     page.get_by_role("button", name="立即发送").click()
-    assert register(srv.instance)[0] == 1
+    assert register(srv.instance, before)[0] == 1
     ctx.close()
 
 

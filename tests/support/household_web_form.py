@@ -49,7 +49,7 @@ def fill_household(page: Page, street: str | None, building: str | None) -> None
         fill_nth(page, "姓名", i, name)
         fill_nth(page, "公民身份号码", i, id_number)
         fill_nth(page, "户籍地", i, "四川省成都市")
-        fill_nth(page, "来本地日期", i, "05/01/2024")  # PrimeVue DatePicker: mm/dd/yyyy
+        fill_nth(page, "来本地日期", i, "2024-05-01")  # the app sets PrimeVue to YYYY-MM-DD
         radio_nth(page, "务工", i)
         radio_nth(page, "否", i)
         radio_nth(page, "户主" if i == 0 else "配偶", i)

@@ -162,6 +162,19 @@ def current_round(user: User | None = None) -> Round | None:
     return db.session.get(Round, chosen.id)
 
 
+def accuracy_limit(user: User | None) -> float:
+    """The GPS accuracy (metres) past which the user's visit today is flagged poor: the phone
+    app's banner, the form engine's location dialog and its confirmation all use this one
+    number. The strictest threshold among today's rounds over the user's streets (a round may
+    carry its own), else the GPS_ACCURACY_M setting, as the visits step applies them."""
+    today = localtime.today()
+    visible = scope.street_codes(user)
+    limits = [s.settings.max_accuracy_m for s in spans()
+              if s.starts_on <= today <= s.ends_on
+              and (visible is None or s.streets is None or bool(s.streets & visible))]
+    return min(limits) if limits else float(current_app.config["GPS_ACCURACY_M"])
+
+
 def visible_rounds(user: User | None) -> list[Round]:
     """Rounds over at least one of the user's streets (every round for admins), newest first."""
     visible = scope.street_codes(user)

@@ -7,6 +7,10 @@ import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
 import { formEngine, prefetchFormEngine } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
+import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
+import { accuracyLimit, gps, gpsBadge, pauseGpsDuringDialog, startGps } from './gps.js';
+import { draftsSection, offerView } from './draftsview.js';
+import { inWords } from './words.js';
 
 const cfg = window.DOORSTEP || {};
 const root = document.getElementById('app');
@@ -42,49 +46,6 @@ function fmtTime(ms) {
   return ms ? new Date(ms).toLocaleString(cfg.locale === 'zh_CN' ? 'zh-CN' : 'en') : '';
 }
 
-// ---- GPS: the accuracy the phone reports, with a warning when it is poor. ----
-const gps = { lon: null, lat: null, accuracy: null, error: '', listeners: new Set() };
-function startGps() {
-  if (!navigator.geolocation || gps.watching) return;
-  gps.watching = navigator.geolocation.watchPosition((p) => {
-    Object.assign(gps, { lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy, error: '' });
-    gps.listeners.forEach((fn) => fn());
-  }, (err) => { gps.error = err.message || String(err.code); gps.listeners.forEach((fn) => fn()); },
-  { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
-}
-function stopGps() {
-  if (gps.watching) navigator.geolocation.clearWatch(gps.watching);
-  gps.watching = null;
-}
-// One GPS watcher at a time: while Web Forms' own location dialog is open, the app's pauses.
-function pauseGpsDuringDialog(el) {
-  el.addEventListener('click', (e) => {
-    if (!e.target.closest || !e.target.closest('.get-location-button')) return;
-    stopGps();
-    const wait = setInterval(() => {
-      if (!document.querySelector('.geo-dialog')) { clearInterval(wait); setTimeout(startGps, 500); }
-    }, 1000);
-  }, true);
-}
-function gpsBadge() {
-  const el = html('<div class="gps" role="status"></div>');
-  const paint = () => {
-    const limit = cfg.gpsAccuracyM || 25;
-    if (gps.accuracy == null) {
-      el.className = 'gps wait';
-      el.textContent = gps.error ? t('No GPS position: {reason}', { reason: gps.error }) : t('Waiting for GPS…');
-    } else if (gps.accuracy > limit) {
-      el.className = 'gps poor';
-      el.textContent = t('GPS accuracy ±{m} m is poor (more than {limit} m): move into the open and wait before saving the location.', { m: Math.round(gps.accuracy), limit });
-    } else {
-      el.className = 'gps good';
-      el.textContent = t('GPS accuracy ±{m} m', { m: Math.round(gps.accuracy) });
-    }
-  };
-  gps.listeners.add(paint);
-  paint();
-  return { el, stop: () => gps.listeners.delete(paint) };
-}
 
 // ---- views ----
 async function homeView() {
@@ -106,6 +67,7 @@ async function homeView() {
     <p class="muted">${esc(t('Forms last updated'))}: ${esc(fmtTime(synced) || t('never'))}
       · <button type="button" class="link" id="sync">${esc(t('Update now'))}</button></p>
   </div>`);
+  body.querySelector('nav.big').after(await draftsSection({ esc, html, fmtTime }, forms));
   frame(t('Home'), body);
   body.querySelector('#sync').onclick = async () => { await syncForms(); route(); };
   loadReturned(base).then(({ items }) => { // the count, fresh when the server answers
@@ -121,11 +83,13 @@ const QUEUE_STATES = { waiting: N_('waiting'), sent: N_('sent'), failed: N_('fai
 async function queueView() {
   const body = html('<div><p><button type="button" class="primary" id="send">' + esc(t('Send now')) + '</button></p><ul class="queue" id="qlist"></ul></div>');
   const list = body.querySelector('#qlist');
+  const forms = new Map((await cachedForms()).map((f) => [f.formId, f.xml]));
   const paint = async () => {
     const items = (await queueItems()).sort((a, b) => b.createdAt - a.createdAt);
     list.innerHTML = items.map((i) => `<li class="q ${i.state}" data-state="${i.state}">
-      <strong>${esc(i.label || i.formName || i.formId)}</strong>
+      <strong>${esc(inWords(forms.get(i.formId), i.xml, i.label) || i.formName || i.formId)}</strong>
       <span class="state">${esc(t(QUEUE_STATES[i.state] || i.state))}</span>
+      ${i.poorAccuracy ? `<span class="poor-gps">${esc(t('Poor GPS accuracy: ±{m} m (limit {limit} m)', { m: Math.round(i.gpsAccuracy), limit: i.gpsLimit }))}</span>` : ''}
       <small>${esc(fmtTime(i.createdAt))}${i.sentAt ? ` → ${esc(fmtTime(i.sentAt))}` : ''}${i.tries ? ` · ${esc(t('{n} tries', { n: i.tries }))}` : ''}</small>
       ${i.error ? `<small class="reason">${esc(i.error)}</small>` : ''}
       ${i.state === 'failed' ? `<button type="button" data-retry="${i.id}">${esc(t('Try again'))}</button>` : ''}
@@ -143,15 +107,33 @@ async function formView(formId, params, correcting = null) {
   const forms = await cachedForms();
   const form = forms.find((f) => f.formId === formId);
   if (!form) { frame(t('Form'), html(`<p>${esc(t('This form is not on the phone.'))}</p>`)); return {}; }
+  // A draft to continue (?draft=), or the drafts of this form offered before a new one starts.
+  const record = params.get('draft') ? await getDraft(params.get('draft')) : null;
+  if (params.get('draft') && !record) {
+    frame(form.name, html(`<p class="flash">${esc(t('This draft is no longer on the phone: it was sent or discarded.'))} <a href="#/">${esc(t('Home'))}</a></p>`));
+    return {};
+  }
+  if (!record && !correcting && !params.get('new')) {
+    const drafts = await draftsFor({ formId, building: params.get('building') });
+    if (drafts.length) {
+      const fresh = new URLSearchParams(params);
+      fresh.set('new', '1');
+      return offerView({ esc, html, fmtTime, frame }, {
+        title: form.name, drafts, forms, fresh: `#/form/${encodeURIComponent(formId)}?${fresh}`,
+        freshLabel: t('Fill in a new form'),
+      });
+    }
+  }
   const engine = formEngine();
   startGps();
   const badge = gpsBadge();
   const holder = html(`<div class="odk-holder"><p class="muted">${esc(t('Loading…'))}</p></div>`);
   const body = document.createElement('div');
   let building = null;
-  if (params.get('building')) {
+  if (params.get('building') || (record && record.building)) {
+    const wanted = String(params.get('building') || record.building);
     const cached = (await kvGet('buildings')) || { features: [] };
-    building = (cached.features.find((f) => String(f.properties.id) === params.get('building')) || {}).properties;
+    building = (cached.features.find((f) => String(f.properties.id) === wanted) || {}).properties;
   }
   if (building) body.append(html(`<p class="chosen">${esc(t('Building'))}: <strong>${esc(building.code)}</strong> ${esc(building.address || '')}</p>`));
   if (correcting) {
@@ -161,7 +143,9 @@ async function formView(formId, params, correcting = null) {
       <span>${esc(r.state_label || '')} · ${esc(t('Reason'))}: <b>${esc(r.reason_label || '—')}</b></span>
       ${r.comment ? `<span>${esc(t('Comment'))}: ${esc(r.comment)}</span>` : ''}</div>`));
   }
+  if (record) body.append(html(`<p class="draft-note restored">${esc(t('Draft saved at {time}: every answer is back.', { time: fmtTime(record.savedAt) }))}</p>`));
   body.append(badge.el, holder);
+  body.append(html(`<p class="muted draft-note">${esc(t('What you enter is kept on this phone as a draft until it is sent.'))}</p>`));
   pauseGpsDuringDialog(holder);
   frame(form.name, body);
   let buildingChoice, mountForm;
@@ -172,18 +156,38 @@ async function formView(formId, params, correcting = null) {
     return { destroy: badge.stop };
   }
   let preset = null;
-  if (building) {
+  if (building && !record) {
     const row = await buildingChoice(formId, building);
     if (row) preset = { street: row.street || building.street, building: row.name };
   }
+  const extra = correcting ? correcting.edit.extra : {};
   const mounted = mountForm(holder, form, {
     preset,
-    edit: correcting ? correcting.edit : null,
+    // a draft comes back through Web Forms' edit mode too; what it names as deprecated is ours
+    edit: record ? {
+      xml: record.xml, attachments: record.files || [], extra,
+      resolveAttachment: (name) => draftFile(record.id, name),
+    } : (correcting ? correcting.edit : null),
+    deprecatedId: extra.correctionOf || null,
+    draft: {
+      id: record ? record.id : newDraftId(),
+      record,
+      meta: {
+        formId, formName: form.name, kind: correcting ? 'correction' : 'new',
+        correctionOf: extra.correctionOf || null, returnedId: extra.returnedId ?? null,
+        building: building ? building.id : null,
+        buildingLabel: building ? `${building.code} ${building.address || ''}`.trim() : '',
+        createdAt: record ? record.createdAt : Date.now(),
+      },
+    },
+    limit: accuracyLimit(),
+    locale: cfg.locale,
     onQueued: () => { mounted.done = true; location.hash = '#/queue'; },
   });
   await kvSet('lastBuilding', building ? building.id : null);
   return {
-    leave: () => mounted.done || !mounted.isDirty() || confirm(t('Leave this form? What you entered will be lost.')),
+    // leaving keeps what was entered: it is a draft, offered again with "继续填写"
+    leave: () => { mounted.leave(); return true; },
     dirty: () => !mounted.done && mounted.isDirty(),
     destroy: () => { badge.stop(); mounted.unmount(); },
   };
@@ -251,7 +255,26 @@ async function mapView(params) {
 }
 
 // A returned submission opened in its form, in Web Forms' edit mode (returned.js).
-async function correctView(id) {
+async function correctView(id, params) {
+  const ui = { esc, html, fmtTime, frame };
+  if (params.get('draft')) {  // a correction's draft: its answers are on the phone, no network
+    const record = await getDraft(params.get('draft'));
+    if (!record) {
+      frame(t('Returned submissions'), html(`<p class="flash">${esc(t('This draft is no longer on the phone: it was sent or discarded.'))} <a href="#/returned">${esc(t('Returned submissions'))}</a></p>`));
+      return {};
+    }
+    const { items } = (await kvGet('returned')) || { items: [] };
+    const item = items.find((r) => String(r.id) === String(id)) || {};
+    const extra = { correctionOf: record.correctionOf, returnedId: record.returnedId };
+    return formView(record.formId, params, { item, edit: { extra } });
+  }
+  const drafts = params.get('new') ? [] : await draftsFor({ returnedId: id });
+  if (drafts.length) {
+    return offerView(ui, {
+      title: t('Returned submissions'), drafts, forms: await cachedForms(),
+      fresh: `#/returned/${encodeURIComponent(id)}?new=1`, freshLabel: t('Open it again as the server has it'),
+    });
+  }
   const opened = await openForCorrection(base, id);
   if (opened.error) {
     frame(t('Returned submissions'), html(`<p class="flash error">${esc(opened.error)} <a href="#/returned">${esc(t('Returned submissions'))}</a></p>`));
@@ -273,7 +296,7 @@ async function route() {
   const params = new URLSearchParams(query);
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'form' && parts[1]) current = await formView(decodeURIComponent(parts[1]), params);
-  else if (parts[0] === 'returned' && parts[1]) current = await correctView(decodeURIComponent(parts[1]));
+  else if (parts[0] === 'returned' && parts[1]) current = await correctView(decodeURIComponent(parts[1]), params);
   else if (parts[0] === 'returned') current = await returnedView({ frame, html, esc, fmtTime }, base);
   else if (parts[0] === 'queue') current = await queueView();
   else if (parts[0] === 'map') current = await mapView(params);
@@ -291,9 +314,6 @@ async function syncForms() {
 }
 
 async function boot() {
-  window.addEventListener('beforeunload', (e) => {
-    if (current && current.dirty && current.dirty()) { e.preventDefault(); e.returnValue = ''; }
-  });
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
