@@ -28,7 +28,8 @@ NOT_PAGES = {
     "static", "favicon", "home.healthz", "app.icon", "app.web_manifest", "app.service_worker",
     "coverage.map_png", "coverage.photo", "coverage.export_unvisited", "coverage.tile",
     "forms.download_xform", "forms.download_xlsform", "submissions.attachment",
-    "submissions.export", "register.export", "reports.archived_file", "reports.assessment_xlsx",
+    "submissions.export", "register.export", "rentals.export", "reports.archived_file",
+    "reports.assessment_xlsx",
 }
 #: A page with parameters: the page that links to it, and the pattern of that link.
 LINKED_FROM = {
@@ -36,6 +37,8 @@ LINKED_FROM = {
     "register.detail": ("/register/", r"/register/\w+/[0-9a-f-]{36}$"),
     "rounds.show": ("/rounds/", r"/rounds/\d+$"),
     "rounds.phase_show": ("/rounds/", r"/rounds/phases/\d+$"),
+    "rentals.unit": ("/rentals/", r"/rentals/units/[^/]+$"),
+    "rentals.landlord": ("/rentals/", r"/rentals/landlords/[^/]+$"),
     "submissions.show": ("/submissions/", r"/submissions/\d+$"),
     "tokens.of_user": ("/admin/users", r"/admin/users/\d+/tokens$"),
     "reports.archived": ("/reports/meeting", r"/reports/archive/\d+$"),

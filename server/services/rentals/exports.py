@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from server import localtime
 from server.extensions import db
-from server.i18n import translate
+from server.i18n import N_, translate
 from server.models import Area, RentalUnit, User
 from server.services import audit, choice_labels, privacy, scope, spreadsheets
 from server.services.rentals import ledger, rules
@@ -74,14 +74,16 @@ def rows(user: User | None, select: sa.Select | None = None
 
 # --- the workbook for people ----------------------------------------------------------------
 
-UNIT_HEADERS = ("Village", "Street", "Rented unit", "Landlord", "Landlord phone",
-                "Landlord ID number", "Tenure", "Floor area (m²)", "Tenants",
-                "Floor area per tenant (m²)", "Rooms rented for living", "Contract filed",
-                "Filing number", "Lessee", "Term starts", "Term ends", "Last inspection",
-                "Violations")
-VIOLATION_HEADERS = ("Village", "Street", "Rented unit", "Landlord", "Landlord phone",
-                     "Violation", "Since", "Rectification due", "Rectification")
-LANDLORD_HEADERS = ("Landlord", "Landlord phone", "Landlord ID number", "Units", "Violations")
+UNIT_HEADERS = (N_("Village"), N_("Street"), N_("Rented unit"), N_("Landlord"),
+                N_("Landlord phone"), N_("Landlord ID number"), N_("Tenure"), N_("Floor area (m²)"),
+                N_("Tenants"), N_("Floor area per tenant (m²)"), N_("Rooms rented for living"),
+                N_("Contract filed"), N_("Filing number"), N_("Lessee"), N_("Term starts"),
+                N_("Term ends"), N_("Last inspection"), N_("Violations"))
+VIOLATION_HEADERS = (N_("Village"), N_("Street"), N_("Rented unit"), N_("Landlord"),
+                     N_("Landlord phone"), N_("Violation"), N_("Since"), N_("Rectification due"),
+                     N_("Rectification"))
+LANDLORD_HEADERS = (N_("Landlord"), N_("Landlord phone"), N_("Landlord ID number"), N_("Units"),
+                    N_("Violations"))
 
 
 def workbook(user: User, village: str | None, locale: str) -> bytes:
@@ -112,8 +114,9 @@ def workbook(user: User, village: str | None, locale: str) -> bytes:
                                      "strings_to_formulas": False, "strings_to_urls": False})
     bold = book.add_format({"bold": True})
     sheets = {}
-    for name, headers in (("Rented units", UNIT_HEADERS), ("Violations", VIOLATION_HEADERS),
-                          ("Landlords", LANDLORD_HEADERS)):
+    for name, headers in ((N_("Rented units"), UNIT_HEADERS),
+                          (N_("Violations"), VIOLATION_HEADERS),
+                          (N_("Landlords"), LANDLORD_HEADERS)):
         sheet = book.add_worksheet(translate(name, locale)[:31])
         spreadsheets.write_xlsx_row(sheet, 0, [translate(h, locale) for h in headers], bold)
         sheet.freeze_panes(1, 0)
@@ -154,10 +157,10 @@ def workbook(user: User, village: str | None, locale: str) -> bytes:
     return out.getvalue()
 
 
-#: A rectification's stage in words (English keys of the catalogue, rentals.json).
-STAGES = {"open": "Being put right", "overdue": "Overdue",
-          "failed": "Re-inspected: not put right", "resolved": "Re-inspected: put right",
-          "closed": "Closed after re-inspection"}
+#: A rectification's stage in words (English ids of the catalogue).
+STAGES = {"open": N_("Being put right"), "overdue": N_("Overdue"),
+          "failed": N_("Re-inspected: not put right"), "resolved": N_("Re-inspected: put right"),
+          "closed": N_("Closed after re-inspection")}
 
 
 def area_name(area: Area | None, locale: str) -> str:
