@@ -1,6 +1,6 @@
 """The phone app over "Fast 3G": first visit, repeat visit and offline repeat to a usable form.
 
-    .venv/bin/python tests/bench/bench_phone_3g.py [--before /work/main] [--runs 1]
+    .venv/bin/python tests/bench/bench_phone_3g.py [--before ../doorstep-before] [--runs 1]
 
 For each checkout (this one, and --before's for the 'before' column, each with its own built
 client) a fresh instance with the demo township (60 buildings), `python -m server serve` on a
