@@ -118,3 +118,14 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_app(tmp_path, postgres_url) -> Iterator[Flask]:
+    """The app on a fresh, migrated PostgreSQL database, inside an app context."""
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
+    upgrade(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()

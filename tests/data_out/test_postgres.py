@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 import requests
 from flask import Flask
 
-from server.extensions import db
 from server.models import Role
 from server.services.register import exports as register_exports
-from tests.support.app import make_app, upgrade
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(tmp_path, postgres_url) -> Iterator[Flask]:
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
-    upgrade(app)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+def app(postgres_app) -> Flask:
+    return postgres_app
 
 
 def test_feed_and_exports_on_postgresql(township, token_of, live, make_user):

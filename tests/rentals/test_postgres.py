@@ -3,7 +3,6 @@ scenario gives the same register, violation list and rectification as on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,20 +14,14 @@ from server.extensions import db
 from server.models import RentalLandlord, Role
 from server.services.rentals import derive, ledger, rectifications
 from tests.rentals.test_scenario import EXPECTED
-from tests.support.app import make_app, upgrade
 from tests.support.rentals import LI_ID, LI_PHONE, inspection
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(tmp_path, postgres_url) -> Iterator[Flask]:
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
-    upgrade(app)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+def app(postgres_app) -> Flask:
+    return postgres_app
 
 
 def test_the_scenario_on_postgresql(scenario, make_user):
