@@ -43,21 +43,6 @@ class RecomputeResult:
     written: int = 0  # coverage rows inserted, changed or deleted
 
 
-def _fetch(stmt: sa.Select) -> list[tuple]:
-    """Rows as plain DBAPI tuples: Row objects and type processing cost more than the query.
-
-    Only for statements whose parameters are integers and constants (inlined as literals).
-    """
-    conn = db.session.connection()
-    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        cur.execute(str(sql))
-        return cur.fetchall()
-    finally:
-        cur.close()
-
-
 def _counted_visits(columns, round_id: int) -> np.ndarray:
     """Numeric columns of the round's counted visits (ordered by id), as a float array.
 
@@ -69,7 +54,7 @@ def _counted_visits(columns, round_id: int) -> np.ndarray:
         sa.or_(_S.review_state == "rejected", _S.superseded.is_(True),
                sa.not_(coverage.form_counts(int(round_id))))
     )
-    rows = _fetch(
+    rows = coverage.fetch_tuples(
         sa.select(*columns)
         .where(_V.round_id == int(round_id), _V.submission_id.not_in(uncounted))
         .order_by(_V.id)
@@ -184,7 +169,7 @@ def _write(round_id: int, rows: list[tuple]) -> int:
     c = table.c
     stored = {
         r[0]: tuple(r[1:])
-        for r in _fetch(
+        for r in coverage.fetch_tuples(
             sa.select(c.building_id, c.state, c.visits, c.units_recorded).where(
                 c.round_id == int(round_id)
             )
