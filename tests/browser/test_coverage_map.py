@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from gis.states import BY_KEY, STATES
-from tests.support.browser import ARTIFACTS, PAINTED, PHONE
+from tests.support.browser import ARTIFACTS, PAINTED, PHONE, wait_until
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 860}
@@ -103,8 +103,8 @@ def test_coverage_map_tiles_filters_and_building_panel(server, browser, viewport
     try:
         _log_in(page, srv.url, passwords)
         # tiles arrive and are drawn: features in view and painted pixels on the canvas
-        page.wait_for_function(RENDERED, timeout=30000)
-        page.wait_for_function(f"() => ({PAINTED})() > 0", timeout=10000)
+        wait_until(page, RENDERED, timeout=30)
+        wait_until(page, f"() => ({PAINTED})() > 0", timeout=10)
         total = page.locator("[data-count=total]")
         everyone = int(total.inner_text())
         assert everyone == 60
@@ -127,7 +127,8 @@ def test_coverage_map_tiles_filters_and_building_panel(server, browser, viewport
         x, y = _mercator(target["lon"], target["lat"])
         page.evaluate(f"() => window.doorstepCoverageMap.getView().setCenter([{x}, {y}])")
         page.evaluate("() => window.doorstepCoverageMap.getView().setZoom(18)")
-        page.wait_for_function(
+        wait_until(
+            page,
             """(code) => {
               const m = window.doorstepCoverageMap;
               const layer = m.getLayers().getArray().at(-1);
@@ -135,7 +136,7 @@ def test_coverage_map_tiles_filters_and_building_panel(server, browser, viewport
                 .some((f) => f.get('code') === code);
             }""",
             arg=target["code"],
-            timeout=30000,
+            timeout=30,
         )
         box = page.locator("#coverage-map").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

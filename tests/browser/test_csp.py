@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page
 
-from tests.support.browser import PHONE
+from tests.support.browser import PHONE, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -73,7 +73,7 @@ def _open_building_panel(page: Page, lon: float, lat: float) -> None:
     r = 6378137.0
     x = math.radians(lon) * r
     y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * r
-    page.wait_for_function("() => window.doorstepCoverageMap", timeout=30000)
+    wait_until(page, "() => Boolean(window.doorstepCoverageMap)", timeout=30)
     page.evaluate(f"() => window.doorstepCoverageMap.getView().setCenter([{x}, {y}])")
     page.evaluate("() => window.doorstepCoverageMap.getView().setZoom(19)")
     page.wait_for_timeout(1500)

@@ -185,14 +185,30 @@ def test_every_page_fits_a_360_px_phone_with_a_clean_console(server, browser, ro
                 page.wait_for_selector("#server-url")
                 walk.check()
             if target in ("/coverage/stats", "/app/"):
-                ARTIFACTS.mkdir(exist_ok=True)
-                shot = target.strip("/").replace("/", "-") + f"-{role}-360.png"
-                page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+                _screenshot(page, target.strip("/").replace("/", "-") + f"-{role}-360.png")
+            if target == "register.detail" and role == "supervisor":
+                _visit_a_household(page, walk, srv.url)
         assert walk.misfits == [], "\n".join(walk.misfits)
         assert walk.errors == [], "\n".join(walk.errors)
         assert len(seen) == len(pages)
     finally:
         ctx.close()
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _visit_a_household(page: Page, walk: Walk, url: str) -> None:
+    """The register's household page (its residents by name) fits too: the walk's own link to
+    the register opens a person."""
+    page.goto(f"{url}/register/?list=households")
+    hrefs = page.eval_on_selector_all("a[href]", "(as) => as.map((a) => a.href)")
+    households = [h for h in hrefs if re.search(r"/register/households/[0-9a-f-]{36}$", h)]
+    assert households, "the demo registers households: none listed on /register/?list=households"
+    walk.visit(households[0])
+    _screenshot(page, "register-household-supervisor-360.png")
 
 
 def test_the_walk_sees_a_page_too_wide_and_an_error(server, browser):

@@ -11,7 +11,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, wait_until
 from tests.support.household_web_form import PERSONS, fill_household
 from tests.support.phone import (
     SMALL,
@@ -64,7 +64,7 @@ def test_a_draft_with_two_persons_and_a_geotag_survives_a_reload_and_a_closed_br
     ctx = phone_profile(viewport=SMALL, geolocation=WHERE)
     page = ctx.new_page()
     log_in(page, srv.url, passwords["xieguan01"])
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+    wait_until(page, "navigator.serviceWorker.controller !== null", timeout=30)
     open_form(page)
     fill_household(page, "夕阳一街", "夕阳彝族乡夕阳一街1号")
     draft = _wait_for_draft(page, *NAMES, "<visit_location>24.60178 102.59635")

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import ARTIFACTS, PAINTED, PHONE
+from tests.support.browser import ARTIFACTS, PAINTED, PHONE, wait_until
 from tests.support.coverage_scenario import instance_xml
 from tests.support.liveserver import post
 
@@ -178,7 +178,7 @@ def test_the_demo_map_shows_the_current_round_partly_covered(server, browser, vi
         assert total == 60 and 0 < unvisited < total
         for state in ("suspect", "revisit", "complete"):
             assert int(page.locator(f"#coverage-legend [data-count={state}]").inner_text()) >= 0
-        page.wait_for_function(f"() => ({PAINTED})() > 0", timeout=30000)
+        wait_until(page, f"() => ({PAINTED})() > 0", timeout=30)
         page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
         name = "desktop" if viewport is DESKTOP else "phone"

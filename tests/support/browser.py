@@ -26,6 +26,16 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 
 
+def wait_until(page, script: str, arg=None, timeout: float = 30) -> None:
+    """Wait until `script` is true, asked from here: Playwright's wait_for_function polls with an
+    eval that the pages' CSP forbids, so it fails whenever the answer is not true at once."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true after {timeout} s: {script}")
+        time.sleep(0.05)
+
+
 class Server:
     """`python -m server serve` as a child process that the test can kill and start again."""
 
