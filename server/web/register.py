@@ -29,6 +29,8 @@ from server.web.home import add_home_link
 bp = Blueprint("register", __name__, url_prefix="/register")
 READERS = (Role.SUPERVISOR, Role.ADMIN)
 DATASETS = ("persons", "households", "buildings")
+#: Rows on one page of a register list (a township's list runs to tens of thousands).
+PAGE_SIZE = 100
 #: What a held registration shows of the person and of the submission, side by side.
 SHOWN_FIELDS = ("full_name", "id_number", "sex", "birth_date", "phone", "household",
                 "arrival_date", "status")
@@ -77,11 +79,10 @@ def index():
         abort(404, description=_("No such list."))
     conflicts = request.args.get("conflicts") == "1"
     q = (request.args.get("q") or "").strip()
-    rows = entities.query_entities(dataset, current_user, conflicts_only=conflicts, limit=500)
-    if q:
-        wanted = register.normalise_id(q)
-        rows = [e for e in rows if q in e.label
-                or (e.properties or {}).get("id_number") == wanted]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = entities.query_entities(dataset, current_user, conflicts_only=conflicts, search=q,
+                                   limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     unmasked = privacy.can_see_personal_data(current_user)
     if unmasked and dataset == "persons" and rows:
         privacy.audit_unmasked("personal_data.view", current_user, object_type="register",
@@ -90,7 +91,8 @@ def index():
     return render_template("register/index.html", rows=rows, dataset=dataset, q=q,
                            conflicts=conflicts, unmasked=unmasked,
                            shown=_in_words(dataset, unmasked, rows), datasets=DATASETS,
-                           counts=counts, note=_notes(rows), exports=register_exports.DATASETS)
+                           counts=counts, note=_notes(rows), exports=register_exports.DATASETS,
+                           page=page, more=more)
 
 
 @bp.route("/export.<fmt>")

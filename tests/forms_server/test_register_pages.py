@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import AuditEvent, Role
+from server.models import AuditEvent, Entity, Role
 from server.services import storage
 from server.services.register import entities
 from tests.support.township import LI, WANG, ZHANG, household, listing, person
@@ -127,3 +127,48 @@ def test_the_map_panel_names_outcomes_and_counts_current_residents(client, login
     [h1] = detail["households"]
     assert (h1["outcome"], h1["outcome_label"]) == ("done", "已登记")
     assert (h1["person_count"], h1["living"]) == ("3", 1)  # counted at the visit; living now
+
+
+@pytest.fixture
+def many_persons(area_tree):
+    """520 persons in one street: more than one page, more than the old 500-row cut-off."""
+    street = area_tree["T01-01"].id
+    db.session.execute(sa.insert(Entity), [
+        {"dataset": "persons", "uuid": str(uuidlib.uuid4()), "label": f"居民{i:03d}",
+         "properties": {"full_name": f"居民{i:03d}"}, "area_id": street,
+         "natural_key": f"530122199001{i:04d}11"[:17] + "X"}
+        for i in range(520)
+    ])
+    db.session.commit()
+    return 520
+
+
+def _labels(page: bytes) -> list[str]:
+    return re.findall(r">(居民\d{3})</a>", page.decode())
+
+
+def test_the_register_list_is_paged_and_every_person_is_on_one_page(client, login, many_persons):
+    login(Role.SUPERVISOR, areas=["T01"])
+    seen, url = [], "/register/?list=persons"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        rows = _labels(page.data)
+        assert 0 < len(rows) <= 100
+        seen += rows
+        more = re.search(r'href="([^"]*page=\d+)">下一页<', page.data.decode())
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert sorted(seen) == [f"居民{i:03d}" for i in range(many_persons)]
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("居民519", ["居民519"]),  # a name beyond the first pages
+    ("5301 2219 9001 0519 1X".lower(), ["居民519"]),  # an ID number, spaced and lower-case
+    ("居民51", [f"居民51{i}" for i in range(10)]),  # part of a name
+    ("nobody", []),
+])
+def test_the_register_search_looks_through_the_whole_list(client, login, many_persons,
+                                                          query, found):
+    login(Role.SUPERVISOR, areas=["T01"])
+    page = client.get("/register/", query_string={"list": "persons", "q": query})
+    assert sorted(_labels(page.data)) == found

@@ -324,12 +324,17 @@ def history(entity: Entity) -> list[EntityVersion]:
 
 def query_entities(
     dataset: str, user: User | None, *, conflicts_only: bool = False, limit: int = 200,
-    offset: int = 0,
+    offset: int = 0, search: str = "",
 ) -> list[Entity]:
+    """A page of a register list in the user's areas; `search` finds a name (part of the label)
+    or an ID number (whole, any spacing or case) anywhere in the list, not only on this page."""
     query = scope.where_street(sa.select(Entity).where(Entity.dataset == dataset),
                                Entity.area_id, user)
     if conflicts_only:
         query = query.where(Entity.conflict.is_not(None))
+    if search.strip():
+        query = query.where(sa.or_(Entity.label.contains(search.strip(), autoescape=True),
+                                   Entity.natural_key == register.normalise_id(search)))
     return list(db.session.scalars(query.order_by(Entity.id).limit(limit).offset(offset)))
 
 
