@@ -20,6 +20,7 @@ from server import localtime
 from server.i18n import N_, current_locale
 from server.i18n import gettext as _
 from server.services import spreadsheets
+from server.services.rentals.exports import STAGES
 from server.services.reports import assessment
 from server.services.reports.meeting import TITLES, Report
 from server.services.reports.metrics import Counts
@@ -89,7 +90,7 @@ def body_html(report: Report) -> str:
     """The report's body, as the page shows it and the archive keeps it (map inline)."""
     return render_template(
         "reports/_meeting_body.html", r=report, title=title(report), changes=CHANGES,
-        stock=STOCK, pct=pct, shown=shown, change=change, locale=_locale(),
+        stock=STOCK, pct=pct, shown=shown, change=change, locale=_locale(), stage_words=STAGES,
         generated=localtime.fmt(report.generated_at),
         map_src="data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii"))
 
@@ -105,7 +106,8 @@ def pdf(report: Report, body: str) -> bytes:
 
 
 def xlsx(report: Report) -> bytes:
-    """The report as a workbook: summary, areas, trend, unvisited buildings, flags, assessment."""
+    """The report as a workbook: summary, areas, trend, unvisited buildings, flags (suspect
+    visits, rental violations, rectifications closed), assessment."""
     import xlsxwriter  # only exports pay for it
 
     out = io.BytesIO()
@@ -124,6 +126,7 @@ def xlsx(report: Report) -> bytes:
     spreadsheets.write_xlsx_row(sheet, 0, [_("Building"), _("Day"), _("Coordinator")], bold)
     for i, row in enumerate(report.suspects, 1):
         spreadsheets.write_xlsx_row(sheet, i, list(row))
+    _rentals(book, report, bold)
     assessment.write_sheet(book, title(report), report.assessment, _)
     book.close()
     return out.getvalue()
@@ -193,3 +196,26 @@ def _trend(book, r: Report, bold, fmt) -> None:
                         c.persons_updated, c.persons_departed, c.accuracy, d.update_rate,
                         d.complete_rate], {5, 6, 7}, fmt)
     sheet.set_column(0, 0, 20)
+
+
+def _rentals(book, r: Report, bold) -> None:
+    """Two sheets: the rules broken now (with their rectification), and the rectifications
+    closed in the period."""
+    locale = _locale()
+    place = [_("Village"), _("Street"), _("Rented unit"), _("Violation")]
+    sheet = book.add_worksheet(_("Rental violations"))
+    spreadsheets.write_xlsx_row(sheet, 0, [*place, _("Since"), _("Due"), _("Rectification")],
+                                bold)
+    for i, f in enumerate(r.rentals.open, 1):
+        spreadsheets.write_xlsx_row(sheet, i, [
+            f.village.name(locale) if f.village else "", f.street, f.unit, f.text(locale),
+            f.since, f.due_on or None, _(STAGES[f.stage]) if f.stage else _("Not ordered")])
+    sheet.set_column(3, 3, 40)
+    sheet = book.add_worksheet(_("Rectifications closed in the period")[:31])
+    spreadsheets.write_xlsx_row(sheet, 0, [*place, _("Due"), _("Re-inspected on"),
+                                           _("Closed on")], bold)
+    for i, f in enumerate(r.rentals.closed, 1):
+        spreadsheets.write_xlsx_row(sheet, i, [
+            f.village.name(locale) if f.village else "", f.street, f.unit, f.text(locale),
+            f.due_on, f.reinspected_on or None, f.closed_on])
+    sheet.set_column(3, 3, 40)

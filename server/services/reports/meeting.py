@@ -5,8 +5,8 @@ PDF all render (server/services/reports/builder.py).
 A report covers one area (a township, a village or a street) and one period, in the round that
 covers the area in that period: progress against the phase's targets, the changes since the last
 period, the trend over the round's periods, a row per area below, the buildings still unvisited,
-the flags (suspect visits, registrations held for review), the coverage map and the
-coordinators' assessment.
+the flags (suspect visits, registrations held for review, rental violations), the coverage map
+and the coordinators' assessment.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.errors import ServiceError
-from server.services.reports import assessment, metrics, periods
+from server.services.reports import assessment, metrics, periods, rental_flags
 from server.services.reports import facts as facts_
 from server.services.reports.metrics import AreaRow, Counts, Targets
 from server.services.reports.periods import Period
@@ -67,6 +67,7 @@ class Report:
     unvisited: list[tuple[str, int, list[str]]]  # (street name, count, codes listed)
     suspects: list[tuple[str, str, str]]  # (building code, day, coordinator)
     held_open: int
+    rentals: rental_flags.RentalFlags
     assessment: list[assessment.Row]
     map_png: bytes
     generated_at: datetime
@@ -143,7 +144,7 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
         to_date=sum((per_to_date.get(s, Counts()) for s in streets), Counts()),
         before=before, before_to_date=before_to_date, rows=rows, trend=trend,
         unvisited=_unvisited(f, streets, end), suspects=_suspects(f, streets, start, end),
-        held_open=_held_open(streets),
+        held_open=_held_open(streets), rentals=rental_flags.collect(area, streets, period),
         assessment=assessment.assess(f, start, end, user, within=streets),
         map_png=_map(rnd, area), generated_at=utcnow())
 
