@@ -5,8 +5,9 @@ and this month's round in progress around today (in the township's zone), partly
 some suspect and revisit buildings — real visits generated in bulk (server/services/
 demo_visits.py) and counted by the coverage engine — and a few households with their residents
 registered in it through the household form (server/services/demo_households.py), so the plan's
-numbers and the meeting reports have a register to count. A submission made now falls in the current
-round, so it changes the map within seconds.
+numbers and the meeting reports have a register to count, and a few of their rented units
+inspected (server/services/demo_rentals.py: two violations, one rectification closed). A
+submission made now falls in the current round, so it changes the map within seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from server.models._types import utcnow
 from server.services import users
 from server.services.coverage import recompute, round_plans, rounds
 from server.services.demo_households import add_households
+from server.services.demo_rentals import add_rental_inspections
 from server.services.demo_visits import add_generated_visits
 from server.services.forms import lifecycle as forms
 
@@ -113,6 +115,7 @@ def add_rounds(today: date, seed: int) -> tuple[int, int]:
     for round_id in made:
         recompute.recompute(round_id)
     add_households(now_first, min(today, now.date()), seed=seed)
+    add_rental_inspections(min(today, now.date()))
     return made[0], made[1]
 
 

@@ -31,9 +31,7 @@ ORIGINS = ("530122", "510104", "532901")
 def add_households(first: date, last: date, seed: int = 0) -> int:
     """Households with two residents each at the first buildings of every coordinator's
     streets, on days from `first` to `last`; returns how many were sent."""
-    version = db.session.scalar(
-        sa.select(FormVersion).join(Form).where(Form.xml_form_id == "household",
-                                                FormVersion.state == "published"))
+    version = published("household")
     admin = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN.value).limit(1))
     if version is None:
         return 0
@@ -62,6 +60,12 @@ def add_households(first: date, last: date, seed: int = 0) -> int:
     return sent
 
 
+def published(xml_form_id: str) -> FormVersion | None:
+    return db.session.scalar(
+        sa.select(FormVersion).join(Form).where(Form.xml_form_id == xml_form_id,
+                                                FormVersion.state == "published"))
+
+
 def _instance(xform: str, code: str, street: str, lon: float, lat: float, day: date,
               n: int) -> bytes:
     hid = str(uuid.uuid4())
@@ -87,6 +91,11 @@ def _instance(xform: str, code: str, street: str, lon: float, lat: float, day: d
         "person_count": "2", "visit_location": f"{lat} {lon} 1890 5",
         "__entity": {"create": "1", "update": "0", "id": hid, "label": f"{code} 号 101"},
     }
+    return instance(xform, values)
+
+
+def instance(xform: str, values: dict[str, Any]) -> bytes:
+    """The form's primary instance with these answers, as a phone sends it."""
     root = copy.deepcopy(primary_instance_root(parse_xform(xform)))
     for node in root.iter():
         node.tag = node.tag.rsplit("}", 1)[-1]

@@ -44,8 +44,7 @@ LINKED_FROM = {
     "reports.archived": ("/reports/meeting", r"/reports/archive/\d+$"),
 }
 #: Pages the demo township may have nothing to link to (its generated visits register nobody).
-MAY_BE_EMPTY = {"register.detail", "reports.archived",  # no report archived yet
-                "rentals.unit", "rentals.landlord"}  # the demo inspects no rentals
+MAY_BE_EMPTY = {"register.detail", "reports.archived"}  # no report archived yet
 
 #: What does not fit: the document wider than the screen; a control (input, select, button,
 #: link styled as a button) reaching past the screen's edge outside a scrolling box, or cut off
