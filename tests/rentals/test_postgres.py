@@ -41,3 +41,12 @@ def test_the_scenario_on_postgresql(scenario, make_user):
     unit = ledger.unit(supervisor, "U2")
     assert list(unit.violations) == ["contract_unfiled"]
     assert ledger.status(closed, unit).stage == "closed"
+
+
+def test_the_meeting_reports_rental_flags_on_postgresql(scenario, make_user):
+    """The flags of tests/rentals/test_meeting_reports.py (times of closing compared in SQL)."""
+    from tests.rentals.test_meeting_reports import (
+        test_the_reports_flag_each_area_s_rental_violations as same_as_on_sqlite,
+    )
+
+    same_as_on_sqlite(scenario, make_user)
