@@ -44,15 +44,16 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
 
 
 def _init_web(app: Flask) -> None:
-    """What only requests use: sessions, logins, body and access rules, headers, static files,
-    and every feature's blueprint."""
+    """What only requests use: sessions, logins, the reader's language (Flask-Babel), body and
+    access rules, headers, static files, and every feature's blueprint."""
     # Loaded here, not at the top, as in create_app: `import server` stays light.
-    from server import access, bodies, csrf, headers, params, sessions, static_files
+    from server import access, bodies, csrf, headers, i18n, params, sessions, static_files
     from server.extensions import init_limiter, login_manager  # (see create_app)
 
     sessions.init_app(app)
     login_manager.init_app(app)
     init_limiter(app)
+    i18n.init_requests(app)
     bodies.init_app(app)  # before the access rules: a body too large is refused first
     access.init_app(app)
     csrf.init_app(app)
