@@ -45,6 +45,7 @@ import numpy as np
 from gis._matching import MatchArrays, PreparedBuildings, utm_epsg
 from gis._tables import OUTCOMES, Buildings, Visit, Visits, _building_ids, py
 from gis.states import STATES
+from gis.thresholds import CoverageSettings
 
 __all__ = [
     "OUTCOMES",
@@ -75,20 +76,6 @@ _UNVISITED, _VISITED, _COMPLETE, _REVISIT, _SUSPECT = map(
 _DONE, _CLOSED, _RETRY, _SUSPECT_BIT = 1, 2, 4, 8
 _OUTCOME_BIT = np.array([_DONE, _RETRY, _RETRY, _CLOSED, _CLOSED, _CLOSED], np.uint8)
 assert len(_OUTCOME_BIT) == len(OUTCOMES)
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageSettings:
-    """Thresholds, in metres; both are settings of the deployment."""
-
-    match_distance_m: float = 30.0
-    max_accuracy_m: float = 25.0
-
-    def __post_init__(self) -> None:
-        for name in ("match_distance_m", "max_accuracy_m"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not v > 0:
-                raise ValueError(f"{name} must be a positive number of metres, got {v!r}")
 
 
 @dataclass(frozen=True, slots=True)

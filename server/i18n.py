@@ -78,7 +78,7 @@ def current_locale() -> str:
 def translate(text: str, locale: str | None = None, **values: object) -> str:
     """`text` in `locale` (default: the request's, through Flask-Babel), `{name}` filled in."""
     if locale is None and has_request_context():
-        import flask_babel  # loaded by init_app already; the command line never needs it
+        import flask_babel  # loaded by init_requests already; the command line never needs it
 
         catalogue = flask_babel.get_translations()
     else:
@@ -101,7 +101,7 @@ def catalogue(locale: str, domain: str = APP_DOMAIN) -> dict[str, str]:
 def _fresh_locale() -> None:
     """Flask-Babel keeps the locale in g, which outlives a request when the app context does
     (tests): each request selects its own."""
-    import flask_babel  # (see init_app)
+    import flask_babel  # (see init_requests)
 
     flask_babel.refresh()
 
@@ -114,13 +114,19 @@ def _remember_locale(response):
 
 
 def init_app(app: Flask) -> None:
-    import flask_babel  # ~80 ms: only an app (not `doorstep --help`, not a service) loads it
+    """Our own `_` in templates: `{name}` placeholders, not Jinja's newstyle `%` ones. Outside
+    a request (commands, the reports they render) it reads the catalogues itself."""
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, current_locale=current_locale)
 
-    # Our own `_` in templates: `{name}` placeholders, not Jinja's newstyle `%` ones.
+
+def init_requests(app: Flask) -> None:
+    """Flask-Babel chooses each request's locale; the web side of the app only (~80 ms of
+    imports that `doorstep --help`, a command and a service never need)."""
+    import flask_babel
+
     flask_babel.Babel(app, configure_jinja=False, locale_selector=current_locale,
                       default_locale=catalogue_name(app.config["DEFAULT_LOCALE"]),
                       default_translation_directories=str(CATALOGUE_DIR),
                       default_domain=DOMAIN, default_timezone=app.config["TIMEZONE"])
-    app.jinja_env.globals.update(_=gettext, gettext=gettext, current_locale=current_locale)
     app.before_request(_fresh_locale)
     app.after_request(_remember_locale)

@@ -162,14 +162,40 @@ def test_db_help_loads_flask_migrate_but_not_the_app(tmp_path):
     assert _any_of(imported, ("server.models", "server.web", "numpy", "shapely", *HEAVY)) == []
 
 
-def test_a_light_command_loads_no_migration_engine(tmp_path):
-    """`rounds list` builds the app and reads the database, but Flask-Migrate (alembic, mako)
-    is bound only where migrations run (server.extensions.init_migrate)."""
-    assert _doorstep(tmp_path, "db", "upgrade").returncode == 0
-    result, imported = _with_modules(tmp_path, "rounds", "list")
+# What a light command (one that reads or writes a few rows) must not load: the web side of the
+# app (every blueprint, the OData engine, request hooks), the geo, form, spreadsheet and PDF
+# engines, numpy and shapely, and the migration engine (issue 9: light commands under 1 s).
+NOT_FOR_LIGHT_COMMANDS = (*HEAVY, "weasyprint", "odata_query", "pandas", "numpy", "shapely",
+                          "flask_migrate", "alembic", "mako", "limits", "whitenoise", "flask_babel",
+                          "server.web", "server.api", "server.odata", "server.openrosa",
+                          "server.services.odata", "gis.coverage")
+
+
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory):
+    """One instance folder with a migrated SQLite database, shared by the light commands."""
+    folder = tmp_path_factory.mktemp("light")
+    result = _doorstep(folder, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "sqlalchemy" in imported and "server.models" in imported  # it did build the app
-    assert _any_of(imported, ("flask_migrate", "alembic", "mako", *HEAVY)) == []
+    return folder
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (["rounds", "list"], "no rounds yet"),
+    (["phases", "list"], "targets 90% / 100%"),
+    (["forms", "list"], ""),
+    (["users", "create", "first-admin", "--role", "admin"], "created admin first-admin"),
+    (["users", "reset-password", "first-admin"], "new password for first-admin"),
+])
+def test_a_light_command_builds_the_app_without_its_web_side_or_engines(upgraded, args, shown):
+    """The command builds the app and reads the database (sqlalchemy and the models are
+    loaded), but not the pages, APIs or engines: `create_app(web=False)`, and the services it
+    calls import numpy, shapely and the coverage engine only where a job or an index runs."""
+    result, imported = _with_modules(upgraded, *args)
+    assert result.returncode == 0, result.stderr
+    assert shown in result.stdout
+    assert {"flask", "sqlalchemy", "server.models"} <= imported  # it did build the app
+    assert _any_of(imported, NOT_FOR_LIGHT_COMMANDS) == []
 
 
 def test_the_command_lists_every_command_of_the_app_and_of_flask_without_loading_them(app):
@@ -214,3 +240,32 @@ def test_building_the_app_loads_no_geo_or_form_engine(tmp_path):
     imported = {m.split(".")[0] for m in imported}
     assert {"server", "gis", "forms"} <= imported  # the log covers the blueprints' imports
     assert sorted(imported & set(HEAVY)) == []
+
+
+def test_serve_gets_the_whole_app_and_other_commands_its_command_side(tmp_path, monkeypatch):
+    """`serve` and `demo` ask for the web side (with_appcontext(web=True)); a command that does
+    not gets create_app(web=False): no blueprints, no request hooks."""
+    import click
+    from click.testing import CliRunner
+    from flask import current_app
+
+    from server.cli import serve as serve_module
+    from server.cli.appcontext import with_appcontext
+
+    monkeypatch.setenv("DOORSTEP_INSTANCE_PATH", str(tmp_path / "inst"))
+    seen = {}
+    monkeypatch.setattr(serve_module, "check_database", lambda: None)
+    monkeypatch.setattr(serve_module, "serve", lambda *args: seen.setdefault(
+        "serve", (set(current_app.blueprints), current_app.before_request_funcs)))
+
+    @click.command()
+    @with_appcontext
+    def light() -> None:
+        seen["light"] = (set(current_app.blueprints), current_app.before_request_funcs)
+
+    for command in (serve_module.serve_command, light):
+        result = CliRunner().invoke(command, [])
+        assert result.exit_code == 0, result.output
+    assert {"auth", "openrosa", "odata"} <= seen["serve"][0]
+    assert seen["light"][0] == set()
+    assert len(seen["light"][1].get(None, [])) < len(seen["serve"][1][None])

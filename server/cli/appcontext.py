@@ -3,6 +3,9 @@
 `with_appcontext` is Flask's (`flask.cli.with_appcontext`), imported when the command runs, so
 that importing a command module loads click alone and `doorstep … --help` never loads Flask.
 The command line's ScriptInfo (Flask's holder of the app factory) hangs on the root context.
+Commands get the app without its web side (`create_app(web=False)`: no blueprints, no OData
+engine, no request hooks); those that serve it ask for `with_appcontext(web=True)`, as do
+Flask's own `run`, `shell` and `routes` and Flask-Migrate's `db`.
 """
 
 from __future__ import annotations
@@ -22,13 +25,18 @@ if TYPE_CHECKING:
     from flask.cli import ScriptInfo
 
 
-def create_app() -> Flask:
+def create_app(web: bool = True) -> Flask:
     """The app, or one line on stderr and exit status 2 when it cannot start."""
     try:
-        return server.create_app()
+        return server.create_app(web=web)
     except StartupError as err:
         click.echo(f"doorstep: {err}", err=True)
         sys.exit(2)
+
+
+def create_command_app() -> Flask:
+    """The app a command needs: models and settings, not the pages (server.create_app)."""
+    return create_app(web=False)
 
 
 def script_info(ctx: click.Context) -> ScriptInfo:
@@ -42,14 +50,19 @@ def script_info(ctx: click.Context) -> ScriptInfo:
     return root.obj
 
 
-def with_appcontext(f: Callable[..., Any]) -> Callable[..., Any]:
-    """flask.cli.with_appcontext, with Flask imported when the command runs."""
+def with_appcontext(f: Callable[..., Any] | None = None, *, web: bool = False) -> Any:
+    """flask.cli.with_appcontext, with Flask imported when the command runs and the app built
+    without its web side unless `web` (an app given by the caller, e.g. a test's, is kept)."""
+    if f is None:
+        return functools.partial(with_appcontext, web=web)
 
     @functools.wraps(f)
     def run(*args: Any, **kwargs: Any) -> Any:
         from flask.cli import with_appcontext as flask_with_appcontext
 
-        script_info(click.get_current_context())
+        info = script_info(click.get_current_context())
+        if not web and info.create_app is create_app:
+            info.create_app = create_command_app
         return flask_with_appcontext(f)(*args, **kwargs)
 
     return run

@@ -9,6 +9,7 @@ Flask-Migrate's `db` group are listed by name and imported when they are used.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import os
@@ -132,3 +133,8 @@ def main() -> None:
     except StartupError as err:
         click.echo(f"doorstep: {err}", err=True)
         sys.exit(2)
+    finally:
+        # The interpreter's last garbage collection would walk every object the app made (the
+        # models, SQLAlchemy's and Flask's: ~0.2 s of CPU, a quarter of a light command) only to
+        # free memory the process gives back anyway. Atexit handlers still run.
+        gc.freeze()

@@ -42,7 +42,7 @@ def upgrade_database() -> None:
 @click.option("--seed", default=2016, show_default=True, type=int)
 @click.option("--buildings", default=2000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the demo township and exit.")
-@with_appcontext
+@with_appcontext(web=True)
 def demo_command(host: str, port: int, seed: int, buildings: int, no_serve: bool):
     """Upgrade the database, load the demo township if absent, and start the server."""
     from server.services import demo
@@ -66,7 +66,7 @@ def demo_command(host: str, port: int, seed: int, buildings: int, no_serve: bool
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int,
               help="Processes sharing the port (one core each).")
-@with_appcontext
+@with_appcontext(web=True)
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve with waitress (a production WSGI server) on the given address."""
     check_database()

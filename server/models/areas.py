@@ -9,13 +9,16 @@ index computed from the same WKB, so both databases hold one source of truth.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
 from server.models._types import utcnow
+
+if TYPE_CHECKING:
+    import shapely
 
 AREA_LEVELS = ("township", "village", "street")
 
@@ -65,10 +68,14 @@ class Building(db.Model):
 
     @property
     def shape(self) -> shapely.Geometry:
+        import shapely  # with numpy ~0.1 s: the models load with every command, shapes rarely
+
         return shapely.from_wkb(self.footprint)
 
     def set_shape(self, geom: shapely.Geometry) -> None:
         """Keep WKB, bounding box and representative point in step."""
+        import shapely  # (see shape)
+
         self.footprint = shapely.to_wkb(geom)
         self.minx, self.miny, self.maxx, self.maxy = geom.bounds
         point = geom.representative_point()

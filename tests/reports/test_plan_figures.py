@@ -298,3 +298,22 @@ def test_reports_follow_the_readers_areas(plan, client, make_user):
     _log_in(client, "c1")
     for url in ("/reports/", "/reports/meeting", f"/reports/archive/{township}"):
         assert client.get(url).status_code == 403
+
+
+def test_doorstep_reports_build_on_the_commands_own_app(plan, app, tmp_path):
+    """`doorstep` gives its commands the app without its web side (create_app(web=False)): the
+    report still renders, without the pages' template globals."""
+    from server import create_app
+    from server.extensions import db
+
+    settings = {k: app.config[k] for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY",
+                                           "PROCESS_IN_BACKGROUND")}
+    command_app = create_app({**settings, "INSTANCE_PATH": app.instance_path}, web=False)
+    assert command_app.blueprints == {}
+    with command_app.app_context():
+        result = command_app.test_cli_runner().invoke(
+            args=["reports", "build", "--period", "2016-10-2", "--out", str(tmp_path / "out")])
+        db.engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("generated #1  T区 旬报 · 2016年10月中旬")
+    assert (tmp_path / "out" / "report-xun-2016-10-2-T.pdf").read_bytes().startswith(b"%PDF")

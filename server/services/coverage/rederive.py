@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Area, Building, RoundJob, Visit
 from server.models._types import utcnow
-from server.services.coverage import recompute, rounds
+from server.services.coverage import rounds
 from server.services.ingest.accept import NEW_SUBMISSION
 
 CHUNK = 20_000
@@ -134,6 +134,10 @@ def _run(job: RoundJob) -> None:
         job.moved = moved
         _progress(job, f"re-assigned {min((k + 1) * CHUNK, len(rows))} of {len(rows)} visits",
                   k + 1)
+    # The engine with numpy (~0.15 s) loads when a job runs, not when a command or page that
+    # only plans rounds queues one (`doorstep phases list` imports this module).
+    from server.services.coverage import recompute
+
     existing = {s.id for s in spans}
     order = sorted(r for r in touched if r in existing)
     job.total = chunks + len(order)

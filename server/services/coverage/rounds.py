@@ -16,7 +16,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import current_app
 
-from gis.coverage import CoverageSettings
+from gis.thresholds import CoverageSettings
 from server import localtime
 from server.extensions import db
 from server.i18n import N_

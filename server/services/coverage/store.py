@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import shapely
 import sqlalchemy as sa
 from flask import current_app
 
-from gis.coverage import STATES, Buildings, CoverageIndex, CoverageSettings
+from gis.states import STATES
+from gis.thresholds import CoverageSettings
 from server.extensions import db
 from server.i18n import N_
 from server.models import (
@@ -36,6 +36,11 @@ from server.models import (
     RoundForm,
     Submission,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gis.coverage import Buildings, CoverageIndex  # annotations only (see load_buildings)
 
 SUSPECT_FLAGS = ("far", "poor_accuracy")
 
@@ -75,6 +80,13 @@ def _signature(top_building_id: int | None) -> tuple:
 
 def load_buildings() -> Buildings:
     """Every building as the engine's table: id, footprint, expected units, street code."""
+    # The engine, numpy and shapely (~0.15 s) load with the first index, not with this module,
+    # which commands that only read rounds and counts import (`doorstep rounds list`).
+    import numpy as np
+    import shapely
+
+    from gis.coverage import Buildings  # (see above)
+
     rows = db.session.execute(
         sa.select(Building.id, Building.footprint, Building.expected_units, Area.code)
         .outerjoin(Area, Area.id == Building.street_id)
@@ -104,6 +116,8 @@ def index(top_building_id: int | None = None) -> CoverageIndex:
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is None or cached.signature != sig:
+            from gis.coverage import CoverageIndex  # (see load_buildings)
+
             cached = _Cached(CoverageIndex(load_buildings(), settings()), sig, 0)
             _CACHE[key] = cached
     return cached.index
@@ -111,6 +125,8 @@ def index(top_building_id: int | None = None) -> CoverageIndex:
 
 def index_for(s: CoverageSettings, top_building_id: int | None = None) -> CoverageIndex:
     """The cached index under a round's own thresholds (it shares the prepared footprints)."""
+    from gis.coverage import CoverageIndex  # (see load_buildings)
+
     base = index(top_building_id)
     return base if base.settings == s else CoverageIndex(base.buildings, s)
 
@@ -210,6 +226,8 @@ def state_code_column(column):
 
 def state_codes(round_id: int, building_ids: np.ndarray) -> np.ndarray:
     """State codes (index into STATES) aligned with sorted `building_ids`."""
+    import numpy as np  # (see load_buildings)
+
     codes = np.zeros(len(building_ids), np.int8)
     c = BuildingCoverage.__table__.c
     rows = fetch_tuples(sa.select(c.building_id, state_code_column(c.state))

@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import current_app, render_template
 
 from gis.states import BY_KEY
+from gis.states import names as state_names
 from server import localtime
 from server.i18n import N_, current_locale
 from server.i18n import gettext as _
@@ -91,6 +92,8 @@ def body_html(report: Report) -> str:
     return render_template(
         "reports/_meeting_body.html", r=report, title=title(report), changes=CHANGES,
         stock=STOCK, pct=pct, shown=shown, change=change, locale=_locale(), stage_words=STAGES,
+        # the pages' template global (server/web/coverage.py), which a command's app lacks
+        coverage_state_labels=lambda: state_names(_locale()),
         generated=localtime.fmt(report.generated_at),
         map_src="data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii"))
 
