@@ -80,3 +80,61 @@ def test_nothing_points_outside_the_repository():
     offending = [name for name in files if not name.startswith("tests/corpus/")
                  and outside in (REPO / name).read_text(encoding="utf-8", errors="replace")]
     assert offending == []
+
+
+# --- docs/CAPACITY.md: every figure traceable to a measurement -----------------------------------
+
+CAPACITY = REPO / "docs" / "CAPACITY.md"
+RESULTS = REPO / "tests" / "bench" / "RESULTS.md"
+RESULTS_LINK = re.compile(r"\]\(\.\./tests/bench/RESULTS\.md#([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _results_anchors() -> set[str]:
+    return {_slug(line.lstrip("#")) for line in RESULTS.read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")}
+
+
+def _figures_table(text: str) -> list[str]:
+    """The rows of the first table: the measured figures the model is built on."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_a_results_heading_gives_githubs_anchor():
+    assert _slug(" Durable OpenRosa ingest (`bench_ingest.py`)") == \
+        "durable-openrosa-ingest-bench_ingestpy"
+
+
+def test_capacity_cites_results_sections_that_exist():
+    anchors = RESULTS_LINK.findall(CAPACITY.read_text(encoding="utf-8"))
+    missing = sorted(set(anchors) - _results_anchors())
+    assert len(set(anchors)) >= 4 and missing == [], missing
+
+
+def test_capacity_cites_bench_scripts_that_exist():
+    paths, _ = _references(CAPACITY.read_text(encoding="utf-8"))
+    scripts = {p for p in paths if p.startswith("tests/bench/")}
+    assert any(p.endswith(".py") for p in scripts)
+    assert sorted(p for p in scripts if not (REPO / p).exists()) == []
+
+
+def test_every_measured_figure_names_its_section_and_script():
+    rows = _figures_table(CAPACITY.read_text(encoding="utf-8"))
+    assert len(rows) >= 8
+    for row in rows:
+        assert RESULTS_LINK.search(row) and "tests/bench/bench_" in row, row
+
+
+def test_the_readme_links_the_capacity_page():
+    assert "(docs/CAPACITY.md)" in (REPO / "README.md").read_text(encoding="utf-8")
