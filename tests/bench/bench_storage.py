@@ -21,6 +21,8 @@ import argparse
 import io
 import os
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +74,42 @@ def wal_lsn() -> int | None:
     with db.engine.connect() as conn:
         return int(conn.exec_driver_sql(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')").scalar())
+
+
+WAL_RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+)")
+WAL_REL = re.compile(r"rel \d+/(\d+)/\d+")
+
+
+def wal_of_this_database(start: int, end: int) -> int | None:
+    """WAL bytes between two LSNs written for this database: records naming one of its
+    relations, and every record of a transaction that did (commits). The LSN difference alone
+    counts every database of the cluster (other engineers' runs). None when pg_waldump or the
+    WAL directory is out of reach (PostgreSQL on another host)."""
+    from server.extensions import db
+
+    with db.engine.connect() as conn:
+        oid = str(conn.exec_driver_sql(
+            "SELECT oid FROM pg_database WHERE datname = current_database()").scalar())
+        datadir = conn.exec_driver_sql("SHOW data_directory").scalar()
+    try:
+        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dump = subprocess.run(
+            [f"{bindir}/pg_waldump", "-p", f"{datadir}/pg_wal",
+             "-s", f"{start >> 32:X}/{start & 0xFFFFFFFF:X}",
+             "-e", f"{end >> 32:X}/{end & 0xFFFFFFFF:X}"],
+            capture_output=True, text=True, check=False)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    records = []
+    for line in dump.stdout.splitlines():
+        found = WAL_RECORD.search(line)
+        if found:
+            records.append((int(found[1]), found[2], set(WAL_REL.findall(line))))
+    if not records:
+        return None
+    mine = {tx for _, tx, dbs in records if oid in dbs and tx != "0"}
+    return sum(size for size, tx, dbs in records if oid in dbs or tx in mine)
 
 
 def jpeg(pixels: int = 1024) -> bytes:
@@ -198,15 +236,20 @@ def run(url: str, households: int, photos: int, buildings: int) -> None:
         baseline(base)
         lsn = wal_lsn()
         xml_bytes, ingest_cpu, process_cpu = send_households(households)
-        wal = None if lsn is None else wal_lsn() - lsn
+        end = wal_lsn()
+        wal = None if lsn is None else end - lsn
+        own = None if lsn is None else wal_of_this_database(lsn, end)
         after = sizes()
         print(f"{households} household submissions: raw XML {xml_bytes / households:,.0f} B "
               f"each; process CPU ingest {ingest_cpu / households * 1000:.2f} ms, processing + "
               f"review {process_cpu / households * 1000:.2f} ms per submission (in-process, no "
               f"HTTP); load average {os.getloadavg()[0]:.1f}", flush=True)
         if wal is not None:
-            print(f"WAL written: {wal / households:,.0f} B per submission "
-                  f"({wal / 2**20:.1f} MiB for {households})")
+            print(f"WAL written by the cluster (every database): {wal / households:,.0f} B per "
+                  f"submission ({wal / 2**20:.1f} MiB for {households})")
+        if own is not None:
+            print(f"WAL of this database (pg_waldump): {own / households:,.0f} B per submission "
+                  f"({own / 2**20:.1f} MiB)")
         report(base, after, households, f"{db.engine.dialect.name}, household submissions")
         storage = Path(app.config["STORAGE_DIR"])
         files_before = folder_bytes(storage)
