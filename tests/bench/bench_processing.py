@@ -15,12 +15,18 @@ buildings.
 2. drain: --posts more with the worker off, then a restart with the worker on: the time to an
    empty backlog is processing alone.
 3. reprocess: the server stopped, `doorstep submissions reprocess --all` over everything stored.
+
+CPU: the server process's (and its children's) user + system time over each phase, and on
+PostgreSQL the time of the bench database's backends alive at the phase's end (/proc), per
+submission; the load average (`os.getloadavg()`) at each phase's end.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_ingest import PERSONS, client_process, http_request
 from tests.support.household_form import household_instance
-from tests.support.liveserver import LiveServer
+from tests.support.liveserver import LiveServer, child_pids
 from tests.support.paths import REPO
 from tests.support.processing import location
 
@@ -48,6 +54,57 @@ app = create_app()
 with app.app_context():
     place(form=False, grid={GRID})
 """
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+DB_NAME = [""]  # the bench database on PostgreSQL: its backends' CPU is counted too
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _backends() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving the bench database."""
+    out: dict[int, float] = {}
+    if not DB_NAME[0]:
+        return out
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"postgres:") and DB_NAME[0].encode() in cmd:
+                out[int(entry.name)] = _cpu_of(int(entry.name))
+    return out
+
+
+class Cpu:
+    """CPU seconds of the server (and children) and the database's backends over a phase."""
+
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self.start()
+
+    def _server(self) -> float:
+        pid = self.server.proc.pid
+        return sum(_cpu_of(p) for p in {pid, *child_pids(pid)})
+
+    def start(self) -> None:
+        self.app, self.db = self._server(), _backends()
+
+    def text(self, n: int) -> str:
+        app = self._server() - self.app
+        now = _backends()
+        dbs = sum(t - self.db.get(pid, 0.0) for pid, t in now.items())
+        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+        pg = f", database {dbs * 1000 / n:.2f} ms" if DB_NAME[0] else ""
+        return f"; CPU per submission: server {app * 1000 / n:.2f} ms{pg}; load {load}"
 
 
 def _post_all(server: LiveServer, posts: int, clients: int) -> float:
@@ -88,6 +145,7 @@ def live(server: LiveServer, posts: int, clients: int) -> str:
             time.sleep(0.25)
 
     sampler = threading.Thread(target=sample)
+    cpu = Cpu(server)
     started = time.perf_counter()
     sampler.start()
     ingest_s = _post_all(server, posts, clients)
@@ -98,7 +156,7 @@ def live(server: LiveServer, posts: int, clients: int) -> str:
     rate = posts / (emptied_at - started)
     return (f"live: ingest {posts / ingest_s:.0f}/s; processing {rate:.0f}/s; backlog peak "
             f"{peak[0]}; empty {emptied_at - ingested_at:.1f} s after the "
-            f"last 201")
+            f"last 201" + cpu.text(posts))
 
 
 def drain(server: LiveServer, posts: int, clients: int) -> str:
@@ -110,18 +168,25 @@ def drain(server: LiveServer, posts: int, clients: int) -> str:
     server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true"
     started = time.perf_counter()
     server.start()
+    cpu = Cpu(server)
+    cpu.app = 0.0  # from the process's start
     took = _wait_empty(server) - started
     return (f"drain: ingest alone {posts / ingest_s:.0f}/s; processing alone {posts} in "
-            f"{took:.1f} s = {posts / took:.0f}/s (incl. server start)")
+            f"{took:.1f} s = {posts / took:.0f}/s (incl. server start)" + cpu.text(posts))
 
 
 def reprocess(server: LiveServer) -> str:
     server.stop()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "server", "submissions", "reprocess", "--all"],
                           env=server.env, cwd=REPO, text=True, capture_output=True, check=True)
     took = time.perf_counter() - started
-    return f"reprocess --all: {took:.1f} s ({done.stdout.strip()})"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"reprocess --all: {took:.1f} s ({done.stdout.strip()}); command CPU {cpu:.1f} s; "
+            f"load {load}")
 
 
 def main() -> None:
@@ -136,6 +201,7 @@ def main() -> None:
         name = f"doorstep_bench_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        DB_NAME[0] = name
         url = sa.engine.make_url(args.database_url).set(database=name).render_as_string(False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
