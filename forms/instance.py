@@ -245,7 +245,11 @@ def _truthy(value: str | None) -> bool:
 
 def read_instance(xml: bytes | str, schema: InstanceSchema | None = None) -> InstanceInfo:
     """Identity, geotags and entity actions of a submission."""
-    root = parse_instance(xml)
+    return read_root(parse_instance(xml), schema)
+
+
+def read_root(root: Element, schema: InstanceSchema | None = None) -> InstanceInfo:
+    """`read_instance` of an instance already parsed (processing parses each one once)."""
     schema = schema or InstanceSchema()
     nodes = _walk(root, "/" + _local(root.tag))
     geotags = [

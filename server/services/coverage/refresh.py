@@ -135,3 +135,66 @@ def refresh_building(building_id: int, round_id: int) -> str:
     if before is not None:
         move_count(round_id, before[0], before[1], state)
     return state
+
+
+def refresh_many(pairs: set[tuple[int, int]]) -> None:
+    """`refresh_building` for every (building, round) pair at once: a processed batch's. The
+    same rows and counts as one refresh after another (each row is derived from all stored
+    visits, the counts move from the state before to the state after), in a few statements."""
+    if not pairs:
+        return
+    db.session.flush()
+    conn = db.session.connection()
+    ordered = sorted(pairs)
+    buildings = sorted({b for b, _r in ordered})
+    rounds = sorted({r for _b, r in ordered})
+    streets: dict[int, int] = {}
+    before: dict[tuple[int, int], str] = {}
+    found: dict[tuple[int, int], list] = {}
+    expected: dict[int, int | None] = {}
+    for start in range(0, len(buildings), 500):
+        part = buildings[start:start + 500]
+        if conn.dialect.name == "postgresql":  # in id order: two batches never deadlock
+            conn.execute(sa.select(Building.id).where(Building.id.in_(part))
+                         .order_by(Building.id).with_for_update(key_share=True)).all()
+        streets.update(conn.execute(sa.select(
+            Building.id, sa.func.coalesce(Building.street_id, 0)).where(Building.id.in_(part))
+        ).all())
+        for b, r, state in conn.execute(sa.select(
+            BuildingCoverage.building_id, BuildingCoverage.round_id, BuildingCoverage.state
+        ).where(BuildingCoverage.building_id.in_(part), BuildingCoverage.round_id.in_(rounds))):
+            before[(b, r)] = state
+        for b, r, outcome, units, flags, exp in conn.execute(
+            sa.select(VisitRow.building_id, VisitRow.round_id, VisitRow.outcome,
+                      VisitRow.units_recorded, VisitRow.flags, Building.expected_units)
+            .join(Submission, Submission.id == VisitRow.submission_id)
+            .outerjoin(Building, Building.id == VisitRow.building_id)
+            .where(VisitRow.building_id.in_(part), VisitRow.round_id.in_(rounds))
+            .where(counted(), form_counts(VisitRow.round_id))
+        ):
+            found.setdefault((b, r), []).append((outcome, units, flags))
+            expected[b] = exp
+    coverage_changed()
+    now, upserts, deletes, moves = utcnow(), [], [], {}
+    for b, r in ordered:
+        rows = found.get((b, r))
+        state = None
+        if rows:
+            state, n, units = building_state(expected[b], rows)
+            upserts.append({"building_id": b, "round_id": r, "state": state, "visits": n,
+                            "units_recorded": units, "updated_at": now})
+        else:
+            deletes.append({"b": b, "r": r})
+        old = before.get((b, r))
+        if b in streets and old != state:
+            for st, n in ((old, -1), (state, 1)):
+                if st is not None and st != "unvisited":
+                    k = (r, streets[b], st)
+                    moves[k] = moves.get(k, 0) + n
+    if deletes:
+        conn.execute(DELETE, deletes)
+    upsert(upserts)
+    rows = [{"round_id": r, "street_id": s, "state": st, "buildings": n}
+            for (r, s, st), n in sorted(moves.items()) if n]
+    if rows:
+        conn.execute(_count_statement(db.engine.dialect.name), rows)

@@ -29,8 +29,9 @@ from server.extensions import db
 from server.models import Building, Entity, FormVersion, Submission
 from server.models import Visit as VisitRow
 from server.services.coverage import refresh as coverage_refresh
-from server.services.coverage import rounds
+from server.services.coverage import rounds, visit_batch
 from server.services.coverage import store as coverage
+from server.services.step_batch import Batch, current
 
 BUILDING_FIELDS = ("building", "building_id")
 GEO_FIELD = "visit_location"
@@ -163,7 +164,14 @@ def _lookup_statement(edit: bool) -> sa.Select:
 
 
 def _lookup(submission: Submission, chosen: str | None) -> _Lookup:
-    """Everything process() reads before matching, in one round trip (indexed subqueries)."""
+    """Everything process() reads before matching, in one round trip (indexed subqueries), or
+    from what the batch read for all its submissions."""
+    found = visit_batch.current(current())
+    if found is not None:
+        prior = found.priors.get(submission.deprecated_id) if submission.deprecated_id else None
+        return _Lookup(found.signature, found.building(chosen) if chosen else None,
+                       found.md5.get(submission.form_version_id), found.top(),
+                       found.visit_of(submission.id), found.visit_of(prior))
     edit = bool(submission.deprecated_id)
     params = {"chosen": chosen or "", "fv": submission.form_version_id, "sub": submission.id}
     if edit:
@@ -174,14 +182,33 @@ def _lookup(submission: Submission, chosen: str | None) -> _Lookup:
     return _Lookup(tuple(r[0:3]), r[3] if r[3] is not None else r[4], r[5], r[6], visit, old)
 
 
+def _chosen(fields: dict[str, str]) -> str | None:
+    return next((fields[f] for f in BUILDING_FIELDS if f in fields), None)
+
+
+def prepare_batch(group: Batch) -> None:
+    """The lookups of every submission of the batch, in a few queries (visit_batch)."""
+    def chosen_of(sub: Submission) -> str | None:
+        root = group.root_or_none(sub)
+        return None if root is None else _chosen(_fields(root))
+
+    visit_batch.prepare(group, chosen_of)
+
+
+finish_batch = visit_batch.finish
+
+
 def record_visit(submission: Submission, xml: bytes) -> None:
-    """Create or update the submission's Visit and refresh its building's coverage."""
+    """Create or update the submission's Visit and refresh its building's coverage (in a
+    batch: recorded for the batch's writes, server.services.coverage.visit_batch)."""
+    group = current()
+    batch = visit_batch.current(group)
     try:
-        root = parse_instance(xml)
+        root = parse_instance(xml) if group is None else group.root(submission)
     except InstanceError:
         return  # ingest rejects malformed XML; nothing to derive
     fields = _fields(root)
-    chosen_value = next((fields[f] for f in BUILDING_FIELDS if f in fields), None)
+    chosen_value = _chosen(fields)
     when, day = _time(fields, submission)
     found = _lookup(submission, chosen_value)
     table = VisitRow.__table__
@@ -190,11 +217,17 @@ def record_visit(submission: Submission, xml: bytes) -> None:
         if row is not None and row[1] and row[2]:
             touched.add((row[1], row[2]))
     if found.old is not None:
-        db.session.execute(sa.delete(table).where(table.c.id == found.old[0]))
+        if batch is not None:
+            batch.delete(found.old[0])
+        else:
+            db.session.execute(sa.delete(table).where(table.c.id == found.old[0]))
     if submission.superseded:  # replayed after its edit: the edit's visit counts
         if found.visit is not None:
-            db.session.execute(sa.delete(table).where(table.c.id == found.visit[0]))
-        _refresh(touched)
+            if batch is not None:
+                batch.delete(found.visit[0])
+            else:
+                db.session.execute(sa.delete(table).where(table.c.id == found.visit[0]))
+        _refresh(touched, batch)
         return
 
     chosen = found.building_id if chosen_value else None
@@ -234,15 +267,20 @@ def record_visit(submission: Submission, xml: bytes) -> None:
         "outcome": outcome, "units_recorded": units, "flags": flags, "visited_at": when,
         "visited_on": day,
     }  # fmt: skip
-    conn = db.session.connection()
-    if found.visit is None:
-        conn.execute(table.insert(), {"submission_id": submission.id, **values})
+    if batch is not None:
+        if found.visit is None:
+            batch.inserts[submission.id] = values
+        else:
+            batch.updates[found.visit[0]] = values
+    elif found.visit is None:
+        db.session.connection().execute(table.insert(), {"submission_id": submission.id,
+                                                         **values})
     else:
-        conn.execute(table.update().where(table.c.id == sa.bindparam("vid")),
-                     {"vid": found.visit[0], **values})  # fmt: skip
+        db.session.connection().execute(table.update().where(table.c.id == sa.bindparam("vid")),
+                                        {"vid": found.visit[0], **values})  # fmt: skip
     if values["building_id"] and values["round_id"]:
         touched.add((values["building_id"], values["round_id"]))
-    _refresh(touched)
+    _refresh(touched, batch)
 
 
 def _street(index, building_id) -> str | None:
@@ -263,7 +301,10 @@ def _known(index, building_id: int) -> bool:
     return pos < len(ids) and int(ids[pos]) == building_id
 
 
-def _refresh(touched: set[tuple[int, int]]) -> None:
+def _refresh(touched: set[tuple[int, int]], batch: visit_batch.Prepared | None) -> None:
+    if batch is not None:  # refreshed when the batch finishes
+        batch.touched |= touched
+        return
     for building_id, round_id in sorted(touched):
         coverage_refresh.refresh_building(building_id, round_id)
 

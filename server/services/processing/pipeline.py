@@ -3,13 +3,17 @@
 A submission is answered 201 once its raw record is durable; processing runs afterwards, off the
 request path (server.services.processing.worker), and every step is idempotent so that any
 submission can be replayed. Submissions are processed in batches, one transaction per batch like
-ingest (server.services.processing.queue claims them): each submission's steps run in order in a
-SAVEPOINT of their own, so a failure rolls back only that submission's derived rows and records
-the step and reason on it, while the rest of the batch commits. A worker killed mid-batch
-commits nothing of it: its submissions are still pending for the next worker. A failure
-caused by the machine, not the submission (a full disk, the database gone: services.faults),
-is retried by itself with backoff; any other stays `error` until `doorstep submissions
-reprocess` replays it after a fix.
+ingest (server.services.processing.queue claims them). The steps of a batch share its parsed
+instances and read what they look up for the whole batch at once (server.services.step_batch):
+each step's `prepare` before the submissions, its `run` on each in order, its `finish` writing
+what the runs collected, all in one SAVEPOINT. A submission that fails rolls the group back to
+it; the submissions before it are run again, it is marked with the step and reason, and those
+after it go on in a group of their own, so nothing is lost and the rest of the batch commits. A
+failure no submission can be named for (the group's writes) is isolated by running each alone.
+A worker killed mid-batch commits nothing of it: its submissions are still pending for the next
+worker. A failure caused by the machine, not the submission (a full disk, the database gone:
+services.faults), is retried by itself with backoff; any other stays `error` until `doorstep
+submissions reprocess` replays it after a fix.
 """
 
 from __future__ import annotations
@@ -28,32 +32,37 @@ from server.extensions import db
 from server.models import Form, FormVersion, Submission
 from server.models._types import utcnow
 from server.models.submissions import TEST_STATE
-from server.services import faults, storage
-from server.services.coverage.visits import record_visit
+from server.services import faults, step_batch, storage
+from server.services.coverage import visits
 from server.services.processing import queue
-from server.services.register.entities import apply_submission
+from server.services.register import entities
 from server.services.rentals import derive as rentals
+from server.services.step_batch import Batch
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
     run: Callable[[Submission, bytes], None]  # (submission, its raw XML)
+    prepare: Callable[[Batch], None] | None = None  # the batch's lookups, before any run
+    finish: Callable[[Batch], None] | None = None  # the batch's writes, after every run
 
 
 #: The pipeline, in order. Entities first: a building listed in the field is created by its
 #: submission's `buildings` entity, and the visit of that same submission must find it; the
 #: rental register's units are derived from the households the entities step just wrote.
 STEPS: tuple[Step, ...] = (
-    Step("entities", apply_submission),
-    Step("rentals", rentals.apply_submission),
-    Step("visits", record_visit),
+    Step("entities", entities.apply_submission, entities.prepare_batch, entities.finish_batch),
+    Step("rentals", rentals.apply_submission, rentals.prepare_batch, rentals.finish_batch),
+    Step("visits", visits.record_visit, visits.prepare_batch, visits.finish_batch),
 )
 
 #: PostgreSQL's deadlock and serialization failures (SQLSTATE): another worker's transaction.
 CONCURRENT_STATES = ("40P01", "40001")
 
 log = logging.getLogger(__name__)
+
+Item = tuple[Submission, bytes]
 
 
 def _zero() -> dict[str, int]:
@@ -69,46 +78,111 @@ def _concurrent(err: Exception) -> bool:
             and getattr(err.orig, "sqlstate", None) in CONCURRENT_STATES)
 
 
-def _run_steps(sub: Submission, read: bytes | None) -> tuple[str, Exception] | None:
-    """Every step on one submission inside a savepoint; None, or (`step: why`, the error)."""
-    failure = None
-    for attempt in range(2):
-        step = "read"
-        savepoint = db.session.begin_nested()
-        try:
-            xml = storage.get(sub.storage_key, sub.xml_sha256, read)
+@dataclass(frozen=True)
+class _Failure:
+    index: int | None  # the submission of the group that failed; None: the group's writes
+    message: str  # "step: why"
+    error: Exception
+
+
+def _run_group(items: list[Item], deadline: float | None) -> tuple[int, _Failure | None]:
+    """Every step over `items`, in order, inside one savepoint: (how many were run, None), or
+    (0, the failure) with the savepoint rolled back. Past `deadline` (after one at least) the
+    rest is not reached."""
+    savepoint = db.session.begin_nested()
+    group = Batch(items)
+    token = step_batch.enter(group)
+    step, index, ran = "prepare", (None if len(items) > 1 else 0), 0
+    try:
+        for step_ in STEPS:
+            if step_.prepare is not None:
+                step = step_.name
+                step_.prepare(group)
+        for index, (sub, xml) in enumerate(items):  # noqa: B007
+            if ran and deadline is not None and time.monotonic() > deadline:
+                break
             for step_ in STEPS:
                 step = step_.name
                 step_.run(sub, xml)
-            savepoint.commit()
-            return None
-        except Exception as err:  # any processor failure is recorded, never lost
-            savepoint.rollback()
-            failure = (f"{step}: {err}", err)
-            if attempt or not _concurrent(err):
-                break
-    return failure
+            ran += 1
+        index = None if len(items) > 1 else 0
+        group.items = items[:ran]
+        for step_ in STEPS:
+            if step_.finish is not None:
+                step = step_.name
+                step_.finish(group)
+        savepoint.commit()
+        return ran, None
+    except Exception as err:  # any processor failure is recorded, never lost
+        savepoint.rollback()
+        return 0, _Failure(index, f"{step}: {err}", err)
+    finally:
+        step_batch.leave(token)
 
 
-def _process(sub: Submission, read: bytes | None = None) -> dict:
-    """Run the steps; returns the submission's marks (written for the whole batch at once).
-    `read`: its raw XML, fetched with the claim. A machine fault gets the time of its next
-    automatic attempt (retry_delay)."""
-    if sub.draft:  # a draft's test submission: never reaches the register or coverage
-        return {"b_id": sub.id, "b_state": TEST_STATE, "b_error": None, "b_runs": 0,
-                "b_at": sub.processed_at, "b_attempts": 0, "b_retry_at": None}
-    failure = _run_steps(sub, read)
+def _failed(sub: Submission, message: str, err: Exception) -> dict:
+    """The marks of a failed submission; a machine fault gets the time of its next automatic
+    attempt (retry_delay)."""
     now = utcnow()
-    if failure is None:
-        return {"b_id": sub.id, "b_state": "done", "b_error": None, "b_at": now, "b_runs": 1,
-                "b_attempts": 0, "b_retry_at": None}
-    message, err = failure
     attempts = sub.processing_attempts + 1
     retry_at = now + timedelta(seconds=retry_delay(attempts)) if faults.transient(err) else None
     log.warning("processing submission %s failed in %s%s", sub.id, message,
                 f" (attempt {attempts}; retried at {retry_at:%H:%M:%S} UTC)" if retry_at else "")
     return {"b_id": sub.id, "b_state": "error", "b_error": message[:2000], "b_at": now,
             "b_runs": 1, "b_attempts": attempts, "b_retry_at": retry_at}
+
+
+def _done(sub: Submission) -> dict:
+    return {"b_id": sub.id, "b_state": "done", "b_error": None, "b_at": utcnow(), "b_runs": 1,
+            "b_attempts": 0, "b_retry_at": None}
+
+
+def _process_items(batch: list[tuple[Submission, bytes | None]],
+                   deadline: float | None = None) -> list[dict]:
+    """Process claimed submissions (each with its raw XML when fetched with the claim); returns
+    the marks of those reached, in claim order (the rest stay pending)."""
+    marks: dict[int, dict] = {}
+    items: list[Item] = []
+    for sub, read in batch:
+        if sub.draft:  # a draft's test submission: never reaches the register or coverage
+            marks[sub.id] = {"b_id": sub.id, "b_state": TEST_STATE, "b_error": None,
+                             "b_runs": 0, "b_at": sub.processed_at, "b_attempts": 0,
+                             "b_retry_at": None}
+            continue
+        try:
+            items.append((sub, storage.get(sub.storage_key, sub.xml_sha256, read)))
+        except Exception as err:  # its raw XML unreadable: only it fails
+            marks[sub.id] = _failed(sub, f"read: {err}", err)
+    groups, retried = [items], set()
+    while groups:
+        group = groups.pop(0)
+        if not group:
+            continue
+        if marks and deadline is not None and time.monotonic() > deadline:
+            break
+        ran, failure = _run_group(group, deadline)
+        if failure is None:
+            marks.update((sub.id, _done(sub)) for sub, _xml in group[:ran])
+            if ran < len(group):
+                break  # the time budget is spent: the rest waits for the next batch
+            continue
+        if failure.index is None:  # the group's writes failed: find who, one at a time
+            groups[0:0] = [[item] for item in group]
+            continue
+        sub = group[failure.index][0]
+        if _concurrent(failure.error) and sub.id not in retried:
+            retried.add(sub.id)  # another worker's transaction got there first: once more
+            groups.insert(0, group)
+            continue
+        marks[sub.id] = _failed(sub, failure.message, failure.error)
+        groups[0:0] = [group[:failure.index], group[failure.index + 1:]]
+    order = {sub.id: k for k, (sub, _read) in enumerate(batch)}
+    return sorted(marks.values(), key=lambda m: order[m["b_id"]])
+
+
+def _process(sub: Submission, read: bytes | None = None) -> dict:
+    """Process one claimed submission on its own; returns its marks."""
+    return _process_items([(sub, read)])[0]
 
 
 def retry_delay(attempt: int) -> float:
@@ -139,24 +213,20 @@ _COUNTED = {"done": "done", "error": "error", TEST_STATE: "skipped"}
 
 
 def process_batch(size: int | None = None, only: int | None = None) -> dict[str, int]:
-    """Claim a batch of pending submissions (or the one `only`), process each, commit once;
+    """Claim a batch of pending submissions (or the one `only`), process them, commit once;
     returns counts by new state. The batch ends early after PROCESSING_BATCH_MS of work: what
     it claimed and did not reach stays pending."""
     config = current_app.config
-    budget = config["PROCESSING_BATCH_MS"] / 1000
     counts = _zero()
     try:
         batch = queue.claim(size or config["PROCESSING_BATCH_SIZE"], only)
         if not batch:
             db.session.rollback()  # nothing to do: let go of the write lock
             return counts
-        started = time.monotonic()
-        marks = []
-        for sub, read in batch:
-            if marks and time.monotonic() - started > budget:
-                break
-            marks.append(_process(sub, read))
-            counts[_COUNTED[marks[-1]["b_state"]]] += 1
+        deadline = time.monotonic() + config["PROCESSING_BATCH_MS"] / 1000
+        marks = _process_items(batch, deadline)
+        for mark in marks:
+            counts[_COUNTED[mark["b_state"]]] += 1
         db.session.execute(_MARK, marks)
         db.session.commit()
     except BaseException:

@@ -35,6 +35,7 @@ from forms.instance import (
     instance_schema,
     parse_geopoint,
     read_instance,
+    read_root,
 )
 from server.extensions import db
 from server.models import (
@@ -49,7 +50,10 @@ from server.models import (
 )
 from server.models._types import utcnow
 from server.services import scope
+from server.services.register import lookups as batch_lookups
 from server.services.register import residence as register
+from server.services.register.lookups import MISSING
+from server.services.step_batch import Batch
 
 _SCHEMAS: dict[tuple[int, str], InstanceSchema] = {}
 #: The flag a person carries while a registration of them waits for a supervisor.
@@ -74,8 +78,27 @@ def _schema(version: FormVersion) -> InstanceSchema:
 # --- processing ---------------------------------------------------------------------------
 
 
+_batch = batch_lookups.current
+
+
+def prepare_batch(group: Batch) -> None:
+    """The batch's lookups in a few queries, before its submissions run."""
+    group.state(batch_lookups.NAME, lambda: batch_lookups.prepare(group, _schema, read_root))
+
+
+def finish_batch(_group: Batch) -> None:
+    """The batch's entities, versions and held registrations, written together."""
+    batch_lookups.number_new(Entity, EntityVersion, RegisterConflict)
+    db.session.flush()
+
+
 def apply_submission(submission: Submission, xml: bytes) -> None:
     """Apply the submission's entity actions (the pipeline's "entities" step)."""
+    found = _batch()
+    if found is not None and (submission.id in found.infos or submission.id in found.applied):
+        if submission.id not in found.applied:
+            apply_instance(found.info(submission.id), submission)
+        return
     applied = db.session.scalar(sa.select(
         sa.exists().where(EntityVersion.submission_id == submission.id)
         | sa.exists().where(RegisterConflict.submission_id == submission.id)
@@ -102,12 +125,18 @@ def _prior_submission_id(submission: Submission) -> int | None:
     """The submission an edit replaces (meta/deprecatedID), if it is stored."""
     if not submission.deprecated_id:
         return None
+    found = _batch()
+    if found is not None and submission.id in found.infos:
+        return found.priors.get(submission.deprecated_id)
     return db.session.scalar(
         sa.select(Submission.id).where(Submission.instance_id == submission.deprecated_id)
     )
 
 
 def get_entity(uuid: str) -> Entity | None:
+    found = _batch()
+    if found is not None and (entity := found.entity(key(uuid))) is not MISSING:
+        return entity
     return db.session.scalar(sa.select(Entity).where(Entity.uuid == key(uuid)))
 
 
@@ -117,12 +146,15 @@ def apply_action(action: EntityAction, submission: Submission | None, prior: int
     let this (held) action change."""
     uuid = key(action.id)
     props = {k: v for k, v in action.properties.items()}
+    found = _batch() if submission is not None else None
+    if found is not None and submission.id not in found.infos:
+        found = None  # not one of the batch's (a step called on its own)
     entity = approved or get_entity(uuid)
     if entity is None and action.dataset == "buildings":
         entity = _entity_of_building(uuid)  # a field building, named by its readable code
     redirected = approved is not None
     if action.dataset == "persons" and entity is None:
-        entity = register.person_by_id_number(props.get("id_number", ""))
+        entity = batch_lookups.person(props.get("id_number", ""))
         redirected = entity is not None
     if approved is None and _held(action, entity, props, submission, prior):
         return entity
@@ -132,11 +164,12 @@ def apply_action(action: EntityAction, submission: Submission | None, prior: int
             conflicts.append(f"update of unknown {action.dataset} entity {uuid}; created")
         entity = Entity(dataset=action.dataset, uuid=uuid, label="", properties={}, version=0)
         db.session.add(entity)
+        if found is not None:
+            found.created(entity)
     elif entity.dataset != action.dataset:
         conflicts.append(f"submission named list {action.dataset}; entity is in {entity.dataset}")
     else:
-        last_by = entity.versions[-1].submission_id if entity.versions else None
-        is_edit = prior is not None and last_by == prior
+        is_edit = prior is not None and batch_lookups.last_by(entity) == prior
         if action.action == "create" and not redirected and not is_edit:
             conflicts.append("created again by another submission")
         if action.base_version is not None and action.base_version < entity.version and not is_edit:
@@ -148,7 +181,7 @@ def apply_action(action: EntityAction, submission: Submission | None, prior: int
     entity.version = (entity.version or 0) + 1
     entity.label = action.label or entity.label or ""
     entity.properties = new
-    entity.natural_key = natural_key(entity.dataset, new)
+    old_key, entity.natural_key = entity.natural_key, natural_key(entity.dataset, new)
     entity.updated_at = utcnow()
     if conflicts:
         entity.conflict = "; ".join(conflicts)[:256]
@@ -163,7 +196,11 @@ def apply_action(action: EntityAction, submission: Submission | None, prior: int
             submission_id=submission.id if submission is not None else None,
         )
     )
-    db.session.flush()
+    if found is None:
+        db.session.flush()
+        return entity
+    found.keyed(entity, old_key)
+    found.touched(entity, submission.id)
     return entity
 
 
@@ -172,23 +209,28 @@ def _held(action: EntityAction, entity: Entity | None, props: dict[str, str],
     """Hold a change of an existing person for review (residence.hold_reason); True if held."""
     if entity is None or submission is None or entity.dataset != "persons":
         return False
-    last_by = entity.versions[-1].submission_id if entity.versions else None
-    is_edit = prior is not None and last_by == prior
-    reason = register.hold_reason(entity, props, scope.street_ids(submission.submitter),
-                                  is_edit)
+    is_edit = prior is not None and batch_lookups.last_by(entity) == prior
+    reason = register.hold_reason(entity, props, batch_lookups.streets(submission), is_edit)
     if reason is None:
         return False
     uuid = key(action.id)[:64]
-    exists = sa.select(RegisterConflict.id).where(
-        RegisterConflict.submission_id == submission.id, RegisterConflict.uuid == uuid)
-    if db.session.scalar(exists) is None:
+    found = _batch()
+    if found is not None and submission.id in found.infos:
+        new = (submission.id, uuid) not in found.held  # none was held before its batch
+        found.held.add((submission.id, uuid))
+    else:
+        new = db.session.scalar(sa.select(RegisterConflict.id).where(
+            RegisterConflict.submission_id == submission.id,
+            RegisterConflict.uuid == uuid)) is None
+    if new:
         db.session.add(RegisterConflict(
             entity=entity, submission_id=submission.id, submitter_id=submission.submitter_id,
             uuid=uuid, label=(action.label or "")[:512], base_version=action.base_version,
             properties=props, reason=reason[:256]))
         if HELD_NOTE not in (entity.conflict or ""):
             entity.conflict = "; ".join(filter(None, [HELD_NOTE, entity.conflict]))[:256]
-        db.session.flush()
+        if found is None:
+            db.session.flush()
     return True
 
 
@@ -227,6 +269,9 @@ def _entity_of_building(code: str) -> Entity | None:
     found in the field keeps its entity's uuid but gets a readable code, so an update naming
     that code must reach the entity that created it, not make a second one.
     """
+    found = _batch()
+    if found is not None and code in found.of_building:
+        return found.of_building[code]
     return db.session.scalar(
         sa.select(Entity).join(Building, Building.id == Entity.building_id)
         .where(Building.code == code, Entity.dataset == "buildings")
@@ -237,12 +282,18 @@ def _entity_of_building(code: str) -> Entity | None:
 def _is_building_code(dataset: str, uuid: str) -> bool:
     if dataset != "buildings":
         return False
+    found = _batch()
+    if found is not None and uuid in found.buildings:
+        return found.buildings[uuid] is not None
     return db.session.scalar(sa.select(Building.id).where(Building.code == uuid)) is not None
 
 
 def _area_id(code: str | None) -> int | None:
     if not code:
         return None
+    found = _batch()
+    if found is not None and code in found.areas:
+        return found.areas[code]
     return db.session.scalar(sa.select(Area.id).where(Area.code == code))
 
 
@@ -251,7 +302,11 @@ def _building_for(ref: str | None) -> Building | None:
     ref = key(ref)
     if not ref:
         return None
-    building = db.session.scalar(sa.select(Building).where(Building.code == ref))
+    found = _batch()
+    if found is not None and ref in found.buildings:
+        building = found.buildings[ref]
+    else:
+        building = db.session.scalar(sa.select(Building).where(Building.code == ref))
     if building is None:
         entity = get_entity(ref)
         if entity is not None and entity.building_id is not None:
@@ -264,6 +319,8 @@ def _locate(entity: Entity, props: dict[str, Any]) -> None:
     if entity.dataset == "buildings":
         building = _building_for(entity.uuid) or _field_building(entity, props)
         entity.building_id = building.id if building is not None else entity.building_id
+        if (found := _batch()) is not None:
+            found.located(entity, building)
         entity.area_id = _area_id(props.get("street")) or (building.street_id if building else None)
         if building is not None and props.get("outcome") == "done":
             _copy_listing(building, props)
@@ -297,9 +354,10 @@ def _field_building(entity: Entity, props: dict[str, Any]) -> Building | None:
     point = parse_geopoint((props.get("geometry") or "").split(";")[0])
     if point is None:
         return None
-    street = db.session.scalar(sa.select(Area).where(Area.code == (props.get("street") or "")))
-    building = Building(code=field_code(street.code if street else None),
-                        street_id=street.id if street else None,
+    street_code = props.get("street") or ""
+    street_id = _area_id(street_code)
+    building = Building(code=field_code(street_code if street_id is not None else None),
+                        street_id=street_id,
                         address=entity.label or "", source="field")
     building.set_shape(shapely.Point(point[1], point[0]))
     db.session.add(building)

@@ -37,8 +37,11 @@ from server.models import (
     Submission,
 )
 from server.models._types import utcnow
+from server.services import step_batch
+from server.services.register import lookups
 from server.services.register.residence import normalise_id
 from server.services.rentals import rules
+from server.services.step_batch import Batch
 
 #: The households property only a rental inspection writes: its day.
 INSPECTION_MARK = "last_inspection"
@@ -59,13 +62,59 @@ def minimum_area() -> float:
 
 
 def apply_submission(submission: Submission, _xml: bytes) -> None:
-    """The pipeline's "rentals" step: re-derive the units whose households it changed."""
+    """The pipeline's "rentals" step: re-derive the units whose households it changed (in a
+    batch, once each when the batch finishes: `derive_unit` depends on the household alone)."""
+    group = step_batch.current()
+    if group is not None and group.has(NAME):
+        return
     touched = db.session.scalars(
         sa.select(Entity).join(EntityVersion, EntityVersion.entity_id == Entity.id)
         .where(EntityVersion.submission_id == submission.id, Entity.dataset == DATASET)
         .distinct().order_by(Entity.id))
     for household in touched:
         derive_unit(household)
+
+
+NAME = "rentals"  # the step's state in a batch: households written before it, by submission
+
+
+def prepare_batch(group: Batch) -> None:
+    """The households the batch's submissions wrote before (a replay), in one query."""
+    written: dict[int, list[Entity]] = {}
+    ids = [sub.id for sub in group.subs]
+    for start in range(0, len(ids), 500):
+        for submission_id, household in db.session.execute(
+            sa.select(EntityVersion.submission_id, Entity)
+            .join(EntityVersion, EntityVersion.entity_id == Entity.id)
+            .where(EntityVersion.submission_id.in_(ids[start:start + 500]),
+                   Entity.dataset == DATASET).distinct().order_by(Entity.id)):
+            written.setdefault(submission_id, []).append(household)
+    group.state(NAME, lambda: written)
+
+
+def finish_batch(group: Batch) -> None:
+    """Re-derive each household the batch's submissions wrote, once, in the order of the last
+    submission that wrote it; a household that is no unit and had none costs no statement."""
+    written = group.state(NAME, dict)
+    found = group.state(lookups.NAME, lookups.Lookups).households
+    db.session.flush()
+    last: dict[Entity, int] = {}
+    for k, (sub, _xml) in enumerate(group.items):
+        for household in sorted({*written.get(sub.id, ()), *found.get(sub.id, ())},
+                                key=lambda h: h.id):
+            last.pop(household, None)
+            last[household] = k
+    if not last:
+        return
+    ids = [h.id for h in last]
+    units = set()
+    for start in range(0, len(ids), 500):
+        units.update(db.session.scalars(sa.select(RentalUnit.entity_id).where(
+            RentalUnit.entity_id.in_(ids[start:start + 500]))))
+    for household in last:
+        if household.id in units or (not household.deleted
+                                     and is_unit(household.properties or {})):
+            derive_unit(household)
 
 
 @dataclass(frozen=True, slots=True)
