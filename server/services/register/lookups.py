@@ -187,6 +187,7 @@ def _key(entity_id: Any) -> str:
 def _read(found: Lookups, uuids: set, codes: set, streets: set, numbers: set,
           edits: set) -> None:
     session = db.session
+    found.entities[""] = None  # processing never makes an entity without an id
     for part in chunks(edits):
         found.priors.update(session.execute(
             sa.select(Submission.instance_id, Submission.id)
