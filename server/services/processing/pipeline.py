@@ -212,19 +212,38 @@ _MARK = (sa.update(_SUBS).where(_SUBS.c.id == sa.bindparam("b_id"))
 _COUNTED = {"done": "done", "error": "error", TEST_STATE: "skipped"}
 
 
+#: Seconds of processing per submission as this process last measured them (a moving average):
+#: a batch claims no more than its time budget fits, so that what the steps read for the whole
+#: batch in advance is used, not read again by the next batch.
+_PACE = [0.0]
+
+
+def _fitting(size: int, budget_s: float) -> int:
+    pace = _PACE[0]
+    return size if pace <= 0 else max(1, min(size, int(budget_s / pace)))
+
+
+def _measured(seconds: float, n: int) -> None:
+    if n:
+        _PACE[0] = seconds / n if _PACE[0] <= 0 else (_PACE[0] + seconds / n) / 2
+
+
 def process_batch(size: int | None = None, only: int | None = None) -> dict[str, int]:
     """Claim a batch of pending submissions (or the one `only`), process them, commit once;
     returns counts by new state. The batch ends early after PROCESSING_BATCH_MS of work: what
-    it claimed and did not reach stays pending."""
+    it claimed and did not reach stays pending; it claims no more than that budget fits at
+    the pace of the batches before it."""
     config = current_app.config
+    budget = config["PROCESSING_BATCH_MS"] / 1000
     counts = _zero()
     try:
-        batch = queue.claim(size or config["PROCESSING_BATCH_SIZE"], only)
+        batch = queue.claim(_fitting(size or config["PROCESSING_BATCH_SIZE"], budget), only)
         if not batch:
             db.session.rollback()  # nothing to do: let go of the write lock
             return counts
-        deadline = time.monotonic() + config["PROCESSING_BATCH_MS"] / 1000
-        marks = _process_items(batch, deadline)
+        started = time.monotonic()
+        marks = _process_items(batch, started + budget)
+        _measured(time.monotonic() - started, len(marks))
         for mark in marks:
             counts[_COUNTED[mark["b_state"]]] += 1
         db.session.execute(_MARK, marks)
