@@ -146,9 +146,8 @@ def apply_action(action: EntityAction, submission: Submission | None, prior: int
     let this (held) action change."""
     uuid = key(action.id)
     props = {k: v for k, v in action.properties.items()}
-    found = _batch() if submission is not None else None
-    if found is not None and submission.id not in found.infos:
-        found = None  # not one of the batch's (a step called on its own)
+    found = _batch() if submission is not None else None  # None: a step called on its own
+    found = found if found is not None and submission.id in found.infos else None
     entity = approved or get_entity(uuid)
     if entity is None and action.dataset == "buildings":
         entity = _entity_of_building(uuid)  # a field building, named by its readable code
@@ -282,8 +281,7 @@ def _entity_of_building(code: str) -> Entity | None:
 def _is_building_code(dataset: str, uuid: str) -> bool:
     if dataset != "buildings":
         return False
-    found = _batch()
-    if found is not None and uuid in found.buildings:
+    if (found := _batch()) is not None and uuid in found.buildings:
         return found.buildings[uuid] is not None
     return db.session.scalar(sa.select(Building.id).where(Building.code == uuid)) is not None
 
@@ -291,8 +289,7 @@ def _is_building_code(dataset: str, uuid: str) -> bool:
 def _area_id(code: str | None) -> int | None:
     if not code:
         return None
-    found = _batch()
-    if found is not None and code in found.areas:
+    if (found := _batch()) is not None and code in found.areas:
         return found.areas[code]
     return db.session.scalar(sa.select(Area.id).where(Area.code == code))
 
