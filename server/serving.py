@@ -11,6 +11,7 @@ parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -63,6 +64,27 @@ def sweep_at_start(app: Flask, say: Callable[[str], None] = print) -> int:
     return removed
 
 
+class OncePer(logging.Filter):
+    """Lets one record through per `seconds`. waitress warns "Task queue depth is N" for
+    every request that waits for a thread: under a burst of phones that was a log line for
+    most requests. One a minute still says the threads are saturated."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.next_at = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.seconds
+        return True
+
+
+QUEUE_WARNINGS = OncePer(60.0)
+
+
 def size_pool(engine: Engine, threads: int) -> None:
     """One pooled connection per web thread, plus the processing worker's. SQLAlchemy's
     default keeps 5 and opens the rest as overflow, closing each when it is returned: under
@@ -85,6 +107,9 @@ def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
     sweep_at_start(app, say)
     with app.app_context():
         size_pool(db.engine, threads)
+    queue_log = logging.getLogger("waitress.queue")
+    if QUEUE_WARNINGS not in queue_log.filters:
+        queue_log.addFilter(QUEUE_WARNINGS)
     if workers <= 1:
         _run_hooks(app)
         say(f"Doorstep listening on http://{host}:{port}/")
