@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DET
@@ -192,6 +192,23 @@ def _check_depth(root: Element, data: bytes) -> None:
         depth += 1
 
 
+def without_dtd(data: bytes) -> bool:
+    """True when the bytes can hold no document type declaration, hence no entity to expand
+    or fetch: UTF-8 (no NUL, which UTF-16 needs for ASCII) without `<!DOCTYPE` anywhere."""
+    return b"<!DOCTYPE" not in data and b"\x00" not in data
+
+
+def _fromstring(data: bytes) -> Element:
+    """defusedxml's parser is the pure-Python ElementTree one (a Python call per element, most
+    of ingest's parse time); without a DTD there is nothing for it to refuse, so such an
+    instance goes to the C parser. Anything with a DOCTYPE still goes through defusedxml."""
+    if not without_dtd(data):
+        return DET.fromstring(data)
+    parser = XMLParser()
+    parser.feed(data)
+    return parser.close()
+
+
 def parse_instance(xml: bytes | str, max_elements: int | None = None) -> Element:
     """The instance's root element (defusedxml). With `max_elements` (ingest), the instance is
     also refused when it nests deeper than MAX_DEPTH or has more elements than that."""
@@ -199,9 +216,9 @@ def parse_instance(xml: bytes | str, max_elements: int | None = None) -> Element
     check_encoding(data)
     try:
         if max_elements is None:
-            return DET.fromstring(data)
+            return _fromstring(data)
         if len(data) < _MIN_ELEMENT_BYTES * max_elements:
-            root = DET.fromstring(data)
+            root = _fromstring(data)
             _check_depth(root, data)
             return root
         parser = DefusedXMLParser(target=_BoundedBuilder(max_elements))

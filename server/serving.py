@@ -11,6 +11,7 @@ parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -20,6 +21,8 @@ from collections.abc import Callable
 
 import waitress
 from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from server.extensions import db
 from server.services import storage
@@ -61,9 +64,52 @@ def sweep_at_start(app: Flask, say: Callable[[str], None] = print) -> int:
     return removed
 
 
+class OncePer(logging.Filter):
+    """Lets one record through per `seconds`. waitress warns "Task queue depth is N" for
+    every request that waits for a thread: under a burst of phones that was a log line for
+    most requests. One a minute still says the threads are saturated."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.next_at = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.seconds
+        return True
+
+
+QUEUE_WARNINGS = OncePer(60.0)
+
+
+def size_pool(engine: Engine, threads: int) -> None:
+    """One pooled connection per web thread, plus the processing worker's. SQLAlchemy's
+    default keeps 5 and opens the rest as overflow, closing each when it is returned: under
+    16 busy threads that was a new database connection every ten requests (on SQLite its
+    pragmas; on PostgreSQL a new server process each time)."""
+    pool = engine.pool
+    wanted = threads + 2
+    if not isinstance(pool, QueuePool) or pool.size() >= wanted:
+        return
+    engine.pool = QueuePool(
+        pool._creator, pool_size=wanted, max_overflow=pool._max_overflow,
+        pre_ping=pool._pre_ping, use_lifo=pool._pool.use_lifo, timeout=pool._timeout,
+        recycle=pool._recycle, echo=pool.echo, logging_name=pool._orig_logging_name,
+        reset_on_return=pool._reset_on_return, _dispatch=pool.dispatch, dialect=pool._dialect)
+    pool.dispose()
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
           say: Callable[[str], None] = print) -> None:
     sweep_at_start(app, say)
+    with app.app_context():
+        size_pool(db.engine, threads)
+    queue_log = logging.getLogger("waitress.queue")
+    if QUEUE_WARNINGS not in queue_log.filters:
+        queue_log.addFilter(QUEUE_WARNINGS)
     if workers <= 1:
         _run_hooks(app)
         say(f"Doorstep listening on http://{host}:{port}/")

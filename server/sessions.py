@@ -14,6 +14,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 class SessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        """A request without any cookie (a phone's submission, an API call) gets a new empty
+        session without building the signing serializer (a tenth of a millisecond per
+        submission)."""
+        if app.secret_key and not request.environ.get("HTTP_COOKIE"):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = bool(app.config["SESSION_COOKIE_SECURE"])
         return configured or (has_request_context() and request.is_secure)

@@ -9,6 +9,7 @@ bodies (no Content-Length) and other content types keep using Werkzeug's streami
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from werkzeug.http import parse_options_header
@@ -17,6 +18,12 @@ from server.services.errors import ServiceError
 
 FAST_LIMIT = 1024 * 1024
 MAX_PARTS = 1000
+# The headers every phone sends, read with one regular expression each; anything else (quoted
+# boundaries, escapes, RFC 2231 parameters, upper case) goes to Werkzeug's general parser,
+# which gives the same answer for these (parse_options_header was a tenth of a request).
+_PLAIN_TYPE = re.compile(r"multipart/form-data;[ \t]*boundary=([A-Za-z0-9_.\-]{1,200})[ \t]*\Z")
+_PLAIN_DISPOSITION = re.compile(r'form-data(?:;[ \t]*[a-z]+="[^"\\%\r\n]*")+[ \t]*\Z')
+_PLAIN_PARAM = re.compile(r'([a-z]+)="([^"\\%\r\n]*)"')
 
 
 class MultipartError(ServiceError):
@@ -41,6 +48,8 @@ def boundary_of(content_type: str | None) -> bytes | None:
     """The boundary of a multipart/form-data Content-Type, else None."""
     if not content_type:
         return None
+    if (plain := _PLAIN_TYPE.match(content_type)) is not None:
+        return plain.group(1).encode("latin-1")
     mimetype, options = parse_options_header(content_type)
     boundary = options.get("boundary")
     if mimetype != "multipart/form-data" or not boundary:
@@ -61,10 +70,16 @@ def _headers(block: bytes) -> tuple[str, str | None, str]:
             content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
     if disposition is None:
         raise MultipartError("a part has no Content-Disposition header")
-    kind, options = parse_options_header(disposition)
+    kind, options = _disposition(disposition)
     if kind != "form-data" or "name" not in options:
         raise MultipartError("a part is not form-data with a name")
     return options["name"], options.get("filename"), content_type or "application/octet-stream"
+
+
+def _disposition(value: str) -> tuple[str, dict[str, str]]:
+    if _PLAIN_DISPOSITION.match(value):
+        return "form-data", dict(_PLAIN_PARAM.findall(value))
+    return parse_options_header(value)
 
 
 def parse(body: bytes, boundary: bytes) -> list[Part]:

@@ -1,13 +1,16 @@
 """Durable OpenRosa ingest throughput against a real server process (docs/ARCHITECTURE.md targets).
 
     .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 6000]
-        [--stored 20000,200000] [--threads 16] [--client-procs 2] [--worker] [--basic]
+        [--stored 20000,200000] [--threads 16] [--workers 1] [--client-procs 2] [--worker]
+        [--basic] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Starts `python -m server serve` on loopback over a fresh instance folder, then for each figure in
---stored: bulk-inserts stored submissions (rows + raw XML, straight into SQLite) until that many
-are stored, and posts --posts new ~3 KB household submissions (no attachments) from --clients
-keep-alive connections. The client is cheap so that it does not dominate: several processes, each
-driving its connections with one selector loop over raw sockets and pre-built HTTP requests.
+Starts `python -m server serve` on loopback over a fresh instance folder (SQLite, or with
+--database-url a fresh database on that PostgreSQL server, dropped afterwards), then for each
+figure in --stored: bulk-inserts stored submissions (rows + raw XML, straight into the
+database) until that many are stored, and posts --posts new ~3 KB household submissions (no
+attachments) from --clients keep-alive connections. The client is cheap so that it does not
+dominate: several processes, each driving its connections with one selector loop over raw
+sockets and pre-built HTTP requests.
 Prints submissions/s and latency percentiles per round; every answer must be 201. With --worker
 the background processing worker runs in the server too (it is off by default: this measures
 ingest, processing is off the request path). With --basic the clients post to `/o/submission`
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -156,8 +160,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(url: str | None) -> float | None:
+    """CPU of the PostgreSQL backends serving this run's database (same machine; a backend
+    that exits during the round takes its share with it), None on SQLite."""
+    if not url:
+        return None
+    name = url.rsplit("/", 1)[1].encode()
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if name in (entry / "cmdline").read_bytes():
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
 def run_round(server: LiveServer, clients: int, posts: int, procs: int,
-              basic: bool = False) -> dict:
+              basic: bool = False, url: str | None = None) -> dict:
     token = None if basic else server.token
     requests = [http_request(server.port, token, household(f"uuid:{uuid.uuid4()}"))
                 for _ in range(posts)]
@@ -166,6 +187,7 @@ def run_round(server: LiveServer, clients: int, posts: int, procs: int,
     workers = [mp.Process(target=client_process, args=(server.port, per_conn[p::procs], queue))
                for p in range(procs)]
     cpu0 = server_cpu_seconds(server.proc.pid)
+    db0 = database_cpu_seconds(url)
     load0 = os.getloadavg()[0]
     started = time.perf_counter()
     for w in workers:
@@ -173,6 +195,7 @@ def run_round(server: LiveServer, clients: int, posts: int, procs: int,
     results = [r for _ in workers for r in queue.get(timeout=600)]
     elapsed = time.perf_counter() - started
     cpu = server_cpu_seconds(server.proc.pid) - cpu0
+    db_cpu = None if db0 is None else database_cpu_seconds(url) - db0
     for w in workers:
         w.join(10)
     latencies = sorted(r[0] for r in results)
@@ -183,6 +206,7 @@ def run_round(server: LiveServer, clients: int, posts: int, procs: int,
     return {"rate": len(results) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000,
             "max": latencies[-1] * 1000, "statuses": statuses,
             "cpu_ms": cpu * 1000 / len(results), "load": load0,
+            "db_cpu_ms": None if db_cpu is None else db_cpu * 1000 / len(results),
             "payload": sum(len(r) for r in requests) // posts}
 
 
@@ -220,6 +244,65 @@ def fill(db_path: Path, target: int, chunk: int = 20000) -> int:
         con.close()
 
 
+def fill_postgres(url: str, target: int, chunk: int = 20000) -> int:
+    """fill() on PostgreSQL, with COPY (then ANALYZE, as autovacuum would soon do)."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn) as con:
+        (count,) = con.execute("SELECT count(*) FROM submissions").fetchone()
+        (fv_id,) = con.execute("SELECT min(id) FROM form_versions").fetchone()
+        template = household("uuid:00000000-0000-0000-0000-000000000000")
+        while count < target:
+            n = min(chunk, target - count)
+            rows, blobs = [], []
+            for _ in range(n):
+                iid = f"uuid:{uuid.uuid4()}"
+                xml = template.replace(b"uuid:00000000-0000-0000-0000-000000000000",
+                                       iid.encode())
+                digest = hashlib.sha256(xml).hexdigest()
+                rows.append((iid, fv_id, "now", digest, len(xml), f"db:{digest}", False,
+                             "received", "done", 1, 0, 102.6, 24.6, 5, False))
+                blobs.append((digest, xml))
+            with con.cursor() as cur:  # one COPY at a time on a connection
+                with cur.copy("COPY submissions (instance_id, form_version_id, received_at, "
+                              "xml_sha256, xml_size, storage_key, superseded, review_state, "
+                              "processing_state, attachments_expected, attachments_present, "
+                              "lon, lat, gps_accuracy, draft) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                with cur.copy("COPY submission_blobs (sha256, xml) FROM STDIN") as copy:
+                    for blob in blobs:
+                        copy.write_row(blob)
+            con.commit()
+            count += n
+        con.execute("ANALYZE submissions")
+        con.execute("ANALYZE submission_blobs")
+        con.commit()
+        return count
+
+
+def _db_cpu(ms: float | None) -> str:
+    return "" if ms is None else f" + PostgreSQL {ms:.2f} ms"
+
+
+@contextmanager
+def fresh_database(server_url: str):
+    """A new database on that PostgreSQL server for this run (its URL), dropped afterwards."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"doorstep_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.engine.make_url(server_url).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
@@ -233,9 +316,20 @@ def main() -> None:
     parser.add_argument("--basic", action="store_true",
                         help="HTTP Basic to /o/submission instead of the device-token URL")
     parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server (a fresh database is made and dropped)")
     args = parser.parse_args()
+    if args.database_url:
+        with fresh_database(args.database_url) as url:
+            run(args, url)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, url: str | None) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        server = LiveServer(Path(tmp) / "instance", threads=args.threads, workers=args.workers)
+        server = LiveServer(Path(tmp) / "instance", threads=args.threads, workers=args.workers,
+                            database_url=url)
         server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true" if args.worker else "false"
         server.instance.mkdir()
         server.prepare()
@@ -247,15 +341,21 @@ def main() -> None:
                       args.basic)  # warm-up
             for target in (int(t) for t in args.stored.split(",")):
                 t0 = time.perf_counter()
-                stored = fill(server.instance / "doorstep.sqlite3", target)
+                if url:
+                    stored = fill_postgres(url, target)
+                else:
+                    stored = fill(server.instance / "doorstep.sqlite3", target)
                 filled = time.perf_counter() - t0
-                r = run_round(server, args.clients, args.posts, args.client_procs, args.basic)
+                r = run_round(server, args.clients, args.posts, args.client_procs, args.basic,
+                              url)
                 print(f"stored {stored:>9,} (filled in {filled:.0f} s): {r['rate']:.0f} "
                       f"submissions/s; p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
-                      f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission; "
+                      f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission"
+                      f"{_db_cpu(r['db_cpu_ms'])}; "
                       f"load before {r['load']:.1f}; statuses {r['statuses']}; "
                       f"request ~{r['payload']} bytes; {args.clients} clients, "
-                      f"{args.posts} posts, {args.workers} x {args.threads} server threads"
+                      f"{args.posts} posts, {args.workers} x {args.threads} server threads, "
+                      f"{'PostgreSQL' if url else 'SQLite'}"
                       f"{', HTTP Basic' if args.basic else ', token URL'}",
                       flush=True)
         finally:
