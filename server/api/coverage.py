@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 
 import shapely
-from flask import Response, abort, jsonify, request
+from flask import Response, abort, jsonify, request, url_for
 from flask_login import current_user
 
+from gis.coverage import counts_of
 from gis.states import STATES
 from server.access import allow
 from server.api import bp, document
 from server.api.openapi import json_body, query
 from server.models import Role
-from server.params import MAX_ID, id_arg
+from server.models.areas import AREA_LEVELS
+from server.params import MAX_ID, MAX_SQL_INT, id_arg, int_arg
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
+from server.services.coverage import tables as coverage_tables
 from server.web.coverage import request_filters
 
 MAX_FEATURES = 20_000
+STATS_LIMIT, STATS_MAX = 200, 1000  # rows of each list per page of the statistics
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _FILTERS = [
     query("mine", {"type": "string", "enum": ["1", "true", "0"]},
@@ -109,29 +113,75 @@ def coverage_buildings():
     return Response(body, mimetype="application/geo+json")
 
 
+_STATS_PAGE = [
+    query("area", {"type": "string"},
+          "area code: only that area and the areas below it (404 if it is not one of yours)"),
+    query("level", {"type": "string", "enum": list(AREA_LEVELS)},
+          "the deepest level of areas listed (default: street, every level)"),
+    query("q", {"type": "string"}, "only coordinators whose username contains this"),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": STATS_MAX},
+          f"areas and coordinators per page, each (default {STATS_LIMIT})"),
+    query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_SQL_INT},
+          "rows of each list to skip (follow `next` for the next page)"),
+]
+
+
 @bp.get("/coverage/stats")
 @allow(Role.SUPERVISOR, Role.ADMIN)
 @document(
-    "Coverage counts and rates per area (street, village, township) and per coordinator.",
-    parameters=[p for p in _FILTERS if p["name"] in ("round", "compare")],
+    "Coverage counts and rates per area (street, village, township) and per coordinator, a "
+    "page at a time: `areas` (in tree order) and `coordinators` (by username) each hold up to "
+    "`limit` rows from `offset`; `count` says how many there are in all, `totals` adds up "
+    "every building the caller sees in the round, and `next` is the URL of the next page "
+    "(null on the last).",
+    parameters=[*(p for p in _FILTERS if p["name"] in ("round", "compare")), *_STATS_PAGE],
     responses={"200": json_body("counts per area and per coordinator", {
-        "type": "object", "required": ["round", "states", "areas", "coordinators", "outside"],
+        "type": "object",
+        "required": ["round", "states", "areas", "coordinators", "outside", "totals", "count",
+                     "limit", "offset", "next"],
         "properties": {"round": {"type": "integer"},
                        "states": {"type": "array", "items": {"type": "string"}},
                        "areas": _COUNTS, "coordinators": _COUNTS,
                        "compare": {"type": ["object", "null"]},
-                       "outside": {"type": "integer"}}}), **_UNKNOWN},
+                       "outside": {"type": "integer"},
+                       "totals": {"type": "object"},
+                       "count": {"type": "object", "required": ["areas", "coordinators"],
+                                 "properties": {"areas": {"type": "integer"},
+                                                "coordinators": {"type": "integer"}}},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                       "next": {"type": ["string", "null"]}}}), **_UNKNOWN},
 )
 def coverage_stats():
     f = request_filters()
-    r = coverage_rollups.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    st = coverage_tables.compute(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    code = request.args.get("area") or None
+    root = st.position(code) if code else None
+    if code and root is None:
+        abort(404, f"no area {code!r} in your areas")
+    level = request.args.get("level") or None
+    if level is not None and level not in AREA_LEVELS:
+        abort(400, f"level must be one of {', '.join(AREA_LEVELS)}")
+    limit = min(max(int_arg("limit", STATS_LIMIT) or STATS_LIMIT, 1), STATS_MAX)
+    offset = max(int_arg("offset", 0) or 0, 0)
+    areas = st.area_positions(root, deepest=level)
+    people = st.coordinator_positions(request.args.get("q", ""))
+    page = [st.row(int(k)) for k in areas[offset : offset + limit]]
     compare = None
     if f.compare is not None:
-        compare = {"round": f.compare.id,
-                   "areas": coverage_rollups.compare_counts(f.round.id, f.compare.id, f.streets)}
-    return jsonify(round=f.round.id, states=list(coverage.STATES), areas=r["areas"],
-                   coordinators=r["coordinators"], compare=compare,
-                   outside=rounds.outside(current_user)["count"])
+        every = coverage_rollups.compare_counts(f.round.id, f.compare.id, f.streets)
+        compare = {"round": f.compare.id, "areas": {a.code: every.get(a.code, 0) for a in page
+                                                    if a.code in every}}
+    more = offset + limit < max(len(areas), len(people))
+    return jsonify(
+        round=f.round.id, states=list(coverage.STATES),
+        areas={a.code: a.counts for a in page},
+        coordinators=dict(st.coordinator(int(k)) for k in people[offset : offset + limit]),
+        compare=compare, outside=rounds.outside(current_user)["count"],
+        totals=counts_of(st.total), count={"areas": len(areas), "coordinators": len(people)},
+        limit=limit, offset=offset,
+        next=url_for(request.endpoint, **{**request.args.to_dict(), "offset": offset + limit})
+        if more else None,
+    )
 
 
 @bp.get("/coverage/buildings/<int:building_id>")

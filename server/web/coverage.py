@@ -11,21 +11,24 @@ from flask import (
     current_app,
     render_template,
     request,
+    url_for,
 )
 from flask_login import current_user
 
 from gis import states as coverage_states
+from gis.coverage import counts_of
 from server.access import allow
 from server.extensions import db
-from server.i18n import current_locale
+from server.i18n import current_locale, gettext
 from server.models import Area, Role, SubmissionAttachment, User, Visit
-from server.params import id_arg
+from server.params import MAX_SQL_INT, id_arg, int_arg
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import rounds
 from server.services.coverage import source as coverage_source
+from server.services.coverage import tables as coverage_tables
 from server.services.coverage import tiles as coverage_tiles
 from server.web.downloads import send_attachment
 from server.web.home import add_home_link
@@ -127,21 +130,73 @@ def _compared(f: coverage_query.Filters) -> int:
 @bp.route("/coverage/stats")
 @allow(*STAFF)
 def stats_page():
+    """Counts of the user's areas a page at a time: everything when it fits one page, else the
+    summary rows (township, villages) with a village's streets one click down (`area`); the
+    coordinators paged, searched (`q`) and sorted."""
     f = request_filters()
-    r = coverage_rollups.rollups(f.round.id, current_user, within=rounds.streets_of(f.round.id))
-    areas = [a for a in db.session.scalars(sa.select(Area).order_by(Area.path))
-             if a.code in r["areas"]]
+    st = coverage_tables.compute(f.round.id, current_user, within=rounds.streets_of(f.round.id))
+    code = request.args.get("area") or None
+    root = st.position(code) if code else None
+    if code and root is None:
+        abort(404, f"no area {code!r} in your areas")
+    summary = False
+    if root is not None:
+        rows = st.area_positions(root, children_only=True)
+    else:
+        rows = st.area_positions()
+        if len(rows) > coverage_tables.PAGE:  # too many to read: streets one click down
+            rows, summary = st.area_positions(deepest="village"), True
+    area_count = len(rows)
+    page, pages, rows = _page_of(rows, "page")
+    q = request.args.get("q", "")[:80]
+    sort = request.args.get("sort") if request.args.get("sort") in coverage_tables.SORTS \
+        else "name"
+    descending = request.args.get("desc") == "1"
+    people = st.coordinator_positions(q, sort, descending)
+    coordinator_count = len(people)
+    cpage, cpages, people = _page_of(people, "cpage")
+    shown = [st.row(int(k)) for k in rows]
     compare = (coverage_rollups.compare_counts(f.round.id, f.compare.id, f.streets)
                if f.compare is not None else None)
     return render_template(
         "coverage/stats.html",
         **round_choice(f),
-        areas=areas,
-        rollup=r,
+        areas=shown,
+        root=st.row(root) if root is not None else None,
+        trail=st.ancestors(root) if root is not None else [],
+        totals=counts_of(st.total), summary=summary,
+        area_page=page, area_pages=pages, area_count=area_count,
         states=state_table(),
-        coordinators=sorted(r["coordinators"].items()),
-        compare_counts=compare,
+        coordinators=[st.coordinator(int(k)) for k in people],
+        coordinator_page=cpage, coordinator_pages=cpages, coordinator_count=coordinator_count,
+        q=q, sort=sort, descending=descending, sort_labels=_sort_labels(),
+        compare_counts=compare, stats_link=_stats_link,
     )
+
+
+def _stats_link(**over) -> str:
+    """This statistics page with some query parameters changed (None: dropped)."""
+    args = request.args.to_dict()
+    for key, value in over.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for("coverage.stats_page", **args)
+
+
+def _sort_labels() -> list[tuple[str, str]]:
+    return [("name", gettext("Username")), ("total", gettext("Total")),
+            ("unvisited", coverage_states.names(current_locale())["unvisited"]),
+            ("entry_rate", gettext("Entry rate")), ("accuracy_rate", gettext("Accuracy"))]
+
+
+def _page_of(rows, name: str) -> tuple[int, int, list]:
+    """(page, pages, that page's rows) of `rows` by the 1-based query parameter `name`."""
+    size = coverage_tables.PAGE
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(int_arg(name, 1, maximum=MAX_SQL_INT // size) or 1, 1), pages)
+    return page, pages, rows[(page - 1) * size : page * size]
 
 
 @bp.route("/tiles/coverage/<int:round_id>/<int:z>/<int:x>/<int:y>.mvt")

@@ -53,6 +53,7 @@ def make_app(url: str, instance: Path):
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.extensions import init_migrate
 
     app = create_app(
         {
@@ -63,6 +64,7 @@ def make_app(url: str, instance: Path):
             "PROCESS_IN_BACKGROUND": False,
         }
     )
+    init_migrate(app)
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
     return app

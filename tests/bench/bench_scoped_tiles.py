@@ -1,6 +1,7 @@
 """Tiles per role, the statistics and report pages, and the shared tile source, on generated cities.
 
     .venv/bin/python tests/bench/bench_scoped_tiles.py [--sizes 200000,1000000] [--out FILE]
+        [--keep DIR] [--pages-only]
     DOORSTEP_BENCH_DB=postgresql+psycopg://... runs on a fresh PostgreSQL database instead.
 
 Per city (bench_coverage.load_city: gis.demo township, 3 generated visits per building, one
@@ -16,7 +17,12 @@ whole request (session, scope, filters, tile):
 * the statistics page, `/api/v1/coverage/stats`, the map page and the round page, 5 times each;
 * the tile source: built from the database (no saved copy), read back from the instance folder
   (another process, a restart), and the states array of the round;
+* the report pages (metrics, assessment, staffing, meeting), 5 times each;
 * one building's refresh (its row and its street's counts) with commit, p50 / p95.
+
+--keep DIR keeps the built city (SQLite file and instance folder) in DIR and reuses it on the
+next run (building the 1M city takes minutes); --pages-only skips the tiles, the tile source and
+the refresh, measuring the pages alone.
 """
 
 from __future__ import annotations
@@ -64,10 +70,10 @@ def _users() -> dict:
         .join(Area, Area.id == Assignment.area_id)
         .where(User.role == Role.COORDINATOR.value, Area.path.like(village.path + "/%"))
         .limit(1))  # fmt: skip
-    made = {}
     for name, role, areas in (("b_admin", "admin", []), ("b_town", "supervisor", [town]),
                               ("b_village", "supervisor", [village.code])):
-        made[name] = users.create_user(name, role, area_codes=areas, password=PASSWORD)[0]
+        if db.session.scalar(sa.select(User.id).where(User.username == name)) is None:
+            users.create_user(name, role, area_codes=areas, password=PASSWORD)
     db.session.commit()
     return {"admin": ("b_admin", ""), "township supervisor": ("b_town", ""),
             "village supervisor": ("b_village", ""),
@@ -95,16 +101,54 @@ def _scope_points(user_name: str, query: str, k: int, rng) -> list[tuple[float, 
             for o in offsets]
 
 
-def bench_roles(app, round_id: int) -> dict:
+def _pages(round_id: int) -> list[tuple[str, str]]:
+    """(name, path) of the pages measured per role; PAGES_EXTRA adds pages of later code."""
+    pages = [("stats_page", f"/coverage/stats?round={round_id}"),
+            ("stats_api", f"/api/v1/coverage/stats?round={round_id}"),
+            ("map_page", f"/coverage/?round={round_id}"),
+            ("round_page", f"/rounds/{round_id}"),
+            ("metrics_page", f"/reports/?round={round_id}"),
+            ("assessment_page", f"/reports/assessment?round={round_id}"),
+            ("staffing_page", "/reports/staffing"),
+            ("meeting_page", "/reports/meeting"),
+            *PAGES_EXTRA]  # fmt: skip
+    return [(n, p) for n, p in pages if ONLY["pages"] is None or n in ONLY["pages"]]
+
+
+PAGES_EXTRA: list[tuple[str, str]] = []
+ONLY: dict[str, set[str] | None] = {"pages": None, "roles": None}
+
+
+def _page_times(client, path: str, query: str) -> dict:
+    times, cpu = [], []
+    for _ in range(5):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        resp = client.get(path + (query.replace("?", "&") if "?" in path and query else query))
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
+        assert resp.status_code == 200, (path, resp.status_code)
+    return {"median": round(statistics.median(times) * 1000, 1),
+            "max": round(max(times) * 1000, 1),
+            "cpu_median": round(statistics.median(cpu) * 1000, 1)}  # fmt: skip
+
+
+def bench_roles(app, round_id: int, pages_only: bool = False) -> dict:
     from server.services.coverage import tiles as coverage_tiles
 
     out: dict = {}
     roles = _users()
     rng = np.random.default_rng(2016)
     for role, (username, query) in roles.items():
+        if ONLY["roles"] is not None and role not in ONLY["roles"]:
+            continue
         client = app.test_client()
         r = client.post("/login", data={"username": username, "password": PASSWORD})
         assert r.status_code == 302, r.data
+        if pages_only:
+            out[role] = {f"{name}_ms": _page_times(client, path, query)
+                         for name, path in _pages(round_id)}
+            print(role, json.dumps(out[role]), file=sys.stderr, flush=True)
+            continue
         points = _scope_points(username, query, 12, rng)
         tiles = [(z, *lonlat_to_tile(lon, lat, z)) for z in range(11, 18)
                  for lon, lat in points]
@@ -133,21 +177,8 @@ def bench_roles(app, round_id: int) -> dict:
                "cold": _ms(cold), "cached": _ms(warm),
                "cold_cpu": _ms(cold_cpu), "cached_cpu": _ms(warm_cpu),
                "kB_p50": round(float(np.median(sizes)) / 1000, 1)}  # fmt: skip
-        for name, path in (("stats_page", f"/coverage/stats?round={round_id}"),
-                           ("stats_api", f"/api/v1/coverage/stats?round={round_id}"),
-                           ("map_page", f"/coverage/?round={round_id}"),
-                           ("round_page", f"/rounds/{round_id}")):
-            times, cpu = [], []
-            for _ in range(5):
-                t0, c0 = time.perf_counter(), time.thread_time()
-                resp = client.get(path + (query.replace("?", "&") if "?" in path and query
-                                          else ""))
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.thread_time() - c0)
-                assert resp.status_code == 200, (path, resp.status_code)
-            row[f"{name}_ms"] = {"median": round(statistics.median(times) * 1000, 1),
-                                 "max": round(max(times) * 1000, 1),
-                                 "cpu_median": round(statistics.median(cpu) * 1000, 1)}
+        for name, path in _pages(round_id):
+            row[f"{name}_ms"] = _page_times(client, path, query)
         out[role] = row
         coverage_tiles._TILES.clear()  # the next role starts cold too
     return out
@@ -192,7 +223,7 @@ def _contention() -> float:
     return os.getloadavg()[0]
 
 
-def run_size(n: int, tmp: Path, db_url: str | None) -> dict:
+def run_size(n: int, tmp: Path, db_url: str | None, pages_only: bool = False) -> dict:
     from gis.demo import generate_township
     from server.extensions import db
     from server.models import Round
@@ -211,20 +242,27 @@ def run_size(n: int, tmp: Path, db_url: str | None) -> dict:
         url = f"sqlite:///{tmp / f'tiles{n}.sqlite3'}"
     app = make_app(url, tmp / f"inst{n}")
     app.config["PROCESS_IN_BACKGROUND"] = False
+    ready = tmp / f"tiles{n}.ready"
     try:
-        town = generate_township(seed=2016, buildings=n)
         with app.app_context():
-            result["load_s"] = round(load_city(town)["load_s"], 1)
-            del town
+            if not ready.exists():
+                town = generate_township(seed=2016, buildings=n)
+                result["load_s"] = round(load_city(town)["load_s"], 1)
+                del town
+                rid = db.session.scalar(sa.select(Round.id))
+                t0 = time.perf_counter()
+                recompute.recompute(rid, rematch=False)
+                result["recompute_s"] = round(time.perf_counter() - t0, 1)
+                if drop is None:
+                    ready.touch()
             rid = db.session.scalar(sa.select(Round.id))
-            t0 = time.perf_counter()
-            recompute.recompute(rid, rematch=False)
-            result["recompute_s"] = round(time.perf_counter() - t0, 1)
-            result.update(bench_source(app, rid))
+            if not pages_only:
+                result.update(bench_source(app, rid))
             result["load_average_before"] = _contention()
-            result["roles"] = bench_roles(app, rid)
+            result["roles"] = bench_roles(app, rid, pages_only)
             result["load_average_after"] = _contention()
-            result.update(bench_refresh(rid))
+            if not pages_only:
+                result.update(bench_refresh(rid))
     finally:
         if drop is not None:
             with app.app_context():
@@ -239,10 +277,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="200000")
     ap.add_argument("--out")
+    ap.add_argument("--keep", help="folder that keeps the built cities for the next run")
+    ap.add_argument("--pages-only", action="store_true")
+    ap.add_argument("--pages", help="comma-separated page names to measure (default: all)")
+    ap.add_argument("--roles", help="comma-separated roles to measure (default: all)")
     args = ap.parse_args()
+    ONLY["pages"] = set(args.pages.split(",")) if args.pages else None
+    ONLY["roles"] = set(args.roles.split(",")) if args.roles else None
     with tempfile.TemporaryDirectory() as d:
+        folder = Path(args.keep) if args.keep else Path(d)
+        folder.mkdir(parents=True, exist_ok=True)
         for n in (int(s) for s in args.sizes.split(",")):
-            res = run_size(n, Path(d), os.environ.get("DOORSTEP_BENCH_DB") or None)
+            res = run_size(n, folder, os.environ.get("DOORSTEP_BENCH_DB") or None,
+                           args.pages_only)
             line = json.dumps(res)
             print(line, flush=True)
             if args.out:

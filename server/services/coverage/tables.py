@@ -1,0 +1,210 @@
+"""Statistics tables a page at a time: areas and coordinators counted as arrays over the roll-ups.
+
+A city of a million buildings has ~11,000 areas and ~2,000 coordinators: turning every one of
+them into a dict and a table row cost seconds per request. Here the counts per street
+(`rollups.street_matrix`, read from `coverage_counts`) are added up the area tree and over each
+coordinator's streets with numpy, for every area at once; only the rows of the page asked for
+become dicts. Which areas a user sees follows `rollups.rollups`: their streets, and the areas
+above them none of whose streets is hidden from the user.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from gis.coverage import STATES, counts_of
+from server.extensions import db
+from server.models import Area, User
+from server.services import scope
+from server.services.coverage.rollups import street_matrix
+
+PAGE = 100  # rows of a table on the statistics page
+SORTS = ("name", "total", "unvisited", "entry_rate", "accuracy_rate")
+_S = len(STATES)
+_VISITED, _COMPLETE, _SUSPECT, _UNVISITED = (STATES.index(s) for s in
+                                             ("visited", "complete", "suspect", "unvisited"))
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    """One area of a table: what the page shows and links (counts: counts_of's dict)."""
+
+    code: str
+    name_zh: str
+    name_en: str | None
+    level: str
+    depth: int
+    parent: str | None
+    children: int  # areas right below it that the user sees (0: nothing to drill into)
+    counts: dict
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") and self.name_en else self.name_zh
+
+
+@dataclass
+class Stats:
+    """A round's counts over everything one user sees, as arrays (one row per area, in path
+    order, and one per coordinator in username order)."""
+
+    codes: list[str]
+    paths: list[str]
+    levels: list[str]
+    names: list[tuple[str, str | None]]
+    depth: np.ndarray
+    parent: np.ndarray  # position of the parent area, -1 for a root
+    counts: np.ndarray  # (areas, states)
+    shown: np.ndarray  # bool per area
+    children: np.ndarray  # shown areas right below each area
+    total: np.ndarray  # (states,): every building the user sees in the round
+    coordinators: list[str]
+    coordinator_counts: np.ndarray  # (coordinators, states)
+
+    def position(self, code: str) -> int | None:
+        """The area's row, if the user sees it."""
+        k = self._index().get(code)
+        return k if k is not None and self.shown[k] else None
+
+    def _index(self) -> dict[str, int]:
+        if not hasattr(self, "_by_code"):
+            self._by_code = {c: k for k, c in enumerate(self.codes)}
+        return self._by_code
+
+    def row(self, k: int) -> AreaRow:
+        p = int(self.parent[k])
+        return AreaRow(self.codes[k], self.names[k][0], self.names[k][1], self.levels[k],
+                       int(self.depth[k]), self.codes[p] if p >= 0 else None,
+                       int(self.children[k]), counts_of(self.counts[k]))
+
+    def ancestors(self, k: int) -> list[AreaRow]:
+        """The shown areas above k, top first (the page's breadcrumb)."""
+        out = []
+        p = int(self.parent[k])
+        while p >= 0:
+            if self.shown[p]:
+                out.append(self.row(p))
+            p = int(self.parent[p])
+        return out[::-1]
+
+    def area_positions(self, root: int | None = None, children_only: bool = False,
+                       deepest: str | None = None) -> np.ndarray:
+        """Rows of the shown areas in path order: all, or `root` and the areas below it (only
+        its children with `children_only`), none deeper than the level `deepest`."""
+        keep = self.shown.copy()
+        if root is not None:
+            base = self.paths[root]
+            lo = root
+            hi = bisect.bisect_left(self.paths, base + "0", lo=root)  # "0" follows "/"
+            inside = np.zeros(len(keep), bool)
+            inside[lo:hi] = True
+            if children_only:
+                inside &= self.depth <= self.depth[root] + 1
+            keep &= inside
+        if deepest is not None:
+            from server.models.areas import AREA_LEVELS
+
+            allowed = set(AREA_LEVELS[: AREA_LEVELS.index(deepest) + 1])
+            keep &= np.array([lv in allowed for lv in self.levels], bool)
+        return np.flatnonzero(keep)
+
+    def coordinator_positions(self, q: str = "", sort: str = "name",
+                              descending: bool = False) -> np.ndarray:
+        """Rows of the coordinators whose username holds `q`, in the order asked for."""
+        q = q.strip().lower()
+        rows = np.array([k for k, n in enumerate(self.coordinators) if q in n.lower()]
+                        if q else range(len(self.coordinators)), np.int64)
+        if sort == "name" or not len(rows):
+            return rows[::-1] if descending else rows
+        c = self.coordinator_counts[rows].astype(np.float64)
+        total = c.sum(axis=1)
+        seen = total - c[:, _UNVISITED]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            key = {"total": total, "unvisited": c[:, _UNVISITED],
+                   "entry_rate": np.where(total > 0, (c[:, _VISITED] + c[:, _COMPLETE])
+                                          / np.maximum(total, 1), 0.0),
+                   "accuracy_rate": np.where(seen > 0, (seen - c[:, _SUSPECT])
+                                             / np.maximum(seen, 1), 0.0)}[sort]
+        order = np.argsort(-key if descending else key, kind="stable")  # ties: by name
+        return rows[order]
+
+    def coordinator(self, k: int) -> tuple[str, dict]:
+        return self.coordinators[k], counts_of(self.coordinator_counts[k])
+
+
+def _areas() -> list[tuple]:
+    rows = db.session.execute(sa.select(Area.id, Area.code, Area.parent_id, Area.level,
+                                        Area.path, Area.name_zh, Area.name_en)).all()
+    return sorted(rows, key=lambda r: r[4])  # Python's order of paths, not the collation's
+
+
+def _up(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Each area's value plus those of every area below it (deepest level first)."""
+    out = values.copy()
+    for d in range(int(depth.max(initial=0)), 0, -1):
+        k = np.flatnonzero((depth == d) & (parent >= 0))
+        np.add.at(out, parent[k], out[k])
+    return out
+
+
+def compute(round_id: int, user: User | None, within: frozenset[str] | None = None) -> Stats:
+    """Counts per area and per coordinator of a round, as far as the user may see (`within`:
+    the round's streets; other streets' buildings count nowhere)."""
+    rows = _areas()
+    n = len(rows)
+    ids = np.array([r[0] for r in rows], np.int64)
+    codes = [r[1] for r in rows]
+    levels = [r[3] for r in rows]
+    pos_of_id = {int(i): k for k, i in enumerate(ids.tolist())}
+    parent = np.array([pos_of_id.get(r[2], -1) if r[2] is not None else -1 for r in rows],
+                      np.int64)
+    depth = np.array([r[4].count("/") for r in rows], np.int64)
+    is_street = np.array([lv == "street" for lv in levels], bool)
+    m = street_matrix(round_id)
+    per = np.zeros((n, _S), np.int64)
+    fits = is_street & (ids < len(m))
+    per[fits] = m[ids[fits]]
+    in_scope = scope.street_ids(user)
+    scoped = (is_street if in_scope is None
+              else is_street & np.isin(ids, np.fromiter(in_scope, np.int64, len(in_scope))))
+    in_round = is_street if within is None else is_street & np.array(
+        [c in within for c in codes], bool)
+    per[~in_round] = 0
+    counts = _up(per, parent, depth)
+    visible = scoped & in_round
+    if in_scope is None and within is None:
+        shown = np.ones(n, bool)
+        total = m.sum(axis=0)  # with the buildings outside any street
+    else:
+        hidden = (is_street & ~scoped).astype(np.int64)
+        shown = (_up(visible.astype(np.int64), parent, depth) > 0) & (
+            _up(hidden, parent, depth) == 0)
+        total = per[visible].sum(axis=0)
+    children = np.zeros(n, np.int64)
+    k = np.flatnonzero(shown & (parent >= 0))
+    np.add.at(children, parent[k], 1)
+    names, ccounts = _coordinators(codes, per, visible, in_scope is None and within is None)
+    return Stats(codes, [r[4] for r in rows], levels, [(r[5], r[6]) for r in rows], depth,
+                 parent, counts, shown, children, total, names, ccounts)
+
+
+def _coordinators(codes: list[str], per: np.ndarray, visible: np.ndarray,
+                  everything: bool) -> tuple[list[str], np.ndarray]:
+    """Each coordinator's counts over their assigned streets that the user sees (a coordinator
+    with none of those streets is left out, unless the user sees everything)."""
+    pos = {c: k for k, c in enumerate(codes)}
+    names, who, where = [], [], []
+    for name, streets in sorted(scope.coordinator_streets().items()):
+        ks = [pos[c] for c in streets if c in pos and visible[pos[c]]]
+        if not ks and not everything:
+            continue
+        names.append(name)
+        who.extend([len(names) - 1] * len(ks))
+        where.extend(ks)
+    out = np.zeros((len(names), _S), np.int64)
+    if who:
+        np.add.at(out, np.array(who, np.int64), per[np.array(where, np.int64)])
+    return names, out
