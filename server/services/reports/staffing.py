@@ -61,13 +61,13 @@ class AreaStaffing:
 
 
 def by_village(user: User | None) -> list[AreaStaffing]:
-    """Each village in the user's scope, understaffed ones first; a township row last."""
+    """Each village in the user's scope, understaffed ones first; a township row last (a few
+    set-based queries: a city has over a thousand villages)."""
     ratio = current_app.config["FLOATING_RESIDENTS_PER_COORDINATOR"]
     home = current_app.config["HOME_REGION_CODE"]
     streets = scope.street_ids(user)
-    villages = _villages(streets)
+    villages, village_of = _villages(streets)
     counts: dict[int, Counter[str]] = {v.id: Counter() for v in villages}
-    village_of = {street_id: v.id for v in villages for street_id in _street_ids(v)}
     persons = sa.select(Entity.area_id, Entity.properties).where(
         Entity.dataset == "persons", Entity.deleted.is_(False), Entity.area_id.is_not(None))
     for area_id, props in db.session.execute(scope.where_street(persons, Entity.area_id, user)):
@@ -77,7 +77,7 @@ def by_village(user: User | None) -> list[AreaStaffing]:
         floating = is_floating(props or {}, home)
         counts[village]["residents"] += 1
         counts[village]["floating" if floating else "unknown" if floating is None else "local"] += 1
-    staff = {v.id: set(_coordinator_ids(v)) for v in villages}
+    staff = _coordinators_by_village(villages)
     rows = [_row(v.code, v.name_zh, counts[v.id], len(staff[v.id]), ratio) for v in villages]
     rows.sort(key=lambda r: (not r.understaffed, -r.missing, r.code))
     if rows:  # the whole scope: a coordinator working in two villages counts once
@@ -94,23 +94,44 @@ def _row(code: str, name: str, counts: Counter[str], coordinators: int,
                         required=math.ceil(floating / ratio) if floating else 0)
 
 
-def _villages(streets: frozenset[int] | None) -> list[Area]:
-    villages = db.session.scalars(
-        sa.select(Area).where(Area.level == "village").order_by(Area.code)).all()
-    if streets is None:
-        return list(villages)
-    return [v for v in villages if set(_street_ids(v)) & streets]
+def _village_at(path: str, villages: dict[str, Any]) -> Any:
+    """The village whose path is `path` or lies above it, if any."""
+    parts = path.split("/")
+    for k in range(len(parts), 0, -1):
+        hit = villages.get("/".join(parts[:k]))
+        if hit is not None:
+            return hit
+    return None
 
 
-def _street_ids(village: Area) -> list[int]:
-    return list(scope.streets_under_paths([village.path]))
+def _villages(streets: frozenset[int] | None) -> tuple[list[Any], dict[int, int]]:
+    """The villages with a street the user sees (by code), and village id by street id."""
+    villages = db.session.execute(
+        sa.select(Area.id, Area.code, Area.name_zh, Area.path).where(Area.level == "village")
+        .order_by(Area.code)).all()  # fmt: skip
+    by_path = {v.path: v for v in villages}
+    village_of = {}
+    for sid, path in db.session.execute(
+            sa.select(Area.id, Area.path).where(Area.level == "street")):
+        v = _village_at(path, by_path)
+        if v is not None:
+            village_of[sid] = v.id
+    if streets is not None:
+        seen = {village_of[s] for s in streets if s in village_of}
+        villages = [v for v in villages if v.id in seen]
+    return list(villages), village_of
 
 
-def _coordinator_ids(village: Area) -> list[int]:
-    """Active coordinators assigned to the village or to any street in it."""
-    return list(db.session.scalars(
-        sa.select(User.id).distinct()
-        .join(Assignment, Assignment.user_id == User.id)
-        .join(Area, Area.id == Assignment.area_id)
-        .where(User.role == Role.COORDINATOR.value, User.active.is_(True),
-               sa.or_(Area.path == village.path, Area.path.like(village.path + "/%")))))
+def _coordinators_by_village(villages: list[Any]) -> dict[int, set[int]]:
+    """Active coordinators assigned to each village or to any street in it."""
+    out: dict[int, set[int]] = {v.id: set() for v in villages}
+    by_path = {v.path: v for v in villages}
+    rows = db.session.execute(
+        sa.select(Assignment.user_id, Area.path)
+        .join(User, User.id == Assignment.user_id).join(Area, Area.id == Assignment.area_id)
+        .where(User.role == Role.COORDINATOR.value, User.active.is_(True)))
+    for user_id, path in rows:
+        v = _village_at(path, by_path)
+        if v is not None:
+            out[v.id].add(user_id)
+    return out
