@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -84,17 +86,11 @@ def round_choice(f: coverage_query.Filters | None) -> dict:
 @allow(*STAFF)
 def map_page():
     f = request_filters() if rounds.spans() else None
-    visible = scope.street_codes(current_user)
-    areas = db.session.scalars(
-        sa.select(Area).where(Area.level.in_(("village", "street"))).order_by(Area.path)
-    ).all()
-    streets = [a for a in areas if a.level == "street" and (visible is None or a.code in visible)]
-    parents = {s.parent_id for s in streets}  # (was villages x streets: 7 s at 1M buildings)
-    villages = [a for a in areas if a.level == "village" and a.id in parents]
-    names = scope.coordinators_working_in(current_user)
-    coordinators = db.session.scalars(
-        sa.select(User).where(User.username.in_(names)).order_by(User.username)
-    ).all()
+    villages, streets = _filter_areas(scope.street_codes(current_user))
+    names = set(scope.coordinators_working_in(current_user))
+    coordinators = [u for u in db.session.execute(
+        sa.select(User.username, User.display_name).where(User.role == Role.COORDINATOR.value)
+        .order_by(User.username)) if u.username in names]
     counts = compared = None
     extent = _extent(scope.street_ids(current_user))
     if f is not None:
@@ -112,6 +108,32 @@ def map_page():
         states=state_table(),
         extent=extent,
     )
+
+
+@dataclass(slots=True)
+class _Choice:
+    """A village or street of the map's filters (plain rows: a city has ~11,000 of them)."""
+
+    code: str
+    name_zh: str
+    name_en: str | None
+    parent: _Choice | None = None
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") and self.name_en else self.name_zh
+
+
+def _filter_areas(visible: frozenset[str] | None) -> tuple[list[_Choice], list[_Choice]]:
+    """(villages, streets) the user sees, in path order, each street knowing its village."""
+    rows = sorted(db.session.execute(
+        sa.select(Area.id, Area.parent_id, Area.level, Area.path, Area.code, Area.name_zh,
+                  Area.name_en).where(Area.level.in_(("village", "street")))),
+        key=lambda r: r.path)
+    villages = {r.id: _Choice(r.code, r.name_zh, r.name_en) for r in rows if r.level == "village"}
+    streets = [_Choice(r.code, r.name_zh, r.name_en, villages.get(r.parent_id)) for r in rows
+               if r.level == "street" and (visible is None or r.code in visible)]
+    used = {id(s.parent) for s in streets}
+    return [v for v in villages.values() if id(v) in used], streets
 
 
 def _extent(street_ids: frozenset[int] | None) -> str:

@@ -4,6 +4,7 @@ server/services/coverage/round_plans.py and phases.py."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from server.web.home import add_home_link
 
 bp = Blueprint("rounds", __name__)
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
+AREAS_LISTED = 400  # areas the round form lists as boxes to tick
 
 
 def _visible(round_id: int) -> Round:
@@ -38,6 +40,7 @@ def _raw_form() -> dict[str, Any]:
     f = request.form
     out: dict[str, Any] = {k: f.get(k, "").strip() for k in round_plans.FIELDS}
     out["areas"], out["forms"] = f.getlist("areas"), f.getlist("forms")
+    out["areas"] += [c.strip() for c in f.get("street_codes", "").split(",") if c.strip()]
     return out
 
 
@@ -49,18 +52,36 @@ def _plan_input(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _choices() -> dict[str, Any]:
-    """Phases, the areas the user may plan over, and the forms, for the round form."""
-    areas = db.session.scalars(
-        sa.select(Area).where(Area.level.in_(("township", "village", "street")))
-        .order_by(Area.path)
-    ).all()
+@dataclass(frozen=True, slots=True)
+class _AreaChoice:
+    code: str
+    level: str
+    path: str
+    name_zh: str
+    name_en: str | None
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") and self.name_en else self.name_zh
+
+
+def _choices(chosen: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Phases, the areas the user may plan over, and the forms, for the round form. Beyond
+    AREAS_LISTED areas (a city has ~11,000) the form ticks township and villages and takes
+    other streets by code; the streets already in the round stay listed."""
+    areas = sorted((_AreaChoice(*row) for row in db.session.execute(
+        sa.select(Area.code, Area.level, Area.path, Area.name_zh, Area.name_en)
+        .where(Area.level.in_(("township", "village", "street"))))), key=lambda a: a.path)
     if not scope.sees_everything(current_user):
         mine = scope.assigned_paths(current_user)
         areas = [a for a in areas if any(a.path == p or a.path.startswith(p + "/") for p in mine)]
+    by_code = len(areas) > AREAS_LISTED
+    if by_code:
+        keep = set(chosen)
+        areas = [a for a in areas if a.level != "street" or a.code in keep]
     forms = db.session.scalars(sa.select(Form).where(Form.state != "draft")
                                .order_by(Form.xml_form_id)).all()
-    return {"phases": phases.list_phases(), "areas": areas, "forms": forms}
+    return {"phases": phases.list_phases(), "areas": areas, "forms": forms,
+            "streets_by_code": by_code}
 
 
 def _error(err: RoundError) -> str:
@@ -80,7 +101,7 @@ def _render_index(values: dict[str, Any], phase_values: dict[str, str], status: 
     return render_template(
         "rounds/index.html", rounds=listed, values=values, status_of=rounds.status_label,
         progress={r.id: _progress(r) for r in listed}, outside=rounds.outside(current_user),
-        phase_values=phase_values, **_phase_info(), **_choices(),
+        phase_values=phase_values, **_phase_info(), **_choices(values.get("areas") or ()),
     ), status
 
 
@@ -186,7 +207,7 @@ def show(round_id: int):
         "rounds/show.html", round=r, values=values, status=rounds.status(r),
         status_label=rounds.status_label(r),
         progress=_progress(r), outside=rounds.outside(current_user), summary=_summary(r),
-        **_choices(),
+        **_choices(values.get("areas") or ()),
     ), status
 
 
