@@ -14,7 +14,9 @@ whole request (session, scope, filters, tile):
   the scope), each requested once cold (not in the tile cache; the source, the states and the
   scope's Selection loaded) and then cached; p50 / p95 of each; the first tile of a scope
   (its Selection built) apart;
-* the statistics page, `/api/v1/coverage/stats`, the map page and the round page, 5 times each;
+* the statistics page (first page, a village's streets, the coordinators' second page sorted
+  by entry rate), `/api/v1/coverage/stats` (first and second page), the map page and the round
+  page, 5 times each;
 * the tile source: built from the database (no saved copy), read back from the instance folder
   (another process, a restart), and the states array of the round;
 * the report pages (metrics, assessment, staffing, meeting), 5 times each;
@@ -65,6 +67,7 @@ def _users() -> dict:
 
     town = db.session.scalar(sa.select(Area.code).where(Area.level == "township"))
     village = db.session.scalar(sa.select(Area).where(Area.level == "village").order_by(Area.id))
+    PLACE["village"] = village.code
     coordinator = db.session.scalar(
         sa.select(User.username).join(Assignment, Assignment.user_id == User.id)
         .join(Area, Area.id == Assignment.area_id)
@@ -111,12 +114,17 @@ def _pages(round_id: int) -> list[tuple[str, str]]:
             ("assessment_page", f"/reports/assessment?round={round_id}"),
             ("staffing_page", "/reports/staffing"),
             ("meeting_page", "/reports/meeting"),
+            ("stats_village_page", f"/coverage/stats?round={round_id}&area={PLACE['village']}"),
+            ("stats_api_page_2", f"/api/v1/coverage/stats?round={round_id}&offset=200"),
+            ("stats_coordinators_page_2", f"/coverage/stats?round={round_id}&cpage=2&sort="
+                                          "entry_rate"),
             *PAGES_EXTRA]  # fmt: skip
     return [(n, p) for n, p in pages if ONLY["pages"] is None or n in ONLY["pages"]]
 
 
 PAGES_EXTRA: list[tuple[str, str]] = []
 ONLY: dict[str, set[str] | None] = {"pages": None, "roles": None}
+PLACE: dict[str, str] = {}  # the village supervisor's village (drill-down pages)
 
 
 def _page_times(client, path: str, query: str) -> dict:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from gis.coverage import STATES, counts_of
 from server.extensions import db
 from server.models import Area, User
+from server.models.areas import AREA_LEVELS
 from server.services import scope
 from server.services.coverage.rollups import street_matrix
 
@@ -105,8 +106,6 @@ class Stats:
                 inside &= self.depth <= self.depth[root] + 1
             keep &= inside
         if deepest is not None:
-            from server.models.areas import AREA_LEVELS
-
             allowed = set(AREA_LEVELS[: AREA_LEVELS.index(deepest) + 1])
             keep &= np.array([lv in allowed for lv in self.levels], bool)
         return np.flatnonzero(keep)
