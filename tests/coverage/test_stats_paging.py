@@ -177,3 +177,25 @@ def test_the_page_pages_searches_and_sorts_the_coordinators(client, login, city)
     unvisited = [int(re.findall(r"<td>(\d+)</td>", body)[STATES.index("unvisited")])
                  for _name, body in found]
     assert unvisited == sorted(unvisited, reverse=True) and len(set(unvisited)) > 1
+
+
+def test_the_round_form_takes_streets_by_code_when_there_are_many(client, login, city,
+                                                                  monkeypatch):
+    from server.models import Round
+    from server.web import rounds as rounds_page
+
+    monkeypatch.setattr(rounds_page, "AREAS_LISTED", 100)
+    login(Role.ADMIN)
+    page = client.get(f"/rounds/{city['round']}").get_data(as_text=True)
+    boxes = re.findall(r'name="areas" value="([^"]+)"', page)
+    assert set(boxes) == {"T"} | {f"T{v:02d}" for v in range(VILLAGES)}
+    assert 'name="street_codes"' in page
+    made = client.post("/rounds/", data={"name": "补录", "starts_on": "2017-01-01",
+                                         "ends_on": "2017-01-31", "areas": ["T02"],
+                                         "street_codes": "T05-01, T05-02"})
+    assert made.status_code == 302, made.get_data(as_text=True)
+    new = db.session.scalar(sa.select(Round).where(Round.name == "补录"))
+    assert sorted(ra.area.code for ra in new.areas) == ["T02", "T05-01", "T05-02"]
+    page = client.get(made.headers["Location"]).get_data(as_text=True)
+    boxes = re.findall(r'name="areas" value="([^"]+)"', page)
+    assert {"T05-01", "T05-02"} <= set(boxes) and "T05-03" not in boxes
