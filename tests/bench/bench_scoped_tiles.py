@@ -124,12 +124,13 @@ def _pages(round_id: int) -> list[tuple[str, str]]:
 
 PAGES_EXTRA: list[tuple[str, str]] = []
 ONLY: dict[str, set[str] | None] = {"pages": None, "roles": None}
+REPEAT = [5]  # requests per page (--repeat)
 PLACE: dict[str, str] = {}  # the village supervisor's village (drill-down pages)
 
 
 def _page_times(client, path: str, query: str) -> dict:
     times, cpu = [], []
-    for _ in range(5):
+    for _ in range(REPEAT[0]):
         t0, c0 = time.perf_counter(), time.thread_time()
         resp = client.get(path + (query.replace("?", "&") if "?" in path and query else query))
         times.append(time.perf_counter() - t0)
@@ -289,9 +290,11 @@ def main() -> None:
     ap.add_argument("--pages-only", action="store_true")
     ap.add_argument("--pages", help="comma-separated page names to measure (default: all)")
     ap.add_argument("--roles", help="comma-separated roles to measure (default: all)")
+    ap.add_argument("--repeat", type=int, default=5, help="requests per page (default 5)")
     args = ap.parse_args()
     ONLY["pages"] = set(args.pages.split(",")) if args.pages else None
     ONLY["roles"] = set(args.roles.split(",")) if args.roles else None
+    REPEAT[0] = args.repeat
     with tempfile.TemporaryDirectory() as d:
         folder = Path(args.keep) if args.keep else Path(d)
         folder.mkdir(parents=True, exist_ok=True)
