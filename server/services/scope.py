@@ -91,6 +91,12 @@ def streets_under_paths(paths: list[str]) -> dict[int, str]:
     return dict(found)
 
 
+def areas_signature() -> tuple:
+    """What changes whenever areas are added or an areas import edits them (per-process
+    copies of the area tree compare it)."""
+    return tuple(db.session.execute(_AREAS_SIGNATURE).one())
+
+
 def areas_edited() -> None:
     """Call inside the transaction that changed areas' paths or levels (an areas import)."""
     t = DataVersion.__table__

@@ -22,7 +22,7 @@ from gis.coverage import counts_of
 from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale, gettext
-from server.models import Area, Role, SubmissionAttachment, User, Visit
+from server.models import Role, SubmissionAttachment, User, Visit
 from server.params import MAX_SQL_INT, id_arg, int_arg
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
@@ -125,13 +125,10 @@ class _Choice:
 
 def _filter_areas(visible: frozenset[str] | None) -> tuple[list[_Choice], list[_Choice]]:
     """(villages, streets) the user sees, in path order, each street knowing its village."""
-    rows = sorted(db.session.execute(
-        sa.select(Area.id, Area.parent_id, Area.level, Area.path, Area.code, Area.name_zh,
-                  Area.name_en).where(Area.level.in_(("village", "street")))),
-        key=lambda r: r.path)
-    villages = {r.id: _Choice(r.code, r.name_zh, r.name_en) for r in rows if r.level == "village"}
-    streets = [_Choice(r.code, r.name_zh, r.name_en, villages.get(r.parent_id)) for r in rows
-               if r.level == "street" and (visible is None or r.code in visible)]
+    rows = coverage_tables.area_rows()  # (id, code, parent_id, level, path, name_zh, name_en)
+    villages = {r[0]: _Choice(r[1], r[5], r[6]) for r in rows if r[3] == "village"}
+    streets = [_Choice(r[1], r[5], r[6], villages.get(r[2])) for r in rows
+               if r[3] == "street" and (visible is None or r[1] in visible)]
     used = {id(s.parent) for s in streets}
     return [v for v in villages.values() if id(v) in used], streets
 

@@ -14,11 +14,12 @@ from flask_login import current_user
 from server.access import allow
 from server.extensions import db
 from server.i18n import gettext
-from server.models import Area, Form, Role, Round
+from server.models import Form, Role, Round
 from server.services import scope
 from server.services.coverage import phases, rederive, round_plans, rounds
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rollups as coverage_rollups
+from server.services.coverage import tables as coverage_tables
 from server.services.coverage.round_plans import RoundError
 from server.web.home import add_home_link
 
@@ -68,9 +69,8 @@ def _choices(chosen: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Phases, the areas the user may plan over, and the forms, for the round form. Beyond
     AREAS_LISTED areas (a city has ~11,000) the form ticks township and villages and takes
     other streets by code; the streets already in the round stay listed."""
-    areas = sorted((_AreaChoice(*row) for row in db.session.execute(
-        sa.select(Area.code, Area.level, Area.path, Area.name_zh, Area.name_en)
-        .where(Area.level.in_(("township", "village", "street"))))), key=lambda a: a.path)
+    areas = [_AreaChoice(r[1], r[3], r[4], r[5], r[6]) for r in coverage_tables.area_rows()
+             if r[3] in ("township", "village", "street")]  # in path order
     if not scope.sees_everything(current_user):
         mine = scope.assigned_paths(current_user)
         areas = [a for a in areas if any(a.path == p or a.path.startswith(p + "/") for p in mine)]

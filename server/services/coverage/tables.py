@@ -134,10 +134,25 @@ class Stats:
         return self.coordinators[k], counts_of(self.coordinator_counts[k])
 
 
-def _areas() -> list[tuple]:
-    rows = db.session.execute(sa.select(Area.id, Area.code, Area.parent_id, Area.level,
-                                        Area.path, Area.name_zh, Area.name_en)).all()
-    return sorted(rows, key=lambda r: r[4])  # Python's order of paths, not the collation's
+_TREE: dict[str, tuple[tuple, list[tuple]]] = {}
+
+
+def area_rows() -> list[tuple]:
+    """(id, code, parent_id, level, path, name_zh, name_en) of every area in path order (Python's
+    order, not the collation's), kept per process until the areas' signature changes (an areas
+    import bumps it: scope.areas_edited)."""
+    key = str(db.engine.url)
+    sig = scope.areas_signature()
+    hit = _TREE.get(key)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    rows = sorted((tuple(r) for r in db.session.execute(sa.select(
+        Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
+        Area.name_en))), key=lambda r: r[4])  # fmt: skip
+    if len(_TREE) > 16:
+        _TREE.clear()
+    _TREE[key] = (sig, rows)
+    return rows
 
 
 def _up(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -152,7 +167,7 @@ def _up(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray
 def compute(round_id: int, user: User | None, within: frozenset[str] | None = None) -> Stats:
     """Counts per area and per coordinator of a round, as far as the user may see (`within`:
     the round's streets; other streets' buildings count nowhere)."""
-    rows = _areas()
+    rows = area_rows()
     n = len(rows)
     ids = np.array([r[0] for r in rows], np.int64)
     codes = [r[1] for r in rows]
