@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import shapely
 from flask import Response, abort, jsonify, request, url_for
 from flask_login import current_user
@@ -134,7 +135,10 @@ _STATS_PAGE = [
     "`limit` rows from `offset`; `count` says how many there are in all, `totals` adds up "
     "every building the caller sees in the round, and `next` is the URL of the next page "
     "(null on the last).",
-    parameters=[*(p for p in _FILTERS if p["name"] in ("round", "compare")), *_STATS_PAGE],
+    parameters=[*(p for p in _FILTERS if p["name"] in ("round", "compare")),
+                query("coordinator", {"type": "string"},
+                      "coordinator's username: only their row in `coordinators`"),
+                *_STATS_PAGE],
     responses={"200": json_body("counts per area and per coordinator", {
         "type": "object",
         "required": ["round", "states", "areas", "coordinators", "outside", "totals", "count",
@@ -165,6 +169,9 @@ def coverage_stats():
     offset = max(int_arg("offset", 0) or 0, 0)
     areas = st.area_positions(root, deepest=level)
     people = st.coordinator_positions(request.args.get("q", ""))
+    one = request.args.get("coordinator")
+    if one:  # one coordinator's row (the map's counts; request_filters checked the name)
+        people = np.array([k for k in people.tolist() if st.coordinators[k] == one], np.int64)
     page = [st.row(int(k)) for k in areas[offset : offset + limit]]
     compare = None
     if f.compare is not None:

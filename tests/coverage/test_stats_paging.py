@@ -5,6 +5,7 @@ row exactly once, no answer holds more than one page, and the totals are the sum
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -199,3 +200,19 @@ def test_the_round_form_takes_streets_by_code_when_there_are_many(client, login,
     page = client.get(made.headers["Location"]).get_data(as_text=True)
     boxes = re.findall(r'name="areas" value="([^"]+)"', page)
     assert {"T05-01", "T05-02"} <= set(boxes) and "T05-03" not in boxes
+
+
+def test_the_maps_counts_find_a_street_and_a_coordinator_beyond_the_first_page(client, login,
+                                                                               city):
+    """The map asks for the area or coordinator it shows (server/client/src/coverage/main.js):
+    a street and a coordinator far down the lists are in the answer."""
+    login(Role.ADMIN)
+    first = client.get("/api/v1/coverage/stats?limit=50").get_json()
+    assert "T19-14" not in first["areas"] and "xg149" not in first["coordinators"]
+    street = client.get("/api/v1/coverage/stats?limit=50&area=T19-14").get_json()
+    assert list(street["areas"]) == ["T19-14"] and street["areas"]["T19-14"]["total"] == 2
+    one = client.get("/api/v1/coverage/stats?limit=50&coordinator=xg149").get_json()
+    assert list(one["coordinators"]) == ["xg149"] and one["count"]["coordinators"] == 1
+    assert client.get("/api/v1/coverage/stats?coordinator=nobody").status_code == 404
+    js = (Path(__file__).parents[2] / "server/client/src/coverage/main.js").read_text()
+    assert "query.set('area', area)" in js and "query.set('coordinator'" in js

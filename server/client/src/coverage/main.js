@@ -78,6 +78,10 @@ async function refreshCounts(el, form) {
   const compare = form?.elements.compare?.value;
   const query = new URLSearchParams({ round });
   if (compare) query.set('compare', compare);
+  // the API pages its rows: ask for the area or coordinator shown (the roots come first)
+  const area = form?.elements.street?.value || form?.elements.village?.value;
+  if (area) query.set('area', area);
+  if (form?.elements.coordinator?.value) query.set('coordinator', form.elements.coordinator.value);
   const res = await fetch(`${el.dataset.stats}?${query}`, {
     credentials: 'same-origin',
   });
