@@ -78,13 +78,14 @@ def tile(
         footprints=footprints,
     )
     etag = hashlib.sha256(data).hexdigest()[:32]  # the same tile has the same tag everywhere
+    entry = (data, etag)
     with _LOCK:  # a patch that came while drawing has replaced the arrays: do not keep it
         if shared_source.current(round_id) is codes and (
                 compare_id is None or shared_source.current(compare_id) is before):
-            _TILES[ckey] = (data, etag)
+            _TILES[ckey] = entry
             while len(_TILES) > MAX_TILES:
                 _TILES.popitem(last=False)
-    return data, etag
+    return entry
 
 
 def _reach(positions: np.ndarray, z: int) -> set[tuple[int, int]]:
