@@ -53,6 +53,7 @@ def make_app(url: str, instance: Path):
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.extensions import init_migrate
 
     app = create_app(
         {
@@ -64,6 +65,7 @@ def make_app(url: str, instance: Path):
         }
     )
     with app.app_context():
+        init_migrate(app)  # Flask-Migrate is bound lazily (server.extensions)
         upgrade(directory=app.config["MIGRATIONS_DIR"])
     return app
 
