@@ -158,7 +158,8 @@ def bench_arriving(app, round_id: int, flips: Toggler, rate: float, seconds: flo
     hits = coverage_tiles.STATS["hits"] - t0s["hits"]
     misses = coverage_tiles.STATS["misses"] - t0s["misses"]
     return {"mode": "reload (old)" if feed.MAX_PATCH == 0 else "feed",
-            "changes": flips.k - k0, "requests": k, "hit_rate": round(hits / max(1, hits + misses), 3),
+            "changes": flips.k - k0, "requests": k,
+            "hit_rate": round(hits / max(1, hits + misses), 3),
             "misses": misses, "full_reloads": source.STATS["full"] - s0["full"],
             "patches": source.STATS["patched"] - s0["patched"],
             "dropped_tiles": coverage_tiles.STATS["dropped"] - t0s["dropped"],
