@@ -146,3 +146,26 @@ def test_another_process_patches_from_the_feed(app, monkeypatch) -> None:
 @pytest.mark.postgres
 def test_a_visit_patches_on_postgresql(postgres_app) -> None:
     _check_patch(_city())
+
+
+def test_a_rolled_back_savepoint_keeps_the_batchs_other_changes(app) -> None:
+    """Processing runs each submission in a savepoint: one failing must not void the notes of
+    the others in the batch; a rolled back transaction writes none."""
+    round_id = _city()
+    target, _here, _there = _unvisited_pair(round_id)
+    top = feed.probe()[0]
+    savepoint = db.session.begin_nested()
+    _add_visit(round_id, target)
+    coverage_refresh.refresh_building(target, round_id)
+    savepoint.commit()
+    db.session.begin_nested().rollback()  # the next submission failed
+    db.session.commit()
+    changed = feed.changed(round_id, top, feed.probe()[0])
+    assert changed == [target]
+    top = feed.probe()[0]
+    other, _here, _there = _unvisited_pair(round_id)
+    _add_visit(round_id, other)
+    assert coverage_refresh.refresh_building(other, round_id) != "unvisited"
+    db.session.rollback()
+    db.session.commit()
+    assert feed.probe()[0] == top

@@ -60,19 +60,21 @@ def _written(session: Session) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if session.info.get(_NOTES):
+    if session.info.get(_NOTES) and not session.in_nested_transaction():  # (savepoints: later)
         session.info[_NOTES + "_w"] = True
         _write(session)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_NOTES, None)
-    session.info.pop(_NOTES + "_w", None)
+def _ended(session: Session, transaction) -> None:
+    """The whole transaction is over: notes it did not write (a rollback) are void. A
+    savepoint's end keeps them (a rolled back savepoint's notes are written anyway: harmless)."""
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_NOTES, None)
 
 
 sa.event.listen(Session, "before_commit", _before_commit)
 sa.event.listen(Session, "after_commit", _written)
-sa.event.listen(Session, "after_rollback", _after_rollback)  # a savepoint's: notes stay (safe)
+sa.event.listen(Session, "after_transaction_end", _ended)
 
 
 def probe() -> tuple[int, int]:

@@ -261,7 +261,7 @@ def states(round_id: int) -> tuple[np.ndarray, tuple]:
         ids = None
         if top == cached.seq:
             ids = []
-        elif pruned <= cached.seq:
+        elif pruned <= cached.seq < top:  # (a feed behind ours: the database was replaced)
             ids = feed.changed(round_id, cached.seq, top)
         if ids is not None:
             codes = _patch(cached, round_id, src.source, ids) if ids else cached.codes
