@@ -169,3 +169,24 @@ def test_a_rolled_back_savepoint_keeps_the_batchs_other_changes(app) -> None:
     db.session.rollback()
     db.session.commit()
     assert feed.probe()[0] == top
+
+
+def test_a_reader_behind_the_pruned_feed_reloads_the_round(app, monkeypatch) -> None:
+    round_id = _city()
+    coverage_source.states(round_id)
+    monkeypatch.setattr(feed, "KEEP", 1)
+    visited = sa.select(BuildingCoverage.building_id).where(
+        BuildingCoverage.round_id == round_id)
+    unvisited = db.session.scalars(sa.select(Building.id).where(Building.id.not_in(visited))
+                                   .order_by(Building.id).limit(4)).all()  # fmt: skip
+    for b in unvisited:  # four commits: the feed is pruned past this process's last read
+        _add_visit(round_id, b)
+        coverage_refresh.refresh_building(b, round_id)
+        db.session.commit()
+    top, pruned = feed.probe()
+    assert pruned == top - 1
+    full = coverage_source.STATS["full"]
+    codes, _ = coverage_source.states(round_id)
+    assert coverage_source.STATS["full"] == full + 1
+    ids = coverage_source.shared().source.ids
+    assert all(codes[int(ids.searchsorted(b))] != 0 for b in unvisited)
