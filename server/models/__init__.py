@@ -19,7 +19,13 @@ from server.models.submissions import (
     SubmissionBlob,
 )
 from server.models.users import ApiToken, DeviceLink, Role, User
-from server.models.visits import BuildingCoverage, CoverageCount, DataVersion, Visit
+from server.models.visits import (
+    BuildingCoverage,
+    CoverageChange,
+    CoverageCount,
+    DataVersion,
+    Visit,
+)
 
 __all__ = [
     "ApiToken",
@@ -30,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "Building",
     "BuildingCoverage",
+    "CoverageChange",
     "CoverageCount",
     "DataVersion",
     "DeviceLink",

@@ -85,3 +85,16 @@ class DataVersion(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class CoverageChange(db.Model):
+    """One building whose state changed in a round (`building_id` None: the whole round was
+    rewritten), numbered in commit order, so a process patches its states with the rows past
+    the last number it read instead of reloading the round (server/services/coverage/feed.py).
+    """
+
+    __tablename__ = "coverage_changes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(sa.Integer)
+    building_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)

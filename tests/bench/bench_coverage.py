@@ -66,6 +66,7 @@ def make_app(url: str, instance: Path):
     )
     init_migrate(app)
     with app.app_context():
+        init_migrate(app)  # Flask-Migrate is bound lazily (server.extensions)
         upgrade(directory=app.config["MIGRATIONS_DIR"])
     return app
 

@@ -22,6 +22,7 @@ from server.extensions import db
 from server.models import Building, BuildingCoverage, CoverageCount, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
+from server.services.coverage import feed
 from server.services.coverage.store import (
     SUSPECT_FLAGS,
     counted,
@@ -128,12 +129,16 @@ def refresh_building(building_id: int, round_id: int) -> str:
         conn.execute(DELETE, params)
         if before is not None:
             move_count(round_id, before[0], before[1], None)
+            if before[1] not in (None, "unvisited"):
+                feed.note_changed(db.session(), round_id, building_id)
         return "unvisited"
     state, n, units = building_state(rows[0][3], (r[:3] for r in rows))
     upsert([{"building_id": building_id, "round_id": round_id, "state": state, "visits": n,
              "units_recorded": units, "updated_at": utcnow()}])  # fmt: skip
     if before is not None:
         move_count(round_id, before[0], before[1], state)
+        if (before[1] or "unvisited") != state:
+            feed.note_changed(db.session(), round_id, building_id)
     return state
 
 

@@ -10,8 +10,9 @@ buildings added since (higher ids: field buildings) are read and appended.
 Each scope (a frozenset of integer street ids from server.services.scope) gets its own
 `Selection`, built once and kept (LRU): a township supervisor's tile searches their buildings
 only, with no string compared per tile. The state of every building in a round is an int8 array
-aligned with the source, reloaded when coverage changes (at once in this process, within
-PROBE_SECONDS from another).
+aligned with the source, patched from the change feed (feed.py: only the buildings changed since
+it was read) when coverage changes, at once in this process, within PROBE_SECONDS from another;
+reloaded whole only when the round was recomputed or too much changed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from flask import current_app
 
 from gis.tiles import ARRAYS, Selection, TileSource
 from server.extensions import db
-from server.models import Building, BuildingCoverage, Visit
+from server.models import Building, BuildingCoverage
+from server.services.coverage import feed
 from server.services.coverage import store as coverage
 
 PROBE_SECONDS = 5.0
@@ -80,9 +82,11 @@ class Shared:
 
 @dataclass
 class _States:
-    key: tuple
+    key: tuple  # (source signature, reload number)
     codes: np.ndarray
     probed_at: float
+    seq: int  # the change feed read up to here
+    gen: int  # this process's coverage changes seen
 
 
 _SHARED: dict[str, Shared] = {}
@@ -202,33 +206,77 @@ def shared() -> Shared:
     return cached
 
 
-def _probe(round_id: int) -> tuple:
-    top = db.session.scalar(sa.select(sa.func.max(Visit.id)))
-    last = db.session.scalar(
-        sa.select(sa.func.max(BuildingCoverage.updated_at)).where(
-            BuildingCoverage.round_id == round_id
-        )
-    )
-    return top, str(last)
+def _patch(cached: _States, round_id: int, src: TileSource, ids: list[int]) -> np.ndarray:
+    """A copy of the codes with those buildings' states read again (readers of the old array,
+    tiles being drawn, keep a consistent one)."""
+    codes = cached.codes.copy()
+    want = np.asarray(ids, np.int64)
+    pos = np.searchsorted(src.ids, want)
+    ok = pos < len(src.ids)
+    ok[ok] = src.ids[pos[ok]] == want[ok]
+    pos, want = pos[ok], want[ok]
+    codes[pos] = 0  # no row: unvisited
+    c = BuildingCoverage.__table__.c
+    for start in range(0, len(want), 5000):
+        part = want[start : start + 5000].tolist()
+        rows = coverage.fetch_tuples(
+            sa.select(c.building_id, coverage.state_code_column(c.state))
+            .where(c.round_id == int(round_id), c.building_id.in_(part)))  # fmt: skip
+        for b, code in rows:
+            codes[pos[np.searchsorted(want, b)]] = code
+    return codes
+
+
+#: How this process brought its states up to date (tests and benches read it).
+STATS = {"full": 0, "patched": 0, "patched_buildings": 0}
+_LISTENERS: list = []  # called (db key, round id, positions that changed) after a patch
+_EPOCH = iter(range(1, 1 << 62))
+
+
+def on_patch(fn) -> None:
+    """Call `fn(db_key, round_id, positions)` when a round's states are patched in place of a
+    reload (tiles.py drops the tiles holding those positions)."""
+    _LISTENERS.append(fn)
+
+
+def current(round_id: int) -> np.ndarray | None:
+    """The states array this process holds now for the round (None: not loaded)."""
+    cached = _STATES.get((coverage.db_key(), round_id))
+    return None if cached is None else cached.codes
 
 
 def states(round_id: int) -> tuple[np.ndarray, tuple]:
-    """State codes aligned with the source's ids, and a key that changes with them."""
+    """State codes aligned with the source's ids, and a key that changes when they are reloaded
+    (patches keep the key: the listeners are told which positions changed). Another process's
+    changes are seen within PROBE_SECONDS, this process's own at once."""
     src = shared()
     dbkey = coverage.db_key()
-    local = (src.signature, coverage.generation())
+    gen = coverage.generation()[1]
     cached = _STATES.get((dbkey, round_id))
     now = time.monotonic()
-    if cached is not None and cached.key[0] == local:
-        if now - cached.probed_at < PROBE_SECONDS:
+    if cached is not None and cached.key[0] == src.signature:
+        if cached.gen == gen and now - cached.probed_at < PROBE_SECONDS:
             return cached.codes, cached.key
-        probe = _probe(round_id)
-        if probe == cached.key[1]:
-            cached.probed_at = now
-            return cached.codes, cached.key
-    probe = _probe(round_id)
+        top, pruned = feed.probe()
+        ids = None
+        if top == cached.seq:
+            ids = []
+        elif pruned <= cached.seq < top:  # (a feed behind ours: the database was replaced)
+            ids = feed.changed(round_id, cached.seq, top)
+        if ids is not None:
+            codes = _patch(cached, round_id, src.source, ids) if ids else cached.codes
+            moved = np.flatnonzero(codes != cached.codes)
+            _STATES[(dbkey, round_id)] = _States(cached.key, codes, now, top, gen)
+            if len(moved):
+                STATS["patched"] += 1
+                STATS["patched_buildings"] += len(moved)
+                for fn in _LISTENERS:
+                    fn(dbkey, round_id, moved)
+            return codes, cached.key
+    top, _ = feed.probe()  # read first: a change after it is read again next time
     codes = coverage.state_codes(round_id, src.source.ids)
-    cached = _States((local, probe), codes, now)
+    STATS["full"] += 1
+    cached = _States((src.signature, next(_EPOCH)), codes, now, top, gen)
     _STATES[(dbkey, round_id)] = cached
     return codes, cached.key
 
