@@ -4,7 +4,7 @@ import { N_, t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
-import { formEngine, prefetchFormEngine } from './engine.js';
+import { fetchEngineBytes, formEngine, importOnIntent, routeNeedsEngine } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
@@ -190,6 +190,7 @@ async function formView(formId, params, correcting = null) {
     leave: () => { mounted.leave(); return true; },
     dirty: () => !mounted.done && mounted.isDirty(),
     destroy: () => { badge.stop(); mounted.unmount(); },
+    ready: mounted.ready,
   };
 }
 
@@ -317,15 +318,28 @@ async function boot() {
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
-  // The form engine comes in the background while the first screen is drawn; the service worker
-  // (whose install fetches every built file) only once the engine is here, so neither download
-  // competes with the other on a slow link.
-  const engineFetched = prefetchFormEngine();
-  if ('serviceWorker' in navigator && cfg.swUrl) {
-    engineFetched.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
-      .catch((err) => console.warn('service worker', err));
-  }
+  // The form engine: a form opened straight away (a repeat visit to #/form/…) imports it with the
+  // app; otherwise its bytes come in the background from the start (on a slow link they take
+  // the longest, measured in tests/bench/RESULTS.md), and it runs when a finger reaches a form.
+  importOnIntent();
+  const formFirst = routeNeedsEngine(location.hash);
+  if (formFirst) formEngine().catch(() => {});
+  else fetchEngineBytes(cfg.engine);
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  try {
+    await start(formFirst);
+  } finally {
+    // The service worker (whose install fetches every built file) once the engine's bytes are
+    // here and the first screen is drawn, so that it competes with neither.
+    const bytes = formFirst ? formEngine().catch(() => {}) : fetchEngineBytes(cfg.engine);
+    if ('serviceWorker' in navigator && cfg.swUrl) {
+      bytes.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
+        .catch((err) => console.warn('service worker', err));
+    }
+  }
+}
+
+async function start(formFirst) {
   // A phone that was set up before starts from the profile it kept, without waiting a round trip;
   // the server's answer (logged out since?) updates the home screen when it comes.
   const asked = profile();
@@ -355,13 +369,15 @@ async function boot() {
   }
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
   startSync(base);
-  if (!(await cachedForms()).length || navigator.onLine) {
-    const first = !(await cachedForms()).length;
-    const p = syncForms().then(() => { if (first && !location.hash.startsWith('#/form')) route(); });
-    if (first) await p;
-  }
+  const first = !(await cachedForms()).length;
+  if (first) await syncForms();
   await route();
   document.body.dataset.ready = '1';
+  // The forms' update in the background; a form opened straight away gets the phone first.
+  if (!first && navigator.onLine) {
+    if (formFirst && current && current.ready) current.ready.then(syncForms);
+    else syncForms();
+  }
 }
 
 boot();
