@@ -28,6 +28,7 @@ MIMETYPES = [
 def init_app(app: Flask) -> None:
     """Registered first, so that its after_request hook runs last, on the final body."""
     app.config.setdefault("COMPRESS_MIMETYPES", MIMETYPES)
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])  # Chromium's first choice, any client's
+    # brotli: what Chromium asks for first; gzip: what any client takes
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_STREAMS", False)
     Compress(app)

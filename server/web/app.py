@@ -30,7 +30,7 @@ bp = Blueprint("app", __name__, url_prefix="/app")
 
 # Network-first pages the service worker keeps for offline use, besides the built assets.
 SHELL_URLS = ("/app/", "/app/manifest.webmanifest", "/app/icon-192.png", "/app/icon-512.png")
-#: the form engine's chunk in Vite's manifest (imported on demand by server/client/src/app/engine.js)
+#: the form engine's chunk in Vite's manifest (imported on demand: server/client/src/app/engine.js)
 ENGINE_CHUNK = "src/app/formview.js"
 
 

@@ -93,7 +93,8 @@ def test_the_engine_is_fetched_at_once_but_runs_only_when_a_finger_reaches_a_for
     cdp.send("Debugger.enable")
     page.goto(f"{srv.url}/app/")
     page.wait_for_selector("body[data-ready='1']", timeout=60000)
-    fetched = "names => names.every(n => performance.getEntriesByType('resource').some(e => e.name.endsWith(n) && e.responseEnd > 0))"
+    fetched = ("names => names.every(n => performance.getEntriesByType('resource')"
+               ".some(e => e.name.endsWith(n) && e.responseEnd > 0))")
     page.wait_for_function(fetched, arg=engine, timeout=60000)
     page.wait_for_timeout(1000)
     ran = [url for url in parsed if any(url.endswith(name) for name in engine)]
