@@ -97,6 +97,8 @@ def engine_files() -> list[str]:
             walk(dep)
 
     walk(ENGINE_CHUNK)
+    # its XPath parser, written as .wasm files by the build (server/client/vite.config.js)
+    files += sorted(c["file"] for c in manifest.values() if c["file"].endswith(".wasm"))
     base = url_for("static", filename="app/")
     return [base + f for f in files]
 
