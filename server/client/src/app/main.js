@@ -48,6 +48,13 @@ function fmtTime(ms) {
 
 
 // ---- views ----
+let firstSync = null; // the first start's download of the forms, while the home screen shows
+let formsFilled = null; // … and their links filled into that screen
+
+const formLinks = (forms) => forms.filter((f) => !(f.media && 'returned.csv' in f.media))
+  .map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('')
+  || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`;
+
 async function homeView() {
   const forms = await cachedForms();
   const items = await queueItems();
@@ -63,13 +70,20 @@ async function homeView() {
       <a class="button" href="#/returned" id="returned-link">${esc(t('Returned submissions'))}: <span id="returned-count">${returned}</span></a>
     </nav>
     <h2>${esc(t('Forms'))}</h2>
-    <ul class="forms">${forms.filter((f) => !(f.media && 'returned.csv' in f.media)).map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('') || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`}</ul>
-    <p class="muted">${esc(t('Forms last updated'))}: ${esc(fmtTime(synced) || t('never'))}
+    <ul class="forms">${firstSync ? `<li class="muted">${esc(t('Downloading the forms…'))}</li>` : formLinks(forms)}</ul>
+    <p class="muted">${esc(t('Forms last updated'))}: <span id="synced-at">${esc(fmtTime(synced) || t('never'))}</span>
       · <button type="button" class="link" id="sync">${esc(t('Update now'))}</button></p>
   </div>`);
   body.querySelector('nav.big').after(await draftsSection({ esc, html, fmtTime }, forms));
   frame(t('Home'), body);
   body.querySelector('#sync').onclick = async () => { await syncForms(); route(); };
+  if (firstSync) {
+    // The first start: the screen is there at once; its forms are filled in where they go
+    formsFilled = firstSync.then(async () => {
+      body.querySelector('ul.forms').innerHTML = formLinks(await cachedForms());
+      body.querySelector('#synced-at').textContent = fmtTime(await kvGet('formsSyncedAt')) || t('never');
+    });
+  }
   loadReturned(base).then(({ items }) => { // the count, fresh when the server answers
     const el = document.getElementById('returned-count');
     if (el) el.textContent = String(items.length);
@@ -319,12 +333,11 @@ async function boot() {
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
   // The form engine: a form opened straight away (a repeat visit to #/form/…) imports it with the
-  // app; otherwise its bytes come in the background from the start (on a slow link they take
-  // the longest, measured in tests/bench/RESULTS.md), and it runs when a finger reaches a form.
+  // app; otherwise its bytes come in the background once the first screen is drawn (start()),
+  // beside the forms' download, and it runs when a finger reaches a form.
   importOnIntent();
   const formFirst = routeNeedsEngine(location.hash);
   if (formFirst) formEngine().catch(() => {});
-  else fetchEngineBytes(cfg.engine);
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
   try {
     await start(formFirst);
@@ -370,8 +383,19 @@ async function start(formFirst) {
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
   startSync(base);
   const first = !(await cachedForms()).length;
-  if (first) await syncForms();
-  await route();
+  if (first) {
+    // A first start: the home screen shows while the forms download (a form asked for waits)
+    firstSync = syncForms();
+    if (!routeNeedsEngine(location.hash)) await route();
+    if (!formFirst) fetchEngineBytes(cfg.engine);  // on a slow link: the longest download
+    await firstSync;
+    await formsFilled;
+    firstSync = null;
+    if (routeNeedsEngine(location.hash)) await route();
+  } else {
+    await route();
+    if (!formFirst) fetchEngineBytes(cfg.engine);
+  }
   document.body.dataset.ready = '1';
   // The forms' update in the background; a form opened straight away gets the phone first.
   if (!first && navigator.onLine) {
