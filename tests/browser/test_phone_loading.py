@@ -117,7 +117,7 @@ def test_a_first_start_shows_the_home_screen_while_the_forms_download(server, br
     srv, passwords = server
     ctx, page = _phone(browser)
     held = []
-    ctx.route("**/formList", held.append)  # the forms' list, held back until we let it go
+    ctx.route("**/formList", lambda route: held.append(route))  # held back until let go
     _log_in(page, srv.url, "xieguan01", passwords["xieguan01"])
     expect(page.get_by_role("link", name="我的街巷")).to_be_visible()
     expect(page.locator("ul.forms")).to_contain_text("正在下载表单")
