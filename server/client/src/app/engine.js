@@ -1,8 +1,9 @@
 // The form engine (ODK Web Forms with Vue and PrimeVue: nearly all of the app's bytes) is a
 // chunk of its own. Its bytes and its running are two steps:
 // - fetchEngineBytes() brings the files into the browser's cache (<link rel="prefetch">: lowest
-//   priority, nothing parsed or run), so the first screen (my streets, queue) never waits for it
-//   and its main thread stays free (Lighthouse counted the engine's run as 2.8 s of blocking);
+//   priority, nothing parsed or run) once the first screen is drawn, so that screen (my streets,
+//   queue) never waits for it and its main thread stays free (Lighthouse counted the engine's
+//   run as up to 2.8 s of blocking);
 // - formEngine() imports it (compiles and runs it): when a form opens, or as soon as the
 //   coordinator reaches for one (a finger on a form's link), so the bytes are usually there.
 // A failed import (offline before the service worker kept it) is forgotten: the next one retries.
