@@ -46,10 +46,9 @@ function fmtTime(ms) {
   return ms ? new Date(ms).toLocaleString(cfg.locale === 'zh_CN' ? 'zh-CN' : 'en') : '';
 }
 
-
 // ---- views ----
-let firstSync = null; // the first start's download of the forms, while the home screen shows
-let formsFilled = null; // … and their links filled into that screen
+// The first start's download of the forms, and their links filled into the home screen
+let firstSync = null, formsFilled = null;
 
 const formLinks = (forms) => forms.filter((f) => !(f.media && 'returned.csv' in f.media))
   .map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('')
@@ -345,10 +344,8 @@ async function boot() {
     // The service worker (whose install fetches every built file) once the engine's bytes are
     // here and the first screen is drawn, so that it competes with neither.
     const bytes = formFirst ? formEngine().catch(() => {}) : fetchEngineBytes(cfg.engine);
-    if ('serviceWorker' in navigator && cfg.swUrl) {
-      bytes.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
-        .catch((err) => console.warn('service worker', err));
-    }
+    if ('serviceWorker' in navigator && cfg.swUrl) bytes.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
+      .catch((err) => console.warn('service worker', err));
   }
 }
 
@@ -366,10 +363,9 @@ async function start(formFirst) {
       if (changed && ['', '#/'].includes(location.hash)) route();  // the home screen's notice
     });
   }
-  if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
-  base = await deviceBase(me);
-  if (!base && me.role === 'coordinator') {
-    // Not linked yet, and logged out or offline: linking needs the network and a session.
+  base = me ? await deviceBase(me) : null;
+  if (!me || (!base && me.role === 'coordinator')) {
+    // Never logged in here, or not linked yet and logged out or offline: linking needs both.
     frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`));
     return;
   }
@@ -383,13 +379,11 @@ async function start(formFirst) {
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
   startSync(base);
   const first = !(await cachedForms()).length;
-  if (first) {
-    // A first start: the home screen shows while the forms download (a form asked for waits)
+  if (first) {  // the home screen shows while the forms download (a form asked for waits)
     firstSync = syncForms();
     if (!routeNeedsEngine(location.hash)) await route();
     if (!formFirst) fetchEngineBytes(cfg.engine);  // on a slow link: the longest download
-    await firstSync;
-    await formsFilled;
+    await firstSync; await formsFilled;
     firstSync = null;
     if (routeNeedsEngine(location.hash)) await route();
   } else {
@@ -398,10 +392,7 @@ async function start(formFirst) {
   }
   document.body.dataset.ready = '1';
   // The forms' update in the background; a form opened straight away gets the phone first.
-  if (!first && navigator.onLine) {
-    if (formFirst && current && current.ready) current.ready.then(syncForms);
-    else syncForms();
-  }
+  if (!first && navigator.onLine) ((formFirst && current?.ready) || Promise.resolve()).then(syncForms);
 }
 
 boot();
