@@ -47,9 +47,20 @@ def _init_web(app: Flask) -> None:
     """What only requests use: sessions, logins, the reader's language (Flask-Babel), body and
     access rules, headers, static files, and every feature's blueprint."""
     # Loaded here, not at the top, as in create_app: `import server` stays light.
-    from server import access, bodies, csrf, headers, i18n, params, sessions, static_files
+    from server import (
+        access,
+        bodies,
+        compression,
+        csrf,
+        headers,
+        i18n,
+        params,
+        sessions,
+        static_files,
+    )
     from server.extensions import init_limiter, login_manager  # (see create_app)
 
+    compression.init_app(app)  # first: its hook runs last, on the body as sent
     sessions.init_app(app)
     login_manager.init_app(app)
     init_limiter(app)

@@ -139,3 +139,25 @@ def test_the_first_screen_is_small_and_the_engine_apart():
     assert not any("formview" in f or "index-" in f for f in first), first
     assert sent(first) <= 30 * 1024, sent(first)
     assert sent(engine) <= 600 * 1024, sent(engine)  # without Web Forms' inlined Roboto
+
+
+def test_the_xpath_parser_ships_as_wasm_files_served_as_application_wasm(client, login):
+    """Web Forms inlines web-tree-sitter and its XPath grammar as base64; the build writes them as
+    .wasm files so the browser compiles them as they stream in and keeps the compiled code. The
+    shell names them among the engine's files (fetched ahead) and the worker precaches them."""
+    manifest = _manifest()
+    wasm = sorted(c["file"] for c in manifest.values() if c["file"].endswith(".wasm"))
+    assert len(wasm) == 2, wasm
+    engine = next(c["file"] for c in manifest.values() if c.get("name") == "index-DlGh9P5C")
+    assert b"data:application/wasm;base64,AGFzbQ" not in (BUILD / engine).read_bytes()  # \0asm
+    login("coordinator")
+    for name in wasm:
+        served = client.get(f"/static/app/{name}", headers={"Accept-Encoding": "br"})
+        assert served.status_code == 200
+        assert served.headers["Content-Type"] == "application/wasm"
+        assert served.headers["Cache-Control"] == "max-age=31536000, public, immutable"
+        served.close()
+    shell = client.get("/app/").get_data(as_text=True)
+    worker = client.get("/app/sw.js").get_data(as_text=True)
+    for name in wasm:
+        assert f"/static/app/{name}" in shell and f"/static/app/{name}" in worker

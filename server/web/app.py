@@ -30,6 +30,8 @@ bp = Blueprint("app", __name__, url_prefix="/app")
 
 # Network-first pages the service worker keeps for offline use, besides the built assets.
 SHELL_URLS = ("/app/", "/app/manifest.webmanifest", "/app/icon-192.png", "/app/icon-512.png")
+#: the form engine's chunk in Vite's manifest (imported on demand: server/client/src/app/engine.js)
+ENGINE_CHUNK = "src/app/formview.js"
 
 
 def _manifest_path() -> Path:
@@ -80,6 +82,27 @@ def vite_tags(entry: str) -> Markup:
     return Markup("\n".join(tags))
 
 
+def engine_files() -> list[str]:
+    """URLs of the form engine's chunk and what it imports (not the app's entry): the app fetches
+    them after its first screen without running them (server/client/src/app/engine.js)."""
+    manifest = vite_manifest()
+    files: list[str] = []
+
+    def walk(key: str) -> None:
+        chunk = manifest.get(key)
+        if not chunk or chunk.get("isEntry") or chunk["file"] in files:
+            return
+        files.append(chunk["file"])
+        for dep in chunk.get("imports", []):
+            walk(dep)
+
+    walk(ENGINE_CHUNK)
+    # its XPath parser, written as .wasm files by the build (server/client/vite.config.js)
+    files += sorted(c["file"] for c in manifest.values() if c["file"].endswith(".wasm"))
+    base = url_for("static", filename="app/")
+    return [base + f for f in files]
+
+
 def _built_files() -> list[str]:
     manifest = vite_manifest()
     files: set[str] = set()
@@ -107,6 +130,7 @@ def shell():
         "gpsAccuracyM": rounds.accuracy_limit(current_user),
         "basemapUrl": current_app.config["BASEMAP_TILE_URL"],
         "swUrl": url_for("app.service_worker"),
+        "engine": engine_files(),
         "i18n": _app_catalogue(),
         # the map's colours and names, from gis/states.py; cached offline with the shell
         "states": state_table(current_locale(), phone=True),

@@ -60,6 +60,20 @@ def lighthouse(url: str, cookie: str, out: Path) -> dict:
     return json.loads(out.read_text("utf-8"))
 
 
+METRICS = {"FCP": "first-contentful-paint", "LCP": "largest-contentful-paint",
+           "TBT": "total-blocking-time", "SI": "speed-index",
+           "server": "server-response-time"}
+
+
+def metrics(report: dict) -> str:
+    """The metrics behind the performance score, and Lighthouse's benchmark index of the
+    machine (lower: more loaded), which says how far the run can be trusted."""
+    shown = [f"{k} {report['audits'][a]['numericValue'] / 1000:.2f} s" for k, a in METRICS.items()
+             if a in report["audits"] and report["audits"][a].get("numericValue") is not None]
+    index = report.get("environment", {}).get("benchmarkIndex")
+    return ", ".join(shown) + f"; benchmark index {index:.0f}" if index else ", ".join(shown)
+
+
 def summary(report: dict) -> tuple[dict[str, int], list[str]]:
     scores = {c: round(report["categories"][c]["score"] * 100) for c in CATEGORIES}
     refs = report["categories"]["accessibility"]["auditRefs"]
@@ -93,6 +107,7 @@ def main() -> int:
                 report = lighthouse(f"{srv.url}{path}", cookie, reports / f"{name}.json")
                 scores, failed = summary(report)
                 print(f"{path} ({username}): " + ", ".join(f"{c} {s}" for c, s in scores.items()))
+                print(f"    {metrics(report)}; load average {os.getloadavg()[0]:.1f}")
                 for line in failed:
                     print(f"    accessibility: {line}")
         finally:

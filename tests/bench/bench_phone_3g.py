@@ -87,8 +87,11 @@ class Link:
     def _created(self, event: dict) -> None:
         info = event["targetInfo"]
         if info["type"] == "service_worker" and info["targetId"] not in self.workers:
-            session = self.browser.send("Target.attachToTarget",
-                                        {"targetId": info["targetId"], "flatten": False})
+            try:
+                session = self.browser.send("Target.attachToTarget",
+                                            {"targetId": info["targetId"], "flatten": False})
+            except Exception:  # a worker that ended before we reached it (an old version)
+                return
             self.workers[info["targetId"]] = session["sessionId"]
             self._send_worker(session["sessionId"], "Network.enable", {})
             self._send_worker(session["sessionId"], "Network.emulateNetworkConditions",

@@ -1,17 +1,51 @@
 // The form engine (ODK Web Forms with Vue and PrimeVue: nearly all of the app's bytes) is a
-// chunk of its own, imported on demand: the first screen (my streets, queue) never waits for it,
-// and boot() starts fetching it in the background right away, so it has usually arrived by the
-// time a form is opened. A failed fetch (offline before the service worker kept it) is forgotten
-// so the next attempt tries again.
+// chunk of its own. Its bytes and its running are two steps:
+// - fetchEngineBytes() brings the files into the browser's cache (<link rel="prefetch">: lowest
+//   priority, nothing parsed or run) once the first screen is drawn, so that screen (my streets,
+//   queue) never waits for it and its main thread stays free (Lighthouse counted the engine's
+//   run as up to 2.8 s of blocking);
+// - formEngine() imports it (compiles and runs it): when a form opens, or as soon as the
+//   coordinator reaches for one (a finger on a form's link), so the bytes are usually there.
+// A failed import (offline before the service worker kept it) is forgotten: the next one retries.
 let loading = null;
+let fetching = null;
 
-/** formview.js (mountForm, buildingChoice), fetched once. */
+/** formview.js (mountForm, buildingChoice), imported once. */
 export function formEngine() {
   loading ??= import('./formview.js').catch((err) => { loading = null; throw err; });
   return loading;
 }
 
-/** Start fetching the engine without waiting for it; a failure here is retried on use. */
-export function prefetchFormEngine() {
-  return formEngine().then(() => true, () => false);
+/**
+ * Fetch the engine's files (`urls`, from the shell's config) without running them; resolves when
+ * each has arrived or failed. Imported already, or no list: resolves at once.
+ */
+export function fetchEngineBytes(urls = []) {
+  fetching ??= Promise.all(urls.map((href) => new Promise((done) => {
+    if (loading || document.querySelector(`link[href="${CSS.escape(href)}"]`)) { done(); return; }
+    const link = document.createElement('link');
+    link.rel = 'prefetch';
+    link.href = href;
+    link.onload = link.onerror = () => done();
+    document.head.append(link);
+  })));
+  return fetching;
+}
+
+/** Links that open a form: the engine is imported when a finger or pointer reaches one. */
+const FORM_LINK = 'a[href^="#/form/"], a[href^="#/returned/"]';
+
+/** Import the engine as soon as the person reaches for a form (touch, press, hover, keyboard). */
+export function importOnIntent(root = document) {
+  const reach = (e) => {
+    if (e.target.closest && e.target.closest(FORM_LINK)) formEngine().catch(() => {});
+  };
+  for (const type of ['pointerdown', 'touchstart', 'mouseover', 'focusin']) {
+    root.addEventListener(type, reach, { passive: true, capture: true });
+  }
+}
+
+/** True for a route that shows a form (#/form/…, #/returned/<id>): the engine is needed now. */
+export function routeNeedsEngine(hash) {
+  return /^#\/(form\/|returned\/[^/?]+)/.test(hash || '');
 }

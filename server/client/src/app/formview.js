@@ -198,7 +198,7 @@ function withXml(formData, xml) {
  * edit mode: a returned submission to correct, or a draft); `deprecatedId` = what the queued
  * submission names in meta/deprecatedID (the returned submission corrected; null for a new
  * one); `draft` = {id, meta, record} where what is entered is kept; `limit` = the GPS accuracy
- * limit in metres. Returns {unmount, leave, isDirty}.
+ * limit in metres. Returns {unmount, leave, isDirty, ready}.
  */
 export function mountForm(el, form, {
   preset = null, edit = null, deprecatedId = null, draft, limit, locale, onQueued,
@@ -252,12 +252,16 @@ export function mountForm(el, form, {
   const stopConfirming = confirmPoorSave(limit);
 
   const started = Date.now();
+  let shown;
+  const ready = new Promise((resolve) => { shown = resolve; });
   const whenReady = () => {
     root = findRoot(vm.$.subTree);
     if (!root) {
       if (Date.now() - started < 60000) setTimeout(whenReady, 100);
+      else shown();
       return;
     }
+    shown();
     for (const [name, value] of Object.entries(preset || {})) {
       const node = findNode(root, name);
       if (node && value && node.selectValue) node.selectValue(value);
@@ -269,6 +273,8 @@ export function mountForm(el, form, {
     unmount: () => { keeper.leave(); stopConfirming(); stopTranslating(); app.unmount(); },
     leave: () => keeper.leave(),
     isDirty: () => dirty || keeper.touched(),
+    /** Resolves once the engine shows the form (or gave up): background work may start. */
+    ready,
     t,
   };
 }

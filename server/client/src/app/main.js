@@ -4,7 +4,7 @@ import { N_, t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
-import { formEngine, prefetchFormEngine } from './engine.js';
+import { fetchEngineBytes, formEngine, importOnIntent, routeNeedsEngine } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
@@ -46,8 +46,14 @@ function fmtTime(ms) {
   return ms ? new Date(ms).toLocaleString(cfg.locale === 'zh_CN' ? 'zh-CN' : 'en') : '';
 }
 
-
 // ---- views ----
+// The first start's download of the forms, and their links filled into the home screen
+let firstSync = null, formsFilled = null;
+
+const formLinks = (forms) => forms.filter((f) => !(f.media && 'returned.csv' in f.media))
+  .map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('')
+  || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`;
+
 async function homeView() {
   const forms = await cachedForms();
   const items = await queueItems();
@@ -63,13 +69,20 @@ async function homeView() {
       <a class="button" href="#/returned" id="returned-link">${esc(t('Returned submissions'))}: <span id="returned-count">${returned}</span></a>
     </nav>
     <h2>${esc(t('Forms'))}</h2>
-    <ul class="forms">${forms.filter((f) => !(f.media && 'returned.csv' in f.media)).map((f) => `<li><a class="button" href="#/form/${encodeURIComponent(f.formId)}">${esc(f.name)}</a></li>`).join('') || `<li>${esc(t('No forms on this phone yet: connect to the network once.'))}</li>`}</ul>
-    <p class="muted">${esc(t('Forms last updated'))}: ${esc(fmtTime(synced) || t('never'))}
+    <ul class="forms">${firstSync ? `<li class="muted">${esc(t('Downloading the forms…'))}</li>` : formLinks(forms)}</ul>
+    <p class="muted">${esc(t('Forms last updated'))}: <span id="synced-at">${esc(fmtTime(synced) || t('never'))}</span>
       · <button type="button" class="link" id="sync">${esc(t('Update now'))}</button></p>
   </div>`);
   body.querySelector('nav.big').after(await draftsSection({ esc, html, fmtTime }, forms));
   frame(t('Home'), body);
   body.querySelector('#sync').onclick = async () => { await syncForms(); route(); };
+  if (firstSync) {
+    // The first start: the screen is there at once; its forms are filled in where they go
+    formsFilled = firstSync.then(async () => {
+      body.querySelector('ul.forms').innerHTML = formLinks(await cachedForms());
+      body.querySelector('#synced-at').textContent = fmtTime(await kvGet('formsSyncedAt')) || t('never');
+    });
+  }
   loadReturned(base).then(({ items }) => { // the count, fresh when the server answers
     const el = document.getElementById('returned-count');
     if (el) el.textContent = String(items.length);
@@ -190,6 +203,7 @@ async function formView(formId, params, correcting = null) {
     leave: () => { mounted.leave(); return true; },
     dirty: () => !mounted.done && mounted.isDirty(),
     destroy: () => { badge.stop(); mounted.unmount(); },
+    ready: mounted.ready,
   };
 }
 
@@ -317,15 +331,25 @@ async function boot() {
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
-  // The form engine comes in the background while the first screen is drawn; the service worker
-  // (whose install fetches every built file) only once the engine is here, so neither download
-  // competes with the other on a slow link.
-  const engineFetched = prefetchFormEngine();
-  if ('serviceWorker' in navigator && cfg.swUrl) {
-    engineFetched.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
+  // The form engine: a form opened straight away (a repeat visit to #/form/…) imports it with the
+  // app; otherwise its bytes come in the background once the first screen is drawn (start()),
+  // beside the forms' download, and it runs when a finger reaches a form.
+  importOnIntent();
+  const formFirst = routeNeedsEngine(location.hash);
+  if (formFirst) formEngine().catch(() => {});
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  try {
+    await start(formFirst);
+  } finally {
+    // The service worker (whose install fetches every built file) once the engine's bytes are
+    // here and the first screen is drawn, so that it competes with neither.
+    const bytes = formFirst ? formEngine().catch(() => {}) : fetchEngineBytes(cfg.engine);
+    if ('serviceWorker' in navigator && cfg.swUrl) bytes.then(() => navigator.serviceWorker.register(cfg.swUrl, { scope: '/app/' }))
       .catch((err) => console.warn('service worker', err));
   }
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+}
+
+async function start(formFirst) {
   // A phone that was set up before starts from the profile it kept, without waiting a round trip;
   // the server's answer (logged out since?) updates the home screen when it comes.
   const asked = profile();
@@ -339,10 +363,9 @@ async function boot() {
       if (changed && ['', '#/'].includes(location.hash)) route();  // the home screen's notice
     });
   }
-  if (!me) { frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`)); return; }
-  base = await deviceBase(me);
-  if (!base && me.role === 'coordinator') {
-    // Not linked yet, and logged out or offline: linking needs the network and a session.
+  base = me ? await deviceBase(me) : null;
+  if (!me || (!base && me.role === 'coordinator')) {
+    // Never logged in here, or not linked yet and logged out or offline: linking needs both.
     frame(t('Doorstep'), html(`<p>${esc(t('Log in once with a network to use the app.'))} <a href="/login?next=/app/">${esc(t('Log in'))}</a></p>`));
     return;
   }
@@ -355,13 +378,21 @@ async function boot() {
   }
   onQueueChange(() => { const q = document.getElementById('queue-link'); if (q && !current?.dirty) route(); });
   startSync(base);
-  if (!(await cachedForms()).length || navigator.onLine) {
-    const first = !(await cachedForms()).length;
-    const p = syncForms().then(() => { if (first && !location.hash.startsWith('#/form')) route(); });
-    if (first) await p;
+  const first = !(await cachedForms()).length;
+  if (first) {  // the home screen shows while the forms download (a form asked for waits)
+    firstSync = syncForms();
+    if (!routeNeedsEngine(location.hash)) await route();
+    if (!formFirst) fetchEngineBytes(cfg.engine);  // on a slow link: the longest download
+    await firstSync; await formsFilled;
+    firstSync = null;
+    if (routeNeedsEngine(location.hash)) await route();
+  } else {
+    await route();
+    if (!formFirst) fetchEngineBytes(cfg.engine);
   }
-  await route();
   document.body.dataset.ready = '1';
+  // The forms' update in the background; a form opened straight away gets the phone first.
+  if (!first && navigator.onLine) ((formFirst && current?.ready) || Promise.resolve()).then(syncForms);
 }
 
 boot();
