@@ -204,6 +204,21 @@ def _state_codes(bits: np.ndarray, units: np.ndarray, expected: np.ndarray) -> n
     ).astype(np.int8)
 
 
+def visit_bit(outcome: str, suspect: bool, units: int | None) -> tuple[int, int]:
+    """One visit's evidence bit and the units it adds (a done visit's); a building's state is
+    state_codes of the OR of its bits and the sum of its units."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}: choose one of {', '.join(OUTCOMES)}")
+    bit = _SUSPECT_BIT if suspect else int(_OUTCOME_BIT[OUTCOMES.index(outcome)])
+    return bit, int(units or 0) if bit == _DONE else 0
+
+
+def state_codes(bits: np.ndarray, units: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Codes into STATES of many buildings at once (bits: OR of visit_bit; units of DONE
+    visits), for callers that replay visits themselves (the reports' states as of a day)."""
+    return _state_codes(bits.astype(np.uint8), units.astype(np.int64), expected.astype(np.int64))
+
+
 def state_of_building(
     visits: Iterable[tuple[str, bool, int]], expected_units: int | None
 ) -> tuple[str, int, int]:
@@ -215,13 +230,9 @@ def state_of_building(
     """
     bits, units, n = 0, 0, 0
     for outcome, suspect, unit_count in visits:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}: choose one of {', '.join(OUTCOMES)}")
         n += 1
-        bit = _SUSPECT_BIT if suspect else int(_OUTCOME_BIT[OUTCOMES.index(outcome)])
-        bits |= bit
-        if bit == _DONE:
-            units += int(unit_count or 0)
+        bit, added = visit_bit(outcome, suspect, unit_count)
+        bits, units = bits | bit, units + added
     code = _state_codes(
         np.array([bits], np.uint8),
         np.array([units], np.int64),

@@ -94,6 +94,7 @@ class Facts:
     submissions: list[SubmissionFact]
     versions: list[VersionFact]  # up to the round's last day, every one before it included
     conflicts: list[tuple[date, int | None]]  # held registrations: (day opened, street id)
+    derived: dict = field(default_factory=dict, repr=False)  # what the tallies build once
 
 
 def load(rnd: Round) -> Facts:

@@ -1,0 +1,67 @@
+"""CPU of one request of each report page (metrics, assessment, meeting) on a demo city.
+
+    DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python -m server demo --buildings 20000 --no-serve
+    DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python tests/bench/bench_reports.py [--profile]
+
+Logged in as the demo's admin (its password reset here) through the Flask test client; prints
+wall and thread CPU per page (one request after a warm-up of the login), and with --profile the
+top of a cProfile of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+PAGES = {"metrics": "/reports/", "assessment": "/reports/assessment",
+         "meeting": "/reports/meeting"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--pages", default=",".join(PAGES))
+    args = ap.parse_args()
+    from server.cli.appcontext import create_app
+    from server.extensions import db
+    from server.models import Building, Role, User
+
+    app = create_app()
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN.value))
+        admin.set_password("bench-password-1")
+        db.session.commit()
+        name = admin.username
+        buildings = db.session.scalar(sa.select(sa.func.count(Building.id)))
+    client = app.test_client()
+    r = client.post("/login", data={"username": name, "password": "bench-password-1"})
+    assert r.status_code == 302, r.data
+    out = {"buildings": buildings}
+    for page in args.pages.split(","):
+        prof = cProfile.Profile() if args.profile else None
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if prof:
+            prof.enable()
+        resp = client.get(PAGES[page])
+        if prof:
+            prof.disable()
+        out[page] = {"wall_s": round(time.perf_counter() - t0, 3),
+                     "cpu_s": round(time.thread_time() - c0, 3), "status": resp.status_code}
+        if prof:
+            print(f"--- {page}", file=sys.stderr)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
