@@ -122,7 +122,7 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
 
     def area_total(start, end) -> Counts:
         per = metrics.tally(f, start, end)
-        return sum((per.get(s, Counts()) for s in streets), Counts())
+        return metrics.summed(per.get(s, Counts()) for s in streets)
 
     start, end = metrics.window_of(rnd, period)
     first = rnd.starts_on
@@ -140,8 +140,8 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
         trend.append(TrendRow(p, area_total(p_start, p_end), area_total(first, p_end)))
     return Report(
         kind=kind, period=period, area=area, round=rnd, targets=metrics.targets(rnd),
-        now=sum((per_now.get(s, Counts()) for s in streets), Counts()),
-        to_date=sum((per_to_date.get(s, Counts()) for s in streets), Counts()),
+        now=metrics.summed(per_now.get(s, Counts()) for s in streets),
+        to_date=metrics.summed(per_to_date.get(s, Counts()) for s in streets),
         before=before, before_to_date=before_to_date, rows=rows, trend=trend,
         unvisited=_unvisited(f, streets, end), suspects=_suspects(f, streets, start, end),
         held_open=_held_open(streets), rentals=rental_flags.collect(area, streets, period),

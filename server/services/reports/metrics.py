@@ -64,9 +64,16 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         out = Counts()
-        for f in fields(self):
-            setattr(out, f.name, getattr(self, f.name) + getattr(other, f.name))
+        out += self
+        out += other
         return out
+
+    def __iadd__(self, other: Counts) -> Counts:
+        """In place (a township's sum of thousands of streets copies no list per street)."""
+        for name in _NUMBERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.correction_hours.extend(other.correction_hours)
+        return self
 
     @property
     def update_rate(self) -> float | None:
@@ -95,6 +102,17 @@ class Counts:
     @property
     def correction_median_hours(self) -> float | None:
         return statistics.median(self.correction_hours) if self.correction_hours else None
+
+
+_NUMBERS = tuple(f.name for f in fields(Counts) if f.name != "correction_hours")
+
+
+def summed(many) -> Counts:
+    """The sum of many Counts (a new one; those summed are left as they are)."""
+    out = Counts()
+    for c in many:
+        out += c
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +287,9 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
     """The township, its villages and streets (under `root` if given) as far as the user may
     see them: a street in their scope, an area above it only when none of its streets is
     hidden from them. Each area sums its streets in the round."""
-    areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
+    areas = f.derived.get("areas")
+    if areas is None:
+        areas = f.derived["areas"] = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
     by_id = {a.id: a for a in areas}
     visible = scope.street_ids(user)
     totals: dict[int, Counts] = defaultdict(Counts)
@@ -280,7 +300,7 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
         chain = _ancestors(a, by_id)
         if a.id in f.streets:
             for up in chain:
-                totals[up.id] = totals[up.id] + per_street.get(a.id, Counts())
+                totals[up.id] += per_street.get(a.id, Counts())
         if visible is not None and a.id not in visible:
             hidden.update(up.id for up in chain)
     rows = []
@@ -305,11 +325,7 @@ def _ancestors(a: Area, by_id: dict[int, Area]) -> list[Area]:
 def total(rows: list[AreaRow]) -> Counts:
     """The sum of the top rows shown (the area reported on, or the user's areas)."""
     top = min((r.depth for r in rows), default=0)
-    out = Counts()
-    for r in rows:
-        if r.depth == top:
-            out = out + r.counts
-    return out
+    return summed(r.counts for r in rows if r.depth == top)
 
 
 # --- periods of a round -----------------------------------------------------------------------
