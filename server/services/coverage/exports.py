@@ -137,6 +137,6 @@ def _sheet_name(title: str) -> str:
 
 
 def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:
-    rows = coverage_query.buildings(f)
-    shapes = [shapely.from_wkb(b.footprint) for b, *_ in rows]
+    rows = coverage_query.buildings(f, footprints=True)
+    shapes = shapely.from_wkb([wkb for wkb, *_ in rows])
     return render_png(shapes, [state for _b, _s, state, _v, _u in rows], title, labels)

@@ -131,12 +131,16 @@ def filters(
     return Filters(rnd, frozenset(streets.values()), state, compare, frozenset(streets))
 
 
-def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None) -> list:
-    """Rows (Building, street code, state, visits, units) under the filters, by street, code."""
+def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None,
+              footprints: bool = False) -> list:
+    """Rows (Building, street code, state, visits, units) under the filters, by street, code;
+    with `footprints`, the footprint's WKB in place of the Building (a map of the whole
+    township builds no ORM object per building)."""
     state = sa.func.coalesce(BuildingCoverage.state, "unvisited")
     q = (
         sa.select(
-            Building, Area.code, state, BuildingCoverage.visits, BuildingCoverage.units_recorded
+            Building.footprint if footprints else Building, Area.code, state,
+            BuildingCoverage.visits, BuildingCoverage.units_recorded
         )
         .outerjoin(Area, Area.id == Building.street_id)
         .outerjoin(
