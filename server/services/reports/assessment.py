@@ -156,13 +156,13 @@ def _score(parts: dict[str, float | None], w: dict[str, float]) -> float | None:
 
 def _working_in(streets: frozenset[int]) -> set[int]:
     """Coordinators assigned to any of the streets (directly or through a village above)."""
-    paths = db.session.scalars(sa.select(Area.path).where(Area.id.in_(sorted(streets)))).all()
-    out = set()
-    for user_id, path in db.session.execute(
-        sa.select(Assignment.user_id, Area.path).join(Area, Area.id == Assignment.area_id)):
-        if any(p == path or p.startswith(path + "/") for p in paths):
-            out.add(user_id)
-    return out
+    above = set()  # the streets' paths and every path above them (a set, not streets x rows)
+    for path in db.session.scalars(sa.select(Area.path).where(Area.id.in_(sorted(streets)))):
+        parts = path.split("/")
+        above.update("/".join(parts[:k]) for k in range(1, len(parts) + 1))
+    return {user_id for user_id, path in db.session.execute(
+        sa.select(Assignment.user_id, Area.path).join(Area, Area.id == Assignment.area_id))
+        if path in above}
 
 
 def _key(row: Row, key: str):

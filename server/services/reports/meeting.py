@@ -92,9 +92,20 @@ def area_for(user: User | None, code: str | None, kind: str) -> Area:
 
 
 def report_areas(user: User | None) -> list[Area]:
-    """The township and villages the user sees whole: the areas a report can be about."""
+    """The township and villages the user sees whole: the areas a report can be about (the
+    streets read once, not once per village: a city has over a thousand)."""
+    visible = scope.street_ids(user)
+    under, hidden = set(), set()  # paths with a street at or below; with one the user lacks
+    for street_id, path in db.session.execute(
+            sa.select(Area.id, Area.path).where(Area.level == "street")):
+        parts = path.split("/")
+        above = {"/".join(parts[:k]) for k in range(1, len(parts) + 1)}
+        under |= above
+        if visible is not None and street_id not in visible:
+            hidden |= above
     return [a for a in db.session.scalars(sa.select(Area).where(
-        Area.level.in_(("township", "village"))).order_by(Area.path)) if _sees(user, a)]
+        Area.level.in_(("township", "village"))).order_by(Area.path))
+        if a.path in under and a.path not in hidden]
 
 
 def _sees(user: User | None, area: Area) -> bool:
