@@ -191,6 +191,8 @@ def refresh_many(pairs: set[tuple[int, int]]) -> None:
         else:
             deletes.append({"b": b, "r": r})
         old = before.get((b, r))
+        if b in streets and (old or "unvisited") != (state or "unvisited"):
+            feed.note_changed(db.session(), r, b)  # as refresh_building: the tiles' change feed
         if b in streets and old != state:
             for st, n in ((old, -1), (state, 1)):
                 if st is not None and st != "unvisited":
