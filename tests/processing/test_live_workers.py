@@ -166,7 +166,10 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path, request, 
     server.start()
     busy = (_pg_claimed(url) if database == "postgresql"
             else _sqlite_writing(server.instance / "doorstep.sqlite3"))
-    _kill_mid_batch(server, busy, lambda: _outcome(url)["states"] == {"pending": n})
+    try:
+        _kill_mid_batch(server, busy, lambda: _outcome(url)["states"] == {"pending": n})
+    finally:
+        server.kill()  # (already dead unless the wait failed: no server outlives the test)
     assert _outcome(url) == {"states": {"pending": n}, "runs": {0: n}, "visits": 0,
                              "doubled": 0, "counted": 0}  # nothing of the batch remains
 
