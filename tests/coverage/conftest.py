@@ -10,7 +10,6 @@ import pytest
 from forms import convert_xlsform
 from server.extensions import db
 from server.models import Round, Submission
-from tests.support.app import make_app, upgrade
 from tests.support.coverage_scenario import (
     build_scenario,
     ensure_areas,
@@ -59,14 +58,3 @@ def scenario(app, township_xforms, make_user) -> dict[str, str]:
     expected = build_scenario(versions, coordinator.id)
     scenario_round = rnd.id
     return {"expected": expected, "round_id": scenario_round}
-
-
-@pytest.fixture
-def pg_app(postgres_url, tmp_path):
-    """An app on a fresh PostgreSQL + PostGIS database, migrated, context pushed."""
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
-    upgrade(app)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()

@@ -196,7 +196,7 @@ def test_the_cli_lists_creates_and_edits_phases(runner, town):
 
 
 @pytest.mark.postgres
-def test_the_phases_a_page_offers_keep_their_ids_on_postgresql(pg_app):
+def test_the_phases_a_page_offers_keep_their_ids_on_postgresql(postgres_app):
     """PostgreSQL never hands out a rolled-back id again: the plan's two phases, created on
     the first visit, are committed so the next request finds the ids the page offered."""
     from server.services import users
@@ -205,7 +205,7 @@ def test_the_phases_a_page_offers_keep_their_ids_on_postgresql(pg_app):
     build_township()
     users.create_user("boss", "admin", password=PASSWORD)
     db.session.commit()
-    client = pg_app.test_client()
+    client = postgres_app.test_client()
     client.post("/login", data={"username": "boss", "password": PASSWORD})
     offered = re.findall(r'<tr data-phase="(\d+)">', _page(client, "/rounds/"))
     # what the end of a request does when it has no app context of its own (the test's is

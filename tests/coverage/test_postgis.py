@@ -27,7 +27,7 @@ def _both(round_id: int) -> tuple[dict, dict]:
     return inproc, pg
 
 
-def test_scenario_states_identical_in_postgis(pg_app, township_xforms) -> None:
+def test_scenario_states_identical_in_postgis(postgres_app, township_xforms) -> None:
     rnd = ensure_round()
     expected = build_scenario(install_forms(township_xforms))
     inproc, pg = _both(rnd.id)
@@ -39,7 +39,7 @@ def test_scenario_states_identical_in_postgis(pg_app, township_xforms) -> None:
     assert states_by_code(coverage.stored_states(rnd.id)) == expected
 
 
-def test_generated_township_identical_in_postgis(pg_app) -> None:
+def test_generated_township_identical_in_postgis(postgres_app) -> None:
     rnd = ensure_round()
     load_generated_city(buildings=3000, visits=9000, round_id=rnd.id, seed=11)
     inproc, pg = _both(rnd.id)

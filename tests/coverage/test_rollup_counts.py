@@ -115,7 +115,7 @@ def test_moving_buildings_to_another_street_rebuilds_the_counts(scenario) -> Non
 
 
 @pytest.mark.postgres
-def test_counts_on_postgresql(pg_app, township_xforms) -> None:
+def test_counts_on_postgresql(postgres_app, township_xforms) -> None:
     rnd = ensure_round()
     build_scenario(install_forms(township_xforms))
     assert sum(counted_from_rows(rnd.id).values()) >= 10

@@ -190,7 +190,7 @@ def test_targets_come_from_the_phase_unless_given(town):
 
 
 @pytest.mark.postgres
-def test_rounds_on_postgresql_and_postgis(pg_app, township_xforms):
+def test_rounds_on_postgresql_and_postgis(postgres_app, township_xforms):
     from server.services.coverage import recompute
     from tests.support.coverage_scenario import install_forms, submit_instance
 
