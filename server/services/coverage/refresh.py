@@ -40,14 +40,19 @@ def building_state(expected_units: int | None, visits: Iterable[tuple[str, int, 
     )  # fmt: skip
 
 
-@lru_cache(maxsize=4)
-def _upsert_statement(dialect: str):
+def _insert(dialect: str, table: sa.Table):
+    """The dialect's INSERT, which knows ON CONFLICT (both databases speak it)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+@lru_cache(maxsize=4)
+def _upsert_statement(dialect: str):
     table = BuildingCoverage.__table__
-    stmt = insert(table)
+    stmt = _insert(dialect, table)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.building_id, table.c.round_id],
         set_={
@@ -58,12 +63,8 @@ def _upsert_statement(dialect: str):
 
 @lru_cache(maxsize=4)
 def _count_statement(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = CoverageCount.__table__
-    stmt = insert(table)
+    stmt = _insert(dialect, table)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.round_id, table.c.street_id, table.c.state],
         set_={"buildings": table.c.buildings + stmt.excluded.buildings},
