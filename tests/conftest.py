@@ -57,6 +57,20 @@ def area_tree(app: Flask) -> dict[str, Area]:
 
 
 @pytest.fixture
+def two_villages(area_tree: dict[str, Area]) -> dict[str, Area]:
+    """area_tree and a second village T02 with one street T02-01 (reports per village)."""
+    t02 = Area(code="T02", name_zh="二村", name_en="Village Two", level="village",
+               parent_id=area_tree["T"].id, path="T/T02")
+    db.session.add(t02)
+    db.session.flush()
+    street = Area(code="T02-01", name_zh="T02-01组", name_en="Group T02-01", level="street",
+                  parent_id=t02.id, path="T/T02/T02-01")
+    db.session.add(street)
+    db.session.commit()
+    return {**area_tree, "T02": t02, "T02-01": street}
+
+
+@pytest.fixture
 def make_user(app: Flask):
     def factory(role: Role | str, username: str | None = None, areas: list[str] = ()) -> User:
         serial = db.session.scalar(sa.select(sa.func.count(User.id)))

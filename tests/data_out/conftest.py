@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.extensions import db
-from server.models import Area, Role
+from server.models import Role
 from server.services import api_tokens
 from server.services.forms import lifecycle
 from server.services.processing import pipeline
@@ -22,20 +22,13 @@ OPENROSA = {"X-OpenRosa-Version": "1.0"}
 
 
 @pytest.fixture
-def township(app, client, area_tree, make_building, make_user) -> dict:
+def township(app, client, two_villages, make_building, make_user) -> dict:
     """Village T01 (streets T01-01, T01-02) and village T02 (street T02-01); three households
     and four persons: three in T01-01, one in T02-01."""
-    t02 = Area(code="T02", name_zh="二村", name_en="Village Two", level="village",
-               parent_id=area_tree["T"].id, path="T/T02")
-    db.session.add(t02)
-    db.session.flush()
-    db.session.add(Area(code="T02-01", name_zh="T02-01组", name_en="Group T02-01",
-                        level="street", parent_id=t02.id, path="T/T02/T02-01"))
-    db.session.commit()
     versions = {v.form.xml_form_id: v for v in lifecycle.publish_township()}
     db.session.commit()
-    make_building("B1", area_tree["T01-01"], lon=102.60, lat=24.60)
-    make_building("B2", db.session.query(Area).filter_by(code="T02-01").one(),
+    make_building("B1", two_villages["T01-01"], lon=102.60, lat=24.60)
+    make_building("B2", two_villages["T02-01"],
                   lon=102.62, lat=24.62)
     c1 = make_user(Role.COORDINATOR, username="c1", areas=["T01-01"])
     c2 = make_user(Role.COORDINATOR, username="c2", areas=["T02-01"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from server.extensions import db
-from server.models import Area, Role
+from server.models import Role
 from server.services.forms import lifecycle
 from server.services.processing import pipeline
 from tests.support.rentals import LI_ID, LI_PHONE, WANG_PHONE, household, inspection, post
@@ -15,21 +15,14 @@ FIRST_DAY = "2016-10-20"
 
 
 @pytest.fixture
-def rental_township(app, client, area_tree, make_building, make_user) -> dict:
+def rental_township(app, client, two_villages, make_building, make_user) -> dict:
     """Village T01 (streets T01-01, T01-02) and village T02 (street T02-01); buildings B1
     (T01-01), B2 (T01-02), B3 (T02-01); coordinators c1 (T01), c2 (T02); forms published."""
-    t02 = Area(code="T02", name_zh="二村", name_en="Village Two", level="village",
-               parent_id=area_tree["T"].id, path="T/T02")
-    db.session.add(t02)
-    db.session.flush()
-    db.session.add(Area(code="T02-01", name_zh="T02-01组", name_en="Group T02-01",
-                        level="street", parent_id=t02.id, path="T/T02/T02-01"))
-    db.session.commit()
     versions = {v.form.xml_form_id: v.xform for v in lifecycle.publish_township()}
     db.session.commit()
-    make_building("B1", area_tree["T01-01"], lon=102.60, lat=24.60)
-    make_building("B2", area_tree["T01-02"], lon=102.61, lat=24.61)
-    make_building("B3", db.session.query(Area).filter_by(code="T02-01").one(),
+    make_building("B1", two_villages["T01-01"], lon=102.60, lat=24.60)
+    make_building("B2", two_villages["T01-02"], lon=102.61, lat=24.61)
+    make_building("B3", two_villages["T02-01"],
                   lon=102.62, lat=24.62)
     c1 = make_user(Role.COORDINATOR, username="c1", areas=["T01"])
     c2 = make_user(Role.COORDINATOR, username="c2", areas=["T02"])
