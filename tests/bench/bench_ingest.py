@@ -16,6 +16,10 @@ the background processing worker runs in the server too (it is off by default: t
 ingest, processing is off the request path). With --basic the clients post to `/o/submission`
 with the coordinator's username and password (HTTP Basic, as ODK Collect set up with an account
 does) instead of the device-token URL.
+With --target-url no Doorstep is started: the same client posts the same requests to another
+OpenRosa server already running on this machine (ODK Central: its app-user URL
+`/v1/key/<token>/projects/<id>/submission`, or `http://user:password@…/submission` for HTTP
+Basic); stored submissions are then filled by posting, since its database is not ours to write.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.ingest_target import ExternalTarget, add_arguments, multipart_post, run_target
 from tests.support.household_form import household_instance
 from tests.support.liveserver import LiveServer, child_pids
 
@@ -64,21 +69,10 @@ with app.app_context():
 
 def http_request(port: int, token: str | None, xml: bytes) -> bytes:
     """A submission POST: to the device-token URL, or with HTTP Basic when token is None."""
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
-        f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n".encode()
-        + xml + f"\r\n--{boundary}--\r\n".encode()
-    )
     path = f"/o/{token}/submission" if token is not None else "/o/submission"
     auth = "" if token is not None else "Authorization: Basic " + base64.b64encode(
         f"collector:{BASIC_PASSWORD}".encode()).decode() + "\r\n"
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
-        f"X-OpenRosa-Version: 1.0\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+    return multipart_post(port, path, auth, xml)
 
 
 class _Conn:
@@ -160,33 +154,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu_seconds(url: str | None) -> float | None:
-    """CPU of the PostgreSQL backends serving this run's database (same machine; a backend
-    that exits during the round takes its share with it), None on SQLite."""
+def database_cpu_seconds(url: str | None) -> dict[int, float] | None:
+    """CPU so far of each PostgreSQL backend serving this run's database (same machine), by
+    PID, None on SQLite."""
     if not url:
         return None
     name = url.rsplit("/", 1)[1].encode()
-    total = 0.0
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if name in (entry / "cmdline").read_bytes():
-                    total += cpu_seconds(int(entry.name))
+                    found[int(entry.name)] = cpu_seconds(int(entry.name))
             except (OSError, ValueError, IndexError):
                 continue
-    return total
+    return found
 
 
-def run_round(server: LiveServer, clients: int, posts: int, procs: int,
-              basic: bool = False, url: str | None = None) -> dict:
-    token = None if basic else server.token
-    requests = [http_request(server.port, token, household(f"uuid:{uuid.uuid4()}"))
-                for _ in range(posts)]
+def backends_cpu_since(before: dict[int, float], url: str | None) -> float:
+    """The backends' CPU since `before`: a backend that exits during the round takes its
+    share with it (an undercount, never a negative figure)."""
+    after = database_cpu_seconds(url) or {}
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def run_round(server: LiveServer | None, clients: int, posts: int, procs: int,
+              basic: bool = False, url: str | None = None,
+              target: ExternalTarget | None = None) -> dict:
+    if target is None:
+        assert server is not None
+        port, pid, token = server.port, server.proc.pid, None if basic else server.token
+        requests = [http_request(port, token, household(f"uuid:{uuid.uuid4()}"))
+                    for _ in range(posts)]
+    else:
+        port, pid = target.port, target.pid
+        requests = [target.request(household(f"uuid:{uuid.uuid4()}")) for _ in range(posts)]
     per_conn = [requests[i::clients] for i in range(clients)]
     queue: mp.Queue = mp.Queue()
-    workers = [mp.Process(target=client_process, args=(server.port, per_conn[p::procs], queue))
+    workers = [mp.Process(target=client_process, args=(port, per_conn[p::procs], queue))
                for p in range(procs)]
-    cpu0 = server_cpu_seconds(server.proc.pid)
+    cpu0 = server_cpu_seconds(pid)
     db0 = database_cpu_seconds(url)
     load0 = os.getloadavg()[0]
     started = time.perf_counter()
@@ -194,8 +201,8 @@ def run_round(server: LiveServer, clients: int, posts: int, procs: int,
         w.start()
     results = [r for _ in workers for r in queue.get(timeout=600)]
     elapsed = time.perf_counter() - started
-    cpu = server_cpu_seconds(server.proc.pid) - cpu0
-    db_cpu = None if db0 is None else database_cpu_seconds(url) - db0
+    cpu = server_cpu_seconds(pid) - cpu0
+    db_cpu = None if db0 is None else backends_cpu_since(db0, url)
     for w in workers:
         w.join(10)
     latencies = sorted(r[0] for r in results)
@@ -286,6 +293,14 @@ def _db_cpu(ms: float | None) -> str:
     return "" if ms is None else f" + PostgreSQL {ms:.2f} ms"
 
 
+def figures(r: dict) -> str:
+    """One round's figures as the report line gives them."""
+    return (f"{r['rate']:.0f} submissions/s; p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
+            f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission"
+            f"{_db_cpu(r['db_cpu_ms'])}; load before {r['load']:.1f}; "
+            f"statuses {r['statuses']}; request ~{r['payload']} bytes")
+
+
 @contextmanager
 def fresh_database(server_url: str):
     """A new database on that PostgreSQL server for this run (its URL), dropped afterwards."""
@@ -318,8 +333,11 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
     parser.add_argument("--database-url", default="",
                         help="a PostgreSQL server (a fresh database is made and dropped)")
+    add_arguments(parser)
     args = parser.parse_args()
-    if args.database_url:
+    if args.target_url:
+        run_target(args, run_round, figures)
+    elif args.database_url:
         with fresh_database(args.database_url) as url:
             run(args, url)
     else:
@@ -348,12 +366,8 @@ def run(args: argparse.Namespace, url: str | None) -> None:
                 filled = time.perf_counter() - t0
                 r = run_round(server, args.clients, args.posts, args.client_procs, args.basic,
                               url)
-                print(f"stored {stored:>9,} (filled in {filled:.0f} s): {r['rate']:.0f} "
-                      f"submissions/s; p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
-                      f"max {r['max']:.0f} ms; server CPU {r['cpu_ms']:.2f} ms/submission"
-                      f"{_db_cpu(r['db_cpu_ms'])}; "
-                      f"load before {r['load']:.1f}; statuses {r['statuses']}; "
-                      f"request ~{r['payload']} bytes; {args.clients} clients, "
+                print(f"stored {stored:>9,} (filled in {filled:.0f} s): {figures(r)}; "
+                      f"{args.clients} clients, "
                       f"{args.posts} posts, {args.workers} x {args.threads} server threads, "
                       f"{'PostgreSQL' if url else 'SQLite'}"
                       f"{', HTTP Basic' if args.basic else ', token URL'}",
