@@ -112,3 +112,25 @@ def test_a_wrong_password_is_never_remembered(app, scrypt_calls):
     assert _submit(app) == 201
     assert [_submit(app, "wrong") for _ in range(2)] == [401] * 2
     assert len(scrypt_calls) == 3
+
+
+def test_a_remembered_or_token_submission_makes_no_orm_session(app, monkeypatch):
+    """Neither needs the ORM: ingest no longer makes a session only to find none open."""
+    from server.services import device_links
+
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "li"))
+        token = device_links.create(user, device_links.COLLECT)
+        db.session.commit()
+    assert _submit(app) == 201
+    made = []
+    registry = db.session.registry
+    real = registry.createfunc
+    monkeypatch.setattr(registry, "createfunc", lambda: made.append(1) or real())
+    assert _submit(app) == 201
+    xml = household_instance(persons=1)
+    assert app.test_client().post(
+        f"/o/{token}/submission", content_type="multipart/form-data",
+        data={"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")},
+        headers={"X-OpenRosa-Version": "1.0"}).status_code == 201
+    assert made == []
