@@ -20,10 +20,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     translations and local time, without the pages, APIs and request hooks, whose imports
     (every feature blueprint, the OData engine, …) a command that reads a few rows never uses.
     """
-    from flask import Flask  # `import server` stays light: `doorstep --help` never loads Flask
+    # `import server` stays light: `doorstep --help` never loads Flask
+    from server.lean import App
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(INSTANCE_PATH_ENV)
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app = App(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)
 
     # The features load with the app, not on `import server`: tools import server.config alone.

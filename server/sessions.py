@@ -22,6 +22,16 @@ class SessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session, response) -> None:  # type: ignore[override]
+        """An empty session nothing changed has no cookie to write or delete: Flask's own
+        method then only adds `Vary: Cookie` (if it was read), after working out every cookie
+        attribute first (a tenth of a millisecond per submission)."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = bool(app.config["SESSION_COOKIE_SECURE"])
         return configured or (has_request_context() and request.is_secure)

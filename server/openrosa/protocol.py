@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from functools import lru_cache
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -30,8 +32,14 @@ def add_headers(response: Response) -> Response:
     """Request API: every response carries X-OpenRosa-Version and a Date."""
     response.headers["X-OpenRosa-Version"] = OPENROSA_VERSION
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(accept_content_length())
-    response.headers.setdefault("Date", http_date())
+    response.headers.setdefault("Date", _http_date(int(time.time())))
     return response
+
+
+@lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    """The Date header of this second (formatting it per response showed in profiles)."""
+    return http_date(second)
 
 
 def xml_response(root: ET.Element, status: int = 200) -> Response:

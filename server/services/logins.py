@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 from limits import RateLimitItem, parse
 from limits.strategies import RateLimiter
+from sqlalchemy.engine import Connection, Row
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.extensions import db
@@ -100,11 +101,12 @@ class BasicCache:
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     @staticmethod
-    def fingerprint(user: User) -> bytes:
+    def fingerprint(user: User | Row) -> bytes:
         return hashlib.sha256(user.password_hash.encode()).digest()
 
-    def verified(self, user: User, password: str) -> bool:
-        """True if this user's password was verified recently and nothing changed since."""
+    def verified(self, user: User | Row, password: str) -> bool:
+        """True if this user's password was verified recently and nothing changed since
+        (`user`: the User, or a row with its id, username, password_hash and active)."""
         digest = self._digest(user.username, password)
         with self._lock:
             entry = self._entries.get(digest)
@@ -141,6 +143,24 @@ def basic_cache() -> BasicCache:
 
 #: Built once: building the statement per request cost more than running it (~0.4 ms).
 _BY_USERNAME = sa.select(User).where(User.username == sa.bindparam("username"))
+
+
+#: What a remembered Basic credential is checked against, without loading the ORM user.
+_CREDENTIAL = sa.select(User.id, User.username, User.password_hash, User.active,
+                        User.role).where(User.username == sa.bindparam("username"))
+
+
+def remembered_basic(conn: Connection, username: str, password: str) -> Row | None:
+    """The user (id, username, password_hash, active, role) of an HTTP Basic credential
+    verified in the last BASIC_AUTH_CACHE_S seconds and unchanged since, read with one Core
+    query on `conn`; None otherwise — then `authenticate` decides, refusals and audit included.
+    A throttled account or address is never answered from here (authenticate refuses it)."""
+    if not username or retry_after(username) is not None:
+        return None
+    row = conn.execute(_CREDENTIAL, {"username": username}).first()
+    if row is None or not basic_cache().verified(row, password):
+        return None
+    return row
 
 
 def authenticate(username: str, password: str, *, via: str,

@@ -328,7 +328,9 @@ def _ingest(user: User | Any | None, xml: bytes, uploads: list[Upload],
                       digest, xml, lon, lat, accuracy, tuple(scan.expected), files,
                       frozenset(dirs), draft is not None,
                       _editable(user) if deprecated_id else frozenset())
-    if db.session().in_transaction():  # end this thread's transaction: the committer writes
+    # End this thread's transaction: the committer writes. A request that never used the ORM
+    # (a device token's or a remembered Basic submission) has no session to make for that.
+    if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
     outcome = _commit(pending)
     if outcome.created:
