@@ -126,3 +126,18 @@ def test_a_building_found_in_the_batch_is_matched_as_alone(either, township_xfor
     assert found[True] == found[False]
     # before its building was listed a household is matched to nothing; after, to it
     assert [matched for matched, _flags, _distance in found[False]] == [False, True, True]
+
+
+def test_a_failing_batch_call_leaves_each_visit_to_match_alone(app, township_xforms, monkeypatch):
+    """Should the batch's call ever refuse one visit's inputs, no other submission fails for it:
+    each visit is then matched alone (and only a visit whose own inputs are bad fails)."""
+    def refuse(self, visits):
+        raise ValueError("visit 7: building_id 99 is not a known building")
+
+    monkeypatch.setattr(CoverageIndex, "match_many", refuse)
+    rnd = ensure_round()
+    versions = install_forms(township_xforms)
+    ensure_areas()
+    db.session.commit()
+    expected = build_scenario(versions)  # every submission processed: "done"
+    assert states_by_code(coverage.stored_states(rnd.id)) == expected

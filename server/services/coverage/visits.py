@@ -340,7 +340,11 @@ def _match_rest(index, submission: Submission, group: Batch,
             lon, lat, acc = _geotag(sub, read, batch.md5.get(sub.form_version_id))
             keys[sub.id] = (chosen, lon, lat, acc)
     visits = [Visit(sub_id, *key, "done") for sub_id, key in keys.items()]
-    for visit, answer in zip(visits, index.match_many(visits), strict=True):
+    try:
+        answers = index.match_many(visits)
+    except ValueError:  # never seen; if one visit's inputs do it, its own match says so alone
+        return
+    for visit, answer in zip(visits, answers, strict=True):
         batch.matched[visit.id] = (index, keys[visit.id], answer)
 
 
