@@ -2,7 +2,7 @@
 statements sent to the database, on SQLite or PostgreSQL.
 
     .venv/bin/python tests/bench/bench_batch_cost.py [--posts 1000] [--batch 100]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--profile 40]
 
 A fresh instance (and, with --database-url, a fresh database on that server, dropped
 afterwards) with one street of 2,025 buildings and a round holding today; --posts submissions
@@ -77,11 +77,29 @@ def _measure(label: str, n: int, run) -> str:
             f"wall {wall * 1000 / n:.2f} ms, {seen[0] / n:.2f} statements; load {load}")
 
 
+def _profiled(run, top: int):
+    """`run` under cProfile (its figures then hold the profiler's cost too)."""
+    def wrapped():
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile(time.thread_time)  # CPU, not waiting on the database
+        try:
+            return prof.runcall(run)
+        finally:
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+
+    return wrapped
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (fresh database)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="cProfile the process phase; print its N costliest functions")
     args = parser.parse_args()
     admin = url = None
     if args.database_url:
@@ -108,7 +126,9 @@ def main() -> None:
                 _store(args.posts, version)
                 print(f"{'PostgreSQL' if url else 'SQLite'}, {args.posts} submissions, batches "
                       f"of {args.batch}", flush=True)
-                print(_measure("process", args.posts, pipeline.process_pending), flush=True)
+                run = pipeline.process_pending if not args.profile else _profiled(
+                    pipeline.process_pending, args.profile)
+                print(_measure("process", args.posts, run), flush=True)
                 total = args.posts + 20
                 print(_measure("reprocess --all", total, lambda: (
                     pipeline.reprocess(everything=True), pipeline.process_pending())[1]),

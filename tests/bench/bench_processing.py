@@ -1,7 +1,7 @@
 """Processing against ingest on a real server (issue 13, item 2), on SQLite or PostgreSQL.
 
     .venv/bin/python tests/bench/bench_processing.py [--posts 2000] [--clients 10]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--workers 2]
 
 Starts `python -m server serve` over a fresh instance folder (and, with --database-url, a fresh
 database on that server, dropped afterwards) with one street, 2,025 buildings, a round holding
@@ -194,6 +194,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (fresh database)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serve processes (on PostgreSQL each runs a processing worker)")
     args = parser.parse_args()
     admin = url = None
     if args.database_url:
@@ -205,7 +207,7 @@ def main() -> None:
         url = sa.engine.make_url(args.database_url).set(database=name).render_as_string(False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            server = LiveServer(Path(tmp) / "instance", threads=16)
+            server = LiveServer(Path(tmp) / "instance", threads=16, workers=args.workers)
             server.instance.mkdir()
             if url:
                 server.env["DOORSTEP_DATABASE_URL"] = url
@@ -214,7 +216,7 @@ def main() -> None:
             server.start()
             try:
                 print(f"{'PostgreSQL' if url else 'SQLite'}, {args.posts} posts, "
-                      f"{args.clients} clients", flush=True)
+                      f"{args.clients} clients, {args.workers} serve process(es)", flush=True)
                 print(live(server, args.posts, args.clients), flush=True)
                 print(drain(server, args.posts, args.clients), flush=True)
                 print(reprocess(server), flush=True)

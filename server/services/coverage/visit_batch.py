@@ -44,6 +44,9 @@ class Prepared:
     updates: dict[int, dict] = field(default_factory=dict)  # visit id -> values
     deletes: set[int] = field(default_factory=set)
     touched: set[tuple[int, int]] = field(default_factory=set)
+    reads: dict[int, object] = field(default_factory=dict)  # submission -> its fields (visits)
+    # submission -> (index, the inputs it was matched with, its match): visits._match_rest
+    matched: dict[int, tuple] = field(default_factory=dict)
 
     def visit_of(self, submission_id: int | None) -> tuple | None:
         """(id, building, round) of a submission's visit as the batch left it; the id of one
