@@ -122,3 +122,30 @@ def test_a_street_moved_carries_its_day_counts(plan):
     db.session.commit()
     assert _snapshot(rnd.id)[2] == _counts(rnd.id)
     assert _every_day_agrees(rnd) >= 5
+
+
+def test_the_round_at_once_equals_building_by_building():
+    """The recompute's vectorised replay (`_steps_arrays`) and the refresh's one building at a
+    time (`steps_of`) give the same steps on random visits: several a day, suspect ones,
+    units short of or over the expected."""
+    import numpy as np
+
+    from gis.coverage import OUTCOMES, STATES
+    from server.services.coverage import timeline
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    b = rng.integers(1, 400, n)
+    day = rng.integers(date(2016, 10, 1).toordinal(), date(2016, 10, 20).toordinal(), n)
+    outcome = rng.integers(0, len(OUTCOMES), n)
+    units = rng.integers(0, 3, n)
+    suspect = (rng.random(n) < 0.15).astype(np.int64)
+    expected = (b % 3).astype(np.int64)
+    rows = [(int(b[i]), int(expected[i]), date.fromordinal(int(day[i])), None, OUTCOMES[outcome[i]],
+             int(units[i]), bool(suspect[i])) for i in range(n)]
+    want = sorted((bb, d.toordinal(), STATES.index(st), STATES.index(steps[k - 1][1]) if k else -1)
+                  for bb, steps in timeline.steps_of(rows).items()
+                  for k, (d, st) in enumerate(steps))
+    got = timeline._steps_arrays((b, day, outcome, units, suspect, expected))
+    assert sorted(zip(*(a.tolist() for a in got), strict=True)) == want
+    assert len(want) > 400  # buildings that changed state more than once

@@ -12,14 +12,15 @@ and the per-street sums are re-added when buildings change streets (`resum`).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import sqlalchemy as sa
 
-from gis.coverage import STATES, state_codes, visit_bit
+from gis.coverage import OUTCOMES, STATES, state_codes, visit_bit
 from server import localtime
 from server.extensions import db
 from server.models import Building, CoverageDayCount, CoverageStep, Submission
@@ -160,16 +161,120 @@ def refresh(pairs: Iterable[tuple[int, int]]) -> None:
 
 
 def rebuild(round_id: int, conn: sa.Connection | None = None) -> int:
-    """Rewrite a round's steps from all its counted visits, then its day counts (no commit);
-    returns how many steps it holds. `conn`: the migration's connection."""
+    """Make a round's steps those of all its counted visits, then rewrite its day counts (no
+    commit); returns how many steps changed. Unchanged steps are left alone (a recompute that
+    moves nothing writes no step). `conn`: the migration's connection."""
     conn = conn if conn is not None else db.session.connection()
-    steps = steps_of(conn.execute(_visits_query(int(round_id))))
-    conn.execute(sa.delete(_STEPS).where(_STEPS.c.round_id == int(round_id)))
-    rows = [row for b, mine in steps.items() for row in _rows(int(round_id), b, mine)]
-    for start in range(0, len(rows), BATCH):
-        conn.execute(sa.insert(_STEPS), rows[start:start + BATCH])
-    resum(round_id, conn)
-    return len(rows)
+    r = int(round_id)
+    b, day, code, was = _steps_arrays(_visit_arrays(r, conn))
+    new = set(zip(b.tolist(), day.tolist(), code.tolist(), was.tolist(), strict=True))
+    s = _STEPS.c
+    state = sa.case({name: k for k, name in enumerate(STATES)}, value=s.state, else_=-1)
+    before = sa.case({name: k for k, name in enumerate(STATES)}, value=s.was, else_=-1)
+    stored = set()
+    with _cursor(conn) as fetch:
+        for sb, sd, sc, sw in fetch(sa.select(s.building_id, s.day, state, before)
+                                    .where(s.round_id == r)):
+            stored.add((sb, _ordinal(sd), sc, sw))
+    gone = [{"r": r, "b": sb, "d": date.fromordinal(sd)} for sb, sd, _c, _w in stored - new]
+    if gone:
+        conn.execute(_DELETE_DAY, gone)
+    added = [{"round_id": r, "building_id": nb, "day": date.fromordinal(nd),
+              "state": STATES[nc], "was": STATES[nw] if nw >= 0 else None}
+             for nb, nd, nc, nw in new - stored]
+    for start in range(0, len(added), BATCH):
+        conn.execute(sa.insert(_STEPS), added[start:start + BATCH])
+    resum(r, conn)
+    return len(gone) + len(added)
+
+
+_DELETE_DAY = _DELETE.where(_STEPS.c.day == sa.bindparam("d"))
+
+
+@functools.lru_cache(maxsize=64)
+def _day_ordinal(text: str) -> int:
+    return date.fromisoformat(text[:10]).toordinal()
+
+
+def _ordinal(value) -> int:
+    """A stored day (a date, or SQLite's text) as its ordinal."""
+    return value.toordinal() if isinstance(value, date) else _day_ordinal(str(value))
+
+
+class _cursor:
+    """Rows of a Core statement as plain DBAPI tuples on `conn` (no type processing)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self):
+        self.cur = self.conn.connection.driver_connection.cursor()
+
+        def fetch(stmt):
+            sql = stmt.compile(dialect=self.conn.dialect, compile_kwargs={"literal_binds": True})
+            self.cur.execute(str(sql))
+            return self.cur.fetchall()
+
+        return fetch
+
+    def __exit__(self, *exc) -> None:
+        self.cur.close()
+
+
+def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
+    """The round's counted visits as arrays: building, day (ordinal), outcome (index into
+    OUTCOMES), units, suspect, expected units of the building."""
+    outcome = sa.case({name: k for k, name in enumerate(OUTCOMES)}, value=VisitRow.outcome,
+                      else_=-1)
+    q = _visits_query(round_id).with_only_columns(
+        VisitRow.building_id, VisitRow.visited_on, VisitRow.visited_at, outcome,
+        sa.func.coalesce(VisitRow.units_recorded, 0), sa.case((_suspect_column(), 1), else_=0),
+        sa.func.coalesce(Building.expected_units, 0))
+    with _cursor(conn) as fetch:
+        rows = fetch(q)
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    days = np.array([_ordinal(on) if on is not None else localtime.local_date(
+        at if isinstance(at, datetime) else datetime.fromisoformat(str(at))).toordinal()
+        for on, at in zip(cols[1], cols[2], strict=True)], np.int64).reshape(n)
+    codes = np.array(cols[3], np.int64).reshape(n)
+    if (codes < 0).any():
+        raise ValueError(f"a visit's outcome is not one of {', '.join(OUTCOMES)}")
+    return (np.array(cols[0], np.int64).reshape(n), days, codes,
+            np.array(cols[4], np.int64).reshape(n), np.array(cols[5], np.int64).reshape(n),
+            np.array(cols[6], np.int64).reshape(n))
+
+
+def _steps_arrays(visits: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """`steps_of` for a whole round at once: (building, day, state code, code before or -1)
+    of every step, from `_visit_arrays` (states as of each day by segmented running sums)."""
+    b, day, outcome, units, suspect, expected = visits
+    lut = np.array([[visit_bit(o, s, 1)[0] for s in (False, True)] for o in OUTCOMES], np.int64)
+    done = visit_bit("done", False, 0)[0]
+    order = np.lexsort((day, b))
+    b, day, expected = b[order], day[order], expected[order]
+    bit = lut[outcome[order], suspect[order]]
+    add = np.where(bit == done, units[order], 0)
+    if not len(b):
+        return b, day, b, b
+    first = np.r_[True, b[1:] != b[:-1]]
+    seg = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    acc = np.zeros(len(b), np.int64)
+    for k in range(int(lut.max()).bit_length()):  # a running OR, bit by bit, per building
+        flag = (bit >> k) & 1
+        cs = np.cumsum(flag)
+        acc |= ((cs - (cs - flag)[starts][seg]) > 0).astype(np.int64) << k
+    cu = np.cumsum(add)
+    total = cu - (cu - add)[starts][seg]
+    last = np.r_[(b[1:] != b[:-1]) | (day[1:] != day[:-1]), True]  # a building's day's end
+    bb, dd = b[last], day[last]
+    codes = state_codes(acc[last], total[last], expected[last]).astype(np.int64)
+    new_b = np.r_[True, bb[1:] != bb[:-1]]
+    keep = new_b | np.r_[True, codes[1:] != codes[:-1]]
+    was = np.r_[-1, codes[:-1]]
+    was[new_b] = -1
+    return bb[keep], dd[keep], codes[keep], was[keep]
 
 
 def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> None:
