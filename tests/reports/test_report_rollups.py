@@ -110,8 +110,9 @@ def test_kept_visit_by_visit_equals_the_full_recompute_on_postgresql(pg_plan):
 
 
 def test_a_street_moved_carries_its_day_counts(plan):
-    """Buildings edited (a street changed) re-sum the day counts by the new streets."""
-    from server.services.coverage import store
+    """Buildings edited (a street changed): the import re-sums the day counts by the new
+    streets (server/services/imports.py, after `buildings_edited`)."""
+    from server.services.coverage import store, timeline
 
     rnd = plan.round
     b1 = db.session.get(Building, db.session.scalar(
@@ -119,6 +120,8 @@ def test_a_street_moved_carries_its_day_counts(plan):
     a1 = db.session.scalar(sa.select(Building).where(Building.code == "A1"))
     b1.street_id = a1.street_id
     store.buildings_edited()
+    assert _snapshot(rnd.id)[2] != _counts(rnd.id)  # B1's count is still in T01-02's
+    timeline.resum(None)
     db.session.commit()
     assert _snapshot(rnd.id)[2] == _counts(rnd.id)
     assert _every_day_agrees(rnd) >= 5

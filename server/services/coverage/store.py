@@ -282,7 +282,4 @@ def buildings_edited() -> None:
         db.session.execute(sa.insert(t).values(name="buildings", version=1))
     db.session.flush()
     rebuild_counts(None)
-    from server.services.coverage import timeline  # (it imports this module)
-
-    timeline.resum(None)  # the reports' day counts follow the buildings' streets too
     buildings_changed()  # this process at once, the others within their probe
