@@ -35,7 +35,7 @@ _DAYS = CoverageDayCount.__table__
 Step = tuple[date, str]  # (day, state at its end)
 
 
-def _suspect_column():
+def suspect_column():
     """A visit's flags name a suspect one (read from the JSON text: no list is built)."""
     text = sa.cast(VisitRow.flags, sa.Text)
     return sa.or_(*(text.like(f'%"{f}"%') for f in SUSPECT_FLAGS))
@@ -46,7 +46,7 @@ def _visits_query(round_id):
     return (
         sa.select(VisitRow.building_id, Building.expected_units, VisitRow.visited_on,
                   VisitRow.visited_at, VisitRow.outcome, VisitRow.units_recorded,
-                  _suspect_column())
+                  suspect_column())
         .join(Submission, Submission.id == VisitRow.submission_id)
         .join(Building, Building.id == VisitRow.building_id)
         .where(VisitRow.round_id == round_id, counted(), form_counts(round_id))
@@ -228,7 +228,7 @@ def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
                       else_=-1)
     q = _visits_query(round_id).with_only_columns(
         VisitRow.building_id, VisitRow.visited_on, VisitRow.visited_at, outcome,
-        sa.func.coalesce(VisitRow.units_recorded, 0), sa.case((_suspect_column(), 1), else_=0),
+        sa.func.coalesce(VisitRow.units_recorded, 0), sa.case((suspect_column(), 1), else_=0),
         sa.func.coalesce(Building.expected_units, 0))
     with _cursor(conn) as fetch:
         rows = fetch(q)

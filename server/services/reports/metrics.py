@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import date
 
+import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
@@ -176,6 +177,19 @@ def _coverage_at(f: Facts, end: date, per: dict) -> None:
     """Each street's buildings visited / complete as of `end` (the coverage state rule applied
     to the round's counted visits up to that day), read from the per-street day counts kept in
     step with the visits (server/services/coverage/timeline.py), not by replaying visits."""
+    sizes, visited, complete = coverage_as_of(f, end)
+    for street, n in sizes.items():
+        c = per[street]
+        c.buildings += n
+        row = street or 0  # row 0: buildings without a street
+        if row < len(visited):
+            c.visited += int(visited[row])
+            c.complete += int(complete[row])
+
+
+def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
+    """(buildings per street in the round, visited and complete per street id as of `end`:
+    arrays indexed by street id, 0 for no street)."""
     found = f.derived.get("coverage")
     if found is None:
         sizes: dict[int | None, int] = defaultdict(int)
@@ -184,15 +198,7 @@ def _coverage_at(f: Facts, end: date, per: dict) -> None:
         found = f.derived["coverage"] = (timeline.StreetDays(f.round.id), sizes)
     days, sizes = found
     m = days.as_of(end)
-    visited = m.sum(axis=1) - m[:, _UNVISITED]
-    complete = m[:, _COMPLETE]
-    for street, n in sizes.items():
-        c = per[street]
-        c.buildings += n
-        row = street or 0  # row 0: buildings without a street
-        if row < len(m):
-            c.visited += int(visited[row])
-            c.complete += int(complete[row])
+    return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
 
 def _register_at(f: Facts, end: date, per: dict) -> None:
