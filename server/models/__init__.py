@@ -23,6 +23,8 @@ from server.models.visits import (
     BuildingCoverage,
     CoverageChange,
     CoverageCount,
+    CoverageDayCount,
+    CoverageStep,
     DataVersion,
     Visit,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "BuildingCoverage",
     "CoverageChange",
     "CoverageCount",
+    "CoverageDayCount",
+    "CoverageStep",
     "DataVersion",
     "DeviceLink",
     "Entity",

@@ -77,6 +77,39 @@ class CoverageCount(db.Model):
     buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class CoverageStep(db.Model):
+    """A day on which a building's coverage state in a round changed: its state at the end of
+    that day and the one before (None: no counted visit yet). The reports' state as of a day."""
+
+    __tablename__ = "coverage_steps"
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    building_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    was: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+
+
+class CoverageDayCount(db.Model):
+    """Net buildings of a street entering (+) or leaving (-) a state on a day of a round: their
+    sum up to day D is how many of the street's buildings were in that state as of D.
+    `street_id` 0 stands for buildings without a street (as in `coverage_counts`)."""
+
+    __tablename__ = "coverage_day_counts"
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
 class DataVersion(db.Model):
     """A counter every process reads to know that shared data changed (`buildings`: footprints
     or streets of existing buildings; caches built from them, in any process, are stale)."""

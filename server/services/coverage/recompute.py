@@ -19,7 +19,7 @@ from server.extensions import db
 from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage import feed, rounds
+from server.services.coverage import feed, rounds, timeline
 from server.services.coverage import refresh as coverage_refresh
 from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import store as coverage
@@ -203,6 +203,7 @@ def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True)
     rows, counts = (_rows_postgis if use_postgis else _rows_in_process)(round_id, visits)
     written = _write(round_id, rows)
     coverage.rebuild_counts(round_id)  # the roll-ups' counts, exact again
+    timeline.rebuild(round_id)  # the reports' states by day, exact again
     feed.note_rewritten(db.session(), round_id)  # every process reloads the round
     db.session.commit()
     coverage.coverage_changed()

@@ -22,7 +22,7 @@ from server.extensions import db
 from server.models import Building, BuildingCoverage, CoverageCount, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage import feed
+from server.services.coverage import feed, timeline
 from server.services.coverage.store import (
     SUSPECT_FLAGS,
     counted,
@@ -126,6 +126,7 @@ def refresh_building(building_id: int, round_id: int) -> str:
     before = conn.execute(_OLD, params).first()  # (street id, stored state) or no building
     rows = conn.execute(_VISITS, params).all()
     coverage_changed()
+    timeline.refresh([(building_id, round_id)])  # the reports' states by day, in step
     if not rows:
         conn.execute(DELETE, params)
         if before is not None:
@@ -181,6 +182,7 @@ def refresh_many(pairs: set[tuple[int, int]]) -> None:
             found.setdefault((b, r), []).append((outcome, units, flags))
             expected[b] = exp
     coverage_changed()
+    timeline.refresh(ordered)  # the reports' states by day, in step
     now, upserts, deletes, moves = utcnow(), [], [], {}
     for b, r in ordered:
         rows = found.get((b, r))

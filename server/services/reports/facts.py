@@ -34,8 +34,7 @@ from server.models import (
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
-from server.services.coverage import rounds
-from server.services.coverage.store import SUSPECT_FLAGS
+from server.services.coverage import rounds, timeline
 from server.services.register.residence import DEPARTED
 
 
@@ -129,19 +128,19 @@ def _visits(rnd: Round, buildings: dict) -> list[VisitFact]:
     rows = db.session.execute(
         sa.select(Visit.submission_id, Visit.building_id, Visit.chosen_building_id,
                   Visit.visited_on, Visit.visited_at, Visit.outcome, Visit.units_recorded,
-                  Visit.flags, Visit.coordinator_id, Submission.review_state,
+                  timeline.suspect_column(), Visit.coordinator_id, Submission.review_state,
                   Submission.superseded, FormVersion.form_id)
         .join(Submission, Submission.id == Visit.submission_id)
         .join(FormVersion, FormVersion.id == Submission.form_version_id)
         .where(Visit.round_id == rnd.id, Submission.draft.is_(False)))
     out = []
-    for (sub, building, chosen, day, at, outcome, units, flags, who, review, superseded,
-         form) in rows:
+    for (sub, building, chosen, day, at, outcome, units, suspect, who, review, superseded,
+         form) in rows:  # suspect: read from the flags' JSON text (no list decoded per visit)
         street = buildings.get(building if building is not None else chosen, (None,))[0]
         counted = (review != "rejected" and not superseded and building is not None
                    and (not forms or form in forms))
         out.append(VisitFact(sub, building, street, day or localtime.local_date(at), outcome,
-                             units or 0, any(f in SUSPECT_FLAGS for f in flags or ()),
+                             units or 0, bool(suspect),
                              counted, superseded, who))
     return out
 

@@ -20,7 +20,7 @@ from gis import states as coverage_states
 from server import localtime
 from server.extensions import db
 from server.i18n import current_locale
-from server.models import Area, Building, Entity, RegisterConflict, Round, User
+from server.models import Area, Building, CoverageStep, Entity, RegisterConflict, Round, User
 from server.models._types import utcnow
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
@@ -161,22 +161,31 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
 
 
 def _unvisited(f: facts_.Facts, streets: frozenset[int], end) -> list[tuple[str, int, list]]:
-    """Per street: the buildings still unvisited at the period's end, codes in order."""
-    visited = {v.building_id for v in f.visits if v.counted and v.day <= end}
-    names = dict(db.session.execute(sa.select(Area.id, Area.name_zh)).all())
-    per: dict[int, list[str]] = {}
-    codes = dict(db.session.execute(sa.select(Building.id, Building.code)).all())
-    for b, (street, _units) in f.buildings.items():
-        if street in streets and b not in visited:
-            per.setdefault(street, []).append(codes[b])
+    """Per street: the buildings still unvisited at the period's end, codes in order (counted
+    from the day counts; codes read only for the streets listed)."""
+    sizes, visited, _complete = metrics.coverage_as_of(f, end)
+    left = {s: sizes[s] - (int(visited[s]) if s < len(visited) else 0)
+            for s in streets if s in sizes}
+    left = {s: n for s, n in left.items() if n > 0}
+    names = dict(db.session.execute(
+        sa.select(Area.id, Area.name_zh).where(Area.id.in_(sorted(left)))).all())
     out, listed = [], 0
-    for street in sorted(per, key=lambda s: f.streets.get(s, "")):
-        found = sorted(per[street])
-        shown = found[: max(0, UNVISITED_LISTED - listed)]
+    for street in sorted(left, key=lambda s: f.streets.get(s, "")):
+        room = max(0, UNVISITED_LISTED - listed)
+        shown = _unvisited_codes(f.round.id, street, end)[:room] if room else []
         listed += len(shown)
         out.append((f"{names.get(street, '')} {f.streets.get(street, '')}".strip(),
-                    len(found), shown))
+                    left[street], shown))
     return out
+
+
+def _unvisited_codes(round_id: int, street: int, end) -> list[str]:
+    """A street's buildings without a counted visit up to `end`, by code."""
+    step = CoverageStep.__table__.c
+    visited = sa.select(step.building_id).where(
+        step.round_id == round_id, step.building_id == Building.id, step.day <= end)
+    return sorted(db.session.scalars(sa.select(Building.code).where(
+        Building.street_id == street, ~sa.exists(visited))))
 
 
 def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tuple[str, str, str]]:

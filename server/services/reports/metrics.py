@@ -15,7 +15,6 @@ A figure with nothing to divide by is None (shown as "—"), never 0 % nor 100 %
 
 from __future__ import annotations
 
-import bisect
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
@@ -25,12 +24,12 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
-from gis import coverage
 from gis.states import STATES
 from server.extensions import db
 from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
 from server.services import scope
+from server.services.coverage import timeline
 from server.services.reports import facts as facts_
 from server.services.reports.facts import Facts
 from server.services.reports.periods import Period
@@ -105,6 +104,7 @@ class Counts:
 
 
 _NUMBERS = tuple(f.name for f in fields(Counts) if f.name != "correction_hours")
+_UNVISITED, _COMPLETE = STATES.index("unvisited"), STATES.index("complete")
 
 
 def summed(many) -> Counts:
@@ -174,57 +174,31 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
 
 
 def _coverage_at(f: Facts, end: date, per: dict) -> None:
-    """Each building's coverage state from the round's counted visits up to `end`: read off
-    the steps built once per round (a street's counts change only on the days of its visits)."""
-    steps = f.derived.get("coverage")
-    if steps is None:
-        steps = f.derived["coverage"] = _coverage_steps(f)
-    for street, (n, days, visited, complete) in steps.items():
+    """Each street's buildings visited / complete as of `end` (the coverage state rule applied
+    to the round's counted visits up to that day), read from the per-street day counts kept in
+    step with the visits (server/services/coverage/timeline.py), not by replaying visits."""
+    sizes, visited, complete = coverage_as_of(f, end)
+    for street, n in sizes.items():
         c = per[street]
         c.buildings += n
-        i = bisect.bisect_right(days, end)
-        if i:
-            c.visited += int(visited[i - 1])
-            c.complete += int(complete[i - 1])
+        row = street or 0  # row 0: buildings without a street
+        if row < len(visited):
+            c.visited += int(visited[row])
+            c.complete += int(complete[row])
 
 
-def _coverage_steps(f: Facts) -> dict:
-    """Per street: its buildings, and the running counts visited / complete after each day
-    on which one of its buildings' state changed (each building replayed once, day by day)."""
-    visits = facts_.by_building(f.visits)
-    keys, bits, units, expected = [], [], [], []
-    for building_id, (street, units_expected) in f.buildings.items():
-        b, u = 0, 0
-        mine = visits.get(building_id, ())
-        for k, v in enumerate(mine):
-            bit, added = coverage.visit_bit(v.outcome, v.suspect, v.units)
-            b, u = b | bit, u + added
-            if k + 1 == len(mine) or mine[k + 1].day != v.day:  # the state as of the day
-                keys.append((street, building_id, v.day))
-                bits.append(b)
-                units.append(u)
-                expected.append(units_expected or 0)
-    codes = coverage.state_codes(np.array(bits, np.int64), np.array(units, np.int64),
-                                 np.array(expected, np.int64))
-    unvisited, complete = STATES.index("unvisited"), STATES.index("complete")
-    changes: dict[int | None, list[tuple[date, int, int]]] = defaultdict(list)
-    last: tuple[int | None, int, int] = (None, 0, 0)  # building, visited, complete
-    for (street, building_id, day), code in zip(keys, codes.tolist(), strict=True):
-        was_v, was_c = (last[1], last[2]) if last[0] == building_id else (0, 0)
-        now_v, now_c = int(code != unvisited), int(code == complete)
-        if (now_v, now_c) != (was_v, was_c):
-            changes[street].append((day, now_v - was_v, now_c - was_c))
-        last = (building_id, now_v, now_c)
-    count: dict[int | None, int] = defaultdict(int)
-    for street, _ in f.buildings.values():
-        count[street] += 1
-    out = {}
-    for street, n in count.items():
-        found = sorted(changes.get(street, ()))
-        out[street] = (n, [d for d, _, _ in found],
-                       np.cumsum([dv for _, dv, _ in found], dtype=np.int64),
-                       np.cumsum([dc for _, _, dc in found], dtype=np.int64))
-    return out
+def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
+    """(buildings per street in the round, visited and complete per street id as of `end`:
+    arrays indexed by street id, 0 for no street)."""
+    found = f.derived.get("coverage")
+    if found is None:
+        sizes: dict[int | None, int] = defaultdict(int)
+        for street, _ in f.buildings.values():
+            sizes[street] += 1
+        found = f.derived["coverage"] = (timeline.StreetDays(f.round.id), sizes)
+    days, sizes = found
+    m = days.as_of(end)
+    return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
 
 def _register_at(f: Facts, end: date, per: dict) -> None:
