@@ -137,3 +137,42 @@ def test_another_process_is_seen_within_the_probe(client, login, scenario, monke
     now = client.get(url, headers={"If-None-Match": answer.headers["ETag"]})
     assert now.status_code == 200
     assert now.get_json()["areas"]["T01-02"]["unvisited"] == before["unvisited"] - 1
+
+
+def _follows_the_feed_without_reading_the_round() -> None:
+    """Another process records a visit: after the probe interval this one reads the changed
+    street's rows only, and its counts equal a fresh read of the whole round."""
+    from server.services.coverage import counts, feed, refresh, rollups
+    from tests.coverage.test_change_feed import _add_visit, _unvisited_pair
+    from tests.support.coverage_scenario import ensure_round
+    from tests.support.demo_visits import load_generated_city
+
+    rnd = ensure_round()
+    load_generated_city(buildings=600, visits=900, round_id=rnd.id, seed=5)
+    db.session.commit()
+    before = rollups.street_matrix(rnd.id).copy()
+    target, _here, _there = _unvisited_pair(rnd.id)
+    _add_visit(rnd.id, target)
+    with pytest.MonkeyPatch.context() as mp:  # the writer is another process
+        for mod in (refresh, feed.coverage):
+            mp.setattr(mod, "coverage_changed", lambda: None)
+        refresh.refresh_building(target, rnd.id)
+        db.session.commit()
+    full, patched = counts.STATS["full"], counts.STATS["patched"]
+    assert (rollups.street_matrix(rnd.id) == before).all()  # within the probe interval
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage_source, "PROBE_SECONDS", 0.0)  # the interval has passed
+        now = rollups.street_matrix(rnd.id)
+    assert (counts.STATS["full"], counts.STATS["patched"]) == (full, patched + 1)
+    assert now.sum() == before.sum() and (now != before).any()
+    counts.clear()
+    assert (rollups.street_matrix(rnd.id) == now).all()  # what a fresh read of the round says
+
+
+def test_counts_follow_the_feed(app) -> None:
+    _follows_the_feed_without_reading_the_round()
+
+
+@pytest.mark.postgres
+def test_counts_follow_the_feed_on_postgresql(postgres_app) -> None:
+    _follows_the_feed_without_reading_the_round()

@@ -147,6 +147,8 @@ class _Tree:
     depth: np.ndarray
     is_street: np.ndarray
     by_code: dict[str, int]
+    below: np.ndarray  # first row of the area's descendants (paths under "path/")
+    end: np.ndarray  # the row after its last descendant
     in_round: dict = field(default_factory=dict)  # the round's streets -> bool per area
     pairs: tuple | None = None  # (staff stamp, names, coordinator of pair, area of pair)
 
@@ -169,14 +171,17 @@ def _tree() -> _Tree:
     pos_of_id = {int(i): k for k, i in enumerate(ids.tolist())}
     levels = [r[3] for r in rows]
     rank = {lv: k for k, lv in enumerate(AREA_LEVELS)}
+    paths = [r[4] for r in rows]
     tree = _Tree(
-        sig, rows, ids, [r[1] for r in rows], [r[4] for r in rows], levels,
+        sig, rows, ids, [r[1] for r in rows], paths, levels,
         np.array([rank.get(lv, len(AREA_LEVELS)) for lv in levels], np.int64),
         [(r[5], r[6]) for r in rows],
         np.array([pos_of_id.get(r[2], -1) if r[2] is not None else -1 for r in rows], np.int64),
         np.array([r[4].count("/") for r in rows], np.int64),
         np.array([lv == "street" for lv in levels], bool),
         {r[1]: k for k, r in enumerate(rows)},
+        np.array([bisect.bisect_left(paths, p + "/") for p in paths], np.int64),
+        np.array([bisect.bisect_left(paths, p + "0") for p in paths], np.int64),  # "0" > "/"
     )
     if len(_TREE) > 16:
         _TREE.clear()
@@ -214,13 +219,12 @@ def _pairs(tree: _Tree) -> tuple[list[str], np.ndarray, np.ndarray]:
     return tree.pairs[1], tree.pairs[2], tree.pairs[3]
 
 
-def _up(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Each area's value plus those of every area below it (deepest level first)."""
-    out = values.copy()
-    for d in range(int(depth.max(initial=0)), 0, -1):
-        k = np.flatnonzero((depth == d) & (parent >= 0))
-        np.add.at(out, parent[k], out[k])
-    return out
+def _up(values: np.ndarray, tree: _Tree) -> np.ndarray:
+    """Each area's value plus those of every area below it (in path order an area's
+    descendants are one run of rows, [below, end): a difference of running sums)."""
+    run = np.concatenate([np.zeros((1, *values.shape[1:]), values.dtype),
+                          np.cumsum(values, axis=0)])
+    return values + run[tree.end] - run[tree.below]
 
 
 def compute(round_id: int, user: User | None, within: frozenset[str] | None = None) -> Stats:
@@ -238,19 +242,16 @@ def compute(round_id: int, user: User | None, within: frozenset[str] | None = No
               else is_street & np.isin(ids, np.fromiter(in_scope, np.int64, len(in_scope))))
     in_round = is_street if within is None else _in_round(tree, within)
     per[~in_round] = 0
-    counts = _up(per, parent, depth)
+    counts = _up(per, tree)
     visible = scoped & in_round
     if in_scope is None and within is None:
         shown = np.ones(n, bool)
         total = m.sum(axis=0)  # with the buildings outside any street
     else:
         hidden = (is_street & ~scoped).astype(np.int64)
-        shown = (_up(visible.astype(np.int64), parent, depth) > 0) & (
-            _up(hidden, parent, depth) == 0)
+        shown = (_up(visible.astype(np.int64), tree) > 0) & (_up(hidden, tree) == 0)
         total = per[visible].sum(axis=0)
-    children = np.zeros(n, np.int64)
-    k = np.flatnonzero(shown & (parent >= 0))
-    np.add.at(children, parent[k], 1)
+    children = np.bincount(parent[shown & (parent >= 0)], minlength=n)
     names, ccounts = _coordinators(tree, per, visible, in_scope is None and within is None)
     return Stats(tree.codes, tree.paths, tree.levels, tree.names, depth, parent, counts, shown,
                  children, total, names, ccounts, tree.level_rank, tree.by_code)
@@ -271,5 +272,7 @@ def _coordinators(tree: _Tree, per: np.ndarray, visible: np.ndarray,
     slot[rows] = np.arange(len(rows))
     out = np.zeros((len(rows), _S), np.int64)
     if len(who):
-        np.add.at(out, slot[who], per[where])
+        mine, got = slot[who], per[where]
+        for s in range(_S):
+            out[:, s] = np.bincount(mine, weights=got[:, s], minlength=len(rows))
     return [every[k] for k in rows.tolist()], out
