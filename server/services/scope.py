@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import Area, Assignment, DataVersion, Role, Submission, User
 from server.models.submissions import RETURNED_STATES
+from server.services import versions
 
 #: Roles whose scope is every area.
 EVERYWHERE = frozenset({Role.ADMIN, Role.DESIGNER})
@@ -54,8 +55,21 @@ def sees_everything(user: User | None) -> bool:
     return user is None or _role(user) in EVERYWHERE
 
 
+_PATHS: dict[tuple, tuple[versions.Stamp, list[str]]] = {}
+
+
 def assigned_paths(user: User) -> list[str]:
-    return [a.area.path for a in user.assignments]
+    """Paths of the user's assigned areas (kept per process and user while the areas and the
+    staff's assignments are unchanged: a request reads no assignment)."""
+    key, sig = (db.engine.url, user.id), versions.stamp()
+    hit = _PATHS.get(key)
+    if hit is not None and hit[0] == sig and user.id is not None:
+        return list(hit[1])
+    paths = [a.area.path for a in user.assignments]
+    if len(_PATHS) > 4096:
+        _PATHS.clear()
+    _PATHS[key] = (sig, paths)
+    return list(paths)
 
 
 def area_paths(user: User | None) -> list[str] | None:
@@ -66,18 +80,13 @@ def area_paths(user: User | None) -> list[str] | None:
 
 
 _STREETS: dict[tuple, tuple[tuple, dict[int, str]]] = {}
-_AREAS_SIGNATURE = sa.select(
-    sa.select(sa.func.max(Area.id)).scalar_subquery(),
-    sa.select(sa.func.count(Area.id)).scalar_subquery(),
-    sa.select(DataVersion.version).where(DataVersion.name == "areas").scalar_subquery(),
-)
 
 
 def streets_under_paths(paths: list[str]) -> dict[int, str]:
     """Street id -> street code for every street at or below the paths (kept per process
     until an area is added or an areas import bumps the `areas` version)."""
     key = (db.engine.url, tuple(sorted(paths)))
-    sig = tuple(db.session.execute(_AREAS_SIGNATURE).one())
+    sig = areas_signature()
     hit = _STREETS.get(key)
     if hit is not None and hit[0] == sig:
         return dict(hit[1])
@@ -94,11 +103,12 @@ def streets_under_paths(paths: list[str]) -> dict[int, str]:
 def areas_signature() -> tuple:
     """What changes whenever areas are added or an areas import edits them (per-process
     copies of the area tree compare it)."""
-    return tuple(db.session.execute(_AREAS_SIGNATURE).one())
+    return versions.stamp().areas
 
 
 def areas_edited() -> None:
     """Call inside the transaction that changed areas' paths or levels (an areas import)."""
+    versions.forget()
     t = DataVersion.__table__
     if not db.session.execute(sa.update(t).where(t.c.name == "areas")
                               .values(version=t.c.version + 1)).rowcount:
@@ -181,8 +191,24 @@ def coordinators_working_in(user: User | None) -> list[str]:
                   if visible is None or visible.intersection(codes))
 
 
+_COORDINATORS: dict[str, tuple[versions.Stamp, dict[str, list[str]]]] = {}
+
+
 def coordinator_streets() -> dict[str, list[str]]:
-    """Coordinator username -> codes of the streets they are assigned (for the roll-ups)."""
+    """Coordinator username -> codes of the streets they are assigned (for the roll-ups; kept
+    per process while the areas and the staff are unchanged: read it, never change it)."""
+    key, sig = str(db.engine.url), versions.stamp()
+    hit = _COORDINATORS.get(key)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    found = _coordinator_streets()
+    if len(_COORDINATORS) > 16:
+        _COORDINATORS.clear()
+    _COORDINATORS[key] = (sig, found)
+    return found
+
+
+def _coordinator_streets() -> dict[str, list[str]]:
     streets = db.session.execute(
         sa.select(Area.code, Area.path).where(Area.level == "street").order_by(Area.path)
     ).all()

@@ -27,7 +27,7 @@ from server.models import (
     User,
     Visit,
 )
-from server.services import choice_labels, scope
+from server.services import choice_labels, scope, versions
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
@@ -99,12 +99,37 @@ def filters(
     compare_id: int | None = None,
 ) -> Filters:
     """The user's scope narrowed by the round's streets and the filters; unknown names raise
-    FilterError. Streets are narrowed as id -> code, so the result has both."""
-    streets = scope.visible_streets(user)
+    FilterError. Streets are narrowed as id -> code, so the result has both; they are kept per
+    process (every tile and poll of a map asks the same) while the areas, the staff and the
+    rounds are unchanged (versions.stamp)."""
     rnd = round_(round_id, user)
     compare = round_(compare_id) if compare_id is not None else None
     if compare is not None and compare.id == rnd.id:
         raise FilterError("compare the round with another round, not with itself")
+    if state is not None and state not in coverage.STATES:
+        raise FilterError("unknown state {state!r}; one of {states}", state=state,
+                          states=", ".join(coverage.STATES))
+    key = (coverage.db_key(), user.id if user is not None else None, rnd.id, village, street,
+           coordinator_name, bool(mine and user is not None))
+    sig = versions.stamp()
+    hit = _STREETS.get(key)
+    if hit is None or hit[0] != sig:
+        hit = (sig, _streets(user, rnd.id, village, street, coordinator_name, mine))
+        if len(_STREETS) > 4096:
+            _STREETS.clear()
+        _STREETS[key] = hit
+    codes, ids = hit[1]
+    return Filters(rnd, codes, state, compare, ids)
+
+
+_STREETS: dict[tuple, tuple[versions.Stamp, tuple]] = {}
+
+
+def _streets(user: User | None, round_id: int, village: str | None, street: str | None,
+             coordinator_name: str | None, mine: bool
+             ) -> tuple[frozenset[str] | None, frozenset[int] | None]:
+    """(codes, ids) of the streets under the filters, or (None, None): every street."""
+    streets = scope.visible_streets(user)
 
     def narrow(chosen: dict[int, str]) -> None:
         nonlocal streets
@@ -120,15 +145,12 @@ def filters(
         narrow({found.id: found.code})
     if coordinator_name:
         narrow(scope.assigned_streets(coordinator(coordinator_name)))
-    if (covered := rounds.streets_of(rnd.id)) is not None:
-        narrow(rounds.street_map_of(rnd.id) if streets is None else
+    if (covered := rounds.streets_of(round_id)) is not None:
+        narrow(rounds.street_map_of(round_id) if streets is None else
                {k: v for k, v in streets.items() if v in covered})
-    if state is not None and state not in coverage.STATES:
-        raise FilterError("unknown state {state!r}; one of {states}", state=state,
-                          states=", ".join(coverage.STATES))
     if streets is None:
-        return Filters(rnd, None, state, compare)
-    return Filters(rnd, frozenset(streets.values()), state, compare, frozenset(streets))
+        return None, None
+    return frozenset(streets.values()), frozenset(streets)
 
 
 def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None,

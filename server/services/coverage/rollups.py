@@ -19,10 +19,9 @@ from gis.coverage import (
     rollup_streets_by_coordinator,
 )
 from server.extensions import db
-from server.models import Area, CoverageCount, User
+from server.models import Area, User
 from server.services import scope
-from server.services.coverage import source
-from server.services.coverage import store as coverage
+from server.services.coverage import counts, source
 
 UNVISITED = STATES.index("unvisited")
 
@@ -30,15 +29,10 @@ UNVISITED = STATES.index("unvisited")
 def street_matrix(round_id: int) -> np.ndarray:
     """Buildings per (street id, state) in a round; row 0: buildings without a street."""
     totals = source.shared().street_totals()
-    c = CoverageCount.__table__.c
-    rows = coverage.fetch_tuples(
-        sa.select(c.street_id, coverage.state_code_column(c.state), c.buildings)
-        .where(c.round_id == int(round_id), c.buildings != 0)
-    )
-    a = np.array(rows, np.int64).reshape(len(rows), 3)
-    size = max(len(totals), int(a[:, 0].max()) + 1 if len(a) else 0)
+    held = counts.visited(round_id)  # kept per process, followed from the change feed
+    size = max(len(totals), len(held))
     m = np.zeros((size, len(STATES)), np.int64)
-    np.add.at(m, (a[:, 0], a[:, 1]), a[:, 2])
+    m[: len(held)] = held
     everyone = np.zeros(size, np.int64)
     everyone[: len(totals)] = totals
     m[:, UNVISITED] = np.maximum(everyone - (m.sum(axis=1) - m[:, UNVISITED]), 0)

@@ -11,7 +11,7 @@ above them none of whose streets is hidden from the user.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from gis.coverage import STATES, counts_of
 from server.extensions import db
 from server.models import Area, User
 from server.models.areas import AREA_LEVELS
-from server.services import scope
+from server.services import scope, versions
 from server.services.coverage.rollups import street_matrix
 
 PAGE = 100  # rows of a table on the statistics page
@@ -64,16 +64,13 @@ class Stats:
     total: np.ndarray  # (states,): every building the user sees in the round
     coordinators: list[str]
     coordinator_counts: np.ndarray  # (coordinators, states)
+    level_rank: np.ndarray  # each area's level as its index in AREA_LEVELS
+    by_code: dict[str, int]  # area code -> row
 
     def position(self, code: str) -> int | None:
         """The area's row, if the user sees it."""
-        k = self._index().get(code)
+        k = self.by_code.get(code)
         return k if k is not None and self.shown[k] else None
-
-    def _index(self) -> dict[str, int]:
-        if not hasattr(self, "_by_code"):
-            self._by_code = {c: k for k, c in enumerate(self.codes)}
-        return self._by_code
 
     def row(self, k: int) -> AreaRow:
         p = int(self.parent[k])
@@ -106,8 +103,7 @@ class Stats:
                 inside &= self.depth <= self.depth[root] + 1
             keep &= inside
         if deepest is not None:
-            allowed = set(AREA_LEVELS[: AREA_LEVELS.index(deepest) + 1])
-            keep &= np.array([lv in allowed for lv in self.levels], bool)
+            keep &= self.level_rank <= AREA_LEVELS.index(deepest)
         return np.flatnonzero(keep)
 
     def coordinator_positions(self, q: str = "", sort: str = "name",
@@ -134,49 +130,109 @@ class Stats:
         return self.coordinators[k], counts_of(self.coordinator_counts[k])
 
 
-_TREE: dict[str, tuple[tuple, list[tuple]]] = {}
+@dataclass
+class _Tree:
+    """Every area as arrays in path order, and each coordinator's streets as (coordinator,
+    area position) pairs: the same for every user, built once per process and signature."""
+
+    sig: tuple
+    rows: list[tuple]
+    ids: np.ndarray
+    codes: list[str]
+    paths: list[str]
+    levels: list[str]
+    level_rank: np.ndarray  # index in AREA_LEVELS (deepest=…)
+    names: list[tuple[str, str | None]]
+    parent: np.ndarray
+    depth: np.ndarray
+    is_street: np.ndarray
+    by_code: dict[str, int]
+    below: np.ndarray  # first row of the area's descendants (paths under "path/")
+    end: np.ndarray  # the row after its last descendant
+    in_round: dict = field(default_factory=dict)  # the round's streets -> bool per area
+    pairs: tuple | None = None  # (staff stamp, names, coordinator of pair, area of pair)
+
+
+_TREE: dict[str, _Tree] = {}
+
+
+def _tree() -> _Tree:
+    """The area tree of this database, kept per process until the areas' signature changes
+    (an areas import bumps it: scope.areas_edited)."""
+    key = str(db.engine.url)
+    sig = scope.areas_signature()
+    hit = _TREE.get(key)
+    if hit is not None and hit.sig == sig:
+        return hit
+    rows = sorted((tuple(r) for r in db.session.execute(sa.select(
+        Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
+        Area.name_en))), key=lambda r: r[4])  # Python's order, not the collation's
+    ids = np.array([r[0] for r in rows], np.int64)
+    pos_of_id = {int(i): k for k, i in enumerate(ids.tolist())}
+    levels = [r[3] for r in rows]
+    rank = {lv: k for k, lv in enumerate(AREA_LEVELS)}
+    paths = [r[4] for r in rows]
+    tree = _Tree(
+        sig, rows, ids, [r[1] for r in rows], paths, levels,
+        np.array([rank.get(lv, len(AREA_LEVELS)) for lv in levels], np.int64),
+        [(r[5], r[6]) for r in rows],
+        np.array([pos_of_id.get(r[2], -1) if r[2] is not None else -1 for r in rows], np.int64),
+        np.array([r[4].count("/") for r in rows], np.int64),
+        np.array([lv == "street" for lv in levels], bool),
+        {r[1]: k for k, r in enumerate(rows)},
+        np.array([bisect.bisect_left(paths, p + "/") for p in paths], np.int64),
+        np.array([bisect.bisect_left(paths, p + "0") for p in paths], np.int64),  # "0" > "/"
+    )
+    if len(_TREE) > 16:
+        _TREE.clear()
+    _TREE[key] = tree
+    return tree
 
 
 def area_rows() -> list[tuple]:
     """(id, code, parent_id, level, path, name_zh, name_en) of every area in path order (Python's
-    order, not the collation's), kept per process until the areas' signature changes (an areas
-    import bumps it: scope.areas_edited)."""
-    key = str(db.engine.url)
-    sig = scope.areas_signature()
-    hit = _TREE.get(key)
-    if hit is not None and hit[0] == sig:
-        return hit[1]
-    rows = sorted((tuple(r) for r in db.session.execute(sa.select(
-        Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
-        Area.name_en))), key=lambda r: r[4])  # fmt: skip
-    if len(_TREE) > 16:
-        _TREE.clear()
-    _TREE[key] = (sig, rows)
-    return rows
+    order, not the collation's), kept per process until the areas' signature changes."""
+    return _tree().rows
 
 
-def _up(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Each area's value plus those of every area below it (deepest level first)."""
-    out = values.copy()
-    for d in range(int(depth.max(initial=0)), 0, -1):
-        k = np.flatnonzero((depth == d) & (parent >= 0))
-        np.add.at(out, parent[k], out[k])
-    return out
+def _in_round(tree: _Tree, within: frozenset[str]) -> np.ndarray:
+    hit = tree.in_round.get(within)
+    if hit is None:
+        hit = tree.is_street & np.array([c in within for c in tree.codes], bool)
+        if len(tree.in_round) > 64:
+            tree.in_round.clear()
+        tree.in_round[within] = hit
+    return hit
+
+
+def _pairs(tree: _Tree) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(coordinators by username, coordinator of each pair, area position of each pair)."""
+    sig = versions.stamp()
+    if tree.pairs is None or tree.pairs[0] != sig:
+        names, who, where = [], [], []
+        for name, streets in sorted(scope.coordinator_streets().items()):
+            ks = [tree.by_code[c] for c in streets if c in tree.by_code]
+            names.append(name)
+            who.extend([len(names) - 1] * len(ks))
+            where.extend(ks)
+        tree.pairs = (sig, names, np.array(who, np.int64), np.array(where, np.int64))
+    return tree.pairs[1], tree.pairs[2], tree.pairs[3]
+
+
+def _up(values: np.ndarray, tree: _Tree) -> np.ndarray:
+    """Each area's value plus those of every area below it (in path order an area's
+    descendants are one run of rows, [below, end): a difference of running sums)."""
+    run = np.concatenate([np.zeros((1, *values.shape[1:]), values.dtype),
+                          np.cumsum(values, axis=0)])
+    return values + run[tree.end] - run[tree.below]
 
 
 def compute(round_id: int, user: User | None, within: frozenset[str] | None = None) -> Stats:
     """Counts per area and per coordinator of a round, as far as the user may see (`within`:
     the round's streets; other streets' buildings count nowhere)."""
-    rows = area_rows()
-    n = len(rows)
-    ids = np.array([r[0] for r in rows], np.int64)
-    codes = [r[1] for r in rows]
-    levels = [r[3] for r in rows]
-    pos_of_id = {int(i): k for k, i in enumerate(ids.tolist())}
-    parent = np.array([pos_of_id.get(r[2], -1) if r[2] is not None else -1 for r in rows],
-                      np.int64)
-    depth = np.array([r[4].count("/") for r in rows], np.int64)
-    is_street = np.array([lv == "street" for lv in levels], bool)
+    tree = _tree()
+    n, ids, parent, depth, is_street = (len(tree.rows), tree.ids, tree.parent, tree.depth,
+                                        tree.is_street)
     m = street_matrix(round_id)
     per = np.zeros((n, _S), np.int64)
     fits = is_street & (ids < len(m))
@@ -184,41 +240,39 @@ def compute(round_id: int, user: User | None, within: frozenset[str] | None = No
     in_scope = scope.street_ids(user)
     scoped = (is_street if in_scope is None
               else is_street & np.isin(ids, np.fromiter(in_scope, np.int64, len(in_scope))))
-    in_round = is_street if within is None else is_street & np.array(
-        [c in within for c in codes], bool)
+    in_round = is_street if within is None else _in_round(tree, within)
     per[~in_round] = 0
-    counts = _up(per, parent, depth)
+    counts = _up(per, tree)
     visible = scoped & in_round
     if in_scope is None and within is None:
         shown = np.ones(n, bool)
         total = m.sum(axis=0)  # with the buildings outside any street
     else:
         hidden = (is_street & ~scoped).astype(np.int64)
-        shown = (_up(visible.astype(np.int64), parent, depth) > 0) & (
-            _up(hidden, parent, depth) == 0)
+        shown = (_up(visible.astype(np.int64), tree) > 0) & (_up(hidden, tree) == 0)
         total = per[visible].sum(axis=0)
-    children = np.zeros(n, np.int64)
-    k = np.flatnonzero(shown & (parent >= 0))
-    np.add.at(children, parent[k], 1)
-    names, ccounts = _coordinators(codes, per, visible, in_scope is None and within is None)
-    return Stats(codes, [r[4] for r in rows], levels, [(r[5], r[6]) for r in rows], depth,
-                 parent, counts, shown, children, total, names, ccounts)
+    children = np.bincount(parent[shown & (parent >= 0)], minlength=n)
+    names, ccounts = _coordinators(tree, per, visible, in_scope is None and within is None)
+    return Stats(tree.codes, tree.paths, tree.levels, tree.names, depth, parent, counts, shown,
+                 children, total, names, ccounts, tree.level_rank, tree.by_code)
 
 
-def _coordinators(codes: list[str], per: np.ndarray, visible: np.ndarray,
+def _coordinators(tree: _Tree, per: np.ndarray, visible: np.ndarray,
                   everything: bool) -> tuple[list[str], np.ndarray]:
     """Each coordinator's counts over their assigned streets that the user sees (a coordinator
     with none of those streets is left out, unless the user sees everything)."""
-    pos = {c: k for k, c in enumerate(codes)}
-    names, who, where = [], [], []
-    for name, streets in sorted(scope.coordinator_streets().items()):
-        ks = [pos[c] for c in streets if c in pos and visible[pos[c]]]
-        if not ks and not everything:
-            continue
-        names.append(name)
-        who.extend([len(names) - 1] * len(ks))
-        where.extend(ks)
-    out = np.zeros((len(names), _S), np.int64)
-    if who:
-        np.add.at(out, np.array(who, np.int64), per[np.array(where, np.int64)])
-    return names, out
+    every, who, where = _pairs(tree)
+    keep = visible[where] if len(where) else np.zeros(0, bool)
+    who, where = who[keep], where[keep]
+    if everything:
+        rows = np.arange(len(every))
+    else:
+        rows = np.flatnonzero(np.bincount(who, minlength=len(every)) > 0)
+    slot = np.full(len(every), -1, np.int64)
+    slot[rows] = np.arange(len(rows))
+    out = np.zeros((len(rows), _S), np.int64)
+    if len(who):
+        mine, got = slot[who], per[where]
+        for s in range(_S):
+            out[:, s] = np.bincount(mine, weights=got[:, s], minlength=len(rows))
+    return [every[k] for k in rows.tolist()], out

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from gis.tiles import BUFFER, EXTENT, HALF_WORLD, STATES
 from server.models import Building
+from server.services.coverage import counts as street_counts
 from server.services.coverage import source as shared_source
 from server.services.coverage import store as coverage
 
@@ -127,4 +128,5 @@ shared_source.on_patch(_drop)
 def clear() -> None:
     """Forget every cached tile and array (tests, imports)."""
     shared_source.clear()
+    street_counts.clear()
     _TILES.clear()

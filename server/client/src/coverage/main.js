@@ -76,14 +76,18 @@ function exportLinks(form) {
 async function refreshCounts(el, form) {
   const round = form?.elements.round?.value || el.dataset.round;
   const compare = form?.elements.compare?.value;
-  const query = new URLSearchParams({ round });
+  // one row is shown: the area asked for comes first in its page, the coordinator is the only
+  // one, and without a filter the totals are what the map counts (limit=1 keeps it small)
+  const query = new URLSearchParams({ round, limit: '1' });
   if (compare) query.set('compare', compare);
-  // the API pages its rows: ask for the area or coordinator shown (the roots come first)
   const area = form?.elements.street?.value || form?.elements.village?.value;
   if (area) query.set('area', area);
   if (form?.elements.coordinator?.value) query.set('coordinator', form.elements.coordinator.value);
+  // the answer carries an ETag: an unchanged one comes back as a bodiless 304, which the
+  // browser turns into its cached copy
   const res = await fetch(`${el.dataset.stats}?${query}`, {
     credentials: 'same-origin',
+    cache: 'no-cache',
   });
   if (!res.ok) return null;
   const stats = await res.json();
@@ -92,11 +96,7 @@ async function refreshCounts(el, form) {
   if (v?.coordinator?.value) row = stats.coordinators[v.coordinator.value];
   else if (v?.street?.value) row = stats.areas[v.street.value];
   else if (v?.village?.value) row = stats.areas[v.village.value];
-  else {
-    // the roots of the visible tree: sum the areas without a visible parent
-    const roots = Object.entries(stats.areas).filter(([code]) => !code.includes('-') && code.length <= 2);
-    row = roots.length === 1 ? roots[0][1] : null;
-  }
+  else row = stats.totals; // every building the user sees in the round, as the page counted
   const code = v?.street?.value || v?.village?.value || Object.entries(stats.areas)
     .find(([c]) => !c.includes('-') && c.length <= 2)?.[0];
   const compared = document.getElementById('compare-count');
