@@ -5,6 +5,7 @@ import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
 import { fetchEngineBytes, formEngine, importOnIntent, routeNeedsEngine } from './engine.js';
+import { mark } from './marks.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
@@ -328,6 +329,7 @@ async function syncForms() {
 }
 
 async function boot() {
+  mark('boot');
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
