@@ -172,8 +172,8 @@ def test_the_form_wears_the_built_theme_and_primevue_builds_none_at_run_time(ser
     page.wait_for_selector("body[data-ready='1']", timeout=60000)
     page.get_by_role("link", name="住户及人员登记").click()
     page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
-    inserted = page.evaluate("""() => [...document.querySelectorAll('style[data-primevue-style-id]')]
-        .map((s) => s.dataset.primevueStyleId)""")
+    inserted = page.evaluate("""() => [...document.querySelectorAll(
+        'style[data-primevue-style-id]')].map((s) => s.dataset.primevueStyleId)""")
     assert [s for s in inserted if s.endswith(("-variables", "-style"))] == [], inserted
     # the theme is there all the same: the preset's primary colour on the form's buttons
     send = page.get_by_role("button", name="提交")
