@@ -3,8 +3,8 @@
 // - Web Forms' own CSS (0.4 MB), which its JavaScript carries as a string and inserts in a
 //   <style> when it loads (vite-plugin-css-injected-by-js);
 // - PrimeVue's theme: Web Forms installs PrimeVue with the ODK preset, and PrimeVue then turns
-//   the preset's tokens into CSS variables and every component's CSS at run time (measured up to
-//   0.3 s of the repeat visit's main thread: the tokens, the variables, a deep watch over them).
+//   the preset's tokens into CSS variables and every component's CSS at run time (the tokens,
+//   the variables, a deep watch over them: ~0.1 s of the repeat visit's CPU, more on a phone).
 //   Here the same functions of the same bundle compute that CSS in Node, for every component
 //   the bundle has, and PrimeVue is installed with `theme: 'none'` so it computes nothing.
 // Both go, in that order (the order PrimeVue appended them in), into `virtual:web-forms.css`,
@@ -29,7 +29,6 @@ const ROBOTO = /@font-face\{font-family:Roboto;[^}]*\}/g;
 // document.createTextNode('<css>')...}catch(t){console.error("vite-plugin-css-injected-by-js",t)}})();`
 const INJECTED_CSS = /^\(function\(\)\{"use strict";try\{if\(typeof document<"u"\)\{var r=document\.createElement\("style"\);r\.appendChild\(document\.createTextNode\(('(?:[^'\\]|\\.)*')\)\),document\.head\.appendChild\(r\)\}\}catch\(t\)\{console\.error\("vite-plugin-css-injected-by-js",t\)\}\}\)\(\);\n?/;
 const THEMED_INSTALL = 'use(PrimeVue, { theme: { preset: odkThemePreset, options: { darkModeSelector: !1 } } })';
-const THEME_OPTIONS = { preset: 'odkThemePreset', options: { darkModeSelector: false } };
 
 /** The CSS string of dist/index.js's injected <style>, and the code without it. */
 function splitInjectedCss(code) {
@@ -75,7 +74,7 @@ async function themeCss(chunkPath, vueUrl) {
     await writeFile(join(dir, 'web-forms.mjs'), code);
     const { doorstepTheme: T } = await import(pathToFileURL(join(dir, 'web-forms.mjs')).href);
     const { Theme, BaseStyle, resolve, minifyCSS, dt } = T;
-    Theme.setTheme({ ...THEME_OPTIONS, preset: T.preset });
+    Theme.setTheme({ preset: T.preset, options: { darkModeSelector: false } });  // THEMED_INSTALL's
     const out = [];
     const put = (css) => { if (css) out.push(minifyCSS(css)); };
     const common = BaseStyle.getCommonTheme() || {};
@@ -98,16 +97,14 @@ async function themeCss(chunkPath, vueUrl) {
 
 /** The Vite plugin: the stylesheet as `virtual:web-forms.css`, Web Forms' JavaScript without it. */
 export function webFormsStyles() {
-  let entry = null;  // dist/index.js
   return {
     name: 'doorstep-web-forms-styles',
-    async resolveId(id) {
+    resolveId(id) {
       return id === VIRTUAL ? RESOLVED : null;
     },
     async load(id) {
       if (id !== RESOLVED) return null;
-      const resolved = await this.resolve('@getodk/web-forms', undefined, { skipSelf: true });
-      entry = resolved.id;
+      const entry = (await this.resolve('@getodk/web-forms', undefined, { skipSelf: true })).id;
       const source = await readFile(entry, 'utf8');
       const chunk = source.match(/from "\.\/(index-\w+\.js)"/);
       if (!chunk) throw new Error("Web Forms' dist/index.js no longer imports its index-*.js chunk");
