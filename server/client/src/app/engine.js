@@ -9,6 +9,8 @@
 // A failed import (offline before the service worker kept it) is forgotten: the next one retries.
 import { mark } from './marks.js';
 
+export { mark };
+
 let loading = null;
 let fetching = null;
 
