@@ -161,3 +161,27 @@ def test_the_xpath_parser_ships_as_wasm_files_served_as_application_wasm(client,
     worker = client.get("/app/sw.js").get_data(as_text=True)
     for name in wasm:
         assert f"/static/app/{name}" in shell and f"/static/app/{name}" in worker
+
+
+def test_web_forms_styles_and_primevue_theme_are_built_into_the_engine_stylesheet(client, login):
+    """PrimeVue built its theme's CSS (the ODK preset's variables, every component's CSS) at
+    every start of the engine, and Web Forms inserted its own CSS from a string in its
+    JavaScript: the build writes both into the engine's stylesheet (server/client/plugins/
+    web_forms_styles.js), PrimeVue is installed with no theme to compute, and the shell names
+    the stylesheet among the engine's files (fetched ahead, precached by the worker)."""
+    manifest = _manifest()
+    styles = manifest["src/app/formview.js"].get("css", [])
+    assert len(styles) == 1, styles
+    css = (BUILD / styles[0]).read_text("utf-8")
+    assert "--p-primary-500:#3e9fcc;" in css  # the ODK preset's primary colour, as a variable
+    assert ".p-button{" in css and ".p-datepicker" in css and ".p-dialog" in css  # components
+    assert "--odk-primary-text-color" in css  # Web Forms' own CSS
+    assert "@font-face{font-family:Roboto" not in css
+    engine = (BUILD / next(c["file"] for c in manifest.values()
+                           if c.get("name") == "index-DlGh9P5C")).read_text("utf-8")
+    assert "vite-plugin-css-injected-by-js" not in engine
+    assert 'theme:"none"' in engine and "darkModeSelector:!1" not in engine
+    login("coordinator")
+    shell = client.get("/app/").get_data(as_text=True)
+    worker = client.get("/app/sw.js").get_data(as_text=True)
+    assert f"/static/app/{styles[0]}" in shell and f"/static/app/{styles[0]}" in worker

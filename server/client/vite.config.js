@@ -8,23 +8,11 @@ import { fileURLToPath, URL } from 'node:url';
 import { defineConfig } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { compression } from 'vite-plugin-compression2';
+import { webFormsStyles } from './plugins/web_forms_styles.js';
 
 const src = (p) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
 
-// Web Forms 0.22 inlines the Roboto font into its JavaScript: 3 weights x 9 scripts, woff2 and
-// woff, 0.87 MB of base64 that no compression shrinks, two thirds of the engine's bytes. The
-// phone shows the forms in Chinese, which Roboto does not cover, and the app's CSS names the
-// system's fonts: the build drops those @font-face rules (text falls back to the system font).
-const ROBOTO = /@font-face\{font-family:Roboto;[^}]*\}/g;
-const withoutRoboto = {
-  name: 'doorstep-without-inlined-roboto',
-  transform(code, id) {
-    if (!id.includes('/@getodk/web-forms/dist/') || !code.includes('font-family:Roboto')) return null;
-    return { code: code.replace(ROBOTO, ''), map: null };
-  },
-};
-
-// Web Forms 0.22 also inlines its XPath parser (web-tree-sitter and the XPath grammar) as base64
+// Web Forms 0.22 inlines its XPath parser (web-tree-sitter and the XPath grammar) as base64
 // data: URLs, which the engine decodes byte by byte and compiles from memory on every start. The
 // build writes them as .wasm files instead (served as application/wasm, precached by the service
 // worker): web-tree-sitter then compiles while it streams in, and Chromium keeps the compiled
@@ -47,7 +35,7 @@ export default defineConfig({
   base: '/static/app/',
   plugins: [
     vue(),
-    withoutRoboto,
+    webFormsStyles(),
     wasmAsFiles,
     compression({
       algorithms: ['gzip', ['brotliCompress', { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }]],

@@ -83,8 +83,9 @@ def vite_tags(entry: str) -> Markup:
 
 
 def engine_files() -> list[str]:
-    """URLs of the form engine's chunk and what it imports (not the app's entry): the app fetches
-    them after its first screen without running them (server/client/src/app/engine.js)."""
+    """URLs of the form engine's chunk, its stylesheet and what it imports (not the app's entry):
+    the app fetches them after its first screen without running them
+    (server/client/src/app/engine.js)."""
     manifest = vite_manifest()
     files: list[str] = []
 
@@ -93,6 +94,7 @@ def engine_files() -> list[str]:
         if not chunk or chunk.get("isEntry") or chunk["file"] in files:
             return
         files.append(chunk["file"])
+        files.extend(c for c in chunk.get("css", []) if c not in files)
         for dep in chunk.get("imports", []):
             walk(dep)
 

@@ -160,3 +160,27 @@ def test_a_supervisor_on_the_phone_app_is_shown_the_way_back(server, browser):
     page.get_by_role("link", name="返回首页").click()
     page.wait_for_url(f"{srv.url}/")
     ctx.close()
+
+
+def test_the_form_wears_the_built_theme_and_primevue_builds_none_at_run_time(server, browser):
+    """PrimeVue built the ODK theme's CSS at every start of the engine and inserted it as <style>
+    elements (variables, then each component's CSS as it mounted): the build writes it into the
+    engine's stylesheet instead (server/client/plugins/web_forms_styles.js)."""
+    srv, passwords = server
+    ctx, page = _phone(browser)
+    _log_in(page, srv.url, "xieguan01", passwords["xieguan01"])
+    page.wait_for_selector("body[data-ready='1']", timeout=60000)
+    page.get_by_role("link", name="住户及人员登记").click()
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
+    inserted = page.evaluate("""() => [...document.querySelectorAll(
+        'style[data-primevue-style-id]')].map((s) => s.dataset.primevueStyleId)""")
+    assert [s for s in inserted if s.endswith(("-variables", "-style"))] == [], inserted
+    # the theme is there all the same: the preset's primary colour on the form's buttons
+    send = page.get_by_role("button", name="提交")
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(62, 159, 204)"
+    page.get_by_role("button", name="获取位置").click()  # a dialog: a component not yet shown
+    dialog = page.locator(".p-dialog")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("d => getComputedStyle(d).backgroundColor") == "rgb(255, 255, 255)"
+    assert dialog.evaluate("d => getComputedStyle(d).borderRadius") != "0px"
+    ctx.close()

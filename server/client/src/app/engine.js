@@ -7,12 +7,17 @@
 // - formEngine() imports it (compiles and runs it): when a form opens, or as soon as the
 //   coordinator reaches for one (a finger on a form's link), so the bytes are usually there.
 // A failed import (offline before the service worker kept it) is forgotten: the next one retries.
+import { mark } from './marks.js';
+
+export { mark };
+
 let loading = null;
 let fetching = null;
 
 /** formview.js (mountForm, buildingChoice), imported once. */
 export function formEngine() {
-  loading ??= import('./formview.js').catch((err) => { loading = null; throw err; });
+  loading ??= import('./formview.js').then((mod) => { mark('engine'); return mod; })
+    .catch((err) => { loading = null; throw err; });
   return loading;
 }
 

@@ -1,11 +1,14 @@
 // One form, rendered by ODK Web Forms (the engine ODK Central uses), fed from the phone's cache.
 import { createApp, h } from 'vue';
 import { OdkWebForm, webFormsPlugin } from '@getodk/web-forms';
+// Web Forms' CSS and PrimeVue's theme, built once (plugins/web_forms_styles.js): the engine's .css
+import 'virtual:web-forms.css';
 import { attachmentFetcher, mediaText } from './openrosa.js';
 import { enqueue } from './queue.js';
 import { t } from './i18n.js';
 import { primeVueLocale, translateEngineChrome } from './engine_i18n.js';
 import { discardDraft, saveDraft, withDeprecatedId } from './drafts.js';
+import { mark } from './marks.js';
 
 function parseCsv(text) {
   const rows = [];
@@ -203,6 +206,7 @@ function withXml(formData, xml) {
 export function mountForm(el, form, {
   preset = null, edit = null, deprecatedId = null, draft, limit, locale, onQueued,
 } = {}) {
+  mark('mount');
   let dirty = false;
   el.addEventListener('input', () => { dirty = true; }, true);
   el.addEventListener('change', () => { dirty = true; }, true);
@@ -248,6 +252,7 @@ export function mountForm(el, form, {
   const words = primeVueLocale(locale);
   primevue.locale = { ...primevue.locale, ...words, aria: { ...primevue.locale.aria, ...(words.aria || {}) } };
   const vm = app.mount(el);
+  mark('mounted');
   const stopTranslating = translateEngineChrome(el, { limit });
   const stopConfirming = confirmPoorSave(limit);
 
@@ -261,6 +266,7 @@ export function mountForm(el, form, {
       else shown();
       return;
     }
+    mark('form');
     shown();
     for (const [name, value] of Object.entries(preset || {})) {
       const node = findNode(root, name);

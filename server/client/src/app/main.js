@@ -4,7 +4,7 @@ import { N_, t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
-import { fetchEngineBytes, formEngine, importOnIntent, routeNeedsEngine } from './engine.js';
+import { fetchEngineBytes, formEngine, importOnIntent, mark, routeNeedsEngine } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
@@ -328,6 +328,7 @@ async function syncForms() {
 }
 
 async function boot() {
+  mark('boot');
   window.addEventListener('hashchange', route);
   window.addEventListener('online', () => { showNet(); syncForms(); });
   window.addEventListener('offline', showNet);
