@@ -153,6 +153,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_COOKIE_SECURE", False, bool,
             "send the session cookie over HTTPS only, even when the request does not say it "
             "came over HTTPS (it always is when it does)"),
+    Setting("COMPRESS_MIN_SIZE", 500, int,
+            "Flask-Compress's: answers shorter than this many bytes are sent as they are (the "
+            "lean submission cycle, server/lean.py, writes such an answer's headers directly)",
+            public=False),
+    Setting("REMEMBER_COOKIE_REFRESH_EACH_REQUEST", False, bool,
+            "Flask-Login's: send the remember-me cookie again on every request; when on, a "
+            "phone's submission takes the full request cycle (server/lean.py)", public=False),
     # Data out.
     Setting("ODATA_PAGE_SIZE", 1000, int,
             "most rows in one answer of the OData feed; a client follows `@odata.nextLink` "

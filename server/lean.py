@@ -17,7 +17,7 @@ submission (tests/bench/RESULTS.md). A view marked `@lean` gets, for such a requ
 Any other request to the view (a cookie, an Origin, a query, another body) takes the full
 cycle. The app-wide hooks are listed here by name: if the app has any other, the lean cycle is
 off (a hook added later could be one a submission needs) until it is looked at and listed.
-tests/test_lean.py compares both cycles' answers byte for byte.
+tests/openrosa/test_lean_cycle.py compares both cycles' answers byte for byte.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class App(Flask):
                 and not env.get("HTTP_ORIGIN") and not env.get("HTTP_REFERER")
                 and not env.get("QUERY_STRING") and "\x00" not in request.path
                 and request.mimetype == "multipart/form-data"
-                and not self.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"))
+                and not self.config["REMEMBER_COOKIE_REFRESH_EACH_REQUEST"])
 
     def preprocess_request(self) -> Any:
         if not self._lean_request():

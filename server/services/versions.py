@@ -23,7 +23,7 @@ from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import Area, Assignment, DataVersion, User
+from server.models import Area, Assignment, DataVersion, Round, User
 
 STAFF = "staff"
 _FLAG = "doorstep_staff_changed"
@@ -36,10 +36,20 @@ class Stamp(NamedTuple):
 
     areas: tuple  # (highest area id, areas, `areas` version): scope.areas_signature()
     staff: int | None  # the `staff` token: assignments and users' names, roles, activity
-    rounds: tuple  # rounds.signature_columns(): the rounds' spans
+    rounds: tuple  # rounds_signature_columns(): the rounds' spans
 
 
 _QUERY: list = []
+
+
+def rounds_signature_columns() -> list:
+    """Scalar subqueries whose values change when the rounds' spans must be re-read (rounds.py
+    compares them; the visits step reads them in its one lookup round trip)."""
+    return [
+        sa.select(sa.func.max(Round.updated_at)).scalar_subquery(),
+        sa.select(sa.func.count(Round.id)).scalar_subquery(),
+        sa.select(sa.func.max(Area.id)).scalar_subquery(),
+    ]
 
 
 def stamp() -> Stamp:
@@ -47,14 +57,12 @@ def stamp() -> Stamp:
     if has_request_context() and (memo := request.environ.get(_MEMO)) is not None:
         return memo
     if not _QUERY:
-        from server.services.coverage import rounds  # (it needs scope, which needs this)
-
         _QUERY.append(sa.select(
             sa.select(sa.func.max(Area.id)).scalar_subquery(),
             sa.select(sa.func.count(Area.id)).scalar_subquery(),
             sa.select(DataVersion.version).where(DataVersion.name == "areas").scalar_subquery(),
             sa.select(DataVersion.version).where(DataVersion.name == STAFF).scalar_subquery(),
-            *rounds.signature_columns()))  # fmt: skip
+            *rounds_signature_columns()))  # fmt: skip
     top, n, areas, staff, *spans = db.session.execute(_QUERY[0]).one()
     found = Stamp((top, n, areas), staff, tuple(spans))
     if has_request_context():  # (not g: an app context can outlive a request, in tests)

@@ -48,14 +48,8 @@ _LOCK = threading.Lock()
 _SPANS: dict[str, tuple[tuple, tuple[Span, ...]]] = {}
 
 
-def signature_columns() -> list:
-    """Scalar subqueries whose values change when the spans must be re-read (the visits step
-    reads them in its one lookup round trip)."""
-    return [
-        sa.select(sa.func.max(Round.updated_at)).scalar_subquery(),
-        sa.select(sa.func.count(Round.id)).scalar_subquery(),
-        sa.select(sa.func.max(Area.id)).scalar_subquery(),
-    ]
+#: Values that change when the spans must be re-read (versions.stamp() reads them once a request).
+signature_columns = versions.rounds_signature_columns
 
 
 def _signature(read: tuple | None) -> tuple:
