@@ -75,7 +75,7 @@ export function warmOnInstall(urls = []) {
   sw.addEventListener('controllerchange', () => {
     if (!importedUncontrolled) return;
     const idle = window.requestIdleCallback || ((f) => setTimeout(f, 1000));
-    loading.catch(() => {}).then(() => idle(() => {
+    (loading || Promise.resolve()).catch(() => {}).then(() => idle(() => {
       const frame = document.createElement('iframe');
       frame.hidden = true;
       frame.setAttribute('aria-hidden', 'true');
