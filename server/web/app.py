@@ -105,6 +105,17 @@ def engine_files() -> list[str]:
     return [base + f for f in files]
 
 
+def engine_shared_chunks() -> list[str]:
+    """URLs of the engine's chunks that hold no app code (Web Forms with Vue; Vite names shared
+    chunks "_…"): the app runs them once in a hidden frame from the service worker's copies, so
+    that Chromium's code cache for them is made before the next visit (src/app/engine.js)."""
+    manifest = vite_manifest()
+    chunk = manifest.get(ENGINE_CHUNK, {})
+    base = url_for("static", filename="app/")
+    return [base + manifest[k]["file"] for k in chunk.get("imports", [])
+            if k.startswith("_") and manifest[k]["file"].endswith(".js")]
+
+
 def _built_files() -> list[str]:
     manifest = vite_manifest()
     files: set[str] = set()
@@ -133,6 +144,7 @@ def shell():
         "basemapUrl": current_app.config["BASEMAP_TILE_URL"],
         "swUrl": url_for("app.service_worker"),
         "engine": engine_files(),
+        "engineShared": engine_shared_chunks(),
         "i18n": _app_catalogue(),
         # the map's colours and names, from gis/states.py; cached offline with the shell
         "states": state_table(current_locale(), phone=True),

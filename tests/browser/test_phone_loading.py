@@ -184,3 +184,40 @@ def test_the_form_wears_the_built_theme_and_primevue_builds_none_at_run_time(ser
     assert dialog.evaluate("d => getComputedStyle(d).backgroundColor") == "rgb(255, 255, 255)"
     assert dialog.evaluate("d => getComputedStyle(d).borderRadius") != "0px"
     ctx.close()
+
+
+def test_a_first_visit_leaves_the_engine_compiled_for_the_next_one(server, browser, tmp_path):
+    """Chromium makes V8's code cache for a file of the service worker's the first time that copy
+    runs. A first visit runs the engine from the network (its worker is not in yet), so the next
+    visit parsed the 1.6 MB engine again and made the cache while the form waited. Once the
+    worker is in, the app runs the engine's shared chunks once in a hidden frame from the
+    worker's copies (src/app/engine.js warmOnInstall): the next visit compiles from the cache."""
+    srv, passwords = server
+    ctx, page = _phone(browser)
+    # a form asked for straight away: the engine is imported before the worker is registered
+    _log_in(page, srv.url, "xieguan01", passwords["xieguan01"], then="/")
+    page.wait_for_url(f"{srv.url}/")
+    page.goto(f"{srv.url}/app/#/form/household")
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
+    wait_until(page, "() => navigator.serviceWorker.controller !== null", None, timeout=60)
+    wait_until(page, "() => performance.getEntriesByName('doorstep:warmed').length > 0", None,
+               timeout=60)
+    assert page.locator("iframe").count() == 0  # the frame is gone once it has run
+    shared = page.evaluate("() => window.DOORSTEP.engineShared")
+    assert shared and all("/formview-" not in u and "/phone-" not in u for u in shared), shared
+    page.goto("about:blank")
+    trace = tmp_path / "trace.json"
+    browser.start_tracing(path=str(trace), categories=["v8", "disabled-by-default-v8.compile"])
+    page.goto(f"{srv.url}/app/#/form/household")
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60000)
+    browser.stop_tracing()
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    compiled = {e["args"]["data"]["url"].rsplit("/", 1)[-1]: e["args"]["data"] for e in events
+                if e.get("name") == "v8.compileModule" and e.get("args", {}).get("data")}
+    engine = [u.rsplit("/", 1)[-1] for u in shared]
+    assert all(name in compiled for name in engine), (engine, sorted(compiled))
+    for name in engine:
+        assert compiled[name].get("consumedCacheSize", 0) > 0, (name, compiled[name])
+        assert not compiled[name].get("cacheRejected"), compiled[name]
+    ctx.close()

@@ -29,6 +29,13 @@ const ROBOTO = /@font-face\{font-family:Roboto;[^}]*\}/g;
 // document.createTextNode('<css>')...}catch(t){console.error("vite-plugin-css-injected-by-js",t)}})();`
 const INJECTED_CSS = /^\(function\(\)\{"use strict";try\{if\(typeof document<"u"\)\{var r=document\.createElement\("style"\);r\.appendChild\(document\.createTextNode\(('(?:[^'\\]|\\.)*')\)\),document\.head\.appendChild\(r\)\}\}catch\(t\)\{console\.error\("vite-plugin-css-injected-by-js",t\)\}\}\)\(\);\n?/;
 const THEMED_INSTALL = 'use(PrimeVue, { theme: { preset: odkThemePreset, options: { darkModeSelector: !1 } } })';
+// With the theme built, the ODK preset and PrimeVue's Aura preset under it (every component's
+// tokens, ~0.1 MB of object literals, built and deep-merged at every start of the engine) are
+// unused; Rollup keeps them only because building them calls functions. Annotated as pure calls
+// (the Aura object built in an arrow function called at once), the build drops them.
+const AURA_START = 'Qr$1 = (Nr$1 = ((eA, tA) => {';
+const AURA_END = 'virtualscroller: e$2 } })));\nconst odkThemePreset = t$G(Qr$1, {';
+const PURE = '/* @__PURE__ */ ';
 
 /** The CSS string of dist/index.js's injected <style>, and the code without it. */
 function splitInjectedCss(code) {
@@ -120,7 +127,13 @@ export function webFormsStyles() {
       if (!code.includes(THEMED_INSTALL)) {
         this.error("Web Forms no longer installs PrimeVue with the ODK preset as expected");
       }
-      return { code: code.replace(THEMED_INSTALL, 'use(PrimeVue, { theme: "none" })'), map: null };
+      if (!code.includes(AURA_START) || !code.includes(AURA_END)) {
+        this.error("Web Forms no longer builds the ODK preset on PrimeVue's Aura as expected");
+      }
+      const out = code.replace(THEMED_INSTALL, () => 'use(PrimeVue, { theme: "none" })')
+        .replace(AURA_START, () => `Qr$1 = ${PURE}(() => (Nr$1 = ((eA, tA) => {`)
+        .replace(AURA_END, () => `virtualscroller: e$2 } }))))();\nconst odkThemePreset = ${PURE}t$G(Qr$1, {`);
+      return { code: out, map: null };
     },
   };
 }

@@ -4,7 +4,7 @@ import { N_, t } from './i18n.js';
 import { kvGet, kvSet } from './db.js';
 import { cachedForms, deviceBase, forgetDeviceBase, profile, refreshForms } from './openrosa.js';
 import { flush, onQueueChange, queueItems, retry, startSync } from './queue.js';
-import { fetchEngineBytes, formEngine, importOnIntent, mark, routeNeedsEngine } from './engine.js';
+import { fetchEngineBytes, formEngine, importOnIntent, mark, routeNeedsEngine, warmOnInstall } from './engine.js';
 import { stateName, states } from './states.js';
 import { loadReturned, openForCorrection, returnedView } from './returned.js';
 import { draftFile, draftsFor, getDraft, newDraftId } from './drafts.js';
@@ -334,8 +334,8 @@ async function boot() {
   window.addEventListener('offline', showNet);
   // The form engine: a form opened straight away (a repeat visit to #/form/…) imports it with the
   // app; otherwise its bytes come in the background once the first screen is drawn (start()),
-  // beside the forms' download, and it runs when a finger reaches a form.
-  importOnIntent();
+  // beside the forms' download, and it runs when a finger reaches a form (its code cache: warmOnInstall).
+  importOnIntent(); warmOnInstall(cfg.engineShared);
   const formFirst = routeNeedsEngine(location.hash);
   if (formFirst) formEngine().catch(() => {});
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
