@@ -20,11 +20,12 @@ whole request (session, scope, filters, tile):
 * the tile source: built from the database (no saved copy), read back from the instance folder
   (another process, a restart), and the states array of the round;
 * the report pages (metrics, assessment, staffing, meeting), 5 times each;
-* one building's refresh (its row and its street's counts) with commit, p50 / p95.
+* one building's refresh (its row, its steps, its street's counts) with commit, p50 / p95,
+  wall and thread CPU: nothing changed, and a visit rejected then restored (things move).
 
 --keep DIR keeps the built city (SQLite file and instance folder) in DIR and reuses it on the
 next run (building the 1M city takes minutes); --pages-only skips the tiles, the tile source and
-the refresh, measuring the pages alone.
+the refresh, measuring the pages alone; --refresh-only measures the refresh alone.
 """
 
 from __future__ import annotations
@@ -214,25 +215,55 @@ def bench_source(app, round_id: int) -> dict:
 
 
 def bench_refresh(round_id: int, n: int = 200) -> dict:
+    """One building's refresh with its commit, wall and thread CPU: random buildings as they
+    are (nothing changed), then a visit of each rejected and restored, each refreshed (a review
+    decision: the row, the steps and the day counts move; `changed_state`: how many of these
+    refreshes changed the building's state)."""
     from server.extensions import db
-    from server.models import Building
+    from server.models import Building, Submission, Visit
     from server.services.coverage import refresh
 
     ids = db.session.scalars(sa.select(Building.id).order_by(sa.func.random()).limit(n)).all()
-    times = []
-    for bid in ids:
-        t0 = time.perf_counter()
-        refresh.refresh_building(bid, round_id)
+    out: dict = {}
+    wall, cpu = [], []
+
+    def timed(bid: int) -> str:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        state = refresh.refresh_building(bid, round_id)
         db.session.commit()
-        times.append(time.perf_counter() - t0)
-    return {"refresh_building_ms": _ms(times)}
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
+        return state
+
+    for bid in ids:
+        timed(bid)
+    out["refresh_building_ms"], out["refresh_building_cpu_ms"] = _ms(wall), _ms(cpu)
+    wall, cpu, changed = [], [], 0
+    for bid in ids:
+        row = db.session.execute(sa.select(Submission.id, Submission.review_state).join(
+            Visit, Visit.submission_id == Submission.id).where(
+            Visit.building_id == bid, Visit.round_id == round_id,
+            Submission.review_state != "rejected").limit(1)).first()
+        if row is None:
+            continue
+        sub, states = row[0], []
+        for review in ("rejected", row[1]):  # rejected, then restored
+            db.session.execute(sa.update(Submission).where(Submission.id == sub)
+                               .values(review_state=review))
+            states.append(timed(bid))
+        changed += 2 * (states[0] != states[1])
+    out["refresh_building_changed_ms"] = _ms(wall)
+    out["refresh_building_changed_cpu_ms"] = _ms(cpu)
+    out["changed_state"] = changed
+    return out
 
 
 def _contention() -> float:
     return os.getloadavg()[0]
 
 
-def run_size(n: int, tmp: Path, db_url: str | None, pages_only: bool = False) -> dict:
+def run_size(n: int, tmp: Path, db_url: str | None, pages_only: bool = False,
+             refresh_only: bool = False) -> dict:
     from gis.demo import generate_township
     from server.extensions import db
     from server.models import Round
@@ -265,6 +296,11 @@ def run_size(n: int, tmp: Path, db_url: str | None, pages_only: bool = False) ->
                 if drop is None:
                     ready.touch()
             rid = db.session.scalar(sa.select(Round.id))
+            if refresh_only:
+                result["load_average_before"] = _contention()
+                result.update(bench_refresh(rid))
+                result["load_average_after"] = _contention()
+                return result
             if not pages_only:
                 result.update(bench_source(app, rid))
             result["load_average_before"] = _contention()
@@ -288,6 +324,8 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--keep", help="folder that keeps the built cities for the next run")
     ap.add_argument("--pages-only", action="store_true")
+    ap.add_argument("--refresh-only", action="store_true",
+                    help="measure one building's refresh alone (no tiles, source or pages)")
     ap.add_argument("--pages", help="comma-separated page names to measure (default: all)")
     ap.add_argument("--roles", help="comma-separated roles to measure (default: all)")
     ap.add_argument("--repeat", type=int, default=5, help="requests per page (default 5)")
@@ -300,7 +338,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for n in (int(s) for s in args.sizes.split(",")):
             res = run_size(n, folder, os.environ.get("DOORSTEP_BENCH_DB") or None,
-                           args.pages_only)
+                           args.pages_only, args.refresh_only)
             line = json.dumps(res)
             print(line, flush=True)
             if args.out:

@@ -152,3 +152,64 @@ def test_the_round_at_once_equals_building_by_building():
     got = timeline._steps_arrays((b, day, outcome, units, suspect, expected))
     assert sorted(zip(*(a.tolist() for a in got), strict=True)) == want
     assert len(want) > 400  # buildings that changed state more than once
+
+
+def _refresh_statements(round_id: int, building_id: int) -> list[str]:
+    sent: list[str] = []
+
+    def keep(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        refresh.refresh_building(building_id, round_id)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    db.session.commit()
+    return sent
+
+
+def _reads_its_visits_once(plan) -> None:
+    a2 = db.session.scalar(sa.select(Building.id).where(Building.code == "A2"))
+    steps = CoverageStep.__table__.c
+    kept = _snapshot(plan.round.id)
+    same = _refresh_statements(plan.round.id, a2)  # nothing changed: reads and the upsert
+    locks = db.engine.dialect.name == "postgresql"  # the building's row lock first
+    assert [s.split()[0] for s in same] == ["SELECT"] * (3 + locks) + ["INSERT"]
+    assert sum(" FROM visits " in s for s in same) == 1
+    assert sum(" FROM coverage_steps " in s for s in same) == 1
+    assert _snapshot(plan.round.id) == kept
+    visit = db.session.scalar(sa.select(Visit).where(Visit.submission_id == plan.subs["s2"].id))
+    visit.outcome = "nobody_home"
+    db.session.flush()
+    moved = _refresh_statements(plan.round.id, a2)  # its steps and day counts rewritten
+    assert sum(" FROM visits " in s for s in moved) == 1
+    assert any(s.startswith("DELETE FROM coverage_steps") for s in moved)
+    assert any(s.startswith("INSERT INTO coverage_day_counts") for s in moved)
+    assert db.session.scalar(sa.select(sa.func.count()).where(
+        steps.round_id == plan.round.id, steps.building_id == a2, steps.state == "revisit")) == 1
+    assert _every_day_agrees(plan.round) >= 5
+
+
+def test_a_buildings_refresh_reads_its_visits_once(plan):
+    """One building's refresh derives its steps by day from the visits it read for its row
+    (timeline.refresh_one): one read of the visits, one of the steps, none of its street again,
+    then only the writes of what changed."""
+    _reads_its_visits_once(plan)
+
+
+def test_a_buildings_refresh_reads_its_visits_once_on_postgresql(pg_plan):
+    _reads_its_visits_once(pg_plan)
+
+
+def test_a_buildings_steps_are_read_by_their_key(plan):
+    """The steps of one building are found by the primary key (round, building, day), not by
+    scanning the round's steps."""
+    from server.services.coverage import timeline
+
+    sql = str(timeline._ONE_STEPS.compile(dialect=db.engine.dialect))
+    conn = db.session.connection().connection.driver_connection
+    detail = " ".join(row[-1] for row in conn.execute(
+        "EXPLAIN QUERY PLAN " + sql, (plan.round.id, 1)).fetchall())  # (r, b): qmark style
+    assert "SEARCH coverage_steps USING" in detail, detail
+    assert "(round_id=? AND building_id=?)" in detail, detail

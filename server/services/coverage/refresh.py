@@ -2,12 +2,13 @@
 
 A processed submission (or a review decision) refreshes only the buildings it touched. The row
 is derived from *all* the building's counted visits in that round (not rejected, not replaced,
-from a form the round counts), not patched from the previous
-row, so order, edits and replays cannot drift from a full recompute. Two statements per
-building: one indexed read (`ix_visits_building_round`) and one upsert or delete. When its
-state changes, the street's counts in `coverage_counts` move with it (old state -1, new +1) in
-the same transaction, so the roll-ups never read the buildings; the building's row is locked
-first on PostgreSQL, so two processes refreshing one building count it once.
+from a form the round counts), not patched from the previous row, so order, edits and replays
+cannot drift from a full recompute. Three reads per building, each one indexed (its street and
+stored state; its visits by `ix_visits_building_round`, which also give its steps by day in
+timeline.py; its stored steps), and one upsert or delete. When its state changes, the street's
+counts in `coverage_counts` move with it (old state -1, new +1) in the same transaction, so the
+roll-ups never read the buildings; the building's row is locked first on PostgreSQL, so two
+processes refreshing one building count it once.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from server.services.coverage.store import (
 )
 
 
+def _suspect(flags) -> bool:
+    return any(f in SUSPECT_FLAGS for f in flags or ())
+
+
 def building_state(expected_units: int | None, visits: Iterable[tuple[str, int, list]]) -> tuple:
     """(state, visits, units) of one building from its stored (outcome, units, flags) visits."""
     return state_of_building(
-        ((outcome, any(f in SUSPECT_FLAGS for f in flags or ()), units)
-         for outcome, units, flags in visits),
+        ((outcome, _suspect(flags), units) for outcome, units, flags in visits),
         expected_units,
     )  # fmt: skip
 
@@ -94,7 +98,8 @@ DELETE = sa.delete(BuildingCoverage.__table__).where(
 _EXPECTED = sa.select(Building.expected_units).where(Building.id == sa.bindparam("b"))
 _VISITS = (
     sa.select(
-        VisitRow.outcome, VisitRow.units_recorded, VisitRow.flags, _EXPECTED.scalar_subquery()
+        VisitRow.outcome, VisitRow.units_recorded, VisitRow.flags, _EXPECTED.scalar_subquery(),
+        VisitRow.visited_on, VisitRow.visited_at,
     )
     .join(Submission, Submission.id == VisitRow.submission_id)
     .where(VisitRow.building_id == sa.bindparam("b"), VisitRow.round_id == sa.bindparam("r"))
@@ -126,7 +131,10 @@ def refresh_building(building_id: int, round_id: int) -> str:
     before = conn.execute(_OLD, params).first()  # (street id, stored state) or no building
     rows = conn.execute(_VISITS, params).all()
     coverage_changed()
-    timeline.refresh([(building_id, round_id)])  # the reports' states by day, in step
+    if before is not None:  # the reports' states by day, in step (from the rows just read)
+        timeline.refresh_one(round_id, building_id, before[0], (
+            (on, at, outcome, units, _suspect(flags), expected)
+            for outcome, units, flags, expected, on, at in rows))
     if not rows:
         conn.execute(DELETE, params)
         if before is not None:
