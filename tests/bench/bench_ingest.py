@@ -3,6 +3,7 @@
     .venv/bin/python tests/bench/bench_ingest.py [--clients 50] [--posts 6000]
         [--stored 20000,200000] [--threads 16] [--workers 1] [--client-procs 2] [--worker]
         [--basic] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--server waitress|granian]
 
 Starts `python -m server serve` on loopback over a fresh instance folder (SQLite, or with
 --database-url a fresh database on that PostgreSQL server, dropped afterwards), then for each
@@ -20,6 +21,10 @@ With --target-url no Doorstep is started: the same client posts the same request
 OpenRosa server already running on this machine (ODK Central: its app-user URL
 `/v1/key/<token>/projects/<id>/submission`, or `http://user:password@…/submission` for HTTP
 Basic); stored submissions are then filled by posting, since its database is not ours to write.
+With --server granian the same app runs under Granian's WSGI interface (one worker process,
+--threads blocking threads; tests/bench/granian_app.py) instead of `serve`'s waitress, to
+compare the HTTP server's share of the CPU; the stored count is checked after each round (every
+201 durable).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.granian_server import GranianServer, stored_count
 from tests.bench.ingest_target import ExternalTarget, add_arguments, multipart_post, run_target
 from tests.support.household_form import household_instance
 from tests.support.liveserver import LiveServer, child_pids
@@ -333,6 +339,8 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="instance folder parent (default: temp)")
     parser.add_argument("--database-url", default="",
                         help="a PostgreSQL server (a fresh database is made and dropped)")
+    parser.add_argument("--server", choices=("waitress", "granian"), default="waitress",
+                        help="the HTTP server under the app (granian: tests/bench/granian_app.py)")
     add_arguments(parser)
     args = parser.parse_args()
     if args.target_url:
@@ -346,8 +354,9 @@ def main() -> None:
 
 def run(args: argparse.Namespace, url: str | None) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        server = LiveServer(Path(tmp) / "instance", threads=args.threads, workers=args.workers,
-                            database_url=url)
+        kind = GranianServer if args.server == "granian" else LiveServer
+        server = kind(Path(tmp) / "instance", threads=args.threads, workers=args.workers,
+                      database_url=url)
         server.env["DOORSTEP_PROCESS_IN_BACKGROUND"] = "true" if args.worker else "false"
         server.instance.mkdir()
         server.prepare()
@@ -366,10 +375,14 @@ def run(args: argparse.Namespace, url: str | None) -> None:
                 filled = time.perf_counter() - t0
                 r = run_round(server, args.clients, args.posts, args.client_procs, args.basic,
                               url)
+                if not url:
+                    durable = stored_count(server.instance / "doorstep.sqlite3") - stored
+                    if durable != r["statuses"].get(201, 0):
+                        raise SystemExit(f"{durable} stored for {r['statuses']}")
                 print(f"stored {stored:>9,} (filled in {filled:.0f} s): {figures(r)}; "
                       f"{args.clients} clients, "
                       f"{args.posts} posts, {args.workers} x {args.threads} server threads, "
-                      f"{'PostgreSQL' if url else 'SQLite'}"
+                      f"{'PostgreSQL' if url else 'SQLite'}, {args.server}"
                       f"{', HTTP Basic' if args.basic else ', token URL'}",
                       flush=True)
         finally:

@@ -91,6 +91,10 @@ class LiveServer:
              "--threads", str(self.threads), "--workers", str(self.workers)],
             env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
         )
+        self.wait_healthy()
+
+    def wait_healthy(self) -> None:
+        """Until /healthz answers 200 (30 s at most)."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
