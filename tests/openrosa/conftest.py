@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.services import logins
 from tests.support.household_form import add_household_form
 
 
@@ -34,3 +35,13 @@ def post(client, coordinator):
                            headers=hdrs, content_type="multipart/form-data")
 
     return do_post
+
+
+@pytest.fixture
+def scrypt_calls(monkeypatch) -> list[str]:
+    """Every password-hash check, by the hash it checked against."""
+    calls: list[str] = []
+    real = logins.check_password_hash
+    monkeypatch.setattr(logins, "check_password_hash",
+                        lambda h, p: calls.append(h) or real(h, p))
+    return calls

@@ -35,16 +35,6 @@ def app(tmp_path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-@pytest.fixture
-def scrypt_calls(monkeypatch) -> list[str]:
-    """Every password-hash check, by the hash it checked against."""
-    calls: list[str] = []
-    real = logins.check_password_hash
-    monkeypatch.setattr(logins, "check_password_hash",
-                        lambda h, p: calls.append(h) or real(h, p))
-    return calls
-
-
 def _basic(app: Flask, password: str, username: str = "li") -> int:
     creds = base64.b64encode(f"{username}:{password}".encode()).decode()
     return app.test_client().get("/o/formList",

@@ -14,7 +14,7 @@ from flask import Flask
 
 from server.extensions import db
 from server.models import Role, User
-from server.services import logins, users
+from server.services import users
 from tests.support.app import PASSWORD, make_app, upgrade
 from tests.support.household_form import add_household_form, household_instance
 
@@ -32,15 +32,6 @@ def app(tmp_path) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def scrypt_calls(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = logins.check_password_hash
-    monkeypatch.setattr(logins, "check_password_hash",
-                        lambda h, p: calls.append(h) or real(h, p))
-    return calls
 
 
 def _submit(app: Flask, password: str = PASSWORD, username: str = "li") -> int:
