@@ -12,7 +12,9 @@ address space), so a setting means the same whatever those libraries reserve.
 
 Children come from a `multiprocessing` fork server started on first use, which has loaded
 geopandas and GDAL once (about a second), so each import forks a ready process (~50 ms) with
-no thread, lock or database connection of the server's in it.
+no thread, lock or database connection of the server's in it. The child's temporary files go
+in a folder the server makes for it and removes after it ended, however it ended: a child
+killed mid-read (out of memory or time) once left its copy of the file (11 MB) in /tmp.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import multiprocessing.connection
 import os
 import pickle
 import resource
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -105,11 +109,12 @@ def _portable(err: BaseException) -> BaseException:
     return err
 
 
-def _child(conn: multiprocessing.connection.Connection, memory_bytes: int,
+def _child(conn: multiprocessing.connection.Connection, memory_bytes: int, scratch: str,
            job: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """Run `job` under the cap (on top of what the child has now) and send
-    ("ok" | "error" | "memory", value, stats) back."""
+    """Run `job` under the cap (on top of what the child has now), its temporary files in
+    `scratch`, and send ("ok" | "error" | "memory", value, stats) back."""
     start = time.perf_counter()
+    tempfile.tempdir = scratch  # the server removes it, should this process die
     try:
         limits.can_interrupt()  # the repair budget's thread, started before the cap
         import_jobs.warm_up()
@@ -146,8 +151,9 @@ def run(job: Callable[..., T], *args: Any, memory_mb: int, time_limit_s: float,
 def _run(job, args, kwargs, memory_mb: int, time_limit_s: float):
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
+    scratch = tempfile.mkdtemp(prefix="doorstep-import-")
     child = ctx.Process(target=_child, name="doorstep-import", daemon=True,
-                        args=(sender, memory_mb * MIB, job, args, kwargs))
+                        args=(sender, memory_mb * MIB, scratch, job, args, kwargs))
     started = time.perf_counter()
     child.start()
     sender.close()  # the child holds the only writer: its death ends the pipe
@@ -166,6 +172,7 @@ def _run(job, args, kwargs, memory_mb: int, time_limit_s: float):
             child.kill()
         child.join()
         receiver.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     log.info("import helper %s: %s in %.2f s, peak RSS %.0f MiB (exit code %s)",
              getattr(job, "__name__", job), kind, time.perf_counter() - started,
              stats.get("peak_rss_mb", float("nan")), child.exitcode)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import resource
+import tempfile
 import threading
 import time
 
@@ -185,3 +186,16 @@ def test_the_helper_process_fails_clearly_and_alone(app, job, args, seconds, mes
 def test_an_error_in_the_helper_is_raised_in_the_server(app):
     with pytest.raises(ValueError, match="invalid literal for int"):
         import_process.run(int, "not a number", memory_mb=64, time_limit_s=30)
+
+
+def test_the_helpers_temporary_files_are_removed_however_it_ended(app, tmp_path, monkeypatch):
+    """The helper's temporary folder is one the server made and removes after the helper ended
+    (a helper killed mid-read once left its copy of the file in /tmp)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    used = import_process.run(tempfile.gettempdir, memory_mb=64, time_limit_s=30)
+    assert os.path.dirname(used) == str(scratch) and "doorstep-import-" in used
+    with pytest.raises(import_process.ImportAborted, match="exit code -6"):
+        import_process.run(os.abort, memory_mb=64, time_limit_s=30)
+    assert list(scratch.iterdir()) == []
