@@ -140,14 +140,14 @@ def _kill_mid_batch(server: LiveServer, busy: Callable[[], bool], untouched: Cal
                 raise AssertionError("the batch committed before it could be killed: "
                                      "make it longer")
             since = None
-        time.sleep(0.02)
+        time.sleep(0.005)
     raise AssertionError("no batch started: " + server.read_log())
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql",
                                                              marks=pytest.mark.postgres)])
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path, request, database):
-    n = 500
+    n = 1500  # one batch's writes must outlast the probe (500 once committed within ~70 ms)
     url = request.getfixturevalue("postgres_url") if database == "postgresql" else None
     server = _server(tmp_path, "a", url, PROCESS_IN_BACKGROUND="false")
     url = url or f"sqlite:///{server.instance / 'doorstep.sqlite3'}"
