@@ -55,21 +55,18 @@ def sees_everything(user: User | None) -> bool:
     return user is None or _role(user) in EVERYWHERE
 
 
-_PATHS: dict[tuple, tuple[versions.Stamp, list[str]]] = {}
+_PATHS: versions.Kept[list[str]] = versions.Kept(4096)
 
 
 def assigned_paths(user: User) -> list[str]:
     """Paths of the user's assigned areas (kept per process and user while the areas and the
     staff's assignments are unchanged: a request reads no assignment)."""
-    key, sig = (db.engine.url, user.id), versions.stamp()
-    hit = _PATHS.get(key)
-    if hit is not None and hit[0] == sig and user.id is not None:
-        return list(hit[1])
-    paths = [a.area.path for a in user.assignments]
-    if len(_PATHS) > 4096:
-        _PATHS.clear()
-    _PATHS[key] = (sig, paths)
-    return list(paths)
+    def read() -> list[str]:
+        return [a.area.path for a in user.assignments]
+
+    if user.id is None:  # not stored yet: nothing to key it by
+        return read()
+    return list(_PATHS.get(user.id, versions.stamp(), read))
 
 
 def area_paths(user: User | None) -> list[str] | None:
@@ -79,25 +76,17 @@ def area_paths(user: User | None) -> list[str] | None:
     return assigned_paths(user) if _role(user) in ASSIGNED else []
 
 
-_STREETS: dict[tuple, tuple[tuple, dict[int, str]]] = {}
+_STREETS: versions.Kept[dict[int, str]] = versions.Kept(1024)
 
 
 def streets_under_paths(paths: list[str]) -> dict[int, str]:
     """Street id -> street code for every street at or below the paths (kept per process
     until an area is added or an areas import bumps the `areas` version)."""
-    key = (db.engine.url, tuple(sorted(paths)))
-    sig = areas_signature()
-    hit = _STREETS.get(key)
-    if hit is not None and hit[0] == sig:
-        return dict(hit[1])
-    rows = db.session.execute(
-        sa.select(Area.id, Area.code).where(Area.level == "street", _under(paths))
-    )
-    found = {street_id: code for street_id, code in rows}
-    if len(_STREETS) > 1024:
-        _STREETS.clear()
-    _STREETS[key] = (sig, found)
-    return dict(found)
+    def read() -> dict[int, str]:
+        return dict(db.session.execute(
+            sa.select(Area.id, Area.code).where(Area.level == "street", _under(paths))).all())
+
+    return dict(_STREETS.get(tuple(sorted(paths)), areas_signature(), read))
 
 
 def areas_signature() -> tuple:
@@ -191,21 +180,13 @@ def coordinators_working_in(user: User | None) -> list[str]:
                   if visible is None or visible.intersection(codes))
 
 
-_COORDINATORS: dict[str, tuple[versions.Stamp, dict[str, list[str]]]] = {}
+_COORDINATORS: versions.Kept[dict[str, list[str]]] = versions.Kept(16)
 
 
 def coordinator_streets() -> dict[str, list[str]]:
     """Coordinator username -> codes of the streets they are assigned (for the roll-ups; kept
     per process while the areas and the staff are unchanged: read it, never change it)."""
-    key, sig = str(db.engine.url), versions.stamp()
-    hit = _COORDINATORS.get(key)
-    if hit is not None and hit[0] == sig:
-        return hit[1]
-    found = _coordinator_streets()
-    if len(_COORDINATORS) > 16:
-        _COORDINATORS.clear()
-    _COORDINATORS[key] = (sig, found)
-    return found
+    return _COORDINATORS.get(None, versions.stamp(), _coordinator_streets)
 
 
 def _coordinator_streets() -> dict[str, list[str]]:

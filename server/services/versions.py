@@ -16,7 +16,8 @@ leave a token that a later change reuses).
 from __future__ import annotations
 
 import secrets
-from typing import NamedTuple
+from collections.abc import Callable, Hashable
+from typing import Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from flask import has_request_context, request
@@ -40,6 +41,28 @@ class Stamp(NamedTuple):
 
 
 _QUERY: list = []
+V = TypeVar("V")
+
+
+class Kept(Generic[V]):
+    """Values built per process, per database and key, each kept while the signature it was
+    built under holds (the stamp, or the part of it the value depends on); past `most` keys
+    all are dropped. Callers get the kept value itself: copy it before changing it."""
+
+    def __init__(self, most: int) -> None:
+        self._most = most
+        self._values: dict[tuple, tuple[Hashable, V]] = {}
+
+    def get(self, key: Hashable, signature: Hashable, build: Callable[[], V]) -> V:
+        full = (db.engine.url, key)
+        hit = self._values.get(full)
+        if hit is not None and hit[0] == signature:
+            return hit[1]
+        value = build()
+        if len(self._values) >= self._most:
+            self._values.clear()
+        self._values[full] = (signature, value)
+        return value
 
 
 def rounds_signature_columns() -> list:

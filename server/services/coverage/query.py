@@ -109,20 +109,14 @@ def filters(
     if state is not None and state not in coverage.STATES:
         raise FilterError("unknown state {state!r}; one of {states}", state=state,
                           states=", ".join(coverage.STATES))
-    key = (coverage.db_key(), user.id if user is not None else None, rnd.id, village, street,
-           coordinator_name, bool(mine and user is not None))
-    sig = versions.stamp()
-    hit = _STREETS.get(key)
-    if hit is None or hit[0] != sig:
-        hit = (sig, _streets(user, rnd.id, village, street, coordinator_name, mine))
-        if len(_STREETS) > 4096:
-            _STREETS.clear()
-        _STREETS[key] = hit
-    codes, ids = hit[1]
+    key = (user.id if user is not None else None, rnd.id, village, street, coordinator_name,
+           bool(mine and user is not None))
+    codes, ids = _STREETS.get(key, versions.stamp(), lambda: _streets(
+        user, rnd.id, village, street, coordinator_name, mine))
     return Filters(rnd, codes, state, compare, ids)
 
 
-_STREETS: dict[tuple, tuple[versions.Stamp, tuple]] = {}
+_STREETS: versions.Kept[tuple] = versions.Kept(4096)
 
 
 def _streets(user: User | None, round_id: int, village: str | None, street: str | None,

@@ -135,7 +135,6 @@ class _Tree:
     """Every area as arrays in path order, and each coordinator's streets as (coordinator,
     area position) pairs: the same for every user, built once per process and signature."""
 
-    sig: tuple
     rows: list[tuple]
     ids: np.ndarray
     codes: list[str]
@@ -153,17 +152,16 @@ class _Tree:
     pairs: tuple | None = None  # (staff stamp, names, coordinator of pair, area of pair)
 
 
-_TREE: dict[str, _Tree] = {}
+_TREE: versions.Kept[_Tree] = versions.Kept(16)
 
 
 def _tree() -> _Tree:
     """The area tree of this database, kept per process until the areas' signature changes
     (an areas import bumps it: scope.areas_edited)."""
-    key = str(db.engine.url)
-    sig = scope.areas_signature()
-    hit = _TREE.get(key)
-    if hit is not None and hit.sig == sig:
-        return hit
+    return _TREE.get(None, scope.areas_signature(), _read_tree)
+
+
+def _read_tree() -> _Tree:
     rows = sorted((tuple(r) for r in db.session.execute(sa.select(
         Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
         Area.name_en))), key=lambda r: r[4])  # Python's order, not the collation's
@@ -172,8 +170,8 @@ def _tree() -> _Tree:
     levels = [r[3] for r in rows]
     rank = {lv: k for k, lv in enumerate(AREA_LEVELS)}
     paths = [r[4] for r in rows]
-    tree = _Tree(
-        sig, rows, ids, [r[1] for r in rows], paths, levels,
+    return _Tree(
+        rows, ids, [r[1] for r in rows], paths, levels,
         np.array([rank.get(lv, len(AREA_LEVELS)) for lv in levels], np.int64),
         [(r[5], r[6]) for r in rows],
         np.array([pos_of_id.get(r[2], -1) if r[2] is not None else -1 for r in rows], np.int64),
@@ -183,10 +181,6 @@ def _tree() -> _Tree:
         np.array([bisect.bisect_left(paths, p + "/") for p in paths], np.int64),
         np.array([bisect.bisect_left(paths, p + "0") for p in paths], np.int64),  # "0" > "/"
     )
-    if len(_TREE) > 16:
-        _TREE.clear()
-    _TREE[key] = tree
-    return tree
 
 
 def area_rows() -> list[tuple]:
