@@ -35,6 +35,7 @@ from server.models import (
     FormVersion,
     RoundForm,
     Submission,
+    Visit,
 )
 
 if TYPE_CHECKING:
@@ -157,6 +158,13 @@ def counted():
     return sa.and_(Submission.review_state != "rejected", Submission.superseded.is_(False))
 
 
+def suspect_column():
+    """A visit's flags name a suspect one (SUSPECT_FLAGS), read from the flags' JSON text by
+    the database: no list is decoded per visit."""
+    text = sa.cast(Visit.flags, sa.Text)
+    return sa.or_(*(text.like(f'%"{f}"%') for f in SUSPECT_FLAGS))
+
+
 def form_counts(round_id):
     """The submission's form counts as a visit in the round (a round listing none: every form).
     `round_id` is an int or a bind parameter."""
@@ -206,10 +214,11 @@ def stored_states(round_id: int) -> dict[int, str]:
     )
 
 
-def fetch_tuples(stmt: sa.Select) -> list[tuple]:
+def fetch_tuples(stmt: sa.Select, conn: sa.Connection | None = None) -> list[tuple]:
     """Rows as plain DBAPI tuples (no Row objects, no type processing): for statements whose
-    parameters are integers and constants, inlined as literals."""
-    conn = db.session.connection()
+    parameters are integers and constants, inlined as literals. `conn`: the session's
+    connection unless given (a migration's)."""
+    conn = conn if conn is not None else db.session.connection()
     sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     cur = conn.connection.driver_connection.cursor()
     try:
@@ -219,9 +228,10 @@ def fetch_tuples(stmt: sa.Select) -> list[tuple]:
         cur.close()
 
 
-def state_code_column(column):
-    """A state column as its code (index into STATES) computed by the database."""
-    return sa.case({name: k for k, name in enumerate(STATES)}, value=column, else_=0)
+def state_code_column(column, missing: int = 0):
+    """A state column as its code (index into STATES) computed by the database; `missing`
+    for NULL (0: unvisited)."""
+    return sa.case({name: k for k, name in enumerate(STATES)}, value=column, else_=missing)
 
 
 def state_codes(round_id: int, building_ids: np.ndarray) -> np.ndarray:

@@ -25,7 +25,13 @@ from server import localtime
 from server.extensions import db
 from server.models import Building, CoverageDayCount, CoverageStep, Submission
 from server.models import Visit as VisitRow
-from server.services.coverage.store import SUSPECT_FLAGS, counted, fetch_tuples, form_counts
+from server.services.coverage.store import (
+    counted,
+    fetch_tuples,
+    form_counts,
+    state_code_column,
+    suspect_column,
+)
 
 CHUNK = 500
 BATCH = 50_000
@@ -33,12 +39,6 @@ _STEPS = CoverageStep.__table__
 _DAYS = CoverageDayCount.__table__
 
 Step = tuple[date, str]  # (day, state at its end)
-
-
-def suspect_column():
-    """A visit's flags name a suspect one (read from the JSON text: no list is built)."""
-    text = sa.cast(VisitRow.flags, sa.Text)
-    return sa.or_(*(text.like(f'%"{f}"%') for f in SUSPECT_FLAGS))
 
 
 def _visits_query(round_id):
@@ -203,13 +203,9 @@ def rebuild(round_id: int, conn: sa.Connection | None = None) -> int:
     b, day, code, was = _steps_arrays(_visit_arrays(r, conn))
     new = set(zip(b.tolist(), day.tolist(), code.tolist(), was.tolist(), strict=True))
     s = _STEPS.c
-    state = sa.case({name: k for k, name in enumerate(STATES)}, value=s.state, else_=-1)
-    before = sa.case({name: k for k, name in enumerate(STATES)}, value=s.was, else_=-1)
-    stored = set()
-    with _cursor(conn) as fetch:
-        for sb, sd, sc, sw in fetch(sa.select(s.building_id, s.day, state, before)
-                                    .where(s.round_id == r)):
-            stored.add((sb, _ordinal(sd), sc, sw))
+    stored = {(sb, _ordinal(sd), sc, sw) for sb, sd, sc, sw in fetch_tuples(
+        sa.select(s.building_id, s.day, state_code_column(s.state, -1),
+                  state_code_column(s.was, -1)).where(s.round_id == r), conn)}
     gone = [{"r": r, "b": sb, "d": date.fromordinal(sd)} for sb, sd, _c, _w in stored - new]
     if gone:
         conn.execute(_DELETE_DAY, gone)
@@ -235,26 +231,6 @@ def _ordinal(value) -> int:
     return value.toordinal() if isinstance(value, date) else _day_ordinal(str(value))
 
 
-class _cursor:
-    """Rows of a Core statement as plain DBAPI tuples on `conn` (no type processing)."""
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self):
-        self.cur = self.conn.connection.driver_connection.cursor()
-
-        def fetch(stmt):
-            sql = stmt.compile(dialect=self.conn.dialect, compile_kwargs={"literal_binds": True})
-            self.cur.execute(str(sql))
-            return self.cur.fetchall()
-
-        return fetch
-
-    def __exit__(self, *exc) -> None:
-        self.cur.close()
-
-
 def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
     """The round's counted visits as arrays: building, day (ordinal), outcome (index into
     OUTCOMES), units, suspect, expected units of the building."""
@@ -264,8 +240,7 @@ def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
         VisitRow.building_id, VisitRow.visited_on, VisitRow.visited_at, outcome,
         sa.func.coalesce(VisitRow.units_recorded, 0), sa.case((suspect_column(), 1), else_=0),
         sa.func.coalesce(Building.expected_units, 0))
-    with _cursor(conn) as fetch:
-        rows = fetch(q)
+    rows = fetch_tuples(q, conn)
     n = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [()] * 7
     days = np.array([_ordinal(on) if on is not None else localtime.local_date(
@@ -346,13 +321,9 @@ class StreetDays:
         c = _DAYS.c
         rows = fetch_tuples(sa.select(c.street_id, c.day, c.state, c.buildings)
                             .where(c.round_id == int(round_id), c.buildings != 0))
-        ordinal: dict = {}
-        for _s, d, _st, _n in rows:  # a round has a few dozen days: convert each once
-            if d not in ordinal:
-                ordinal[d] = date.fromisoformat(str(d)[:10]).toordinal()
         code = {name: k for k, name in enumerate(STATES)}
         self.street = np.array([r[0] for r in rows], np.int64)
-        self.day = np.array([ordinal[r[1]] for r in rows], np.int64)
+        self.day = np.array([_ordinal(r[1]) for r in rows], np.int64)
         self.state = np.array([code[r[2]] for r in rows], np.int64)
         self.n = np.array([r[3] for r in rows], np.int64)
         self.size = int(self.street.max()) + 1 if len(rows) else 1

@@ -34,7 +34,8 @@ from server.models import (
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
-from server.services.coverage import rounds, timeline
+from server.services.coverage import rounds
+from server.services.coverage.store import suspect_column
 from server.services.register.residence import DEPARTED
 
 
@@ -128,7 +129,7 @@ def _visits(rnd: Round, buildings: dict) -> list[VisitFact]:
     rows = db.session.execute(
         sa.select(Visit.submission_id, Visit.building_id, Visit.chosen_building_id,
                   Visit.visited_on, Visit.visited_at, Visit.outcome, Visit.units_recorded,
-                  timeline.suspect_column(), Visit.coordinator_id, Submission.review_state,
+                  suspect_column(), Visit.coordinator_id, Submission.review_state,
                   Submission.superseded, FormVersion.form_id)
         .join(Submission, Submission.id == Visit.submission_id)
         .join(FormVersion, FormVersion.id == Submission.form_version_id)
