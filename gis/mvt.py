@@ -117,7 +117,7 @@ def polygon_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     geom_pt = geom_of_ring[ring_pt]
     prev = np.zeros_like(pts)
     prev[1:] = pts[:-1]
-    prev[np.r_[True, geom_pt[1:] != geom_pt[:-1]]] = 0  # each feature starts at (0, 0)
+    prev[np.flatnonzero(np.diff(geom_pt, prepend=-1))] = 0  # each feature starts at (0, 0)
     delta = _zigzag(pts - prev)
     ring_len = np.where(alive, 2 * pairs + 5, 0)  # MoveTo, x, y, LineTo, pairs…, ClosePath
     ring_start = np.cumsum(ring_len) - ring_len
@@ -208,8 +208,11 @@ def encode(
 ) -> bytes:
     """One tile of one layer: features of `kind` (POINT, POLYGON) whose commands are
     cmds[offsets[i]:offsets[i + 1]], with properties `columns` and feature `ids` (optional).
-    Features without commands are left out; none left: b""."""
+    Features without commands are left out (none left: a layer without features); no
+    features at all: b""."""
     n = len(offsets) - 1
+    if not n:
+        return b""
     glen = np.diff(offsets)
     keep = glen > 0
     if not keep.all():
@@ -219,8 +222,6 @@ def encode(
         cmds = cmds[np.repeat(keep, glen)]
         glen = glen[keep]
         n = int(keep.sum())
-    if not n:
-        return b""
     gbytes, gl = _varints(cmds)
     g_off = np.concatenate([[0], np.cumsum(glen)])
     g_len = _sums(gl, g_off)

@@ -248,6 +248,8 @@ def _reference(geoms: np.ndarray, columns: list, ids: np.ndarray) -> bytes:
                  "properties": {k: (int(v[i]) if isinstance(v[i], np.integer) else str(v[i]))
                                 for k, v, _ in columns}}
                 for i, g in enumerate(geoms.tolist())]  # fmt: skip
+    if not features:
+        return b""
     return mapbox_vector_tile.encode(
         [{"name": LAYER, "features": features}],
         default_options={"extents": EXTENT, "y_coord_down": True},
