@@ -171,15 +171,25 @@ def _tags(columns: Sequence[Column], n: int) -> tuple[np.ndarray, np.ndarray, by
     off = np.concatenate([[0], np.cumsum(2 * per_feature)])
     keys = b"".join(b"\x1a" + _varint(len(k)) + k
                     for k in (columns[j][0].encode() for j in key_order.tolist()))
-    values = []
-    for t in uniq[order].tolist():
-        if t >= _STR:
-            s = str(table[t - _STR]).encode()
-            body = b"\x0a" + _varint(len(s)) + s
-        else:
-            body = b"\x20" + _varint(t)
-        values.append(b"\x22" + _varint(len(body)) + body)
-    return tags, off, keys, b"".join(values)
+    return tags, off, keys, _values(uniq[order], table)
+
+
+def _values(tokens: np.ndarray, table: np.ndarray) -> bytes:
+    """The layer's values table: each token a value message (int_value, or string_value of
+    table[token - _STR]), built for all of them at once."""
+    is_str = tokens >= _STR
+    raw = [s.encode() for s in table[tokens[is_str] - _STR].tolist()]
+    slen = np.zeros(len(tokens), np.int64)
+    slen[is_str] = np.fromiter(map(len, raw), np.int64, len(raw))
+    ints, int_len = _varints(np.where(is_str, 0, tokens), tag=0x20)
+    heads, head_len = _varints(slen, tag=0x0A)
+    body = np.where(is_str, head_len + slen, int_len)
+    outer, outer_len = _varints(body, tag=0x22)
+    text = np.frombuffer(b"".join(raw), np.uint8)
+    return _gather([(outer, _runs(outer_len), outer_len),
+                    (ints, _runs(int_len), np.where(is_str, 0, int_len)),
+                    (heads, _runs(head_len), np.where(is_str, head_len, 0)),
+                    (text, _runs(slen), slen)]).tobytes()
 
 
 def _is_int(values) -> bool:
