@@ -61,3 +61,28 @@ def test_projection_is_epsg_3857() -> None:
     assert np.allclose(x, ex, atol=1e-6) and np.allclose(y, ey, atol=1e-6)
     back = from_mercator(x, y)
     assert np.allclose(back[0], lon) and np.allclose(back[1], lat)
+
+
+
+def test_a_scope_is_cut_from_the_selection_of_everything_without_a_sort(monkeypatch) -> None:
+    from gis import tiles as gis_tiles
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    lon = 102.6 + rng.integers(0, 400, n) * 0.0001  # many equal west edges: ties
+    lat = 24.6 + rng.random(n) * 0.04
+    bounds = np.column_stack((lon - 0.0001, lat - 0.0001, lon + 0.0001, lat + 0.0001))
+    src = TileSource(rng.permutation(n) + 1, lon, lat, bounds, None, rng.integers(1, 40, n))
+    keeps = [np.isin(src.groups, rng.choice(np.arange(1, 40), k, replace=False))
+             for k in (1, 7, 39)] + [np.zeros(n, bool), np.ones(n, bool)]
+    sorted_ = [gis_tiles.Selection(src, np.flatnonzero(keep)) for keep in keeps]
+
+    def no_sort(*args, **kwargs):
+        raise AssertionError("a scope's Selection sorted the west edges again")
+
+    monkeypatch.setattr(gis_tiles.np, "argsort", no_sort)
+    for keep, want in zip(keeps, sorted_, strict=True):
+        got = src.select(keep)
+        for name in ("positions", "minx", "maxx", "miny", "maxy", "px", "py"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), name
+        assert got.width == want.width
