@@ -135,6 +135,21 @@ def polygon_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return cmds, np.concatenate([[0], np.cumsum(per_geom)])
 
 
+def _numbered(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each element's number in the order its value is first used, and the distinct values in
+    that order (a stable sort; np.unique would load numpy.ma on a process's first tile)."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    new = np.ones(len(a), bool)
+    new[1:] = s[1:] != s[:-1]
+    by_use = np.argsort(order[new], kind="stable")  # first use of each distinct value
+    rank = np.empty(len(by_use), np.int64)
+    rank[by_use] = np.arange(len(by_use))
+    number = np.empty(len(a), np.int64)
+    number[order] = rank[np.cumsum(new) - 1]
+    return number, s[new][by_use]
+
+
 def _tags(columns: Sequence[Column], n: int) -> tuple[np.ndarray, np.ndarray, bytes, bytes]:
     """(tags of every feature, offsets per feature, keys table, values table)."""
     if not columns or not n:
@@ -142,36 +157,31 @@ def _tags(columns: Sequence[Column], n: int) -> tuple[np.ndarray, np.ndarray, by
     c = len(columns)
     tokens = np.empty((n, c), np.int64)
     present = np.ones((n, c), bool)
-    strings = [np.asarray(v, object) for _, v, _ in columns if not _is_int(v)]
-    table = np.unique(np.concatenate(strings).astype(str)) if strings else np.zeros(0, str)
+    text = [j for j, (_, v, _) in enumerate(columns) if not _is_int(v)]
+    table = np.zeros(0, str)
+    if text:  # strings become tokens from _STR up, one per distinct string
+        words = np.concatenate([np.asarray(columns[j][1], object).astype(str) for j in text])
+        number, table = _numbered(words)
+        tokens[:, text] = _STR + number.reshape(len(text), n).T
     for j, (_, values, mask) in enumerate(columns):
         if _is_int(values):
             v = np.asarray(values, np.int64)
             if len(v) and (v.min() < -_STR or v.max() >= _STR):
                 raise OverflowError("property value out of range")
             tokens[:, j] = v
-        else:
-            tokens[:, j] = _STR + np.searchsorted(table, np.asarray(values, object).astype(str))
         if mask is not None:
             present[:, j] = mask
     key_of = np.broadcast_to(np.arange(c), (n, c))[present]
     flat = tokens[present]
-    per_feature = present.sum(axis=1)
-    used, key_first = np.unique(key_of, return_index=True)
-    key_rank = np.empty(c, np.int64)
-    key_order = used[np.argsort(key_first, kind="stable")]
-    key_rank[key_order] = np.arange(len(key_order))
-    uniq, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(uniq), np.int64)
-    rank[order] = np.arange(len(uniq))
+    key_number, key_order = _numbered(key_of)
+    value_number, distinct = _numbered(flat)
     tags = np.empty(2 * len(flat), np.int64)
-    tags[0::2] = key_rank[key_of]
-    tags[1::2] = rank[inverse.ravel()]
-    off = np.concatenate([[0], np.cumsum(2 * per_feature)])
+    tags[0::2] = key_number
+    tags[1::2] = value_number
+    off = np.concatenate([[0], np.cumsum(2 * present.sum(axis=1))])
     keys = b"".join(b"\x1a" + _varint(len(k)) + k
                     for k in (columns[j][0].encode() for j in key_order.tolist()))
-    return tags, off, keys, _values(uniq[order], table)
+    return tags, off, keys, _values(distinct, table)
 
 
 def _values(tokens: np.ndarray, table: np.ndarray) -> bytes:
