@@ -20,7 +20,7 @@ from server.services.reports import facts, metrics
 def _replayed(f: facts.Facts, day: date) -> dict:
     """Per street (visited, complete) as of `day`: each building's counted visits replayed."""
     visits = defaultdict(list)
-    for v in f.visits:
+    for v in facts.visit_facts(f):
         if v.counted and v.day <= day:
             visits[v.building_id].append((v.outcome, v.suspect, v.units))
     out: dict = defaultdict(lambda: [0, 0])

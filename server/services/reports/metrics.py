@@ -30,6 +30,7 @@ from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
 from server.services import scope
 from server.services.coverage import timeline
+from server.services.reports import daysums
 from server.services.reports import facts as facts_
 from server.services.reports.facts import Facts
 from server.services.reports.periods import Period
@@ -139,19 +140,19 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
     if streets:
         _coverage_at(f, end, per)
         _register_at(f, end, per)
-    seen_buildings: dict[int | None, set[int]] = defaultdict(set)
-    for v in f.visits:
-        if not start <= v.day <= end or v.superseded or v.building_id is None:
-            continue
-        key = v.street_id if streets else v.coordinator_id
-        per[key].visits += 1
-        per[key].suspect_visits += v.suspect
-        if v.counted:
-            seen_buildings[key].add(v.building_id)
-    for key, found in seen_buildings.items():
-        per[key].buildings_visited += len(found)
+    side = 0 if streets else 1
+    for key, sums in f.visits[side].window(start, end).items():
+        c = per[None if key == daysums.NONE else key]
+        c.visits += sums["visits"]
+        c.suspect_visits += sums["suspect_visits"]
+    for key, sums in f.firsts[side].window(start, end, prev_before=True).items():
+        per[None if key == daysums.NONE else key].buildings_visited += sums["n"]
     _flows(f, start, end, streets, per)
-    for s in f.submissions:
+    for key, sums in f.sums[side].window(start, end).items():
+        c = per[None if key == daysums.NONE else key]
+        c.approved += sums["approved"]
+        c.reviewed += sums["reviewed"]
+    for s in f.submissions:  # the few not summed: counted one by one
         if not start <= s.day <= end:
             continue
         c = per[s.street_id if streets else s.submitter_id]
@@ -159,18 +160,25 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
             c.approved += 1
         if s.review_state != "received":
             c.reviewed += 1
-        if s.review_state in RETURNED_STATES:
-            c.returned += 1
-            if s.corrected_at is not None:
-                c.corrected += 1
-                hours = s.correction_hours()
-                if hours is not None:
-                    c.correction_hours.append(hours)
+        _returns(s, c)
+    for s in f.returned:  # summed above as reviewed; here their returns and corrections
+        if start <= s.day <= end:
+            _returns(s, per[s.street_id if streets else s.submitter_id])
     if streets:
         for day, street in f.conflicts:
             if start <= day <= end:
                 per[street].held += 1
     return per
+
+
+def _returns(s: facts_.SubmissionFact, c: Counts) -> None:
+    if s.review_state in RETURNED_STATES:
+        c.returned += 1
+        if s.corrected_at is not None:
+            c.corrected += 1
+            hours = s.correction_hours()
+            if hours is not None:
+                c.correction_hours.append(hours)
 
 
 def _coverage_at(f: Facts, end: date, per: dict) -> None:
@@ -190,13 +198,10 @@ def _coverage_at(f: Facts, end: date, per: dict) -> None:
 def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
     """(buildings per street in the round, visited and complete per street id as of `end`:
     arrays indexed by street id, 0 for no street)."""
-    found = f.derived.get("coverage")
-    if found is None:
-        sizes: dict[int | None, int] = defaultdict(int)
-        for street, _ in f.buildings.values():
-            sizes[street] += 1
-        found = f.derived["coverage"] = (timeline.StreetDays(f.round.id), sizes)
-    days, sizes = found
+    days = f.derived.get("coverage")
+    if days is None:
+        days = f.derived["coverage"] = timeline.StreetDays(f.round.id)
+    sizes = f.sizes
     m = days.as_of(end)
     return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
