@@ -135,7 +135,7 @@ _RASTER_SIDE = 3  # boxes up to 4 x 4 pixels are filled pixel by pixel, larger o
 
 def _finish(img, draw, counts: Counter, labels: dict[str, str] | None) -> bytes:
     """The legend (each state's colour, name and count) and the PNG's bytes."""
-    w, h = img.size
+    h = img.size[1]
     legend_h, margin = 70, 20
     x, y = margin, h - legend_h + 15
     for s, colour in COLOURS.items():
