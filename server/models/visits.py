@@ -110,6 +110,46 @@ class CoverageDayCount(db.Model):
     buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class ReportMark(db.Model):
+    """What one building's visits in a round add to `report_day_counts` (its rows as JSON:
+    [person, day ordinal, prev ordinal, visits, suspect, first by street, first by person,
+    approved, reviewed]): read back to take them out when the building is refreshed."""
+
+    __tablename__ = "report_marks"
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    building_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True
+    )
+    marks: Mapped[str] = mapped_column(sa.Text)
+
+
+class ReportDayCount(db.Model):
+    """The report pages' sums per street, person and day of a round (server/services/coverage/
+    report_days.py): visits, suspect ones, the buildings' counted visits by the day of the
+    previous one (`prev`, 0: none; by street and by person), and the submissions of those
+    visits approved and reviewed. `street_id` / `person_id` 0: none."""
+
+    __tablename__ = "report_day_counts"
+    __table_args__ = (sa.Index("ix_report_day_counts_day", "day"),)
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    prev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_street: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_person: Mapped[int] = mapped_column(sa.Integer, default=0)
+    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
 class DataVersion(db.Model):
     """A counter every process reads to know that shared data changed (`buildings`: footprints
     or streets of existing buildings; caches built from them, in any process, are stale)."""

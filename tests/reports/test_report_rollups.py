@@ -175,9 +175,10 @@ def _reads_its_visits_once(plan) -> None:
     kept = _snapshot(plan.round.id)
     same = _refresh_statements(plan.round.id, a2)  # nothing changed: reads and the upsert
     locks = db.engine.dialect.name == "postgresql"  # the building's row lock first
-    assert [s.split()[0] for s in same] == ["SELECT"] * (3 + locks) + ["INSERT"]
+    assert [s.split()[0] for s in same] == ["SELECT"] * (4 + locks) + ["INSERT"]
     assert sum(" FROM visits " in s for s in same) == 1
     assert sum(" FROM coverage_steps " in s for s in same) == 1
+    assert sum(" FROM report_marks " in s for s in same) == 1
     assert _snapshot(plan.round.id) == kept
     visit = db.session.scalar(sa.select(Visit).where(Visit.submission_id == plan.subs["s2"].id))
     visit.outcome = "nobody_home"
@@ -192,9 +193,10 @@ def _reads_its_visits_once(plan) -> None:
 
 
 def test_a_buildings_refresh_reads_its_visits_once(plan):
-    """One building's refresh derives its steps by day from the visits it read for its row
-    (timeline.refresh_one): one read of the visits, one of the steps, none of its street again,
-    then only the writes of what changed."""
+    """One building's refresh derives its steps by day and its report marks from the visits it
+    read for its row (timeline.refresh_one, report_days.refresh_one): one read of the visits,
+    one of the steps, one of the marks, none of its street again, then only the writes of what
+    changed."""
     _reads_its_visits_once(plan)
 
 

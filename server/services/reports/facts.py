@@ -127,10 +127,10 @@ def load(rnd: Round) -> Facts:
         s: int(totals[s]) for s in sorted(streets) if 0 < s < len(totals) and totals[s]}
     if in_round is None and len(totals) and totals[0]:
         sizes[None] = int(totals[0])
-    by_street, by_person, returned_ids = daysums.submission_rows(
-        rnd.id, rnd.starts_on, rnd.ends_on, streets, in_round)
+    visits, firsts, sums = daysums.visit_rows(rnd.id, rnd.starts_on, rnd.ends_on, streets,
+                                              in_round)
     submissions = _submissions(rnd, streets, in_round)
-    returned = _returned(returned_ids, streets)
+    returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
     _reviews(submissions + returned)
     versions = _versions(rnd, in_round)
     conflicts = [  # dated by the submission that was held (else when it was held)
@@ -140,9 +140,8 @@ def load(rnd: Round) -> Facts:
             .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
         if in_round is None or area in in_round
     ]
-    return Facts(rnd, streets, sizes, daysums.visit_rows(rnd.id, streets),
-                 daysums.first_visits(rnd.id, streets), (by_street, by_person), submissions,
-                 returned, versions, conflicts, {"in_round": in_round})
+    return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
+                 conflicts, {"in_round": in_round})
 
 
 def visit_facts(f: Facts) -> list[VisitFact]:
