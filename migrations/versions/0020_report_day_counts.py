@@ -32,7 +32,7 @@ def upgrade():
         sa.Column('round_id', sa.Integer(), nullable=False),
         sa.Column('street_id', sa.Integer(), nullable=False),
         sa.Column('person_id', sa.Integer(), nullable=False),
-        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('day', sa.Integer(), nullable=False),
         sa.Column('prev', sa.Integer(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in (
             'visits', 'suspect_visits', 'first_street', 'first_person', 'approved',

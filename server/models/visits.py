@@ -130,7 +130,8 @@ class ReportDayCount(db.Model):
     """The report pages' sums per street, person and day of a round (server/services/coverage/
     report_days.py): visits, suspect ones, the buildings' counted visits by the day of the
     previous one (`prev`, 0: none; by street and by person), and the submissions of those
-    visits approved and reviewed. `street_id` / `person_id` 0: none."""
+    visits approved and reviewed. `street_id` / `person_id` 0: none; days as ordinals (read
+    into arrays as they are)."""
 
     __tablename__ = "report_day_counts"
     __table_args__ = (sa.Index("ix_report_day_counts_day", "day"),)
@@ -140,7 +141,7 @@ class ReportDayCount(db.Model):
     )
     street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    day: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # date.toordinal()
     prev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     visits: Mapped[int] = mapped_column(sa.Integer, default=0)
     suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -141,8 +141,8 @@ class _Moves:
         if self.marks:
             conn.execute(_upsert(conn.dialect.name, _MARKS, ["round_id", "building_id"], False),
                          self.marks)
-        rows = [{"round_id": r, "street_id": s, "person_id": w, "day": date.fromordinal(d),
-                 "prev": p, **dict(zip(COLUMNS, cell, strict=True))}
+        rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d, "prev": p,
+                 **dict(zip(COLUMNS, cell, strict=True))}
                 for (r, s, w, d, p), cell in sorted(self.deltas.items()) if any(cell)]
         if rows:
             conn.execute(_upsert(conn.dialect.name, _DAYS,
@@ -236,8 +236,8 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
             for i, n in enumerate(cell):
                 total[i] += n
     conn.execute(delete)
-    rows = [{"round_id": r, "street_id": s, "person_id": w, "day": date.fromordinal(d),
-             "prev": p, **dict(zip(COLUMNS, cell, strict=True))}
+    rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d, "prev": p,
+             **dict(zip(COLUMNS, cell, strict=True))}
             for (r, s, w, d, p), cell in sorted(sums.items()) if any(cell)]
     for start in range(0, len(rows), 20_000):
         conn.execute(sa.insert(_DAYS), rows[start:start + 20_000])
@@ -255,6 +255,7 @@ def read(round_id: int, first: date, last: date) -> tuple[list[tuple], list[tupl
     subs = fetch_tuples(
         sa.select(c.street_id, c.person_id, c.day, sa.func.sum(c.approved),
                   sa.func.sum(c.reviewed))
-        .where(c.prev == 0, c.reviewed != 0, c.day >= first, c.day <= last)
+        .where(c.prev == 0, c.reviewed != 0, c.day >= first.toordinal(),
+               c.day <= last.toordinal())
         .group_by(c.street_id, c.person_id, c.day))
     return visits, subs

@@ -26,7 +26,6 @@ from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.models.submissions import RETURNED_STATES
 from server.services.coverage import report_days
-from server.services.coverage.report_days import _ordinal
 
 NONE = -1  # the key of "no street" / "no coordinator" in the arrays
 
@@ -39,14 +38,6 @@ class Rows:
     key: np.ndarray
     day: np.ndarray
     values: dict[str, np.ndarray]
-
-    @classmethod
-    def of(cls, rows: list[tuple], names: tuple[str, ...]) -> Rows:
-        n = len(rows)
-        cols = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(names))
-        return cls(np.array(cols[0], np.int64).reshape(n), np.array(cols[1], np.int64).reshape(n),
-                   {name: np.array(c, np.int64).reshape(n) for name, c in zip(
-                       names, cols[2:], strict=True)})
 
     def window(self, start: date, end: date, prev_before: bool = False) -> dict[int, dict]:
         """Per key, each column summed over the rows of days in [start, end] (with
@@ -64,8 +55,18 @@ class Rows:
                 for i, k in enumerate(uniq.tolist())}
 
 
-def _key(street: int | None, streets: dict[int, str]) -> int:
-    return street if street and street in streets else NONE
+def _mapped(ids: np.ndarray, keep: set[int] | None) -> np.ndarray:
+    """Street ids as keys: NONE for 0 (no street) and, given `keep`, for a street not in it."""
+    out = np.where(ids > 0, ids, NONE)
+    if keep is not None and len(ids):
+        allowed = np.zeros(int(max(ids.max(), max(keep, default=0))) + 1, bool)
+        allowed[sorted(keep)] = True
+        out = np.where(allowed[np.maximum(ids, 0)], out, NONE)
+    return out
+
+
+def _array(rows: list[tuple], width: int) -> np.ndarray:
+    return np.array(rows, np.int64).reshape(len(rows), width)
 
 
 def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
@@ -76,26 +77,25 @@ def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
     street and per person. A street not of the round counts as none for visits; submissions
     on it are left to facts.py (like those of no street)."""
     visits, subs = report_days.read(round_id, first, last)
-    v_street, v_person, f_street, f_person = [], [], [], []
-    for street, who, day, prev, n, suspect, first_s, first_p in visits:
-        key, person, day = _key(street, streets), who or NONE, _ordinal(day)
-        if n or suspect:
-            v_street.append((key, day, n, suspect))
-            v_person.append((person, day, n, suspect))
-        if first_s:
-            f_street.append((key, day, prev, first_s))
-        if first_p:
-            f_person.append((person, day, prev, first_p))
-    s_street, s_person = [], []
-    for street, who, day, approved, reviewed in subs:
-        if street and (in_round is None or street in in_round):
-            s_street.append((street, _ordinal(day), approved, reviewed))
-            s_person.append((who or NONE, _ordinal(day), approved, reviewed))
-    names = ("visits", "suspect_visits")
-    return ((Rows.of(v_street, names), Rows.of(v_person, names)),
-            (Rows.of(f_street, ("prev", "n")), Rows.of(f_person, ("prev", "n"))),
-            (Rows.of(s_street, ("approved", "reviewed")),
-             Rows.of(s_person, ("approved", "reviewed"))))
+    v = _array(visits, 8)  # street, person, day, prev, visits, suspect, first by street, by person
+    street, person = _mapped(v[:, 0], set(streets)), np.where(v[:, 1] > 0, v[:, 1], NONE)
+    day, prev = v[:, 2], v[:, 3]
+
+    def rows(key: np.ndarray, keep: np.ndarray, **cols: np.ndarray) -> Rows:
+        return Rows(key[keep], day[keep], {k: c[keep] for k, c in cols.items()})
+
+    seen = (v[:, 4] != 0) | (v[:, 5] != 0)
+    on_s, on_p = v[:, 6] != 0, v[:, 7] != 0
+    out_v = (rows(street, seen, visits=v[:, 4], suspect_visits=v[:, 5]),
+             rows(person, seen, visits=v[:, 4], suspect_visits=v[:, 5]))
+    out_f = (rows(street, on_s, prev=prev, n=v[:, 6]), rows(person, on_p, prev=prev, n=v[:, 7]))
+    s = _array(subs, 5)  # street, person, day, approved, reviewed
+    placed = _mapped(s[:, 0], in_round) != NONE
+    names = ("approved", "reviewed")
+    out_s = (Rows(s[placed, 0], s[placed, 2], {k: s[placed, 3 + i] for i, k in enumerate(names)}),
+             Rows(np.where(s[placed, 1] > 0, s[placed, 1], NONE), s[placed, 2],
+                  {k: s[placed, 3 + i] for i, k in enumerate(names)}))
+    return out_v, out_f, out_s
 
 
 def returned_ids(first: date, last: date, in_round: set[int] | None) -> list[int]:

@@ -70,9 +70,11 @@ class Counts:
 
     def __iadd__(self, other: Counts) -> Counts:
         """In place (a township's sum of thousands of streets copies no list per street)."""
+        mine, theirs = self.__dict__, other.__dict__
         for name in _NUMBERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.correction_hours.extend(other.correction_hours)
+            mine[name] += theirs[name]
+        if other.correction_hours:
+            self.correction_hours.extend(other.correction_hours)
         return self
 
     @property
@@ -265,23 +267,24 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
               root: Area | None = None) -> list[AreaRow]:
     """The township, its villages and streets (under `root` if given) as far as the user may
     see them: a street in their scope, an area above it only when none of its streets is
-    hidden from them. Each area sums its streets in the round."""
-    areas = f.derived.get("areas")
-    if areas is None:
-        areas = f.derived["areas"] = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
-    by_id = {a.id: a for a in areas}
+    hidden from them. Each area sums its streets in the round (a street's row is its own
+    Counts, not a copy: rows are read, never added to)."""
+    areas, chains = _tree(f)
     visible = scope.street_ids(user)
-    totals: dict[int, Counts] = defaultdict(Counts)
+    totals: dict[int, Counts] = {}
     hidden: set[int] = set()
-    for a in areas:
-        if a.level != "street":
-            continue
-        chain = _ancestors(a, by_id)
-        if a.id in f.streets:
-            for up in chain:
-                totals[up.id] += per_street.get(a.id, Counts())
-        if visible is not None and a.id not in visible:
-            hidden.update(up.id for up in chain)
+    for street, chain in chains.items():
+        if street in f.streets:
+            c = per_street.get(street)
+            totals[street] = c if c is not None else Counts()
+            for up in chain[1:]:
+                found = totals.get(up)
+                if found is None:
+                    found = totals[up] = Counts()
+                if c is not None:
+                    found += c
+        if visible is not None and street not in visible:
+            hidden.update(chain)
     rows = []
     for a in areas:
         if a.id not in totals or (a.id in hidden and a.level != "street"):
@@ -292,6 +295,18 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
             continue
         rows.append(AreaRow(a, totals[a.id], a.path.count("/")))
     return rows
+
+
+def _tree(f: Facts) -> tuple[list[Area], dict[int, list[int]]]:
+    """The areas by path and each street's chain of ids up to the township (read once)."""
+    found = f.derived.get("areas")
+    if found is None:
+        areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
+        by_id = {a.id: a for a in areas}
+        chains = {a.id: [up.id for up in _ancestors(a, by_id)] for a in areas
+                  if a.level == "street"}
+        found = f.derived["areas"] = (areas, chains)
+    return found
 
 
 def _ancestors(a: Area, by_id: dict[int, Area]) -> list[Area]:
