@@ -1,7 +1,7 @@
 """report_marks, report_day_counts: what each building's visits in a round add to the report
-pages' sums, and those sums per street, person and day (visits, suspect ones, buildings
-visited by the day of their previous visit, submissions approved and reviewed); filled here
-from the stored visits
+pages' sums, and those sums per street, person and day (visits, suspect ones, buildings'
+first counted visits in the round, 旬 and week, submissions approved and reviewed); filled here
+from the stored visits; ix_submissions_returned: the few submissions sent back
 
 Revision ID: 0020
 Revises: 0019
@@ -33,14 +33,16 @@ def upgrade():
         sa.Column('street_id', sa.Integer(), nullable=False),
         sa.Column('person_id', sa.Integer(), nullable=False),
         sa.Column('day', sa.Integer(), nullable=False),
-        sa.Column('prev', sa.Integer(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in (
-            'visits', 'suspect_visits', 'first_street', 'first_person', 'approved',
-            'reviewed')),
+            'visits', 'suspect_visits', 'street_round', 'street_xun', 'street_week',
+            'person_round', 'person_xun', 'person_week', 'approved', 'reviewed')),
         sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('round_id', 'street_id', 'person_id', 'day', 'prev'),
+        sa.PrimaryKeyConstraint('round_id', 'street_id', 'person_id', 'day'),
     )
     op.create_index('ix_report_day_counts_day', 'report_day_counts', ['day'])
+    op.create_index('ix_submissions_returned', 'submissions', ['review_state'],
+                    sqlite_where=sa.text("review_state IN ('has_issues', 'rejected')"),
+                    postgresql_where=sa.text("review_state IN ('has_issues', 'rejected')"))
     from server.services.coverage import report_days
 
     conn = op.get_bind()
@@ -49,6 +51,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_submissions_returned', table_name='submissions')
     op.drop_index('ix_report_day_counts_day', table_name='report_day_counts')
     op.drop_table('report_day_counts')
     op.drop_table('report_marks')

@@ -1,7 +1,13 @@
 """The report pages' roll-up: per street, person and day of a round, the visits, suspect ones,
-the buildings visited (each counted visit with the day of the building's previous one, so the
-buildings visited in any window are a sum) and the submissions of those visits approved and
-reviewed (docs/ARCHITECTURE.md, "Report roll-ups").
+the buildings visited and the submissions of those visits approved and reviewed
+(docs/ARCHITECTURE.md, "Report roll-ups").
+
+"Buildings visited in a window" counts each building once: a counted visit adds to the window
+when the building had no counted visit earlier in it. The windows the reports ask for start on
+the round's first day, a 旬's first day or a Monday (server/services/reports/periods.py) and end
+within that 旬 or week, so each counted visit carries three marks: first of the building in the
+round, in its 旬, in its ISO week; by street (anyone's earlier visit) and by person (the same
+coordinator's). A window's count is then a sum over its days.
 
 Kept like timeline.py's day counts: `report_marks` holds what each building's visits in a round
 add (its rows), `report_day_counts` the sums per street. A building's refresh (refresh.py, in
@@ -27,11 +33,12 @@ from server.models import Building, ReportDayCount, ReportMark, Submission
 from server.models import Visit as VisitRow
 from server.services.coverage.store import fetch_tuples, form_counts, suspect_column
 
-COLUMNS = ("visits", "suspect_visits", "first_street", "first_person", "approved", "reviewed")
+COLUMNS = ("visits", "suspect_visits", "street_round", "street_xun", "street_week",
+           "person_round", "person_xun", "person_week", "approved", "reviewed")
 CHUNK = 500
 _MARKS = ReportMark.__table__
 _DAYS = ReportDayCount.__table__
-Key = tuple[int, int, int]  # (person id or 0, day ordinal, previous day ordinal or 0)
+Key = tuple[int, int]  # (person id or 0, day ordinal)
 
 
 def _query(round_id):
@@ -59,9 +66,16 @@ def _local(at) -> int:
     return localtime.local_date(at).toordinal()
 
 
+def period_starts(day: int) -> tuple[int, int]:
+    """The first day (ordinals) of the 旬 (days 1, 11, 21) and of the ISO week holding `day`:
+    periods.py's calendar (tests/reports/test_report_days.py holds them together)."""
+    d = date.fromordinal(day)
+    return date(d.year, d.month, 1 + 10 * min((d.day - 1) // 10, 2)).toordinal(), day - d.weekday()
+
+
 def marks_of(rows: Iterable[tuple]) -> dict[int, dict[Key, list[int]]]:
-    """Per building, its rows: (person, day, prev) -> the COLUMNS it adds. A visit's day is its
-    stored local day, else its time's; its submission counts on its stored day (facts.py)."""
+    """Per building, its rows: (person, day) -> the COLUMNS it adds. A visit's day is its stored
+    local day, else its time's; its submission counts on its stored day (facts.py)."""
     per: dict[int, list[tuple]] = defaultdict(list)
     for row in rows:
         per[row[0]].append(row)
@@ -73,20 +87,24 @@ def marks_of(rows: Iterable[tuple]) -> dict[int, dict[Key, list[int]]]:
             day = _ordinal(on) if on is not None else _local(at)
             who = who or 0
             if not superseded:
-                cell = mine[(who, day, 0)]
+                cell = mine[(who, day)]
                 cell[0] += 1
                 cell[1] += int(suspect)
                 if review != "rejected" and form:
                     counted.append((day, who))
             if on is not None:
-                cell = mine[(sender or 0, day, 0)]
-                cell[4] += review == "approved"
-                cell[5] += review != "received"
+                cell = mine[(sender or 0, day)]
+                cell[8] += review == "approved"
+                cell[9] += review != "received"
         counted.sort()
         last: dict[int, int] = {}
         for k, (day, who) in enumerate(counted):
-            mine[(who, day, counted[k - 1][0] if k else 0)][2] += 1
-            mine[(who, day, last.get(who, 0))][3] += 1
+            xun, week = period_starts(day)
+            cell = mine[(who, day)]
+            for col, prev in ((2, counted[k - 1][0] if k else 0), (5, last.get(who, 0))):
+                cell[col] += prev == 0
+                cell[col + 1] += prev < xun
+                cell[col + 2] += prev < week
             last[who] = day
         out[b] = {key: cell for key, cell in mine.items() if any(cell)}
     return out
@@ -98,7 +116,7 @@ def _encode(marks: dict[Key, list[int]]) -> str:
 
 
 def _decode(text: str | None) -> dict[Key, list[int]]:
-    return {tuple(row[:3]): row[3:] for row in json.loads(text)} if text else {}
+    return {tuple(row[:2]): row[2:] for row in json.loads(text)} if text else {}
 
 
 def _upsert(dialect: str, table: sa.Table, keys: list[str], add: bool):
@@ -124,8 +142,8 @@ class _Moves:
         if before == after:
             return
         for sign, marks in ((-1, before), (1, after)):
-            for (who, day, prev), cell in marks.items():
-                moved = self.deltas[(r, street, who, day, prev)]
+            for (who, day), cell in marks.items():
+                moved = self.deltas[(r, street, who, day)]
                 for i, n in enumerate(cell):
                     moved[i] += sign * n
         if after:
@@ -141,13 +159,12 @@ class _Moves:
         if self.marks:
             conn.execute(_upsert(conn.dialect.name, _MARKS, ["round_id", "building_id"], False),
                          self.marks)
-        rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d, "prev": p,
+        rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d,
                  **dict(zip(COLUMNS, cell, strict=True))}
-                for (r, s, w, d, p), cell in sorted(self.deltas.items()) if any(cell)]
+                for (r, s, w, d), cell in sorted(self.deltas.items()) if any(cell)]
         if rows:
             conn.execute(_upsert(conn.dialect.name, _DAYS,
-                                 ["round_id", "street_id", "person_id", "day", "prev"], True),
-                         rows)
+                                 ["round_id", "street_id", "person_id", "day"], True), rows)
 
 
 def refresh(pairs: Iterable[tuple[int, int]]) -> None:
@@ -231,31 +248,30 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
         delete = delete.where(_DAYS.c.round_id == int(round_id))
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COLUMNS))
     for r, street, text in fetch_tuples(q, conn):
-        for (who, day, prev), cell in _decode(text).items():
-            total = sums[(r, street, who, day, prev)]
+        for (who, day), cell in _decode(text).items():
+            total = sums[(r, street, who, day)]
             for i, n in enumerate(cell):
                 total[i] += n
     conn.execute(delete)
-    rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d, "prev": p,
+    rows = [{"round_id": r, "street_id": s, "person_id": w, "day": d,
              **dict(zip(COLUMNS, cell, strict=True))}
-            for (r, s, w, d, p), cell in sorted(sums.items()) if any(cell)]
+            for (r, s, w, d), cell in sorted(sums.items()) if any(cell)]
     for start in range(0, len(rows), 20_000):
         conn.execute(sa.insert(_DAYS), rows[start:start + 20_000])
 
 
 def read(round_id: int, first: date, last: date) -> tuple[list[tuple], list[tuple]]:
-    """(the round's rows: street, person, day, prev and the visit columns; every round's rows
-    of days in [first, last] with submissions: street, person, day, approved, reviewed)."""
+    """(the round's rows: street, person, day and COLUMNS but the submissions'; every round's
+    rows of days in [first, last] with submissions: street, person, day, approved, reviewed)."""
     c = _DAYS.c
     visits = fetch_tuples(
-        sa.select(c.street_id, c.person_id, c.day, c.prev, c.visits, c.suspect_visits,
-                  c.first_street, c.first_person)
-        .where(c.round_id == int(round_id),
-               sa.or_(c.visits != 0, c.first_street != 0, c.first_person != 0)))
+        sa.select(c.street_id, c.person_id, c.day, *(c[k] for k in COLUMNS[:8]))
+        .where(c.round_id == int(round_id), sa.or_(c.visits != 0, c.street_round != 0,
+                                                   c.street_xun != 0, c.street_week != 0,
+                                                   c.person_xun != 0, c.person_week != 0)))
     subs = fetch_tuples(
         sa.select(c.street_id, c.person_id, c.day, sa.func.sum(c.approved),
                   sa.func.sum(c.reviewed))
-        .where(c.prev == 0, c.reviewed != 0, c.day >= first.toordinal(),
-               c.day <= last.toordinal())
+        .where(c.reviewed != 0, c.day >= first.toordinal(), c.day <= last.toordinal())
         .group_by(c.street_id, c.person_id, c.day))
     return visits, subs

@@ -22,10 +22,13 @@ from datetime import date
 import numpy as np
 import sqlalchemy as sa
 
+from server import localtime
 from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.models.submissions import RETURNED_STATES
 from server.services.coverage import report_days
+from server.services.coverage.store import fetch_tuples, form_counts
+from server.services.reports import periods
 
 NONE = -1  # the key of "no street" / "no coordinator" in the arrays
 
@@ -39,18 +42,15 @@ class Rows:
     day: np.ndarray
     values: dict[str, np.ndarray]
 
-    def window(self, start: date, end: date, prev_before: bool = False) -> dict[int, dict]:
-        """Per key, each column summed over the rows of days in [start, end] (with
-        `prev_before`: only rows whose "prev" column is a day before `start`)."""
+    def window(self, start: date, end: date) -> dict[int, dict]:
+        """Per key, each column summed over the rows of days in [start, end]."""
         keep = (self.day >= start.toordinal()) & (self.day <= end.toordinal())
-        if prev_before:
-            keep &= self.values["prev"] < start.toordinal()
         keys = self.key[keep]
         if not len(keys):
             return {}
         uniq, inv = np.unique(keys, return_inverse=True)
         sums = {name: np.bincount(inv, weights=col[keep], minlength=len(uniq)).astype(np.int64)
-                for name, col in self.values.items() if name != "prev"}
+                for name, col in self.values.items()}
         return {int(k): {name: int(s[i]) for name, s in sums.items()}
                 for i, k in enumerate(uniq.tolist())}
 
@@ -69,26 +69,43 @@ def _array(rows: list[tuple], width: int) -> np.ndarray:
     return np.array(rows, np.int64).reshape(len(rows), width)
 
 
+def aligned(round_start: date, start: date, end: date) -> str | None:
+    """Which mark counts the buildings visited in [start, end] (report_days.py): "round" from
+    the round's first day, "xun" / "week" within one 旬 / ISO week from its first day; None
+    for any other window (counted from the visits, `visited_buildings`)."""
+    xun, week = report_days.period_starts(start.toordinal())
+    if start == round_start:
+        return "round"
+    if start.toordinal() == xun and periods.containing(start, "xun").end >= end:
+        return "xun"
+    if start.toordinal() == week and periods.containing(start, "week").end >= end:
+        return "week"
+    return None
+
+
 def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
                in_round: set[int] | None) -> tuple[tuple[Rows, Rows], tuple[Rows, Rows],
                                                    tuple[Rows, Rows]]:
     """From the roll-up (server/services/coverage/report_days.py): (visits and suspect ones,
-    buildings visited with their previous day, submissions approved / reviewed), each per
+    first counted visits in the round / 旬 / week, submissions approved / reviewed), each per
     street and per person. A street not of the round counts as none for visits; submissions
     on it are left to facts.py (like those of no street)."""
     visits, subs = report_days.read(round_id, first, last)
-    v = _array(visits, 8)  # street, person, day, prev, visits, suspect, first by street, by person
+    v = _array(visits, 11)  # street, person, day, visits, suspect, street x3, person x3
     street, person = _mapped(v[:, 0], set(streets)), np.where(v[:, 1] > 0, v[:, 1], NONE)
-    day, prev = v[:, 2], v[:, 3]
+    day = v[:, 2]
 
-    def rows(key: np.ndarray, keep: np.ndarray, **cols: np.ndarray) -> Rows:
+    def rows(key: np.ndarray, **cols: np.ndarray) -> Rows:
+        keep = np.zeros(len(key), bool)
+        for c in cols.values():
+            keep |= c != 0
         return Rows(key[keep], day[keep], {k: c[keep] for k, c in cols.items()})
 
-    seen = (v[:, 4] != 0) | (v[:, 5] != 0)
-    on_s, on_p = v[:, 6] != 0, v[:, 7] != 0
-    out_v = (rows(street, seen, visits=v[:, 4], suspect_visits=v[:, 5]),
-             rows(person, seen, visits=v[:, 4], suspect_visits=v[:, 5]))
-    out_f = (rows(street, on_s, prev=prev, n=v[:, 6]), rows(person, on_p, prev=prev, n=v[:, 7]))
+    marks = ("round", "xun", "week")
+    out_v = (rows(street, visits=v[:, 3], suspect_visits=v[:, 4]),
+             rows(person, visits=v[:, 3], suspect_visits=v[:, 4]))
+    out_f = (rows(street, **{m: v[:, 5 + i] for i, m in enumerate(marks)}),
+             rows(person, **{m: v[:, 8 + i] for i, m in enumerate(marks)}))
     s = _array(subs, 5)  # street, person, day, approved, reviewed
     placed = _mapped(s[:, 0], in_round) != NONE
     names = ("approved", "reviewed")
@@ -98,15 +115,36 @@ def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
     return out_v, out_f, out_s
 
 
+def visited_buildings(round_id: int, start: date, end: date, streets: dict[int, str],
+                      by_street: bool) -> dict[int, int]:
+    """Buildings with a counted visit in [start, end] per street (or coordinator), counted
+    from the visits: for a window the marks do not cover (not a period of the reports)."""
+    q = (sa.select(Visit.building_id, Building.street_id, Visit.coordinator_id,
+                   Visit.visited_on, Visit.visited_at)
+         .join(Submission, Submission.id == Visit.submission_id)
+         .join(Building, Building.id == Visit.building_id)
+         .where(Visit.round_id == round_id, Submission.draft.is_(False),
+                Submission.superseded.is_(False), Submission.review_state != "rejected",
+                form_counts(round_id)))
+    seen: dict[int, set[int]] = {}
+    for b, street, who, on, at in db.session.execute(q):
+        day = on or localtime.local_date(at)
+        if start <= day <= end:
+            key = (street if street in streets else NONE) if by_street else (who or NONE)
+            seen.setdefault(key, set()).add(b)
+    return {k: len(v) for k, v in seen.items()}
+
+
 def returned_ids(first: date, last: date, in_round: set[int] | None) -> list[int]:
-    """The returned submissions the roll-up summed (read one by one by facts.py)."""
+    """The returned submissions the roll-up summed (read one by one by facts.py), found from
+    the index of those sent back (literal states: the partial index applies)."""
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
-    return list(db.session.scalars(
+    return [i for (i,) in fetch_tuples(
         sa.select(Submission.id)
         .join(Visit, Visit.submission_id == Submission.id)
         .join(Building, Building.id == building)
-        .where(Submission.draft.is_(False), Visit.visited_on.between(first, last),
-               _placed(in_round), Submission.review_state.in_(sorted(RETURNED_STATES)))))
+        .where(Submission.review_state.in_(RETURNED_STATES), Submission.draft.is_(False),
+               Visit.visited_on.between(first, last), _placed(in_round)))]
 
 
 def _placed(in_round: set[int] | None):
@@ -116,10 +154,3 @@ def _placed(in_round: set[int] | None):
                  else Building.street_id.in_(sorted(in_round)))
     return sa.and_(Visit.building_id.is_not(None), Visit.round_id.is_not(None),
                    Visit.visited_on.is_not(None), on_street)
-
-
-def unplaced(in_round: set[int] | None):
-    """The submissions the roll-up leaves out (a WHERE clause on the outer-joined Visit and
-    Building): no visit, no building, no round, no stored day, or a street not of the round."""
-    return sa.or_(Visit.id.is_(None), Building.id.is_(None), sa.not_(sa.func.coalesce(
-        _placed(in_round), False)))

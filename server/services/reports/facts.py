@@ -170,22 +170,39 @@ def visit_facts(f: Facts) -> list[VisitFact]:
 
 def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None
                  ) -> list[SubmissionFact]:
-    """Submissions whose day falls in the round that daysums.py does not sum (no visit, or a
-    visit of no building on a street of the round), in its streets (or of no street)."""
+    """Submissions whose day falls in the round that the roll-up does not sum (no visit; a
+    visit of no building, no round or no stored day; a building of no street of the round), in
+    its streets (or of no street). One query per case, each one found through an index."""
     first, last = rnd.starts_on, rnd.ends_on
+    received = sa.and_(Submission.received_at >= localtime.utc_start_of(first),
+                       Submission.received_at < localtime.utc_end_of(last))
+    cols = (Submission.id, Submission.instance_id, Submission.submitter_id,
+            Submission.review_state, Submission.superseded, Submission.received_at,
+            Visit.visited_on, Building.street_id)
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
-    rows = db.session.execute(
-        sa.select(Submission.id, Submission.instance_id, Submission.submitter_id,
-                  Submission.review_state, Submission.superseded, Submission.received_at,
-                  Visit.visited_on, Building.street_id)
-        .outerjoin(Visit, Visit.submission_id == Submission.id)
-        .outerjoin(Building, Building.id == building)
-        .where(Submission.draft.is_(False), daysums.unplaced(in_round))
-        .where(sa.or_(
-            Visit.visited_on.between(first, last),
-            sa.and_(Visit.visited_on.is_(None),
-                    Submission.received_at >= localtime.utc_start_of(first),
-                    Submission.received_at < localtime.utc_end_of(last)))))
+    no_visit = (sa.select(*cols).select_from(Submission)
+                .outerjoin(Visit, Visit.submission_id == Submission.id)
+                .outerjoin(Building, Building.id == building)
+                .where(Submission.draft.is_(False), Visit.id.is_(None), received))
+    of_visit = (sa.select(*cols).select_from(Visit)
+                .join(Submission, Submission.id == Visit.submission_id)
+                .outerjoin(Building, Building.id == building)
+                .where(Submission.draft.is_(False), sa.or_(
+                    Visit.visited_on.between(first, last),
+                    sa.and_(Visit.visited_on.is_(None), received))))
+    cases = [Visit.building_id.is_(None), Visit.round_id.is_(None), Visit.visited_on.is_(None)]
+    off = sa.select(Building.id).where(Building.street_id.is_(None))  # few: by its index
+    others = [] if in_round is None else sorted(db.session.scalars(sa.select(Area.id).where(
+        Area.level == "street", Area.id.not_in(sorted(in_round)))))
+    if others:  # the streets of no round's (by the street index, not a scan of buildings)
+        off = off.union_all(sa.select(Building.id).where(Building.street_id.in_(others)))
+    rows = list(db.session.execute(no_visit))
+    off_ids = sorted(db.session.scalars(off))
+    for i in range(0, len(off_ids), 500):
+        rows += db.session.execute(
+            of_visit.where(Visit.building_id.in_(off_ids[i:i + 500]))).all()
+    for case in cases:
+        rows += db.session.execute(of_visit.where(case)).all()
     found: dict[int, SubmissionFact] = {}
     for sub, inst, who, review, superseded, received, day, street in rows:
         fact = SubmissionFact(sub, day or localtime.local_date(received), who, review,

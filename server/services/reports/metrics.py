@@ -147,8 +147,11 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
         c = per[None if key == daysums.NONE else key]
         c.visits += sums["visits"]
         c.suspect_visits += sums["suspect_visits"]
-    for key, sums in f.firsts[side].window(start, end, prev_before=True).items():
-        per[None if key == daysums.NONE else key].buildings_visited += sums["n"]
+    mark = daysums.aligned(f.round.starts_on, start, end)
+    found = ({k: sums[mark] for k, sums in f.firsts[side].window(start, end).items()}
+             if mark else daysums.visited_buildings(f.round.id, start, end, f.streets, streets))
+    for key, n in found.items():
+        per[None if key == daysums.NONE else key].buildings_visited += n
     _flows(f, start, end, streets, per)
     for key, sums in f.sums[side].window(start, end).items():
         c = per[None if key == daysums.NONE else key]
