@@ -42,17 +42,17 @@ class Rows:
     day: np.ndarray
     values: dict[str, np.ndarray]
 
-    def window(self, start: date, end: date) -> dict[int, dict]:
-        """Per key, each column summed over the rows of days in [start, end]."""
+    def window(self, start: date, end: date) -> list[tuple]:
+        """(key, each column summed) over the rows of days in [start, end], one per key, the
+        columns in the order of `values`."""
         keep = (self.day >= start.toordinal()) & (self.day <= end.toordinal())
         keys = self.key[keep]
         if not len(keys):
-            return {}
+            return []
         uniq, inv = np.unique(keys, return_inverse=True)
-        sums = {name: np.bincount(inv, weights=col[keep], minlength=len(uniq)).astype(np.int64)
-                for name, col in self.values.items()}
-        return {int(k): {name: int(s[i]) for name, s in sums.items()}
-                for i, k in enumerate(uniq.tolist())}
+        sums = [np.bincount(inv, weights=col[keep], minlength=len(uniq)).astype(np.int64)
+                .tolist() for col in self.values.values()]
+        return list(zip(uniq.tolist(), *sums, strict=True))
 
 
 def _mapped(ids: np.ndarray, keep: set[int] | None) -> np.ndarray:

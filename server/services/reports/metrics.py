@@ -21,17 +21,17 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 
 import numpy as np
-import sqlalchemy as sa
 from flask import current_app
 
 from gis.states import STATES
-from server.extensions import db
 from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
 from server.services import scope
 from server.services.coverage import timeline
+from server.services.reports import areas as areas_
 from server.services.reports import daysums
 from server.services.reports import facts as facts_
+from server.services.reports.areas import AreaView
 from server.services.reports.facts import Facts
 from server.services.reports.periods import Period
 
@@ -143,20 +143,23 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
         _coverage_at(f, end, per)
         _register_at(f, end, per)
     side = 0 if streets else 1
-    for key, sums in f.visits[side].window(start, end).items():
+    for key, visits, suspect in f.visits[side].window(start, end):
         c = per[None if key == daysums.NONE else key]
-        c.visits += sums["visits"]
-        c.suspect_visits += sums["suspect_visits"]
+        c.visits += visits
+        c.suspect_visits += suspect
     mark = daysums.aligned(f.round.starts_on, start, end)
-    found = ({k: sums[mark] for k, sums in f.firsts[side].window(start, end).items()}
-             if mark else daysums.visited_buildings(f.round.id, start, end, f.streets, streets))
+    if mark:
+        col = ("round", "xun", "week").index(mark) + 1
+        found = {row[0]: row[col] for row in f.firsts[side].window(start, end)}
+    else:
+        found = daysums.visited_buildings(f.round.id, start, end, f.streets, streets)
     for key, n in found.items():
         per[None if key == daysums.NONE else key].buildings_visited += n
     _flows(f, start, end, streets, per)
-    for key, sums in f.sums[side].window(start, end).items():
+    for key, approved, reviewed in f.sums[side].window(start, end):
         c = per[None if key == daysums.NONE else key]
-        c.approved += sums["approved"]
-        c.reviewed += sums["reviewed"]
+        c.approved += approved
+        c.reviewed += reviewed
     for s in f.submissions:  # the few not summed: counted one by one
         if not start <= s.day <= end:
             continue
@@ -191,13 +194,14 @@ def _coverage_at(f: Facts, end: date, per: dict) -> None:
     to the round's counted visits up to that day), read from the per-street day counts kept in
     step with the visits (server/services/coverage/timeline.py), not by replaying visits."""
     sizes, visited, complete = coverage_as_of(f, end)
+    seen, done = visited.tolist(), complete.tolist()
     for street, n in sizes.items():
         c = per[street]
         c.buildings += n
         row = street or 0  # row 0: buildings without a street
-        if row < len(visited):
-            c.visited += int(visited[row])
-            c.complete += int(complete[row])
+        if row < len(seen):
+            c.visited += seen[row]
+            c.complete += done[row]
 
 
 def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
@@ -261,7 +265,7 @@ def _flows(f: Facts, start: date, end: date, streets: bool, per: dict) -> None:
 
 @dataclass(frozen=True, slots=True)
 class AreaRow:
-    area: Area
+    area: AreaView
     counts: Counts
     depth: int  # 0 township, 1 village, 2 street
 
@@ -300,23 +304,13 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
     return rows
 
 
-def _tree(f: Facts) -> tuple[list[Area], dict[int, list[int]]]:
-    """The areas by path and each street's chain of ids up to the township (read once)."""
+def _tree(f: Facts) -> tuple[list[AreaView], dict[int, list[int]]]:
+    """The areas by path and each street's chain of ids up to the township (kept per process
+    by areas.py; once per request here)."""
     found = f.derived.get("areas")
     if found is None:
-        areas = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
-        by_id = {a.id: a for a in areas}
-        chains = {a.id: [up.id for up in _ancestors(a, by_id)] for a in areas
-                  if a.level == "street"}
-        found = f.derived["areas"] = (areas, chains)
+        found = f.derived["areas"] = areas_.tree()
     return found
-
-
-def _ancestors(a: Area, by_id: dict[int, Area]) -> list[Area]:
-    out = [a]
-    while out[-1].parent_id is not None and out[-1].parent_id in by_id:
-        out.append(by_id[out[-1].parent_id])
-    return out
 
 
 def total(rows: list[AreaRow]) -> Counts:
