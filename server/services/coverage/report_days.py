@@ -178,6 +178,9 @@ def refresh(pairs: Iterable[tuple[int, int]]) -> None:
     for r, buildings in per_round.items():
         for start in range(0, len(buildings), CHUNK):
             part = buildings[start:start + CHUNK]
+            if conn.dialect.name == "postgresql":  # as refresh.py: one refresh at a time
+                conn.execute(sa.select(Building.id).where(Building.id.in_(part))
+                             .order_by(Building.id).with_for_update(key_share=True)).all()
             streets = dict(conn.execute(sa.select(
                 Building.id, sa.func.coalesce(Building.street_id, 0)).where(
                 Building.id.in_(part))).all())
