@@ -15,12 +15,14 @@ from server.extensions import db
 from server.models import Building, CoverageCount, CoverageDayCount, CoverageStep, Visit
 from server.services.coverage import recompute, refresh
 from server.services.reports import facts, metrics
+from tests.support import report_recount as recount
 
 
-def _replayed(f: facts.Facts, day: date) -> dict:
-    """Per street (visited, complete) as of `day`: each building's counted visits replayed."""
+def _replayed(f: recount.Facts, day: date) -> dict:
+    """Per street (visited, complete) as of `day`: each building's counted visits replayed
+    (the visits one by one: tests/support/report_recount.py)."""
     visits = defaultdict(list)
-    for v in facts.visit_facts(f):
+    for v in f.visits:
         if v.counted and v.day <= day:
             visits[v.building_id].append((v.outcome, v.suspect, v.units))
     out: dict = defaultdict(lambda: [0, 0])
@@ -34,12 +36,12 @@ def _replayed(f: facts.Facts, day: date) -> dict:
 def _every_day_agrees(rnd) -> int:
     """Compares the tally with the replay on each day of the round; returns the days with a
     building visited (so a test knows it compared something)."""
-    f = facts.load(rnd)
+    f, one_by_one = facts.load(rnd), recount.load(rnd)
     busy, day = 0, rnd.starts_on - timedelta(days=1)
     while day <= rnd.ends_on:
         per = metrics.tally(f, rnd.starts_on, day)
         tallied = {k: (c.visited, c.complete) for k, c in per.items() if c.buildings}
-        want = _replayed(f, day)
+        want = _replayed(one_by_one, day)
         assert tallied == want, day
         busy += any(v for v, _ in want.values())
         day += timedelta(days=1)

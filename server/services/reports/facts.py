@@ -25,32 +25,15 @@ from server.models import (
     Building,
     Entity,
     EntityVersion,
-    FormVersion,
     RegisterConflict,
     Round,
-    RoundForm,
     Submission,
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
 from server.services.coverage import counts, rounds
-from server.services.coverage.store import suspect_column
 from server.services.register.residence import DEPARTED
 from server.services.reports import daysums
-
-
-@dataclass(frozen=True, slots=True)
-class VisitFact:
-    submission_id: int
-    building_id: int | None
-    street_id: int | None
-    day: date
-    outcome: str
-    units: int
-    suspect: bool  # far from its building or GPS too poor
-    counted: bool  # not rejected, not replaced, from a form the round counts
-    superseded: bool
-    coordinator_id: int | None
 
 
 @dataclass(slots=True)
@@ -142,30 +125,6 @@ def load(rnd: Round) -> Facts:
     ]
     return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
                  conflicts, {"in_round": in_round})
-
-
-def visit_facts(f: Facts) -> list[VisitFact]:
-    """Every visit of the round one by one (the sums' reference: tests recount from it)."""
-    forms = set(db.session.scalars(sa.select(RoundForm.form_id).where(
-        RoundForm.round_id == f.round.id)))
-    rows = db.session.execute(
-        sa.select(Visit.submission_id, Visit.building_id, Visit.chosen_building_id,
-                  Visit.visited_on, Visit.visited_at, Visit.outcome, Visit.units_recorded,
-                  suspect_column(), Visit.coordinator_id, Submission.review_state,
-                  Submission.superseded, FormVersion.form_id)
-        .join(Submission, Submission.id == Visit.submission_id)
-        .join(FormVersion, FormVersion.id == Submission.form_version_id)
-        .where(Visit.round_id == f.round.id, Submission.draft.is_(False)))
-    buildings, out = f.buildings, []
-    for (sub, building, chosen, day, at, outcome, units, suspect, who, review, superseded,
-         form) in rows:
-        street = buildings.get(building if building is not None else chosen, (None,))[0]
-        counted = (review != "rejected" and not superseded and building is not None
-                   and (not forms or form in forms))
-        out.append(VisitFact(sub, building, street, day or localtime.local_date(at), outcome,
-                             units or 0, bool(suspect),
-                             counted, superseded, who))
-    return out
 
 
 def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None
