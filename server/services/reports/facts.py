@@ -1,5 +1,7 @@
-"""What the plan's numbers are counted from, read once per round: buildings, visits,
-submissions with their reviews, the register's versions, held registrations.
+"""What the plan's numbers are counted from, read once per round: the visits and the
+submissions of visits summed per street, person and day by the roll-up (daysums.py, kept by
+server/services/coverage/report_days.py), the few submissions it leaves out and the returned ones
+one by one with their reviews, the register's versions, held registrations.
 
 Every fact carries its **day** in the township's zone: a visit's day is the form's start
 (server/services/coverage/visits.py), a submission's day is its visit's, and a register version's
