@@ -26,6 +26,8 @@ from server.models.visits import (
     CoverageDayCount,
     CoverageStep,
     DataVersion,
+    ReportDayCount,
+    ReportMark,
     Visit,
 )
 
@@ -55,6 +57,8 @@ __all__ = [
     "RentalLandlord",
     "RentalRectification",
     "RentalUnit",
+    "ReportDayCount",
+    "ReportMark",
     "ReviewDecision",
     "Role",
     "Round",

@@ -68,6 +68,10 @@ class Submission(db.Model):
 
     __table_args__ = (
         sa.Index("ix_submissions_processing_state_id", "processing_state", "id"),
+        # the few sent back, found by the reports without reading every submission
+        sa.Index("ix_submissions_returned", "review_state",
+                 sqlite_where=sa.text("review_state IN ('has_issues', 'rejected')"),
+                 postgresql_where=sa.text("review_state IN ('has_issues', 'rejected')")),
     )
 
 

@@ -110,6 +110,50 @@ class CoverageDayCount(db.Model):
     buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class ReportMark(db.Model):
+    """What one building's visits in a round add to `report_day_counts` (its rows as JSON:
+    [person, day ordinal, *the counts' columns]): read back to take them out when the building
+    is refreshed."""
+
+    __tablename__ = "report_marks"
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    building_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True
+    )
+    marks: Mapped[str] = mapped_column(sa.Text)
+
+
+class ReportDayCount(db.Model):
+    """The report pages' sums per street, person and day of a round (server/services/coverage/
+    report_days.py): visits, suspect ones; counted visits that are the building's first in the
+    round, in their 旬, in their week (by street: any coordinator's earlier visit; by person:
+    the same coordinator's); the submissions of those visits approved and reviewed.
+    `street_id` / `person_id` 0: none; days as ordinals (read into arrays as they are)."""
+
+    __tablename__ = "report_day_counts"
+    __table_args__ = (sa.Index("ix_report_day_counts_day", "day"),)
+
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # date.toordinal()
+    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
 class DataVersion(db.Model):
     """A counter every process reads to know that shared data changed (`buildings`: footprints
     or streets of existing buildings; caches built from them, in any process, are stale)."""

@@ -23,8 +23,8 @@ from server.extensions import db
 from server.models import Area, Building, User
 from server.services import audit, import_jobs, import_process, scope
 from server.services import import_updates as updates
+from server.services.coverage import report_days, timeline
 from server.services.coverage import store as coverage
-from server.services.coverage import timeline
 from server.services.errors import ServiceError
 from server.services.import_jobs import GUESS, Limits
 
@@ -289,6 +289,7 @@ def import_buildings(
         )
         coverage.buildings_edited()  # every process's copy and the counts per street
         timeline.resum(None)  # the reports' day counts follow the streets too
+        report_days.resum(None)
         db.session.commit()
     except Exception:
         db.session.rollback()

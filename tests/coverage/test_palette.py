@@ -115,3 +115,26 @@ def test_png_legend_names_follow_the_locale(client, login, scenario, monkeypatch
     assert seen == [{k: BY_KEY[k].en for k in STATES}]
     img = Image.open(io.BytesIO(r.data)).convert("RGB")
     assert {BY_KEY[k].rgb for k in STATES} <= {c for _n, c in img.getcolors(1_000_000)}
+
+
+def test_a_map_of_many_buildings_is_drawn_from_their_boxes(client, login, scenario,
+                                                           monkeypatch) -> None:
+    """Past MAP_POLYGONS buildings the PNG is one array of boxes (render_raster_png), no polygon
+    drawn per building: the same states in the same colours, the same counts in the legend."""
+    from server.services.coverage import exports as coverage_exports
+
+    login("supervisor", areas=["T"])
+    drawn = client.get("/coverage/map.png?area=T01&lang=en")
+    polygons: list[int] = []
+    real = coverage_exports.render_png
+    monkeypatch.setattr(coverage_exports, "render_png",
+                        lambda *a, **kw: polygons.append(1) or real(*a, **kw))
+    monkeypatch.setattr(coverage_exports, "MAP_POLYGONS", 0)
+    boxes = client.get("/coverage/map.png?area=T01&lang=en")
+    assert boxes.status_code == 200 and not polygons
+    colours = [{c for _n, c in Image.open(io.BytesIO(r.data)).convert("RGB").getcolors(1 << 20)}
+               for r in (drawn, boxes)]
+    assert {BY_KEY[k].rgb for k in STATES} <= colours[1]
+    legend = Image.open(io.BytesIO(drawn.data)).convert("RGB").crop((0, 830, 1200, 900))
+    assert legend.tobytes() == Image.open(io.BytesIO(boxes.data)).convert("RGB").crop(
+        (0, 830, 1200, 900)).tobytes()  # the counts' text drawn the same

@@ -15,10 +15,12 @@ from server.extensions import db
 from server.models import Building, CoverageCount, CoverageDayCount, CoverageStep, Visit
 from server.services.coverage import recompute, refresh
 from server.services.reports import facts, metrics
+from tests.support import report_recount as recount
 
 
-def _replayed(f: facts.Facts, day: date) -> dict:
-    """Per street (visited, complete) as of `day`: each building's counted visits replayed."""
+def _replayed(f: recount.Facts, day: date) -> dict:
+    """Per street (visited, complete) as of `day`: each building's counted visits replayed
+    (the visits one by one: tests/support/report_recount.py)."""
     visits = defaultdict(list)
     for v in f.visits:
         if v.counted and v.day <= day:
@@ -34,12 +36,12 @@ def _replayed(f: facts.Facts, day: date) -> dict:
 def _every_day_agrees(rnd) -> int:
     """Compares the tally with the replay on each day of the round; returns the days with a
     building visited (so a test knows it compared something)."""
-    f = facts.load(rnd)
+    f, one_by_one = facts.load(rnd), recount.load(rnd)
     busy, day = 0, rnd.starts_on - timedelta(days=1)
     while day <= rnd.ends_on:
         per = metrics.tally(f, rnd.starts_on, day)
         tallied = {k: (c.visited, c.complete) for k, c in per.items() if c.buildings}
-        want = _replayed(f, day)
+        want = _replayed(one_by_one, day)
         assert tallied == want, day
         busy += any(v for v, _ in want.values())
         day += timedelta(days=1)
@@ -175,9 +177,10 @@ def _reads_its_visits_once(plan) -> None:
     kept = _snapshot(plan.round.id)
     same = _refresh_statements(plan.round.id, a2)  # nothing changed: reads and the upsert
     locks = db.engine.dialect.name == "postgresql"  # the building's row lock first
-    assert [s.split()[0] for s in same] == ["SELECT"] * (3 + locks) + ["INSERT"]
+    assert [s.split()[0] for s in same] == ["SELECT"] * (4 + locks) + ["INSERT"]
     assert sum(" FROM visits " in s for s in same) == 1
     assert sum(" FROM coverage_steps " in s for s in same) == 1
+    assert sum(" FROM report_marks " in s for s in same) == 1
     assert _snapshot(plan.round.id) == kept
     visit = db.session.scalar(sa.select(Visit).where(Visit.submission_id == plan.subs["s2"].id))
     visit.outcome = "nobody_home"
@@ -192,9 +195,10 @@ def _reads_its_visits_once(plan) -> None:
 
 
 def test_a_buildings_refresh_reads_its_visits_once(plan):
-    """One building's refresh derives its steps by day from the visits it read for its row
-    (timeline.refresh_one): one read of the visits, one of the steps, none of its street again,
-    then only the writes of what changed."""
+    """One building's refresh derives its steps by day and its report marks from the visits it
+    read for its row (timeline.refresh_one, report_days.refresh_one): one read of the visits,
+    one of the steps, one of the marks, none of its street again, then only the writes of what
+    changed."""
     _reads_its_visits_once(plan)
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from gis.render import render_png
+from gis.render import render_png, render_raster_png
 from gis.walklist import route_order
 from server.extensions import db
 from server.services import audit, spreadsheets
 from server.services.coverage import query as coverage_query
+from server.services.coverage import source
 from server.services.coverage.query import Filters
 
 FORMATS = ("csv", "xlsx", "geojson", "gpkg")
@@ -136,7 +137,21 @@ def _sheet_name(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "-", title).strip("'")[:31] or "unvisited"
 
 
+#: A map of more buildings than this is drawn from their boxes in one array (render_raster_png)
+#: instead of a polygon each: at a township's scale a footprint is a pixel or two.
+MAP_POLYGONS = 2000
+
+
 def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:
+    """The coverage map of the buildings under the filters, states as they are now."""
+    if f.state is None and f.compare is None and (f.streets is None) == (f.street_ids is None):
+        src = source.shared().source  # the states: this process's array, patched from the feed
+        keep = (np.ones(len(src), bool) if f.street_ids is None
+                else np.isin(src.groups, np.fromiter(f.street_ids, np.int64)))
+        if int(keep.sum()) > MAP_POLYGONS:
+            codes = source.states(f.round.id)[0]
+            return render_raster_png((src.minx[keep], src.miny[keep], src.maxx[keep],
+                                      src.maxy[keep]), codes[keep], title, labels)
     rows = coverage_query.buildings(f, footprints=True)
     shapes = shapely.from_wkb([wkb for wkb, *_ in rows])
     return render_png(shapes, [state for _b, _s, state, _v, _u in rows], title, labels)

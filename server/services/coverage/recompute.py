@@ -19,7 +19,7 @@ from server.extensions import db
 from server.models import BuildingCoverage, Round, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage import feed, rounds, timeline
+from server.services.coverage import feed, report_days, rounds, timeline
 from server.services.coverage import refresh as coverage_refresh
 from server.services.coverage import rollups as coverage_rollups
 from server.services.coverage import store as coverage
@@ -204,6 +204,7 @@ def recompute(round_id: int, *, use_postgis: bool = False, rematch: bool = True)
     written = _write(round_id, rows)
     coverage.rebuild_counts(round_id)  # the roll-ups' counts, exact again
     timeline.rebuild(round_id)  # the reports' states by day, exact again
+    report_days.rebuild(round_id)  # and the report pages' sums
     feed.note_rewritten(db.session(), round_id)  # every process reloads the round
     db.session.commit()
     coverage.coverage_changed()

@@ -23,7 +23,7 @@ from server.extensions import db
 from server.models import Building, BuildingCoverage, CoverageCount, Submission
 from server.models import Visit as VisitRow
 from server.models._types import utcnow
-from server.services.coverage import feed, timeline
+from server.services.coverage import feed, report_days, timeline
 from server.services.coverage.store import (
     SUSPECT_FLAGS,
     counted,
@@ -96,14 +96,15 @@ DELETE = sa.delete(BuildingCoverage.__table__).where(
 
 
 _EXPECTED = sa.select(Building.expected_units).where(Building.id == sa.bindparam("b"))
-_VISITS = (
+_VISITS = (  # every visit of the building in the round; those that count are picked in Python
     sa.select(
         VisitRow.outcome, VisitRow.units_recorded, VisitRow.flags, _EXPECTED.scalar_subquery(),
-        VisitRow.visited_on, VisitRow.visited_at,
+        VisitRow.visited_on, VisitRow.visited_at, VisitRow.coordinator_id,
+        Submission.submitter_id, Submission.review_state, Submission.superseded,
+        Submission.draft, sa.case((form_counts(sa.bindparam("r")), True), else_=False),
     )
     .join(Submission, Submission.id == VisitRow.submission_id)
     .where(VisitRow.building_id == sa.bindparam("b"), VisitRow.round_id == sa.bindparam("r"))
-    .where(counted(), form_counts(sa.bindparam("r")))
 )
 
 
@@ -129,12 +130,17 @@ def refresh_building(building_id: int, round_id: int) -> str:
     if conn.dialect.name == "postgresql":
         conn.execute(_LOCK, params)
     before = conn.execute(_OLD, params).first()  # (street id, stored state) or no building
-    rows = conn.execute(_VISITS, params).all()
+    every = conn.execute(_VISITS, params).all()
+    rows = [r for r in every if r[8] != "rejected" and not r[9] and r[11]]  # store.counted()
     coverage_changed()
-    if before is not None:  # the reports' states by day, in step (from the rows just read)
+    if before is not None:  # the reports' states by day and sums, in step (from the rows read)
         timeline.refresh_one(round_id, building_id, before[0], (
             (on, at, outcome, units, _suspect(flags), expected)
-            for outcome, units, flags, expected, on, at in rows))
+            for outcome, units, flags, expected, on, at, *_ in rows))
+        report_days.refresh_one(round_id, building_id, before[0], [
+            (building_id, who, sender, on, at, _suspect(flags), review, superseded, form)
+            for _o, _u, flags, _e, on, at, who, sender, review, superseded, draft, form in every
+            if not draft])
     if not rows:
         conn.execute(DELETE, params)
         if before is not None:
@@ -191,6 +197,7 @@ def refresh_many(pairs: set[tuple[int, int]]) -> None:
             expected[b] = exp
     coverage_changed()
     timeline.refresh(ordered)  # the reports' states by day, in step
+    report_days.refresh(ordered)
     now, upserts, deletes, moves = utcnow(), [], [], {}
     for b, r in ordered:
         rows = found.get((b, r))

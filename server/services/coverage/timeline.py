@@ -231,6 +231,14 @@ def _ordinal(value) -> int:
     return value.toordinal() if isinstance(value, date) else _day_ordinal(str(value))
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _ordinals(days: list) -> np.ndarray:
+    """Stored days (dates, or SQLite's ISO text) as ordinals, parsed by numpy at once."""
+    return np.array([str(d)[:10] for d in days], "datetime64[D]").astype(np.int64) + _EPOCH
+
+
 def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
     """The round's counted visits as arrays: building, day (ordinal), outcome (index into
     OUTCOMES), units, suspect, expected units of the building."""
@@ -323,7 +331,7 @@ class StreetDays:
                             .where(c.round_id == int(round_id), c.buildings != 0))
         code = {name: k for k, name in enumerate(STATES)}
         self.street = np.array([r[0] for r in rows], np.int64)
-        self.day = np.array([_ordinal(r[1]) for r in rows], np.int64)
+        self.day = _ordinals([r[1] for r in rows])
         self.state = np.array([code[r[2]] for r in rows], np.int64)
         self.n = np.array([r[3] for r in rows], np.int64)
         self.size = int(self.street.max()) + 1 if len(rows) else 1

@@ -1,5 +1,7 @@
-"""What the plan's numbers are counted from, read once per round: buildings, visits,
-submissions with their reviews, the register's versions, held registrations.
+"""What the plan's numbers are counted from, read once per round: the visits and the
+submissions of visits summed per street, person and day by the roll-up (daysums.py, kept by
+server/services/coverage/report_days.py), the few submissions it leaves out and the returned ones
+one by one with their reviews, the register's versions, held registrations.
 
 Every fact carries its **day** in the township's zone: a visit's day is the form's start
 (server/services/coverage/visits.py), a submission's day is its visit's, and a register version's
@@ -12,7 +14,6 @@ the records it wrote), a version its record's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -26,31 +27,15 @@ from server.models import (
     Building,
     Entity,
     EntityVersion,
-    FormVersion,
     RegisterConflict,
     Round,
-    RoundForm,
     Submission,
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
-from server.services.coverage import rounds
-from server.services.coverage.store import suspect_column
+from server.services.coverage import counts, rounds
 from server.services.register.residence import DEPARTED
-
-
-@dataclass(frozen=True, slots=True)
-class VisitFact:
-    submission_id: int
-    building_id: int | None
-    street_id: int | None
-    day: date
-    outcome: str
-    units: int
-    suspect: bool  # far from its building or GPS too poor
-    counted: bool  # not rejected, not replaced, from a form the round counts
-    superseded: bool
-    coordinator_id: int | None
+from server.services.reports import daysums
 
 
 @dataclass(slots=True)
@@ -63,6 +48,7 @@ class SubmissionFact:
     street_id: int | None
     returned_at: list[datetime] = field(default_factory=list)  # each time it was sent back
     corrected_at: datetime | None = None  # when its correction (an edit) arrived
+    instance_id: str = ""
 
     def correction_hours(self) -> float | None:
         """Hours from the last return before the correction to the correction's arrival."""
@@ -89,29 +75,48 @@ class VersionFact:
 class Facts:
     round: Round
     streets: dict[int, str]  # the round's streets: id -> code
-    buildings: dict[int, tuple[int | None, int | None]]  # id -> (street id, expected units)
-    visits: list[VisitFact]
-    submissions: list[SubmissionFact]
+    sizes: dict[int | None, int]  # buildings per street of the round (None: of no street)
+    visits: tuple[daysums.Rows, daysums.Rows]  # visits, suspect: per street, per coordinator
+    firsts: tuple[daysums.Rows, daysums.Rows]  # counted visits with the previous one's day
+    sums: tuple[daysums.Rows, daysums.Rows]  # submissions approved, reviewed (placed ones)
+    submissions: list[SubmissionFact]  # of no street of the round by their visit: counted whole
+    returned: list[SubmissionFact]  # the placed ones returned: their returns and corrections
     versions: list[VersionFact]  # up to the round's last day, every one before it included
     conflicts: list[tuple[date, int | None]]  # held registrations: (day opened, street id)
     derived: dict = field(default_factory=dict, repr=False)  # what the tallies build once
 
+    @property
+    def buildings(self) -> dict[int, tuple[int | None, int | None]]:
+        """id -> (street id, expected units) of the round's buildings (read when asked)."""
+        found = self.derived.get("buildings")
+        if found is None:
+            in_round = self.derived["in_round"]
+            found = self.derived["buildings"] = {
+                b_id: (street, units) for b_id, street, units in db.session.execute(
+                    sa.select(Building.id, Building.street_id, Building.expected_units))
+                if in_round is None or street in in_round}
+        return found
+
 
 def load(rnd: Round) -> Facts:
-    """Everything the round's figures need, in a handful of queries."""
+    """Everything the round's figures need: visits and submissions summed by the database
+    per street, person and day (daysums.py), the few others one by one."""
     span = rounds.span(rnd.id)
     codes = span.streets if span is not None else None
     street_rows = db.session.execute(
         sa.select(Area.id, Area.code).where(Area.level == "street")).all()
     streets = {i: c for i, c in street_rows if codes is None or c in codes}
     in_round = None if codes is None else set(streets)
-    buildings = {
-        b_id: (street, units) for b_id, street, units in db.session.execute(
-            sa.select(Building.id, Building.street_id, Building.expected_units))
-        if in_round is None or street in in_round
-    }
-    visits = _visits(rnd, buildings)
-    submissions = _submissions(rnd, buildings, in_round)
+    totals = counts.street_totals()[1]
+    sizes: dict[int | None, int] = {
+        s: int(totals[s]) for s in sorted(streets) if 0 < s < len(totals) and totals[s]}
+    if in_round is None and len(totals) and totals[0]:
+        sizes[None] = int(totals[0])
+    visits, firsts, sums = daysums.visit_rows(rnd.id, rnd.starts_on, rnd.ends_on, streets,
+                                              in_round)
+    submissions = _submissions(rnd, streets, in_round)
+    returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
+    _reviews(submissions + returned)
     versions = _versions(rnd, in_round)
     conflicts = [  # dated by the submission that was held (else when it was held)
         (day or localtime.local_date(at), area) for at, day, area in db.session.execute(
@@ -120,58 +125,72 @@ def load(rnd: Round) -> Facts:
             .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
         if in_round is None or area in in_round
     ]
-    return Facts(rnd, streets, buildings, visits, submissions, versions, conflicts)
+    return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
+                 conflicts, {"in_round": in_round})
 
 
-def _visits(rnd: Round, buildings: dict) -> list[VisitFact]:
-    forms = set(db.session.scalars(sa.select(RoundForm.form_id).where(
-        RoundForm.round_id == rnd.id)))
-    rows = db.session.execute(
-        sa.select(Visit.submission_id, Visit.building_id, Visit.chosen_building_id,
-                  Visit.visited_on, Visit.visited_at, Visit.outcome, Visit.units_recorded,
-                  suspect_column(), Visit.coordinator_id, Submission.review_state,
-                  Submission.superseded, FormVersion.form_id)
-        .join(Submission, Submission.id == Visit.submission_id)
-        .join(FormVersion, FormVersion.id == Submission.form_version_id)
-        .where(Visit.round_id == rnd.id, Submission.draft.is_(False)))
-    out = []
-    for (sub, building, chosen, day, at, outcome, units, suspect, who, review, superseded,
-         form) in rows:  # suspect: read from the flags' JSON text (no list decoded per visit)
-        street = buildings.get(building if building is not None else chosen, (None,))[0]
-        counted = (review != "rejected" and not superseded and building is not None
-                   and (not forms or form in forms))
-        out.append(VisitFact(sub, building, street, day or localtime.local_date(at), outcome,
-                             units or 0, bool(suspect),
-                             counted, superseded, who))
-    return out
-
-
-def _submissions(rnd: Round, buildings: dict, in_round: set[int] | None) -> list[SubmissionFact]:
-    """Submissions whose day falls in the round, in its streets (or of no street)."""
+def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None
+                 ) -> list[SubmissionFact]:
+    """Submissions whose day falls in the round that the roll-up does not sum (no visit; a
+    visit of no building, no round or no stored day; a building of no street of the round), in
+    its streets (or of no street). One query per case, each one found through an index."""
     first, last = rnd.starts_on, rnd.ends_on
-    rows = db.session.execute(
-        sa.select(Submission.id, Submission.instance_id, Submission.submitter_id,
-                  Submission.review_state, Submission.superseded, Submission.received_at,
-                  Visit.visited_on, Visit.building_id, Visit.chosen_building_id)
-        .outerjoin(Visit, Visit.submission_id == Submission.id)
-        .where(Submission.draft.is_(False))
-        .where(sa.or_(
-            Visit.visited_on.between(first, last),
-            sa.and_(Visit.visited_on.is_(None),
-                    Submission.received_at >= localtime.utc_start_of(first),
-                    Submission.received_at < localtime.utc_end_of(last)))))
+    received = sa.and_(Submission.received_at >= localtime.utc_start_of(first),
+                       Submission.received_at < localtime.utc_end_of(last))
+    cols = (Submission.id, Submission.instance_id, Submission.submitter_id,
+            Submission.review_state, Submission.superseded, Submission.received_at,
+            Visit.visited_on, Building.street_id)
+    building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
+    no_visit = (sa.select(*cols).select_from(Submission)
+                .outerjoin(Visit, Visit.submission_id == Submission.id)
+                .outerjoin(Building, Building.id == building)
+                .where(Submission.draft.is_(False), Visit.id.is_(None), received))
+    of_visit = (sa.select(*cols).select_from(Visit)
+                .join(Submission, Submission.id == Visit.submission_id)
+                .outerjoin(Building, Building.id == building)
+                .where(Submission.draft.is_(False), sa.or_(
+                    Visit.visited_on.between(first, last),
+                    sa.and_(Visit.visited_on.is_(None), received))))
+    cases = [Visit.building_id.is_(None), Visit.round_id.is_(None), Visit.visited_on.is_(None)]
+    off = sa.select(Building.id).where(Building.street_id.is_(None))  # few: by its index
+    others = [] if in_round is None else sorted(db.session.scalars(sa.select(Area.id).where(
+        Area.level == "street", Area.id.not_in(sorted(in_round)))))
+    if others:  # the streets of no round's (by the street index, not a scan of buildings)
+        off = off.union_all(sa.select(Building.id).where(Building.street_id.in_(others)))
+    rows = list(db.session.execute(no_visit))
+    off_ids = sorted(db.session.scalars(off))
+    for i in range(0, len(off_ids), 500):
+        rows += db.session.execute(
+            of_visit.where(Visit.building_id.in_(off_ids[i:i + 500]))).all()
+    for case in cases:
+        rows += db.session.execute(of_visit.where(case)).all()
     found: dict[int, SubmissionFact] = {}
-    instance: dict[str, int] = {}
-    for sub, inst, who, review, superseded, received, day, building, chosen in rows:
-        b = building if building is not None else chosen
-        street = buildings.get(b, (None,))[0] if b is not None else None
-        found[sub] = SubmissionFact(sub, day or localtime.local_date(received), who, review,
-                                    superseded, street)
-        instance[inst] = sub
+    for sub, inst, who, review, superseded, received, day, street in rows:
+        fact = SubmissionFact(sub, day or localtime.local_date(received), who, review,
+                              superseded, street if street in streets else None)
+        fact.instance_id = inst
+        found[sub] = fact
     _locate_by_records(found)
-    _reviews(found, instance)
     return [s for s in found.values()
             if s.street_id is None or in_round is None or s.street_id in in_round]
+
+
+def _returned(ids: list[int], streets: dict[int, str]) -> list[SubmissionFact]:
+    """The returned submissions daysums.py summed, one by one (their street and submitter)."""
+    out = []
+    building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
+    for i in range(0, len(ids), 500):
+        for sub, inst, who, review, superseded, day, street in db.session.execute(
+            sa.select(Submission.id, Submission.instance_id, Submission.submitter_id,
+                      Submission.review_state, Submission.superseded, Visit.visited_on,
+                      Building.street_id)
+            .join(Visit, Visit.submission_id == Submission.id)
+            .join(Building, Building.id == building)
+            .where(Submission.id.in_(ids[i:i + 500]))):
+            fact = SubmissionFact(sub, day, who, review, superseded, street)
+            fact.instance_id = inst
+            out.append(fact)
+    return out
 
 
 def _locate_by_records(found: dict[int, SubmissionFact]) -> None:
@@ -188,29 +207,36 @@ def _locate_by_records(found: dict[int, SubmissionFact]) -> None:
                 found[sub].street_id = area
 
 
-def _reviews(found: dict[int, SubmissionFact], instance: dict[str, int]) -> None:
+def _reviews(subs: list[SubmissionFact]) -> None:
     """When each was sent back (the audit log of review decisions) and when its correction
-    (a newer submission naming it as deprecatedID) arrived."""
-    for object_id, at, detail in db.session.execute(
-        sa.select(AuditEvent.object_id, AuditEvent.at, AuditEvent.detail).where(
-            AuditEvent.action == "submission.review", AuditEvent.object_type == "submission")):
-        sub = found.get(int(object_id)) if object_id.isdigit() else None
-        if sub is not None and (detail or {}).get("new") in RETURNED_STATES:
-            sub.returned_at.append(at)
-    edits = db.session.execute(
-        sa.select(Submission.deprecated_id, sa.func.min(Submission.received_at))
-        .where(Submission.deprecated_id.is_not(None), Submission.draft.is_(False))
-        .group_by(Submission.deprecated_id))
-    for replaced, at in edits:
-        sub = found.get(instance.get(replaced, -1))
-        if sub is not None:
-            sub.corrected_at = at
+    (a newer submission naming it as deprecatedID) arrived: read for these submissions only."""
+    found = {s.id: s for s in subs}
+    instance = {s.instance_id: s.id for s in subs}
+    ids, names = [str(i) for i in found], list(instance)
+    for i in range(0, len(ids), 500):
+        for object_id, at, detail in db.session.execute(
+            sa.select(AuditEvent.object_id, AuditEvent.at, AuditEvent.detail).where(
+                AuditEvent.action == "submission.review", AuditEvent.object_type == "submission",
+                AuditEvent.object_id.in_(ids[i:i + 500])).order_by(AuditEvent.id)):
+            sub = found.get(int(object_id)) if object_id.isdigit() else None
+            if sub is not None and (detail or {}).get("new") in RETURNED_STATES:
+                sub.returned_at.append(at)
+    for i in range(0, len(names), 500):
+        for replaced, at in db.session.execute(
+            sa.select(Submission.deprecated_id, sa.func.min(Submission.received_at))
+            .where(Submission.deprecated_id.in_(names[i:i + 500]), Submission.draft.is_(False))
+            .group_by(Submission.deprecated_id)):
+            sub = found.get(instance.get(replaced, -1))
+            if sub is not None:
+                sub.corrected_at = at
 
 
 def _versions(rnd: Round, in_round: set[int] | None) -> list[VersionFact]:
     rows = db.session.execute(
         sa.select(EntityVersion.entity_id, Entity.dataset, EntityVersion.version,
-                  EntityVersion.properties, EntityVersion.created_at, Entity.area_id,
+                  sa.case((EntityVersion.properties["status"].as_string() == DEPARTED, True),
+                          else_=False),  # read by the database: no JSON decoded per version
+                  EntityVersion.created_at, Entity.area_id,
                   Submission.submitter_id, Submission.received_at, Visit.visited_on)
         .join(Entity, Entity.id == EntityVersion.entity_id)
         .outerjoin(Submission, Submission.id == EntityVersion.submission_id)
@@ -218,20 +244,10 @@ def _versions(rnd: Round, in_round: set[int] | None) -> list[VersionFact]:
         .where(Entity.dataset.in_(("households", "persons")), Entity.deleted.is_(False))
         .order_by(EntityVersion.entity_id, EntityVersion.version))
     out = []
-    for entity, dataset, version, props, created, area, who, received, visited in rows:
+    for entity, dataset, version, departed, created, area, who, received, visited in rows:
         if in_round is not None and area not in in_round:
             continue
         day = visited or localtime.local_date(received or created)
         if day <= rnd.ends_on:
-            out.append(VersionFact(entity, dataset, version, day,
-                                   (props or {}).get("status") == DEPARTED, area, who))
-    return out
-
-
-def by_building(visits: list[VisitFact]) -> dict[int, list[VisitFact]]:
-    """Counted visits per building, in day order (the coverage state as of a day)."""
-    out: dict[int, list[VisitFact]] = defaultdict(list)
-    for v in sorted(visits, key=lambda v: v.day):
-        if v.counted:
-            out[v.building_id].append(v)
+            out.append(VersionFact(entity, dataset, version, day, bool(departed), area, who))
     return out

@@ -20,12 +20,23 @@ from gis import states as coverage_states
 from server import localtime
 from server.extensions import db
 from server.i18n import current_locale
-from server.models import Area, Building, CoverageStep, Entity, RegisterConflict, Round, User
+from server.models import (
+    Area,
+    Building,
+    CoverageStep,
+    Entity,
+    RegisterConflict,
+    Round,
+    Submission,
+    User,
+    Visit,
+)
 from server.models._types import utcnow
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
+from server.services.coverage.store import suspect_column
 from server.services.errors import ServiceError
 from server.services.reports import assessment, metrics, periods, rental_flags
 from server.services.reports import facts as facts_
@@ -189,17 +200,27 @@ def _unvisited_codes(round_id: int, street: int, end) -> list[str]:
 
 
 def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tuple[str, str, str]]:
-    """The period's suspect visits: building code, day, coordinator."""
-    found = [v for v in f.visits
-             if v.suspect and not v.superseded and v.street_id in streets and start <= v.day <= end]
+    """The period's suspect visits: building code, day, coordinator (read by the database: a
+    visit's street is its building's, else the one it chose)."""
+    building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
+    rows = db.session.execute(
+        sa.select(Visit.building_id, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
+        .join(Submission, Submission.id == Visit.submission_id)
+        .join(Building, Building.id == building)
+        .where(Visit.round_id == f.round.id, Submission.draft.is_(False),
+               Submission.superseded.is_(False), suspect_column(),
+               Building.street_id.in_(sorted(streets)),
+               sa.or_(Visit.visited_on.between(start, end), Visit.visited_on.is_(None)))).all()
+    found = [(b, on or localtime.local_date(at), who) for b, on, at, who in rows]
+    found = [(b, day, who) for b, day, who in found if start <= day <= end]
     if not found:
         return []
     codes = dict(db.session.execute(sa.select(Building.id, Building.code).where(
-        Building.id.in_({v.building_id for v in found if v.building_id}))).all())
+        Building.id.in_({b for b, _d, _w in found if b}))).all())
     people = {u.id: u.display_name or u.username for u in db.session.scalars(
-        sa.select(User).where(User.id.in_({v.coordinator_id for v in found if v.coordinator_id})))}
-    return sorted((codes.get(v.building_id, ""), v.day.isoformat(),
-                   people.get(v.coordinator_id, "")) for v in found)
+        sa.select(User).where(User.id.in_({w for _b, _d, w in found if w})))}
+    return sorted((codes.get(b, ""), day.isoformat(), people.get(who, ""))
+                  for b, day, who in found)
 
 
 def _held_open(streets: frozenset[int]) -> int:

@@ -21,16 +21,17 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 
 import numpy as np
-import sqlalchemy as sa
 from flask import current_app
 
 from gis.states import STATES
-from server.extensions import db
 from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
 from server.services import scope
 from server.services.coverage import timeline
+from server.services.reports import areas as areas_
+from server.services.reports import daysums
 from server.services.reports import facts as facts_
+from server.services.reports.areas import AreaView
 from server.services.reports.facts import Facts
 from server.services.reports.periods import Period
 
@@ -69,9 +70,11 @@ class Counts:
 
     def __iadd__(self, other: Counts) -> Counts:
         """In place (a township's sum of thousands of streets copies no list per street)."""
+        mine, theirs = self.__dict__, other.__dict__
         for name in _NUMBERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.correction_hours.extend(other.correction_hours)
+            mine[name] += theirs[name]
+        if other.correction_hours:
+            self.correction_hours.extend(other.correction_hours)
         return self
 
     @property
@@ -139,19 +142,25 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
     if streets:
         _coverage_at(f, end, per)
         _register_at(f, end, per)
-    seen_buildings: dict[int | None, set[int]] = defaultdict(set)
-    for v in f.visits:
-        if not start <= v.day <= end or v.superseded or v.building_id is None:
-            continue
-        key = v.street_id if streets else v.coordinator_id
-        per[key].visits += 1
-        per[key].suspect_visits += v.suspect
-        if v.counted:
-            seen_buildings[key].add(v.building_id)
-    for key, found in seen_buildings.items():
-        per[key].buildings_visited += len(found)
+    side = 0 if streets else 1
+    for key, visits, suspect in f.visits[side].window(start, end):
+        c = per[None if key == daysums.NONE else key]
+        c.visits += visits
+        c.suspect_visits += suspect
+    mark = daysums.aligned(f.round.starts_on, start, end)
+    if mark:
+        col = ("round", "xun", "week").index(mark) + 1
+        found = {row[0]: row[col] for row in f.firsts[side].window(start, end)}
+    else:
+        found = daysums.visited_buildings(f.round.id, start, end, f.streets, streets)
+    for key, n in found.items():
+        per[None if key == daysums.NONE else key].buildings_visited += n
     _flows(f, start, end, streets, per)
-    for s in f.submissions:
+    for key, approved, reviewed in f.sums[side].window(start, end):
+        c = per[None if key == daysums.NONE else key]
+        c.approved += approved
+        c.reviewed += reviewed
+    for s in f.submissions:  # the few not summed: counted one by one
         if not start <= s.day <= end:
             continue
         c = per[s.street_id if streets else s.submitter_id]
@@ -159,13 +168,10 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
             c.approved += 1
         if s.review_state != "received":
             c.reviewed += 1
-        if s.review_state in RETURNED_STATES:
-            c.returned += 1
-            if s.corrected_at is not None:
-                c.corrected += 1
-                hours = s.correction_hours()
-                if hours is not None:
-                    c.correction_hours.append(hours)
+        _returns(s, c)
+    for s in f.returned:  # summed above as reviewed; here their returns and corrections
+        if start <= s.day <= end:
+            _returns(s, per[s.street_id if streets else s.submitter_id])
     if streets:
         for day, street in f.conflicts:
             if start <= day <= end:
@@ -173,30 +179,38 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
     return per
 
 
+def _returns(s: facts_.SubmissionFact, c: Counts) -> None:
+    if s.review_state in RETURNED_STATES:
+        c.returned += 1
+        if s.corrected_at is not None:
+            c.corrected += 1
+            hours = s.correction_hours()
+            if hours is not None:
+                c.correction_hours.append(hours)
+
+
 def _coverage_at(f: Facts, end: date, per: dict) -> None:
     """Each street's buildings visited / complete as of `end` (the coverage state rule applied
     to the round's counted visits up to that day), read from the per-street day counts kept in
     step with the visits (server/services/coverage/timeline.py), not by replaying visits."""
     sizes, visited, complete = coverage_as_of(f, end)
+    seen, done = visited.tolist(), complete.tolist()
     for street, n in sizes.items():
         c = per[street]
         c.buildings += n
         row = street or 0  # row 0: buildings without a street
-        if row < len(visited):
-            c.visited += int(visited[row])
-            c.complete += int(complete[row])
+        if row < len(seen):
+            c.visited += seen[row]
+            c.complete += done[row]
 
 
 def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
     """(buildings per street in the round, visited and complete per street id as of `end`:
     arrays indexed by street id, 0 for no street)."""
-    found = f.derived.get("coverage")
-    if found is None:
-        sizes: dict[int | None, int] = defaultdict(int)
-        for street, _ in f.buildings.values():
-            sizes[street] += 1
-        found = f.derived["coverage"] = (timeline.StreetDays(f.round.id), sizes)
-    days, sizes = found
+    days = f.derived.get("coverage")
+    if days is None:
+        days = f.derived["coverage"] = timeline.StreetDays(f.round.id)
+    sizes = f.sizes
     m = days.as_of(end)
     return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
@@ -251,7 +265,7 @@ def _flows(f: Facts, start: date, end: date, streets: bool, per: dict) -> None:
 
 @dataclass(frozen=True, slots=True)
 class AreaRow:
-    area: Area
+    area: AreaView
     counts: Counts
     depth: int  # 0 township, 1 village, 2 street
 
@@ -260,23 +274,24 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
               root: Area | None = None) -> list[AreaRow]:
     """The township, its villages and streets (under `root` if given) as far as the user may
     see them: a street in their scope, an area above it only when none of its streets is
-    hidden from them. Each area sums its streets in the round."""
-    areas = f.derived.get("areas")
-    if areas is None:
-        areas = f.derived["areas"] = db.session.scalars(sa.select(Area).order_by(Area.path)).all()
-    by_id = {a.id: a for a in areas}
+    hidden from them. Each area sums its streets in the round (a street's row is its own
+    Counts, not a copy: rows are read, never added to)."""
+    areas, chains = _tree(f)
     visible = scope.street_ids(user)
-    totals: dict[int, Counts] = defaultdict(Counts)
+    totals: dict[int, Counts] = {}
     hidden: set[int] = set()
-    for a in areas:
-        if a.level != "street":
-            continue
-        chain = _ancestors(a, by_id)
-        if a.id in f.streets:
-            for up in chain:
-                totals[up.id] += per_street.get(a.id, Counts())
-        if visible is not None and a.id not in visible:
-            hidden.update(up.id for up in chain)
+    for street, chain in chains.items():
+        if street in f.streets:
+            c = per_street.get(street)
+            totals[street] = c if c is not None else Counts()
+            for up in chain[1:]:
+                found = totals.get(up)
+                if found is None:
+                    found = totals[up] = Counts()
+                if c is not None:
+                    found += c
+        if visible is not None and street not in visible:
+            hidden.update(chain)
     rows = []
     for a in areas:
         if a.id not in totals or (a.id in hidden and a.level != "street"):
@@ -289,11 +304,13 @@ def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
     return rows
 
 
-def _ancestors(a: Area, by_id: dict[int, Area]) -> list[Area]:
-    out = [a]
-    while out[-1].parent_id is not None and out[-1].parent_id in by_id:
-        out.append(by_id[out[-1].parent_id])
-    return out
+def _tree(f: Facts) -> tuple[list[AreaView], dict[int, list[int]]]:
+    """The areas by path and each street's chain of ids up to the township (kept per process
+    by areas.py; once per request here)."""
+    found = f.derived.get("areas")
+    if found is None:
+        found = f.derived["areas"] = areas_.tree()
+    return found
 
 
 def total(rows: list[AreaRow]) -> Counts:

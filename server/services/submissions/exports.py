@@ -21,6 +21,7 @@ from server.extensions import db
 from server.models import Form, FormVersion, Submission, User
 from server.models.submissions import PROCESSING_STATES, REVIEW_STATES
 from server.services import audit, privacy, scope, spreadsheets, storage
+from server.services.coverage import report_days
 from server.services.ingest.accept import form_shape
 from server.services.processing import pipeline
 from server.services.submissions import review
@@ -259,6 +260,7 @@ def set_review_state(user: User, sub: Submission, state: str, reason: str | None
     comment when it sends the submission back) and re-derive coverage when it changes whether
     the visit counts."""
     old, _decision = review.decide(user, sub, state, reason, comment)
+    report_days.refresh_submission(sub.id)  # the report pages' approved / reviewed sums
     db.session.commit()
     if (old == "rejected") != (state == "rejected"):
         # A rejected visit no longer counts for coverage (and counts again when un-rejected):
