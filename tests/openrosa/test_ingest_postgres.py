@@ -1,6 +1,7 @@
 """Ingest's statements on PostgreSQL (tests/bench/RESULTS.md, "Ingest at ~1 ms per submission"):
 a submission's two reads (the device token, the form's version) run in autocommit, without
-BEGIN and ROLLBACK round trips around them, and a batch's raw XML is one INSERT."""
+BEGIN and ROLLBACK round trips around them, and a batch's raw XML and its attachment rows
+are one INSERT each."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
-from server.models import SubmissionBlob
+from server.models import SubmissionAttachment, SubmissionBlob
 from server.openrosa import views
 from server.services.ingest.batch import Pending, write_batch
 from tests.support.household_form import household_instance
@@ -42,26 +43,31 @@ def test_a_submissions_reads_open_no_transaction(post, form, monkeypatch):
 
 
 def test_a_batchs_xml_is_one_statement(form):
-    """Three new submissions (one sent twice in the batch): their blobs go in one INSERT
-    (psycopg's executemany sent one per row); a hash already stored keeps its row."""
+    """Three new submissions (one sent twice in the batch): their blobs and their expected
+    attachments' rows go in one INSERT each (psycopg's executemany sent one per row); a hash
+    already stored keeps its row."""
     xmls = [household_instance(f"uuid:pg-blob-{i}") for i in range(3)]
     items = [Pending(f"uuid:pg-blob-{i}", None, form.id, None,
-                     hashlib.sha256(xml).hexdigest(), xml, None, None, None, ())
+                     hashlib.sha256(xml).hexdigest(), xml, None, None, None, ("door.jpg",))
              for i, xml in enumerate(xmls)]
     db.session.add(SubmissionBlob(sha256=items[2].digest, xml=b"stored before"))
     db.session.commit()
-    blob_statements: list[bool] = []
+    statements: list[tuple[str, bool]] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
-        if "submission_blobs" in statement:
-            blob_statements.append(executemany)
+        for table in ("submission_blobs", "submission_attachments"):
+            if statement.startswith("INSERT INTO " + table):
+                statements.append((table, executemany))
 
     sa.event.listen(db.engine, "before_cursor_execute", seen)
     try:
         write_batch(db.engine, [*items, items[1]])
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", seen)
-    assert blob_statements == [False]  # one statement, not an executemany
+    assert statements == [("submission_blobs", False), ("submission_attachments", False)]
     stored = dict(db.session.execute(sa.select(SubmissionBlob.sha256, SubmissionBlob.xml)).all())
     assert stored == {items[0].digest: xmls[0], items[1].digest: xmls[1],
                       items[2].digest: b"stored before"}
+    att = SubmissionAttachment
+    atts = db.session.execute(sa.select(att.name, att.content_type, att.storage_key)).all()
+    assert sorted(atts) == [("door.jpg", "application/octet-stream", None)] * 3

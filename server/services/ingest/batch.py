@@ -28,7 +28,7 @@ from server.models import Submission, SubmissionAttachment
 from server.models.submissions import TEST_STATE
 from server.services import storage
 from server.services.errors import ServiceError
-from server.services.ingest.blobs import insert_blobs
+from server.services.ingest.bulk import insert_attachments, insert_blobs
 
 SUBS = Submission.__table__
 ATTS = SubmissionAttachment.__table__
@@ -350,14 +350,13 @@ def _insert(conn: Connection, created: list[_Sub]) -> None:
     result = conn.execute(SUBS.insert().returning(SUBS.c.id, sort_by_parameter_order=True), rows)
     for sub, (new_id,) in zip(created, result, strict=True):
         sub.id = new_id
-    insert_blobs(conn, [(s.item.digest, s.item.xml) for s in created])
+    insert_blobs(conn, [{"sha256": s.item.digest, "xml": s.item.xml} for s in created])
     atts = [
         {"submission_id": s.id, "name": a.name, "content_type": a.content_type,
          "sha256": a.sha256, "size": a.size, "storage_key": a.storage_key}
         for s in created for a in s.atts.values()
     ]
-    if atts:
-        conn.execute(ATTS.insert(), atts)
+    insert_attachments(conn, atts)
     for s in created:  # rows now exist: later changes in this batch are plain updates
         s.present_changed = False
         for a in s.atts.values():
