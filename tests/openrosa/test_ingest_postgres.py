@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
-from server.models import SubmissionAttachment, SubmissionBlob
+from server.models import Submission, SubmissionAttachment, SubmissionBlob
 from server.openrosa import views
 from server.services.ingest.batch import Pending, write_batch
 from tests.support.household_form import household_instance
@@ -71,3 +71,36 @@ def test_a_batchs_xml_is_one_statement(form):
     att = SubmissionAttachment
     atts = db.session.execute(sa.select(att.name, att.content_type, att.storage_key)).all()
     assert sorted(atts) == [("door.jpg", "application/octet-stream", None)] * 3
+
+
+def test_a_batchs_rows_are_one_statement_whatever_its_size(form):
+    """Batches of 1, 2 and 3 new submissions send the same INSERT text (psycopg rewrites a
+    statement's text on every execution past 50 parameters: the multi-row VALUES of a batch
+    did), and the rows get what the model's defaults give, each its own id."""
+    texts: set[str] = set()
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO submissions"):
+            texts.add(statement)
+
+    out = []
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for size in (1, 2, 3):
+            xmls = [household_instance(f"uuid:pg-size-{size}-{i}") for i in range(size)]
+            out += write_batch(db.engine, [
+                Pending(f"uuid:pg-size-{size}-{i}", None, form.id, None,
+                        hashlib.sha256(xml).hexdigest(), xml, 102.6, 24.6, 5.0, ())
+                for i, xml in enumerate(xmls)])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(texts) == 1
+    rows = db.session.execute(sa.select(
+        Submission.id, Submission.instance_id, Submission.review_state,
+        Submission.received_at, Submission.processing_state, Submission.lon)).all()
+    assert sorted(o.submission_id for o in out) == sorted(r.id for r in rows)
+    by_id = {r.id: r for r in rows}
+    assert all(by_id[o.submission_id].instance_id.startswith("uuid:pg-size-") for o in out)
+    assert {(r.review_state, r.processing_state, r.lon) for r in rows} == {
+        ("received", "pending", 102.6)}
+    assert all(r.received_at is not None for r in rows)

@@ -28,7 +28,7 @@ from server.models import Submission, SubmissionAttachment
 from server.models.submissions import TEST_STATE
 from server.services import storage
 from server.services.errors import ServiceError
-from server.services.ingest.bulk import insert_attachments, insert_blobs
+from server.services.ingest.bulk import insert_attachments, insert_blobs, insert_submissions
 
 SUBS = Submission.__table__
 ATTS = SubmissionAttachment.__table__
@@ -347,8 +347,7 @@ def _insert(conn: Connection, created: list[_Sub]) -> None:
         }
         for s in created
     ]
-    result = conn.execute(SUBS.insert().returning(SUBS.c.id, sort_by_parameter_order=True), rows)
-    for sub, (new_id,) in zip(created, result, strict=True):
+    for sub, new_id in zip(created, insert_submissions(conn, rows), strict=True):
         sub.id = new_id
     insert_blobs(conn, [{"sha256": s.item.digest, "xml": s.item.xml} for s in created])
     atts = [
