@@ -1,11 +1,11 @@
 """Request bodies are refused from their size before they are read.
 
-Two limits: waitress refuses anything over MAX_CONTENT_LENGTH from its Content-Length before
-buffering it (server.serving.body_limit). Below that, a body that is not multipart/form-data (a
-login form, a JSON request) is read into memory whole by Werkzeug's parsers, so it gets the
-much smaller MAX_PLAIN_BODY_BYTES: measured, 8 parallel 60 MiB posts to /login took the server
-from 211 to 941 MiB (tests/bench/RESULTS.md). Multipart bodies (submissions, form and GIS
-uploads) are streamed, their files spooled to disk.
+Two limits: anything over MAX_CONTENT_LENGTH is refused from its Content-Length (or running
+chunked size) before the app reads it (server.body_limit, in front of the app). Below that, a
+body that is not multipart/form-data (a login form, a JSON request) is read into memory whole
+by Werkzeug's parsers, so it gets the much smaller MAX_PLAIN_BODY_BYTES: measured, 8 parallel
+60 MiB posts to /login took the server from 211 to 941 MiB (tests/bench/RESULTS.md). Multipart
+bodies (submissions, form and GIS uploads) are streamed, their files spooled to disk.
 """
 
 from __future__ import annotations

@@ -1,30 +1,33 @@
-"""Serving: waitress threads in one process, or several processes sharing one port.
+"""Serving: Granian (a Rust HTTP server) calling the app through WSGI, in N worker processes.
 
-One Python process tops out at one core (the GIL): with `--workers N` the parent forks N
-children that each bind the same address with SO_REUSEPORT (the kernel spreads connections
-over them) and serve with waitress. Each child has its own database pool and ingest committer
+Granian parses HTTP, holds the connections and writes the answers in Rust; only the WSGI call
+is Python, on `threads` blocking threads per worker. Against waitress, whose HTTP side is
+Python, that took a quarter off the server's CPU per submission (tests/bench/RESULTS.md, "Ingest
+at ~1 ms per submission"). Granian's parent process binds the port and supervises the workers
+(N = `--workers`; one Python process tops out at one core, the GIL): it restarts a worker that
+dies (and gives up on a crash loop) and stops them all gracefully on SIGTERM/SIGINT, each
+finishing the requests it has. Each worker has its own database pool and ingest committer
 (SQLite serialises their writes; PostgreSQL arbitrates with unique constraints). Start-up hooks
-(the background processing worker) run in child 0 only on SQLite; on PostgreSQL every child
-runs a worker (server.services.processing.queue: disjoint batches, each submission once). The
-parent restarts a child that dies and stops them all on SIGTERM/SIGINT.
+(the background processing worker) run in the first worker only on SQLite; on PostgreSQL every
+worker runs one (server.services.processing.queue: disjoint batches, each submission once).
+Granian has no body limit: server.body_limit refuses bodies past MAX_CONTENT_LENGTH.
 """
 
 from __future__ import annotations
 
 import gc
-import logging
 import os
-import signal
 import socket
-import sys
-import time
 from collections.abc import Callable
+from typing import Any
 
-import waitress
 from flask import Flask
+from granian.constants import HTTPModes, Interfaces
+from granian.server import MPServer
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
+from server.body_limit import BodyLimit
 from server.extensions import db
 from server.services import storage
 from server.services.processing.worker import start_worker
@@ -38,23 +41,6 @@ def _run_hooks(app: Flask, first: bool = True) -> None:
         start_worker(app)
 
 
-def body_limit(app: Flask) -> int:
-    """waitress's max_request_body_size from MAX_CONTENT_LENGTH: a larger body is refused with
-    413 as soon as its Content-Length (or, chunked, its running size) says so, before waitress
-    reads and buffers it for the app. waitress refuses at `>=`, Flask at `>`: hence the +1."""
-    return app.config["MAX_CONTENT_LENGTH"] + 1
-
-
-def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
-
-
 def sweep_at_start(app: Flask, say: Callable[[str], None] = print) -> int:
     """Remove the `.part` files of writes a crash interrupted, before any worker of this
     server writes (the processing worker sweeps old ones again every hour)."""
@@ -63,27 +49,6 @@ def sweep_at_start(app: Flask, say: Callable[[str], None] = print) -> int:
     if removed:
         say(f"Removed {removed} leftover temporary files of interrupted writes")
     return removed
-
-
-class OncePer(logging.Filter):
-    """Lets one record through per `seconds`. waitress warns "Task queue depth is N" for
-    every request that waits for a thread: under a burst of phones that was a log line for
-    most requests. One a minute still says the threads are saturated."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = seconds
-        self.next_at = 0.0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now < self.next_at:
-            return False
-        self.next_at = now + self.seconds
-        return True
-
-
-QUEUE_WARNINGS = OncePer(60.0)
 
 
 def size_pool(engine: Engine, threads: int) -> None:
@@ -113,70 +78,46 @@ def freeze_startup() -> None:
     gc.freeze()
 
 
+
 def serve(app: Flask, host: str, port: int, threads: int = 8, workers: int = 1,
           say: Callable[[str], None] = print) -> None:
+    """Serve until SIGTERM/SIGINT: Granian's parent here, `workers` processes forked from it
+    (each runs _worker's start first)."""
     sweep_at_start(app, say)
     with app.app_context():
         size_pool(db.engine, threads)
-    queue_log = logging.getLogger("waitress.queue")
-    if QUEUE_WARNINGS not in queue_log.filters:
-        queue_log.addFilter(QUEUE_WARNINGS)
+    _check_port(host, port)  # a taken port fails now, with one clear line
     freeze_startup()
-    if workers <= 1:
-        _run_hooks(app)
-        say(f"Doorstep listening on http://{host}:{port}/")
-        waitress.serve(app, host=host, port=port, threads=threads, ident="doorstep",
-                       max_request_body_size=body_limit(app))
-        return
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise SystemExit("--workers needs SO_REUSEPORT (Linux, BSD); use one worker here")
-    # Bind once in the parent so a taken port fails now, with one clear line.
-    _listen(host, port, reuse_port=True).close()
-    say(f"Doorstep listening on http://{host}:{port}/ with {workers} worker processes")
-    _supervise(app, host, port, threads, workers)
+    server = MPServer(
+        "doorstep", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+        blocking_threads=threads, http=HTTPModes.http1, websockets=False,
+        respawn_failed_workers=True, respawn_interval=0.5)
+    wsgi = BodyLimit(app, app.config["MAX_CONTENT_LENGTH"])
+    count = f" with {workers} worker processes" if workers > 1 else ""
+    say(f"Doorstep listening on http://{host}:{port}/{count}")
+    server.serve(spawn_target=_worker(app), target_loader=lambda: wsgi, wrap_loader=False)
 
 
-def _child(app: Flask, index: int, host: str, port: int, threads: int) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    with app.app_context():
-        db.engine.dispose(close=False)  # never share the parent's connections
-    _run_hooks(app, first=index == 0)
-    sock = _listen(host, port, reuse_port=True)
-    sock.listen(1024)
-    waitress.serve(app, sockets=[sock], threads=threads, ident="doorstep",
-                   max_request_body_size=body_limit(app))
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
 
 
-def _spawn(app: Flask, index: int, host: str, port: int, threads: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _child(app, index, host, port, threads)
-        finally:
-            os._exit(0)
-    return pid
+def _worker(app: Flask) -> Callable[..., Any]:
+    """Granian's WSGI worker with Doorstep's start first: its own database connections (never
+    the parent's), the start-up hooks, and no request header taken from the process's
+    environment (Granian starts every request's environ from os.environ: an HTTP_* variable
+    there would read as a header the client sent)."""
+    spawn = MPServer._spawn_wsgi_worker
 
+    def start(worker_id: int, *args: Any, **kwargs: Any) -> Any:
+        for name in [n for n in os.environ if n.startswith("HTTP_")]:
+            del os.environ[name]
+        with app.app_context():
+            db.engine.dispose(close=False)
+        _run_hooks(app, first=worker_id == 1)
+        return spawn(worker_id, *args, **kwargs)
 
-def _supervise(app: Flask, host: str, port: int, threads: int, workers: int) -> None:
-    children = {_spawn(app, i, host, port, threads): i for i in range(workers)}
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-        for pid in children:
-            os.kill(pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while children:
-        try:
-            pid, _status = os.wait()
-        except ChildProcessError:
-            break
-        index = children.pop(pid, None)
-        if index is not None and not stopping:
-            print(f"doorstep: worker {index} (pid {pid}) ended; starting another", file=sys.stderr)
-            time.sleep(0.5)  # a crash loop must not spin
-            children[_spawn(app, index, host, port, threads)] = index
+    return start

@@ -68,7 +68,7 @@ def demo_command(host: str, port: int, seed: int, buildings: int, no_serve: bool
               help="Processes sharing the port (one core each).")
 @with_appcontext(web=True)
 def serve_command(host: str, port: int, threads: int, workers: int):
-    """Serve with waitress (a production WSGI server) on the given address."""
+    """Serve with Granian (a production HTTP server; the app through WSGI) on the given address."""
     check_database()
     serve(host, port, threads, workers)
 

@@ -129,8 +129,20 @@ def submission(token: str | None = None) -> Response:
         # Submission API: the pre-flight HEAD answers 204 with the accepted content length.
         p.device_user(token)
         return Response(status=204)
-    with db.engine.connect() as conn:  # the credential check and the form lookup: one connection
+    # The credential check and the form lookup: two reads on one connection.
+    with _reader() as conn:
         return receive(_submitter(token, conn), reader=conn)
+
+
+def _reader() -> Connection:
+    """A connection for reads only. On PostgreSQL in autocommit: no BEGIN and ROLLBACK around
+    the two reads, two round trips of the four a submission's request made (its backends'
+    CPU per submission halved). SQLite's driver begins no transaction for a SELECT, and
+    switching its mode costs more than it saves."""
+    conn = db.engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
 
 
 def receive(user: Submitter | User | None, draft: FormVersion | None = None,

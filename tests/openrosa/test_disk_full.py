@@ -29,7 +29,7 @@ from defusedxml import ElementTree as DET
 
 from tests.support.app import PASSWORD
 from tests.support.household_form import household_instance
-from tests.support.liveserver import LiveServer, new_id, post
+from tests.support.liveserver import LiveServer, child_pids, new_id, post
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +44,8 @@ with app.app_context():
     db.session.commit()
 """
 FILE_SIZE_LIMIT = 256 * 1024
-#: Never fits while the disk is full, and the whole POST stays under waitress's in-memory
-#: buffer (512 KiB): a larger body is spooled to a temporary file, which a file-size limit (or
-#: a full disk holding TMPDIR) refuses too, and waitress then closes the connection unanswered.
+#: Never fits while the disk is full (the POST stays small: under waitress, which served before
+#: Granian, a body past its 512 KiB buffer was spooled to a temporary file a full disk refused).
 PHOTO = os.urandom(320 * 1024)
 PAGES = ["/", "/submissions", "/forms", "/api/v1/me", "/api/v1/submissions"]
 
@@ -83,14 +82,20 @@ class FullDisk:
                 os.close(fd)
         else:
             hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-            resource.prlimit(self.server.proc.pid, resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, hard))
+            for pid in self._serving():
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, hard))
 
     def free(self) -> None:
         if self.how == "tmpfs":
             self.filler.unlink()
         else:
             hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-            resource.prlimit(self.server.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+            for pid in self._serving():
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+
+    def _serving(self) -> set[int]:
+        """The server's processes: Granian's parent and the worker that serves."""
+        return {self.server.proc.pid} | child_pids(self.server.proc.pid)
 
     def close(self) -> None:
         self.server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 import pytest
@@ -147,12 +146,3 @@ def test_the_pool_holds_one_connection_per_thread_with_its_pragmas(app):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     serving.size_pool(db.engine, 4)  # never shrinks
     assert db.engine.pool.size() == 18
-
-
-def test_queue_warnings_pass_once_per_period():
-    once = serving.OncePer(60.0)
-    record = logging.LogRecord("waitress.queue", logging.WARNING, __file__, 1,
-                               "Task queue depth is %d", (3,), None)
-    assert [once.filter(record) for _ in range(3)] == [True, False, False]
-    once.next_at = 0.0  # the period is over
-    assert once.filter(record)

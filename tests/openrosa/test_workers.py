@@ -1,10 +1,12 @@
 """`serve --workers N`: several processes share the port, each submission lands once, a dead
-worker is replaced, and background processing runs in exactly one of them."""
+worker is replaced, background processing runs in exactly one of them, and a stop lets the
+requests in flight finish."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import time
 import uuid
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.bench.ingest_target import multipart_post
 from tests.support.household_form import household_instance
 from tests.support.liveserver import LiveServer, child_pids, post
 
@@ -70,3 +73,42 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not child_pids(server.proc.pid)  # SIGTERM to the parent stops every worker
+
+
+def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    """A submission half sent when the server is told to stop is still answered, 201 once
+    stored, and then every process ends (Granian stops its workers gracefully; waitress's
+    process died at once and reset the connection)."""
+    server = LiveServer(tmp_path / "instance", threads=2)
+    server.instance.mkdir()
+    server.prepare()
+    server.start()
+    try:
+        instance_id = f"uuid:{uuid.uuid4()}"
+        raw = multipart_post(server.port, f"/o/{server.token}/submission", "",
+                             household_instance(instance_id))
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(raw[:len(raw) // 2])
+        time.sleep(0.5)  # the worker has the request and waits for the rest of its body
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        sock.sendall(raw[len(raw) // 2:])
+        sock.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+        server.proc.wait(20)
+    finally:
+        server.stop()
+    assert not child_pids(server.proc.pid)
+    db = sqlite3.connect(server.instance / "doorstep.sqlite3")
+    try:
+        assert db.execute("SELECT count(*) FROM submissions WHERE instance_id = ?",
+                          (instance_id,)).fetchone() == (1,)
+    finally:
+        db.close()

@@ -24,14 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from server.models import Submission, SubmissionAttachment, SubmissionBlob
+from server.models import Submission, SubmissionAttachment
 from server.models.submissions import TEST_STATE
 from server.services import storage
 from server.services.errors import ServiceError
+from server.services.ingest.bulk import insert_attachments, insert_blobs, insert_submissions
 
 SUBS = Submission.__table__
 ATTS = SubmissionAttachment.__table__
-BLOBS = SubmissionBlob.__table__
 
 
 class IngestError(ServiceError):
@@ -347,34 +347,19 @@ def _insert(conn: Connection, created: list[_Sub]) -> None:
         }
         for s in created
     ]
-    result = conn.execute(SUBS.insert().returning(SUBS.c.id, sort_by_parameter_order=True), rows)
-    for sub, (new_id,) in zip(created, result, strict=True):
+    for sub, new_id in zip(created, insert_submissions(conn, rows), strict=True):
         sub.id = new_id
-    blobs = [{"sha256": s.item.digest, "xml": s.item.xml} for s in created]
-    conn.execute(_insert_ignoring_duplicates(conn), blobs)
+    insert_blobs(conn, [{"sha256": s.item.digest, "xml": s.item.xml} for s in created])
     atts = [
         {"submission_id": s.id, "name": a.name, "content_type": a.content_type,
          "sha256": a.sha256, "size": a.size, "storage_key": a.storage_key}
         for s in created for a in s.atts.values()
     ]
-    if atts:
-        conn.execute(ATTS.insert(), atts)
+    insert_attachments(conn, atts)
     for s in created:  # rows now exist: later changes in this batch are plain updates
         s.present_changed = False
         for a in s.atts.values():
             a.changed = False
-
-
-def _insert_ignoring_duplicates(conn: Connection) -> sa.Insert:
-    """Blobs are content-addressed: the same XML stored twice is one row."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        return BLOBS.insert()
-    return insert(BLOBS).on_conflict_do_nothing(index_elements=["sha256"])
 
 
 def _update(conn: Connection, known: dict[str, _Sub], superseded: set[int]) -> None:
