@@ -15,9 +15,12 @@ Granian has no body limit: server.body_limit refuses bodies past MAX_CONTENT_LEN
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import signal
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -111,8 +114,10 @@ def _worker(app: Flask) -> Callable[..., Any]:
     environment (Granian starts every request's environ from os.environ: an HTTP_* variable
     there would read as a header the client sent)."""
     spawn = MPServer._spawn_wsgi_worker
+    parent = os.getpid()
 
     def start(worker_id: int, *args: Any, **kwargs: Any) -> Any:
+        exit_with_parent(parent)
         for name in [n for n in os.environ if n.startswith("HTTP_")]:
             del os.environ[name]
         with app.app_context():
@@ -121,3 +126,16 @@ def _worker(app: Flask) -> Callable[..., Any]:
         return spawn(worker_id, *args, **kwargs)
 
     return start
+
+
+def exit_with_parent(parent: int) -> None:
+    """Linux: the kernel sends this worker SIGTERM when Granian's parent dies, even by SIGKILL
+    or the OOM killer. Without it the orphaned workers kept the port and took requests that
+    then hung: the phones saw a server neither up nor down, and a restarted server found its
+    port held."""
+    if os.getpid() == parent or not sys.platform.startswith("linux"):
+        return  # not a forked worker; elsewhere a service manager stops the process group
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)

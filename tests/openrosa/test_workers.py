@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from server import serving
 from tests.bench.ingest_target import multipart_post
 from tests.support.household_form import household_instance
 from tests.support.liveserver import LiveServer, child_pids, post
@@ -112,3 +113,33 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
                           (instance_id,)).fetchone() == (1,)
     finally:
         db.close()
+
+
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie waiting for whoever adopted it to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="the worker list is read from /proc")
+def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) on Granian's parent: its workers end too and the port
+    refuses, so phones see the server down and queue, and a restart can bind the port. Orphaned
+    workers used to keep the port and leave every request hanging."""
+    server = LiveServer(tmp_path / "instance", threads=2, workers=2)
+    server.instance.mkdir()
+    server.prepare()
+    server.start()
+    try:
+        _wait_for(lambda: len(child_pids(server.proc.pid)) == 2)
+        workers = child_pids(server.proc.pid)
+        server.kill()
+        _wait_for(lambda: all(_gone(pid) for pid in workers), timeout=15)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{server.url}/healthz", timeout=2)
+        serving._check_port("127.0.0.1", server.port)  # a restart can bind the port again
+    finally:
+        server.stop()
