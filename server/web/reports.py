@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -33,6 +34,7 @@ from server.services.reports import (
     periods,
     staffing,
 )
+from server.services.reports import areas as areas_
 from server.services.reports import facts as facts_
 from server.web.home import add_home_link
 
@@ -59,6 +61,17 @@ def _period(kind: str, rnd=None, key: str | None = None) -> periods.Period:
     return periods.containing(day, kind)
 
 
+def _area_arg() -> areas_.AreaView | None:
+    """`?area=CODE`: the village (or street) whose rows the metrics page shows; 404 if none."""
+    code = request.args.get("area")
+    if not code:
+        return None
+    found = next((a for a in areas_.tree()[0] if a.code == code), None)
+    if found is None:
+        abort(404)
+    return found
+
+
 def _download(data: bytes, mimetype: str, name: str) -> Response:
     return Response(data, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename={name}"})
@@ -70,26 +83,26 @@ def metrics_page():
     rnd = coverage_query.round_(int_arg("round"), current_user)
     kind = _kind()
     period = _period(kind, rnd)
+    area = _area_arg()
     f = facts_.load(rnd)
     start, end = metrics.window_of(rnd, period)
     first = rnd.starts_on
-    now_rows = metrics.area_rows(f, metrics.tally(f, start, end), current_user)
-    to_date_rows = metrics.area_rows(f, metrics.tally(f, first, end), current_user)
+    now_rows = metrics.area_rows(f, metrics.table(f, start, end), current_user, area, levels=2)
+    to_date_rows = metrics.area_rows(f, metrics.table(f, first, end), current_user, area,
+                                     levels=2)
     trend = []
     for p in periods.between(rnd.starts_on, min(rnd.ends_on, max(end, localtime.today())),
                              kind):
         p_start, p_end = metrics.window_of(rnd, p)
         if p_start > localtime.today():
             break
-        trend.append((p, metrics.total(metrics.area_rows(f, metrics.tally(f, p_start, p_end),
-                                                         current_user)),
-                      metrics.total(metrics.area_rows(f, metrics.tally(f, first, p_end),
-                                                      current_user))))
+        trend.append((p, metrics.total(f, metrics.table(f, p_start, p_end), current_user, area),
+                      metrics.total(f, metrics.table(f, first, p_end), current_user, area)))
     return render_template(
         "reports/metrics.html", round=rnd, rounds=rounds.visible_rounds(current_user),
         kind=kind, period=period, targets=metrics.targets(rnd),
         rows=list(zip(now_rows, to_date_rows, strict=True)),
-        coordinators=assessment.assess(f, start, end, current_user), trend=trend,
+        coordinators=assessment.assess(f, start, end, current_user), trend=trend, area=area,
         periods=periods.between(rnd.starts_on, rnd.ends_on, kind), pct=builder.pct,
         locale=current_locale())
 

@@ -105,9 +105,17 @@ def test_the_metrics_page_shows_the_hand_figures(plan, client):
                                 "80.0%", "0 / 1"]
     assert areas["T02"][1:] == ["1", "1", "0", "0", "0", "0", "—", "66.7%", "100.0%", "33.3%",
                                 "1 / 2"]
+    assert set(areas) == {"T", "T01", "T02"}  # one level down; a village opens its streets
     trend = rows_by(page, "metrics-trend", "data-period")
     assert trend["2016-10-1"][1:] == ["4", "6", "0", "0", "60.0%", "75.0%", "33.3%"]
     assert trend["2016-10-2"][1:] == ["3", "1", "1", "1", "66.7%", "87.5%", "66.7%"]
+    assert "area=T01" in page
+    village_page = client.get(f"/reports/?round={plan.round.id}&kind=xun&period=2016-10-2"
+                              "&area=T01").text
+    village = rows_by(village_page, "metrics-areas", "data-code")
+    assert set(village) == {"T01", "T01-01", "T01-02"} and village["T01"] == areas["T01"]
+    assert rows_by(village_page, "metrics-trend", "data-period")["2016-10-2"][1] == "2"
+    assert client.get("/reports/?area=NOPE").status_code == 404
     people = rows_by(page, "metrics-coordinators", "data-user")
     assert people["c1"][1:] == ["2", "2", "3", "3", "66.7%", "1", "0", "0 / 2"]
     assert people["c2"][1:] == ["1", "1", "0", "0", "—", "0", "0", "0 / 1"]
@@ -157,7 +165,11 @@ def test_the_ten_day_report_page_xlsx_and_pdf_agree_with_the_hand_figures(plan, 
                                 "0"]
     assert areas["T02"][1:] == ["3", "3", "66.7%", "3", "3", "100.0%", "3", "33.3%", "2", "1",
                                 "1"]
-    assert areas["T01-02"][1:4] == ["3", "1", "33.3%"]
+    assert set(areas) == {"T", "T01", "T02"}  # the township's meeting: its village stations
+    village = rows_by(client.get("/reports/meeting?kind=xun&area=T01&period=2016-10-2").text,
+                      "areas", "data-code")
+    assert set(village) == {"T01", "T01-01", "T01-02"}  # a station's report: its streets
+    assert village["T01-02"][1:4] == ["3", "1", "33.3%"]
     trend = rows_by(page, "trend", "data-period")
     assert trend["2016-10-1"][1:] == ["4", "6", "0", "0", "60.0%", "75.0%", "33.3%"]
     assert trend["2016-10-2"][1:] == ["3", "1", "1", "1", "66.7%", "87.5%", "66.7%"]

@@ -42,17 +42,13 @@ class Rows:
     day: np.ndarray
     values: dict[str, np.ndarray]
 
-    def window(self, start: date, end: date) -> list[tuple]:
-        """(key, each column summed) over the rows of days in [start, end], one per key, the
-        columns in the order of `values`."""
+    def columns(self, start: date, end: date) -> dict[str, np.ndarray]:
+        """Each column summed over the rows of days in [start, end], as an array indexed by
+        key (index 0 for NONE)."""
         keep = (self.day >= start.toordinal()) & (self.day <= end.toordinal())
-        keys = self.key[keep]
-        if not len(keys):
-            return []
-        uniq, inv = np.unique(keys, return_inverse=True)
-        sums = [np.bincount(inv, weights=col[keep], minlength=len(uniq)).astype(np.int64)
-                .tolist() for col in self.values.values()]
-        return list(zip(uniq.tolist(), *sums, strict=True))
+        keys = np.maximum(self.key[keep], 0)
+        return {name: np.bincount(keys, weights=col[keep]).astype(np.int64)
+                for name, col in self.values.items()}
 
 
 def _mapped(ids: np.ndarray, keep: set[int] | None) -> np.ndarray:

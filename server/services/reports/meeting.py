@@ -143,14 +143,12 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
     streets = frozenset(s for s in scope.streets_under_paths([area.path]) if s in f.streets)
 
     def area_total(start, end) -> Counts:
-        per = metrics.tally(f, start, end)
-        return metrics.summed(per.get(s, Counts()) for s in streets)
+        return metrics.table(f, start, end).total(streets)
 
     start, end = metrics.window_of(rnd, period)
     first = rnd.starts_on
-    per_now = metrics.tally(f, start, end)
-    per_to_date = metrics.tally(f, first, end)
-    rows = metrics.area_rows(f, per_to_date, user, root=area)
+    to_date = metrics.table(f, first, end)
+    rows = metrics.area_rows(f, to_date, user, root=area, levels=2)  # the area, one level down
     prev = period.previous()
     before = before_to_date = None
     if prev.end >= rnd.starts_on:
@@ -162,8 +160,7 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
         trend.append(TrendRow(p, area_total(p_start, p_end), area_total(first, p_end)))
     return Report(
         kind=kind, period=period, area=area, round=rnd, targets=metrics.targets(rnd),
-        now=metrics.summed(per_now.get(s, Counts()) for s in streets),
-        to_date=metrics.summed(per_to_date.get(s, Counts()) for s in streets),
+        now=area_total(start, end), to_date=to_date.total(streets),
         before=before, before_to_date=before_to_date, rows=rows, trend=trend,
         unvisited=_unvisited(f, streets, end), suspects=_suspects(f, streets, start, end),
         held_open=_held_open(streets), rentals=rental_flags.collect(area, streets, period),

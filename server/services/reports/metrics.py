@@ -15,9 +15,7 @@ A figure with nothing to divide by is None (shown as "—"), never 0 % nor 100 %
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -29,93 +27,16 @@ from server.models.submissions import RETURNED_STATES
 from server.services import scope
 from server.services.coverage import timeline
 from server.services.reports import areas as areas_
-from server.services.reports import daysums
+from server.services.reports import daysums, register_sums
 from server.services.reports import facts as facts_
 from server.services.reports.areas import AreaView
 from server.services.reports.facts import Facts
+from server.services.reports.figures import NUMBERS, Counts, Table, summed
 from server.services.reports.periods import Period
 
-
-@dataclass
-class Counts:
-    """Additive counts of one area or coordinator in one window; the rates derive from them."""
-
-    buildings: int = 0
-    visited: int = 0  # buildings not unvisited at the window's end
-    complete: int = 0
-    buildings_visited: int = 0  # buildings visited (a counted visit) in the window
-    households_registered: int = 0
-    households_updated: int = 0
-    persons_registered: int = 0
-    persons_updated: int = 0
-    persons_departed: int = 0
-    households_touched: int = 0  # registered, updated (a coordinator's work)
-    persons_touched: int = 0  # registered, updated or departed
-    on_register: int = 0  # persons living in the area at the window's end
-    confirmed: int = 0  # of them, registered or confirmed in the round so far
-    approved: int = 0
-    reviewed: int = 0  # approved + has issues + rejected
-    returned: int = 0  # has issues or rejected
-    corrected: int = 0  # of those, corrected by an edit
-    visits: int = 0  # visits to a building
-    suspect_visits: int = 0
-    held: int = 0  # registrations held for review (ID conflicts)
-    correction_hours: list[float] = field(default_factory=list)
-
-    def __add__(self, other: Counts) -> Counts:
-        out = Counts()
-        out += self
-        out += other
-        return out
-
-    def __iadd__(self, other: Counts) -> Counts:
-        """In place (a township's sum of thousands of streets copies no list per street)."""
-        mine, theirs = self.__dict__, other.__dict__
-        for name in _NUMBERS:
-            mine[name] += theirs[name]
-        if other.correction_hours:
-            self.correction_hours.extend(other.correction_hours)
-        return self
-
-    @property
-    def update_rate(self) -> float | None:
-        return self.confirmed / self.on_register if self.on_register else None
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.approved / self.reviewed if self.reviewed else None
-
-    @property
-    def visited_rate(self) -> float | None:
-        return self.visited / self.buildings if self.buildings else None
-
-    @property
-    def complete_rate(self) -> float | None:
-        return self.complete / self.buildings if self.buildings else None
-
-    @property
-    def suspect_rate(self) -> float | None:
-        return self.suspect_visits / self.visits if self.visits else None
-
-    @property
-    def corrected_share(self) -> float | None:
-        return self.corrected / self.returned if self.returned else None
-
-    @property
-    def correction_median_hours(self) -> float | None:
-        return statistics.median(self.correction_hours) if self.correction_hours else None
-
-
-_NUMBERS = tuple(f.name for f in fields(Counts) if f.name != "correction_hours")
+__all__ = ["Counts", "summed"]  # where the pages and tests have always found them
 _UNVISITED, _COMPLETE = STATES.index("unvisited"), STATES.index("complete")
-
-
-def summed(many) -> Counts:
-    """The sum of many Counts (a new one; those summed are left as they are)."""
-    out = Counts()
-    for c in many:
-        out += c
-    return out
+_NUMBERS = NUMBERS  # the counts' names, in Table's row order
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,72 +57,87 @@ def targets(rnd: Round) -> Targets:
 
 def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | None, Counts]:
     """Counts in the window [start, end] per street id (`by="street"`, with the stock figures
-    as of `end`) or per coordinator id (`by="coordinator"`)."""
-    per: dict[int | None, Counts] = defaultdict(Counts)
+    as of `end`) or per coordinator id (`by="coordinator"`), for each id with a count."""
+    return table(f, start, end, by).as_dict()
+
+
+def table(f: Facts, start: date, end: date, by: str = "street") -> Table:
+    """tally's counts as one Table (figures.py): what the pages sum up the area tree."""
     streets = by == "street"
-    if streets:
-        _coverage_at(f, end, per)
-        _register_at(f, end, per)
     side = 0 if streets else 1
-    for key, visits, suspect in f.visits[side].window(start, end):
-        c = per[None if key == daysums.NONE else key]
-        c.visits += visits
-        c.suspect_visits += suspect
+    t = Table(_size(f))
+    if streets:
+        _coverage_at(f, end, t)
+        register_sums.add_register(f, end, t)
+    for name, column in f.visits[side].columns(start, end).items():
+        t.add(name, column)
     mark = daysums.aligned(f.round.starts_on, start, end)
     if mark:
-        col = ("round", "xun", "week").index(mark) + 1
-        found = {row[0]: row[col] for row in f.firsts[side].window(start, end)}
+        t.add("buildings_visited", f.firsts[side].columns(start, end)[mark])
     else:
         found = daysums.visited_buildings(f.round.id, start, end, f.streets, streets)
-    for key, n in found.items():
-        per[None if key == daysums.NONE else key].buildings_visited += n
-    _flows(f, start, end, streets, per)
-    for key, approved, reviewed in f.sums[side].window(start, end):
-        c = per[None if key == daysums.NONE else key]
-        c.approved += approved
-        c.reviewed += reviewed
+        for key, n in found.items():
+            t.bump(None if key == daysums.NONE else key, "buildings_visited", n)
+    register_sums.add_flows(f, start, end, streets, t)
+    for name, column in f.sums[side].columns(start, end).items():
+        t.add(name, column)
     for s in f.submissions:  # the few not summed: counted one by one
         if not start <= s.day <= end:
             continue
-        c = per[s.street_id if streets else s.submitter_id]
+        key = s.street_id if streets else s.submitter_id
         if s.review_state == "approved":
-            c.approved += 1
+            t.bump(key, "approved")
         if s.review_state != "received":
-            c.reviewed += 1
-        _returns(s, c)
+            t.bump(key, "reviewed")
+        _returns(s, t, key)
     for s in f.returned:  # summed above as reviewed; here their returns and corrections
         if start <= s.day <= end:
-            _returns(s, per[s.street_id if streets else s.submitter_id])
+            _returns(s, t, s.street_id if streets else s.submitter_id)
     if streets:
         for day, street in f.conflicts:
             if start <= day <= end:
-                per[street].held += 1
-    return per
+                t.bump(street, "held")
+    return t
 
 
-def _returns(s: facts_.SubmissionFact, c: Counts) -> None:
+def _size(f: Facts) -> int:
+    """Columns enough for every street id and most person ids (Table grows for the rest)."""
+    return max(max(f.streets, default=0), max((k for k in f.sizes if k), default=0)) + 1
+
+
+def _returns(s: facts_.SubmissionFact, t: Table, key: int | None) -> None:
     if s.review_state in RETURNED_STATES:
-        c.returned += 1
+        t.bump(key, "returned")
         if s.corrected_at is not None:
-            c.corrected += 1
+            t.bump(key, "corrected")
             hours = s.correction_hours()
             if hours is not None:
-                c.correction_hours.append(hours)
+                t.add_hours(key, hours)
 
 
-def _coverage_at(f: Facts, end: date, per: dict) -> None:
+def _coverage_at(f: Facts, end: date, t: Table) -> None:
     """Each street's buildings visited / complete as of `end` (the coverage state rule applied
     to the round's counted visits up to that day), read from the per-street day counts kept in
     step with the visits (server/services/coverage/timeline.py), not by replaying visits."""
-    sizes, visited, complete = coverage_as_of(f, end)
-    seen, done = visited.tolist(), complete.tolist()
-    for street, n in sizes.items():
-        c = per[street]
-        c.buildings += n
-        row = street or 0  # row 0: buildings without a street
-        if row < len(seen):
-            c.visited += seen[row]
-            c.complete += done[row]
+    _sizes, visited, complete = coverage_as_of(f, end)
+    keys, buildings = _size_columns(f)
+    t.add("buildings", buildings)
+    inside = keys[keys < len(visited)]  # key 0: buildings without a street
+    for name, column in (("visited", visited), ("complete", complete)):
+        out = np.zeros(len(buildings), np.int64)
+        out[inside] = column[inside]
+        t.add(name, out)
+
+
+def _size_columns(f: Facts) -> tuple[np.ndarray, np.ndarray]:
+    """(the street ids of the round's buildings, 0 for none; buildings per id as a column)."""
+    found = f.derived.get("size_columns")
+    if found is None:
+        keys = np.array([k or 0 for k in f.sizes], np.int64)
+        column = np.zeros(int(keys.max(initial=0)) + 1, np.int64)
+        column[keys] = list(f.sizes.values())
+        found = f.derived["size_columns"] = (keys, column)
+    return found
 
 
 def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarray, np.ndarray]:
@@ -215,51 +151,6 @@ def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarr
     return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
 
-def _register_at(f: Facts, end: date, per: dict) -> None:
-    """Persons living in each street at `end`, and those of them confirmed in the round."""
-    last: dict[int, facts_.VersionFact] = {}
-    confirmed: set[int] = set()
-    for v in f.versions:
-        if v.dataset != "persons" or v.day > end:
-            continue
-        if v.entity_id not in last or v.version > last[v.entity_id].version:
-            last[v.entity_id] = v
-        if v.day >= f.round.starts_on:
-            confirmed.add(v.entity_id)
-    for entity, v in last.items():
-        if not v.departed:
-            c = per[v.street_id]
-            c.on_register += 1
-            c.confirmed += entity in confirmed
-
-
-def _flows(f: Facts, start: date, end: date, streets: bool, per: dict) -> None:
-    """Registered (first version in the window), updated (a later version, not a departure,
-    of a record not registered in the window), departed; and, per coordinator, the records
-    their submissions touched."""
-    was_departed: dict[int, bool] = {}
-    marks: dict[tuple[int | None, str, str], set[int]] = defaultdict(set)
-    for v in f.versions:  # in (entity, version) order
-        before = was_departed.get(v.entity_id, False)
-        was_departed[v.entity_id] = v.departed
-        if not start <= v.day <= end:
-            continue
-        key = v.street_id if streets else v.submitter_id
-        marks[(key, v.dataset, "touched")].add(v.entity_id)
-        if v.version == 1:
-            marks[(key, v.dataset, "registered")].add(v.entity_id)
-        elif v.departed and not before:
-            marks[(key, v.dataset, "departed")].add(v.entity_id)
-        elif not v.departed:
-            marks[(key, v.dataset, "updated")].add(v.entity_id)
-    for (key, dataset, what), ids in marks.items():
-        if what == "updated":
-            ids = ids - marks.get((key, dataset, "registered"), set())
-        name = f"{dataset}_{what}"
-        if hasattr(per[key], name):
-            setattr(per[key], name, getattr(per[key], name) + len(ids))
-
-
 # --- areas ------------------------------------------------------------------------------------
 
 
@@ -270,38 +161,81 @@ class AreaRow:
     depth: int  # 0 township, 1 village, 2 street
 
 
-def area_rows(f: Facts, per_street: dict[int | None, Counts], user: User | None,
-              root: Area | None = None) -> list[AreaRow]:
-    """The township, its villages and streets (under `root` if given) as far as the user may
-    see them: a street in their scope, an area above it only when none of its streets is
-    hidden from them. Each area sums its streets in the round (a street's row is its own
-    Counts, not a copy: rows are read, never added to)."""
+def area_rows(f: Facts, t: Table, user: User | None, root: Area | AreaView | None = None,
+              levels: int | None = None) -> list[AreaRow]:
+    """The township, its villages and streets (under `root` if given; the top `levels` levels
+    of those if given) as far as the user may see them: a street in their scope, an area above
+    it only when none of its streets is hidden from them. Each area sums its streets in the
+    round: one bincount per count over the (area, street) pairs of the rows shown."""
+    areas, pairs = _visible(f, user)
+    if root is not None:
+        areas = [(i, a) for i, a in areas
+                 if a.path == root.path or a.path.startswith(root.path + "/")]
+    if levels is not None and areas:
+        top = min(a.path.count("/") for _i, a in areas)
+        areas = [(i, a) for i, a in areas if a.path.count("/") < top + levels]
+    if not areas:
+        return []
+    shown = np.zeros(int(pairs[0].max(initial=0)) + 1, bool)
+    shown[[i for i, _a in areas]] = True
+    pick = shown[pairs[0]]
+    area_of, street_of = pairs[0][pick], pairs[1][pick]
+    inside = street_of < t.size
+    area_of, street_of = area_of[inside], street_of[inside]
+    sums = np.stack([np.bincount(area_of, weights=row[street_of], minlength=len(shown))
+                     for row in t.m]).astype(np.int64) if len(area_of) else None
+    hours = _hours_up(f, t)
+    rows = []
+    for i, a in areas:
+        values = sums[:, i].tolist() if sums is not None else [0] * len(NUMBERS)
+        c = Counts(**dict(zip(NUMBERS, values, strict=True)),
+                   correction_hours=list(hours.get(a.id, ())))
+        rows.append(AreaRow(a, c, a.path.count("/")))
+    return rows
+
+
+def total(f: Facts, t: Table, user: User | None, root: Area | None = None) -> Counts:
+    """The sum of the top rows a user is shown (the area reported on, or the user's areas)."""
+    return summed(r.counts for r in area_rows(f, t, user, root, levels=1))
+
+
+def _visible(f: Facts, user: User | None) -> tuple[list[tuple[int, AreaView]], tuple]:
+    """The areas with a street of the round that the user may see, in path order, each with
+    its index; and the (area index, street id) pairs of those streets and the areas above them
+    (per request and user, kept in the facts)."""
+    key = ("visible", user.id if user is not None else None)
+    found = f.derived.get(key)
+    if found is not None:
+        return found
     areas, chains = _tree(f)
+    index = {a.id: i for i, a in enumerate(areas)}
     visible = scope.street_ids(user)
-    totals: dict[int, Counts] = {}
+    has_street: set[int] = set()
     hidden: set[int] = set()
+    pair_area, pair_street = [], []
     for street, chain in chains.items():
         if street in f.streets:
-            c = per_street.get(street)
-            totals[street] = c if c is not None else Counts()
-            for up in chain[1:]:
-                found = totals.get(up)
-                if found is None:
-                    found = totals[up] = Counts()
-                if c is not None:
-                    found += c
+            has_street.update(chain)
+            pair_area += [index[up] for up in chain]
+            pair_street += [street] * len(chain)
         if visible is not None and street not in visible:
             hidden.update(chain)
-    rows = []
-    for a in areas:
-        if a.id not in totals or (a.id in hidden and a.level != "street"):
-            continue
-        if a.level == "street" and visible is not None and a.id not in visible:
-            continue
-        if root is not None and not (a.path == root.path or a.path.startswith(root.path + "/")):
-            continue
-        rows.append(AreaRow(a, totals[a.id], a.path.count("/")))
-    return rows
+    shown = [(i, a) for i, a in enumerate(areas) if a.id in has_street and (
+        a.id not in hidden if a.level != "street" else visible is None or a.id in visible)]
+    found = f.derived[key] = (shown, (np.array(pair_area, np.int64),
+                                      np.array(pair_street, np.int64)))
+    return found
+
+
+def _hours_up(f: Facts, t: Table) -> dict[int, list[float]]:
+    """Hours from return to correction per area: each street's, and its areas' above (few)."""
+    _areas, chains = _tree(f)
+    out: dict[int, list[float]] = {}
+    for street, hours in t.hours.items():
+        if street in f.streets and street in chains:
+            for up in chains[street]:
+                out.setdefault(up, []).extend(hours)
+    return out
 
 
 def _tree(f: Facts) -> tuple[list[AreaView], dict[int, list[int]]]:
@@ -311,12 +245,6 @@ def _tree(f: Facts) -> tuple[list[AreaView], dict[int, list[int]]]:
     if found is None:
         found = f.derived["areas"] = areas_.tree()
     return found
-
-
-def total(rows: list[AreaRow]) -> Counts:
-    """The sum of the top rows shown (the area reported on, or the user's areas)."""
-    top = min((r.depth for r in rows), default=0)
-    return summed(r.counts for r in rows if r.depth == top)
 
 
 # --- periods of a round -----------------------------------------------------------------------
