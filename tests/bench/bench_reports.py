@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--pages", default=",".join(PAGES))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile-lines", type=int, default=30)
+    ap.add_argument("--profile-only", default="", help="a regular expression on the file names")
     args = ap.parse_args()
     from server.cli.appcontext import create_app
     from server.extensions import db
@@ -68,7 +70,9 @@ def main() -> None:
                      "cpu_s": round(statistics.median(cpus), 3)}
         if prof:
             print(f"--- {page}", file=sys.stderr)
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+            stats = pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative")
+            stats.print_stats(*([args.profile_only] if args.profile_only else []),
+                              args.profile_lines)
     out["load"] = os.getloadavg()[0]
     print(json.dumps(out))
 

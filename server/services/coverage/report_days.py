@@ -31,6 +31,7 @@ from server import localtime
 from server.extensions import db
 from server.models import Building, ReportDayCount, ReportMark, Submission
 from server.models import Visit as VisitRow
+from server.services.coverage import rollup_stamp
 from server.services.coverage.store import fetch_tuples, form_counts, suspect_column
 
 COLUMNS = ("visits", "suspect_visits", "street_round", "street_xun", "street_week",
@@ -152,6 +153,8 @@ class _Moves:
             self.gone.append({"r": r, "b": b})
 
     def write(self, conn: sa.Connection) -> None:
+        if self.gone or self.marks or self.deltas:
+            rollup_stamp.note_changed()
         if self.gone:
             conn.execute(sa.delete(_MARKS).where(_MARKS.c.round_id == sa.bindparam("r"),
                                                  _MARKS.c.building_id == sa.bindparam("b")),
@@ -242,7 +245,11 @@ def rebuild(round_id: int, conn: sa.Connection | None = None) -> int:
 def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> None:
     """Rewrite the sums of a round (None: every round) from the stored marks and the buildings'
     streets now (no commit): after a rebuild, or when buildings changed streets."""
-    conn = conn if conn is not None else db.session.connection()
+    if conn is None:
+        conn = db.session.connection()
+        rollup_stamp.note_changed()
+    else:
+        rollup_stamp.write_token(conn)
     q = (sa.select(_MARKS.c.round_id, sa.func.coalesce(Building.street_id, 0), _MARKS.c.marks)
          .join(Building, Building.id == _MARKS.c.building_id))
     delete = sa.delete(_DAYS)

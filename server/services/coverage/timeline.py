@@ -25,6 +25,7 @@ from server import localtime
 from server.extensions import db
 from server.models import Building, CoverageDayCount, CoverageStep, Submission
 from server.models import Visit as VisitRow
+from server.services.coverage import rollup_stamp
 from server.services.coverage.store import (
     counted,
     fetch_tuples,
@@ -184,6 +185,8 @@ class _Moves:
         self.new_rows.extend(_rows(r, b, after))
 
     def write(self, conn: sa.Connection) -> None:
+        if self.gone or self.new_rows or self.deltas:
+            rollup_stamp.note_changed()
         if self.gone:
             conn.execute(_DELETE, self.gone)
         if self.new_rows:
@@ -297,7 +300,11 @@ def _steps_arrays(visits: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
 def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> None:
     """Rewrite the day counts of a round (None: every round) from the stored steps and the
     buildings' streets now (no commit): after a rebuild, or when buildings changed streets."""
-    conn = conn if conn is not None else db.session.connection()
+    if conn is None:
+        conn = db.session.connection()
+        rollup_stamp.note_changed()
+    else:
+        rollup_stamp.write_token(conn)
     b, s = Building.__table__.c, _STEPS.c
     street = sa.func.coalesce(b.street_id, 0).label("street_id")
     joined = _STEPS.join(Building.__table__, b.id == s.building_id)

@@ -33,7 +33,7 @@ from server.models import (
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
-from server.services.coverage import counts, rounds
+from server.services.coverage import counts, rollup_stamp, rounds
 from server.services.register.residence import DEPARTED
 from server.services.reports import daysums
 
@@ -112,8 +112,10 @@ def load(rnd: Round) -> Facts:
         s: int(totals[s]) for s in sorted(streets) if 0 < s < len(totals) and totals[s]}
     if in_round is None and len(totals) and totals[0]:
         sizes[None] = int(totals[0])
-    visits, firsts, sums = daysums.visit_rows(rnd.id, rnd.starts_on, rnd.ends_on, streets,
-                                              in_round)
+    visits, firsts, sums = rollup_stamp.kept(  # read again only after the roll-ups changed
+        ("report_rows", rnd.id, rnd.starts_on, rnd.ends_on, tuple(sorted(streets)),
+         in_round is None),
+        lambda: daysums.visit_rows(rnd.id, rnd.starts_on, rnd.ends_on, streets, in_round))
     submissions = _submissions(rnd, streets, in_round)
     returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
     _reviews(submissions + returned)
