@@ -38,8 +38,10 @@ from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.coverage.store import suspect_column
 from server.services.errors import ServiceError
+from server.services.reports import areas as areas_
 from server.services.reports import assessment, metrics, periods, rental_flags
 from server.services.reports import facts as facts_
+from server.services.reports.areas import AreaView
 from server.services.reports.metrics import AreaRow, Counts, Targets
 from server.services.reports.periods import Period
 
@@ -95,28 +97,27 @@ def area_for(user: User | None, code: str | None, kind: str) -> Area:
         area = db.session.scalar(sa.select(Area).where(Area.code == code))
     else:  # a village supervisor's ten-day report: their village's
         levels = ("township", "village") if kind == "xun" else ("village",)
-        area = next((a for level in levels for a in report_areas(user) if a.level == level),
+        view = next((a for level in levels for a in report_areas(user) if a.level == level),
                     None)
+        area = db.session.get(Area, view.id) if view is not None else None
     if area is None or not _sees(user, area):
         raise ReportError("No area {area!r} in your areas.", area=code or "")
     return area
 
 
-def report_areas(user: User | None) -> list[Area]:
-    """The township and villages the user sees whole: the areas a report can be about (the
-    streets read once, not once per village: a city has over a thousand)."""
+def report_areas(user: User | None) -> list[AreaView]:
+    """The township and villages the user sees whole: the areas a report can be about (from
+    the area tree kept per process: no Area loaded with its boundary, a city has over a
+    thousand)."""
+    areas, chains = areas_.tree()
     visible = scope.street_ids(user)
-    under, hidden = set(), set()  # paths with a street at or below; with one the user lacks
-    for street_id, path in db.session.execute(
-            sa.select(Area.id, Area.path).where(Area.level == "street")):
-        parts = path.split("/")
-        above = {"/".join(parts[:k]) for k in range(1, len(parts) + 1)}
-        under |= above
+    under, hidden = set(), set()  # areas with a street at or below; with one the user lacks
+    for street_id, chain in chains.items():
+        under.update(chain)
         if visible is not None and street_id not in visible:
-            hidden |= above
-    return [a for a in db.session.scalars(sa.select(Area).where(
-        Area.level.in_(("township", "village"))).order_by(Area.path))
-        if a.path in under and a.path not in hidden]
+            hidden.update(chain)
+    return [a for a in areas if a.level in ("township", "village")
+            and a.id in under and a.id not in hidden]
 
 
 def _sees(user: User | None, area: Area) -> bool:
