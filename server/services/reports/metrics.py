@@ -170,8 +170,8 @@ def area_rows(f: Facts, t: Table, user: User | None, root: Area | AreaView | Non
     round: one bincount per count over the (area, street) pairs of the rows shown."""
     areas, pairs = _visible(f, user)
     if root is not None:
-        areas = [(i, a) for i, a in areas
-                 if a.path == root.path or a.path.startswith(root.path + "/")]
+        path = root.path  # once: an ORM area's attribute per row cost 0.1 s at 2,300 areas
+        areas = [(i, a) for i, a in areas if a.path == path or a.path.startswith(path + "/")]
     if levels is not None and areas:
         top = min(a.path.count("/") for _i, a in areas)
         areas = [(i, a) for i, a in areas if a.path.count("/") < top + levels]
