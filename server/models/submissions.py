@@ -72,6 +72,9 @@ class Submission(db.Model):
         sa.Index("ix_submissions_returned", "review_state",
                  sqlite_where=sa.text("review_state IN ('has_issues', 'rejected')"),
                  postgresql_where=sa.text("review_state IN ('has_issues', 'rejected')")),
+        # the few an edit replaced: with those not processed yet, the ones without a visit
+        sa.Index("ix_submissions_superseded", "id", sqlite_where=sa.text("superseded = 1"),
+                 postgresql_where=sa.text("superseded")),
     )
 
 

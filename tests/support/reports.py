@@ -78,8 +78,10 @@ class Scenario:
     # --- sending -----------------------------------------------------------------------------
 
     def send(self, name: str, who: User, form: str, values: dict, day: str, *,
-             received: str | None = None, replaces: str | None = None) -> Submission:
-        """Ingest and process one submission; `received` (UTC) is when it arrived."""
+             received: str | None = None, replaces: str | None = None,
+             process: bool = True) -> Submission:
+        """Ingest and process one submission (left pending with `process=False`); `received`
+        (UTC) is when it arrived."""
         values = {**values, "start": f"{day}T10:00:00+08:00"}
         xml = build_instance(self.forms[form].xform, values)
         if replaces is not None:
@@ -90,7 +92,8 @@ class Scenario:
         db.session.execute(sa.update(Submission).where(Submission.id == sub_id).values(
             received_at=datetime.fromisoformat(received or f"{day}T02:00:00")))
         db.session.commit()
-        assert pipeline.process_one(sub_id) == "done"
+        if process:
+            assert pipeline.process_one(sub_id) == "done"
         self.subs[name] = db.session.get(Submission, sub_id)
         return self.subs[name]
 

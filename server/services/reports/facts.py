@@ -146,7 +146,14 @@ def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None
     no_visit = (sa.select(*cols).select_from(Submission)
                 .outerjoin(Visit, Visit.submission_id == Submission.id)
                 .outerjoin(Building, Building.id == building)
-                .where(Submission.draft.is_(False), Visit.id.is_(None), received))
+                .where(Submission.draft.is_(False), Visit.id.is_(None)))
+    # A processed submission has its visit unless an edit replaced it (the visits step): the
+    # ones without are among those two few sets, each found by its own index (the replaced
+    # ones' received range checked here: SQLite would read the round's range by its index)
+    not_processed = no_visit.where(Submission.processing_state.in_(("pending", "error")),
+                                   received)
+    replaced = no_visit.where(Submission.superseded == sa.true())  # ix_submissions_superseded
+    since, until = localtime.utc_start_of(first), localtime.utc_end_of(last)
     of_visit = (sa.select(*cols).select_from(Visit)
                 .join(Submission, Submission.id == Visit.submission_id)
                 .outerjoin(Building, Building.id == building)
@@ -159,7 +166,8 @@ def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None
         Area.level == "street", Area.id.not_in(sorted(in_round)))))
     if others:  # the streets of no round's (by the street index, not a scan of buildings)
         off = off.union_all(sa.select(Building.id).where(Building.street_id.in_(others)))
-    rows = list(db.session.execute(no_visit))
+    rows = list(db.session.execute(not_processed)) + [
+        row for row in db.session.execute(replaced) if since <= row.received_at < until]
     off_ids = sorted(db.session.scalars(off))
     for i in range(0, len(off_ids), 500):
         rows += db.session.execute(
