@@ -107,3 +107,11 @@ def init_app(app: Flask) -> None:
     `<int(max=…):…>` still wins."""
     app.url_map.converters["int"] = BoundedInteger
     app.before_request(_refuse_nul)
+
+
+def page_of(rows: list, name: str, size: int) -> tuple[int, int, list]:
+    """(page, pages, that page's rows) of `rows` by the 1-based query parameter `name`: a
+    page past the last shows the last."""
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(int_arg(name, 1, maximum=MAX_SQL_INT // size) or 1, 1), pages)
+    return page, pages, rows[(page - 1) * size : page * size]

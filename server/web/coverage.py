@@ -23,7 +23,7 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import current_locale, gettext
 from server.models import Role, SubmissionAttachment, User, Visit
-from server.params import MAX_SQL_INT, id_arg, int_arg
+from server.params import id_arg, page_of
 from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
@@ -211,11 +211,7 @@ def _sort_labels() -> list[tuple[str, str]]:
 
 
 def _page_of(rows, name: str) -> tuple[int, int, list]:
-    """(page, pages, that page's rows) of `rows` by the 1-based query parameter `name`."""
-    size = coverage_tables.PAGE
-    pages = max(1, -(-len(rows) // size))
-    page = min(max(int_arg(name, 1, maximum=MAX_SQL_INT // size) or 1, 1), pages)
-    return page, pages, rows[(page - 1) * size : page * size]
+    return page_of(rows, name, coverage_tables.PAGE)
 
 
 @bp.route("/tiles/coverage/<int:round_id>/<int:z>/<int:x>/<int:y>.mvt")

@@ -22,7 +22,7 @@ from server import localtime
 from server.access import allow
 from server.i18n import current_locale, gettext
 from server.models import Role
-from server.params import int_arg
+from server.params import int_arg, page_of
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.reports import (
@@ -41,6 +41,19 @@ from server.web.home import add_home_link
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+PAGE = 100  # rows of a report page's table (the workbook has them all)
+
+
+@bp.context_processor
+def _paging() -> dict:
+    def page_link(key: str, page: int) -> str:
+        """This page with its table `key` on page `page`, every other parameter kept."""
+        args = {**(request.view_args or {}), **request.args.to_dict(), key: page}
+        return url_for(request.endpoint, **args)
+
+    return {"page_link": page_link}
 
 
 def _kind() -> str:
@@ -98,11 +111,15 @@ def metrics_page():
             break
         trend.append((p, metrics.total(f, metrics.table(f, p_start, p_end), current_user, area),
                       metrics.total(f, metrics.table(f, first, p_end), current_user, area)))
+    rows = list(zip(now_rows, to_date_rows, strict=True))
+    people = assessment.assess(f, start, end, current_user)
+    page, pages, rows_shown = page_of(rows, "page", PAGE)
+    cpage, cpages, people_shown = page_of(people, "cpage", PAGE)
     return render_template(
         "reports/metrics.html", round=rnd, rounds=rounds.visible_rounds(current_user),
-        kind=kind, period=period, targets=metrics.targets(rnd),
-        rows=list(zip(now_rows, to_date_rows, strict=True)),
-        coordinators=assessment.assess(f, start, end, current_user), trend=trend, area=area,
+        kind=kind, period=period, targets=metrics.targets(rnd), rows=rows_shown,
+        paging={"rows": (page, pages, len(rows)), "people": (cpage, cpages, len(people))},
+        coordinators=people_shown, trend=trend, area=area,
         periods=periods.between(rnd.starts_on, rnd.ends_on, kind), pct=builder.pct,
         locale=current_locale())
 
@@ -160,9 +177,11 @@ def _assessment_rows():
 @allow(*STAFF, Role.COORDINATOR)
 def assessment_page():
     rnd, kind, period, rows, sort, descending = _assessment_rows()
+    page, pages, shown = page_of(rows, "page", PAGE)
     return render_template(
         "reports/assessment.html", round=rnd, rounds=rounds.visible_rounds(current_user),
-        kind=kind, period=period, rows=rows, sort=sort, descending=descending,
+        kind=kind, period=period, rows=shown, paging=(page, pages, len(rows)), sort=sort,
+        descending=descending,
         weights=assessment.weights(), criteria=assessment.CRITERIA, pct=builder.pct,
         horizon=assessment.TIMELINESS_HOURS, locale=current_locale(),
         periods=periods.between(rnd.starts_on, rnd.ends_on, kind))

@@ -329,3 +329,30 @@ def test_doorstep_reports_build_on_the_commands_own_app(plan, app, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("generated #1  T区 旬报 · 2016年10月中旬")
     assert (tmp_path / "out" / "report-xun-2016-10-2-T.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_report_tables_come_a_page_at_a_time(plan, client, monkeypatch):
+    """A city's township has a thousand villages and two thousand coordinators: the metrics
+    and assessment pages show them PAGE rows at a time, every other parameter kept."""
+    from server.web import reports as report_pages
+
+    monkeypatch.setattr(report_pages, "PAGE", 2)
+    _log_in(client)
+    url = f"/reports/?round={plan.round.id}&kind=xun&period=2016-10-2"
+    first = client.get(url).text
+    assert list(rows_by(first, "metrics-areas", "data-code")) == ["T", "T01"]
+    assert 'data-pager="page"' in first and "共 3 行" in first
+    assert "page=2" in first and "period=2016-10-2" in first
+    second = client.get(url + "&page=2").text
+    assert list(rows_by(second, "metrics-areas", "data-code")) == ["T02"]
+    assert rows_by(client.get(url + "&page=99").text, "metrics-areas", "data-code") == \
+        rows_by(second, "metrics-areas", "data-code")  # past the last: the last
+    assert client.get(url + "&page=x").status_code == 400
+    monkeypatch.setattr(report_pages, "PAGE", 1)
+    people = client.get(url + "&cpage=2").text  # by score: c1, then c2
+    assert list(rows_by(people, "metrics-coordinators", "data-user")) == ["c2"]
+    assert 'data-pager="cpage"' in people
+    ranked = client.get("/reports/assessment?kind=xun&period=2016-10-1&sort=name&desc=0")
+    assert list(rows_by(ranked.text, "assessment", "data-user")) == ["c2"]  # 乙 before 甲
+    then = client.get("/reports/assessment?kind=xun&period=2016-10-1&sort=name&desc=0&page=2")
+    assert list(rows_by(then.text, "assessment", "data-user")) == ["c1"]
