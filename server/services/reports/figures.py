@@ -3,9 +3,9 @@ every street or coordinator at once (Table): one row of integers per count, one 
 
 A report page sums thousands of streets per window, a dozen windows per page: a Counts object
 per street per window, added up the area tree one by one, was half the metrics page's time at
-200,000 buildings (tests/bench/RESULTS.md, "Report tallies as arrays"). A Table is filled by
-numpy sums over the roll-up's rows and summed up the tree by one bincount per count; Counts
-objects are made only for the rows a page shows.
+200,000 buildings (tests/bench/RESULTS.md, "Report pages at a million buildings"). A Table is
+filled by numpy sums over the roll-up's rows and summed up the tree by one bincount per count;
+Counts objects are made only for the rows a page shows.
 """
 
 from __future__ import annotations
