@@ -1,9 +1,10 @@
 """Secrets never reach the logs: device and draft tokens in URLs are masked in every record.
 
 A token in `/o/<token>/…` or `/o/draft/<token>/…` is the whole credential of a phone or a test
-link, and paths are what exception logs print ("Exception on /o/<token>/submission [POST]",
-waitress's "Exception while serving /o/<token>/…"). A log-record factory cleans the message and
-the traceback of every record as it is made, whichever logger or handler then prints it.
+link, and paths are what exception logs print ("Exception on /o/<token>/submission [POST]").
+A log-record factory cleans the message and the traceback of every record as it is made,
+whichever logger or handler then prints it (Granian's too: it logs through Python's logging,
+and `serve` leaves its access log off).
 """
 
 from __future__ import annotations
