@@ -33,13 +33,20 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-def test_two_workers_share_the_port(tmp_path: Path) -> None:
-    server = LiveServer(tmp_path / "instance", threads=4, workers=2)
+def _started(tmp_path: Path, threads: int, workers: int = 1) -> LiveServer:
+    """A prepared instance served by `workers` processes, each of them up."""
+    server = LiveServer(tmp_path / "instance", threads=threads, workers=workers)
     server.instance.mkdir()
     server.prepare()
     server.start()
+    if workers > 1:
+        _wait_for(lambda: len(child_pids(server.proc.pid)) == workers)
+    return server
+
+
+def test_two_workers_share_the_port(tmp_path: Path) -> None:
+    server = _started(tmp_path, threads=4, workers=2)
     try:
-        _wait_for(lambda: len(child_pids(server.proc.pid)) == 2)
         first = child_pids(server.proc.pid)
 
         ids = [f"uuid:{uuid.uuid4()}" for _ in range(60)]
@@ -80,10 +87,7 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
     """A submission half sent when the server is told to stop is still answered, 201 once
     stored, and then every process ends (Granian stops its workers gracefully; waitress's
     process died at once and reset the connection)."""
-    server = LiveServer(tmp_path / "instance", threads=2)
-    server.instance.mkdir()
-    server.prepare()
-    server.start()
+    server = _started(tmp_path, threads=2)
     try:
         instance_id = f"uuid:{uuid.uuid4()}"
         raw = multipart_post(server.port, f"/o/{server.token}/submission", "",
@@ -129,12 +133,8 @@ def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
     """SIGKILL (or the OOM killer) on Granian's parent: its workers end too and the port
     refuses, so phones see the server down and queue, and a restart can bind the port. Orphaned
     workers used to keep the port and leave every request hanging."""
-    server = LiveServer(tmp_path / "instance", threads=2, workers=2)
-    server.instance.mkdir()
-    server.prepare()
-    server.start()
+    server = _started(tmp_path, threads=2, workers=2)
     try:
-        _wait_for(lambda: len(child_pids(server.proc.pid)) == 2)
         workers = child_pids(server.proc.pid)
         server.kill()
         _wait_for(lambda: all(_gone(pid) for pid in workers), timeout=15)

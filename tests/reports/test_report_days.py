@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import ReportDayCount, ReportMark
 from server.services.coverage import recompute, report_days
-from server.services.reports import daysums, facts, metrics, periods
+from server.services.reports import daysums, facts, figures, metrics, periods
 from tests.support import report_recount as recount
 from tests.support.reports import id_number
 
@@ -106,7 +106,7 @@ def _figures(per: dict) -> dict:
     """Every number of every key that has one (the hours sorted: the order is free)."""
     out = {}
     for key, c in per.items():
-        numbers = tuple(getattr(c, name) for name in metrics._NUMBERS)
+        numbers = tuple(getattr(c, name) for name in figures.NUMBERS)
         if any(numbers) or c.correction_hours:
             out[key] = (numbers, sorted(round(h, 6) for h in c.correction_hours))
     return out

@@ -36,7 +36,6 @@ from server.services.reports.periods import Period
 
 __all__ = ["Counts", "summed"]  # where the pages and tests have always found them
 _UNVISITED, _COMPLETE = STATES.index("unvisited"), STATES.index("complete")
-_NUMBERS = NUMBERS  # the counts' names, in Table's row order
 
 
 @dataclass(frozen=True, slots=True)
