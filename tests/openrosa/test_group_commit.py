@@ -19,6 +19,7 @@ from server.services import storage
 from server.services.ingest import batch as submission_batch
 from server.services.ingest.batch import IngestError, Outcome, Pending, StoredFile
 from server.services.ingest.group_commit import GroupCommitter
+from server.serving import size_pool
 from tests.support.app import make_app, upgrade
 from tests.support.household_form import household_instance
 
@@ -148,6 +149,35 @@ def test_committer_batches_concurrent_items_and_isolates_failures(app):
     assert committer.submit(4, timeout=10) == 40
 
 
+def test_a_new_committer_waits_until_the_idle_one_has_released_its_connection(app):
+    """The committer that ends on idle closes its connection; a submit arriving meanwhile must
+    not start a committer that writes on that connection while it is being closed (CI saw
+    SQLite segfault in exactly that overlap)."""
+    closing, may_finish = threading.Event(), threading.Event()
+    writes_while_closing: list[list[int]] = []
+
+    def write(items: list[int]):
+        if closing.is_set():
+            writes_while_closing.append(items)
+        return items
+
+    def release():
+        closing.set()
+        may_finish.wait(5)
+        closing.clear()
+
+    committer = GroupCommitter(app, write, idle_s=0.05, on_idle=release)
+    assert committer.submit(1, timeout=5) == 1
+    assert closing.wait(5), "the idle committer never released its connection"
+    second = threading.Thread(target=committer.submit, args=(2,), kwargs={"timeout": 5})
+    second.start()
+    time.sleep(0.2)  # time enough for a second committer to write, were it let in
+    may_finish.set()
+    second.join(5)
+    assert committer.items == 2
+    assert writes_while_closing == []
+
+
 def test_posts_from_many_threads_share_commits(app, form, coordinator):
     """Through the real view: 40 concurrent POSTs, each answered 201, in fewer commits."""
     import io
@@ -164,6 +194,7 @@ def test_posts_from_many_threads_share_commits(app, form, coordinator):
                                headers={"X-OpenRosa-Version": "1.0"},
                                content_type="multipart/form-data").status_code
 
+    size_pool(db.engine, 20)  # as `serve` sizes it: one per web thread, and the committer's
     with ThreadPoolExecutor(20) as pool:
         assert set(pool.map(one, range(40))) == {201}
     committer = app.extensions[COMMITTER_KEY]

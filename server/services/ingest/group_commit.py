@@ -10,7 +10,8 @@ fills up, so batches grow with load and no timer delays a lone request.
 
 One committer per app per process (several web workers each have theirs; the database's
 unique constraints arbitrate between them). Its thread starts on demand, runs inside its own
-app context (never a request's session) and exits after `idle_s` without work.
+app context (never a request's session) and exits after `idle_s` without work, releasing its
+connection before the next one may start.
 """
 
 from __future__ import annotations
@@ -88,19 +89,28 @@ class GroupCommitter(Generic[T, R]):
             if not self._queue:
                 self._cv.wait(self.idle_s)
             if not self._queue:
-                self._thread = None  # decided under the lock: submit() starts a new one
+                self._retire()
                 return None
             count = min(len(self._queue), self.max_batch)
             return [self._queue.popleft() for _ in range(count)]
+
+    def _retire(self) -> None:
+        """End this committer, with the lock held: a submit() waiting for it starts the next
+        one only after `on_idle` has released what this one held (two threads on one SQLite
+        connection, one closing it, is a segfault)."""
+        self._thread = None
+        if self.on_idle is not None:
+            self.on_idle()
 
     def _run(self) -> None:
         with self.app.app_context():
             try:
                 while (batch := self._next_batch()) is not None:
                     self._commit(batch)
-            finally:
-                if self.on_idle is not None:
-                    self.on_idle()
+            except BaseException:
+                with self._cv:
+                    self._retire()
+                raise
 
     def _commit(self, batch: list[_Ticket]) -> None:
         try:
