@@ -20,6 +20,7 @@ from server.i18n import N_, translate
 from server.models import Area, RentalUnit, User
 from server.services import audit, choice_labels, privacy, scope, spreadsheets
 from server.services.rentals import ledger, rules
+from server.services.reports.areas import AreaView
 
 #: The columns of a unit as data, and their OData types (the rest are Edm.String).
 COLUMNS = ["__id", "label", "__street", "__updated_at", "tenure", "landlord_name",
@@ -163,7 +164,7 @@ STAGES = {"open": N_("Being put right"), "overdue": N_("Overdue"),
           "closed": N_("Closed after re-inspection")}
 
 
-def area_name(area: Area | None, locale: str) -> str:
+def area_name(area: Area | AreaView | None, locale: str) -> str:
     """An area's name in the reader's language (its code when it has none)."""
     if area is None:
         return ""

@@ -26,6 +26,8 @@ from server.models import (
 from server.services import scope
 from server.services.errors import ServiceError
 from server.services.rentals import rules
+from server.services.reports import areas as areas_
+from server.services.reports.areas import AreaView
 
 OPEN, CLOSED = "open", "closed"
 
@@ -41,8 +43,8 @@ class RentalNotFound(ServiceError):
 class Place:
     """A unit's street and village (None when the household has no street)."""
 
-    street: Area | None = None
-    village: Area | None = None
+    street: AreaView | None = None
+    village: AreaView | None = None
 
     @property
     def village_code(self) -> str:
@@ -76,10 +78,11 @@ class ViolationRow:
 
 
 def places() -> dict[int, Place]:
-    """Street id -> its street and village (one query; a township has few areas)."""
-    areas = {a.id: a for a in db.session.scalars(
-        sa.select(Area).where(Area.level.in_(("village", "street"))))}
-    return {a.id: Place(a, areas.get(a.parent_id)) for a in areas.values()
+    """Street id -> its street and village, from the area tree each process keeps (a city
+    has thousands of streets: no ORM Area, boundary and all, per street per request)."""
+    areas, _chains = areas_.tree()
+    by_id = {a.id: a for a in areas if a.level in ("village", "street")}
+    return {a.id: Place(a, by_id.get(a.parent_id)) for a in by_id.values()
             if a.level == "street"}
 
 

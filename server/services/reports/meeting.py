@@ -215,8 +215,9 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
         return []
     codes = dict(db.session.execute(sa.select(Building.id, Building.code).where(
         Building.id.in_({b for b, _d, _w in found if b}))).all())
-    people = {u.id: u.display_name or u.username for u in db.session.scalars(
-        sa.select(User).where(User.id.in_({w for _b, _d, w in found if w})))}
+    people = {id_: shown or username for id_, shown, username in db.session.execute(
+        sa.select(User.id, User.display_name, User.username)
+        .where(User.id.in_({w for _b, _d, w in found if w})))}
     return sorted((codes.get(b, ""), day.isoformat(), people.get(who, ""))
                   for b, day, who in found)
 
