@@ -25,12 +25,13 @@ import subprocess
 from datetime import date
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import ArchivedReport, AuditEvent
 from server.services import scope
-from server.services.reports import facts, meeting, metrics, periods
+from server.services.reports import builder, facts, meeting, metrics, periods
 from server.services.reports.metrics import Counts
 from tests.support.app import PASSWORD
 from tests.support.browser import ARTIFACTS
@@ -356,3 +357,32 @@ def test_report_tables_come_a_page_at_a_time(plan, client, monkeypatch):
     assert list(rows_by(ranked.text, "assessment", "data-user")) == ["c2"]  # 乙 before 甲
     then = client.get("/reports/assessment?kind=xun&period=2016-10-1&sort=name&desc=0&page=2")
     assert list(rows_by(then.text, "assessment", "data-user")) == ["c1"]
+
+
+@pytest.mark.parametrize(("listed", "streets", "suspects", "more"), [
+    (3, ["T01-01区 T01-01", "T01-02区 T01-02", "T02-01区 T02-01"], ["C2"], []),
+    (1, ["T01-01区 T01-01"], ["C2"], ["……另有 2 条街路巷（4 栋建筑）见 Excel 工作簿。"]),
+    (0, [], [], ["……另有 3 条街路巷（5 栋建筑）见 Excel 工作簿。", "……另有 1 条见 Excel 工作簿。"]),
+])
+def test_a_reports_long_lists_show_their_first_rows_and_the_workbook_all(
+        plan, client, monkeypatch, listed, streets, suspects, more):
+    """A city's report would list thousands of streets and suspect visits: the page and the
+    PDF show LISTED rows of each, say how many more, and the workbook holds every one."""
+    monkeypatch.setattr(builder, "LISTED", listed)
+    _log_in(client)
+    page = client.get("/reports/meeting?kind=xun&area=T&period=2016-10-1").text
+    found = tables(page)
+    assert [c[0] for a, c in found["unvisited"][1:] if a.get("class") != "more"] == streets
+    assert [c[0] for a, c in found["suspects"][1:] if a.get("class") != "more"] == suspects
+    assert [c[0] for name in ("unvisited", "suspects") for a, c in found.get(name, [])
+            if a.get("class") == "more"] == more
+    assert "尚未走访的建筑: 5" in page.replace("：", ": ")  # the counts stay whole
+    assert re.search(r'data-flag="suspect">[^<]*: 1<', page)
+    assert "所有建筑均已走访" not in page
+    archived = client.post("/reports/meeting", data={"kind": "xun", "area": "T",
+                                                      "period": "2016-10-1"})
+    book = openpyxl.load_workbook(io.BytesIO(client.get(
+        archived.headers["Location"] + ".xlsx").data))
+    assert [r[0] for r in book["未走访"].iter_rows(min_row=2, values_only=True)] == [
+        "T01-01区 T01-01", "T01-02区 T01-02", "T02-01区 T02-01"]
+    assert [r[0] for r in book["存疑走访"].iter_rows(min_row=2, values_only=True)] == ["C2"]

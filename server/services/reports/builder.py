@@ -87,11 +87,17 @@ def _locale() -> str:
     return current_locale()
 
 
+#: Rows of a long list (streets unvisited, suspect visits) the page and the PDF show; the
+#: workbook has them all. A city's report is read in a meeting, not thousands of rows.
+LISTED = 100
+
+
 def body_html(report: Report) -> str:
     """The report's body, as the page shows it and the archive keeps it (map inline)."""
     return render_template(
         "reports/_meeting_body.html", r=report, title=title(report), changes=CHANGES,
         stock=STOCK, pct=pct, shown=shown, change=change, locale=_locale(), stage_words=STAGES,
+        listed=LISTED,
         # the pages' template global (server/web/coverage.py), which a command's app lacks
         coverage_state_labels=lambda: state_names(_locale()),
         generated=localtime.fmt(report.generated_at),

@@ -176,8 +176,7 @@ def _unvisited(f: facts_.Facts, streets: frozenset[int], end) -> list[tuple[str,
     left = {s: sizes[s] - (int(visited[s]) if s < len(visited) else 0)
             for s in streets if s in sizes}
     left = {s: n for s, n in left.items() if n > 0}
-    names = dict(db.session.execute(
-        sa.select(Area.id, Area.name_zh).where(Area.id.in_(sorted(left)))).all())
+    names = {a.id: a.name_zh for a in areas_.tree()[0] if a.id in left}
     out, listed = [], 0
     for street in sorted(left, key=lambda s: f.streets.get(s, "")):
         room = max(0, UNVISITED_LISTED - listed)
@@ -201,8 +200,9 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
     """The period's suspect visits: building code, day, coordinator (read by the database: a
     visit's street is its building's, else the one it chose)."""
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
+    code = sa.case((Visit.building_id.is_(None), ""), else_=Building.code)  # matched ones
     rows = db.session.execute(
-        sa.select(Visit.building_id, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
+        sa.select(code, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
         .join(Submission, Submission.id == Visit.submission_id)
         .join(Building, Building.id == building)
         .where(Visit.round_id == f.round.id, Submission.draft.is_(False),
@@ -213,13 +213,10 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
     found = [(b, day, who) for b, day, who in found if start <= day <= end]
     if not found:
         return []
-    codes = dict(db.session.execute(sa.select(Building.id, Building.code).where(
-        Building.id.in_({b for b, _d, _w in found if b}))).all())
     people = {id_: shown or username for id_, shown, username in db.session.execute(
         sa.select(User.id, User.display_name, User.username)
         .where(User.id.in_({w for _b, _d, w in found if w})))}
-    return sorted((codes.get(b, ""), day.isoformat(), people.get(who, ""))
-                  for b, day, who in found)
+    return sorted((b, day.isoformat(), people.get(who, "")) for b, day, who in found)
 
 
 def _held_open(streets: frozenset[int]) -> int:
