@@ -26,10 +26,11 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.i18n import N_
-from server.models import Area, AssessmentWeight, Assignment, Role, User
+from server.models import AssessmentWeight, Assignment, Role, User
 from server.models._types import utcnow
 from server.services import audit, scope, spreadsheets
 from server.services.errors import ServiceError
+from server.services.reports import areas as areas_
 from server.services.reports.facts import Facts
 from server.services.reports.metrics import Counts, tally
 
@@ -93,8 +94,17 @@ def set_weights(user: User | None, raw: Mapping[str, str]) -> dict[str, float]:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """A coordinator as the assessment shows them (three columns: a city has thousands)."""
+
+    id: int
+    username: str
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
-    user: User
+    user: Person
     counts: Counts
     parts: dict[str, float | None]
     score: float | None
@@ -109,9 +119,10 @@ def assess(f: Facts, start: date, end: date, viewer: User | None,
     """One row per coordinator the viewer may see (a supervisor: their team; a coordinator:
     themselves), optionally only those assigned in the streets `within`; by score, best first."""
     per = tally(f, start, end, by="coordinator")
-    people = db.session.scalars(sa.select(User).where(
-        User.role == Role.COORDINATOR.value,
-        sa.or_(User.active.is_(True), User.id.in_([k for k in per if k is not None])))).all()
+    people = [Person(*row) for row in db.session.execute(
+        sa.select(User.id, User.username, User.display_name).where(
+            User.role == Role.COORDINATOR.value,
+            sa.or_(User.active.is_(True), User.id.in_([k for k in per if k is not None]))))]
     best = {name: max((_count(per.get(u.id, Counts()), name) for u in people), default=0)
             for name in ("buildings", "households", "persons")}
     w = weights()
@@ -156,13 +167,10 @@ def _score(parts: dict[str, float | None], w: dict[str, float]) -> float | None:
 
 def _working_in(streets: frozenset[int]) -> set[int]:
     """Coordinators assigned to any of the streets (directly or through a village above)."""
-    above = set()  # the streets' paths and every path above them (a set, not streets x rows)
-    for path in db.session.scalars(sa.select(Area.path).where(Area.id.in_(sorted(streets)))):
-        parts = path.split("/")
-        above.update("/".join(parts[:k]) for k in range(1, len(parts) + 1))
-    return {user_id for user_id, path in db.session.execute(
-        sa.select(Assignment.user_id, Area.path).join(Area, Area.id == Assignment.area_id))
-        if path in above}
+    _areas, chains = areas_.tree()  # each street's chain of areas up to the township
+    above = {area_id for street in streets for area_id in chains.get(street, (street,))}
+    return {user_id for user_id, area_id in db.session.execute(
+        sa.select(Assignment.user_id, Assignment.area_id)) if area_id in above}
 
 
 def _key(row: Row, key: str):
