@@ -11,6 +11,7 @@ import json
 import re
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -138,3 +139,37 @@ def test_a_map_of_many_buildings_is_drawn_from_their_boxes(client, login, scenar
     legend = Image.open(io.BytesIO(drawn.data)).convert("RGB").crop((0, 830, 1200, 900))
     assert legend.tobytes() == Image.open(io.BytesIO(boxes.data)).convert("RGB").crop(
         (0, 830, 1200, 900)).tobytes()  # the counts' text drawn the same
+
+
+def test_a_large_map_is_drawn_again_only_when_a_state_changes(client, login, scenario,
+                                                              monkeypatch) -> None:
+    """A meeting report draws its area's map on every view: the drawing is kept per process
+    under the states it shows, and drawn again once one of them changes."""
+    from server.services.coverage import exports as coverage_exports
+    from server.services.coverage import source
+
+    draws: list[np.ndarray] = []
+    real = coverage_exports.render_raster_png
+    monkeypatch.setattr(coverage_exports, "render_raster_png",
+                        lambda boxes, codes, *a, **kw: draws.append(codes.copy())
+                        or real(boxes, codes, *a, **kw))
+    monkeypatch.setattr(coverage_exports, "MAP_POLYGONS", 0)
+    login("supervisor", areas=["T"])
+    first = client.get("/coverage/map.png?area=T01&lang=en")
+    again = client.get("/coverage/map.png?area=T01&lang=en")
+    assert first.status_code == again.status_code == 200
+    assert len(draws) == 1 and again.data == first.data
+    assert len(client.get("/coverage/map.png?area=T01&lang=zh_CN").data) and len(draws) == 2
+
+    real_states = source.states
+
+    def all_moved(round_id):
+        codes, key = real_states(round_id)
+        codes = codes.copy()
+        codes[:] = (codes + 1) % len(STATES)  # every building's state moved
+        return codes, key
+
+    monkeypatch.setattr(source, "states", all_moved)
+    changed = client.get("/coverage/map.png?area=T01&lang=en")
+    assert len(draws) == 3 and changed.data != first.data
+    assert not np.array_equal(draws[2], draws[0])

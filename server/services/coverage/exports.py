@@ -3,6 +3,7 @@ maps."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -15,7 +16,7 @@ import shapely
 from gis.render import render_png, render_raster_png
 from gis.walklist import route_order
 from server.extensions import db
-from server.services import audit, spreadsheets
+from server.services import audit, spreadsheets, versions
 from server.services.coverage import query as coverage_query
 from server.services.coverage import source
 from server.services.coverage.query import Filters
@@ -142,16 +143,23 @@ def _sheet_name(title: str) -> str:
 MAP_POLYGONS = 2000
 
 
+#: Large maps drawn, per process: a meeting report shows the same map until a state changes.
+_RASTERS: versions.Kept[bytes] = versions.Kept(8)
+
+
 def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:
     """The coverage map of the buildings under the filters, states as they are now."""
     if f.state is None and f.compare is None and (f.streets is None) == (f.street_ids is None):
-        src = source.shared().source  # the states: this process's array, patched from the feed
-        keep = (np.ones(len(src), bool) if f.street_ids is None
-                else np.isin(src.groups, np.fromiter(f.street_ids, np.int64)))
-        if int(keep.sum()) > MAP_POLYGONS:
-            codes = source.states(f.round.id)[0]
-            return render_raster_png((src.minx[keep], src.miny[keep], src.maxx[keep],
-                                      src.maxy[keep]), codes[keep], title, labels)
+        shared = source.shared()  # the states: this process's array, patched from the feed
+        src, selection = shared.source, shared.selection(f.street_ids)
+        keep = slice(None) if selection is None else selection.positions
+        if (len(src.ids) if selection is None else len(selection.positions)) > MAP_POLYGONS:
+            codes = source.states(f.round.id)[0][keep]
+            drawn = (f.round.id, f.street_ids, title, tuple(sorted(labels.items())))
+            state = (shared.signature, hashlib.blake2b(codes.tobytes()).digest())
+            return _RASTERS.get(drawn, state, lambda: render_raster_png(
+                (src.minx[keep], src.miny[keep], src.maxx[keep], src.maxy[keep]), codes,
+                title, labels))
     rows = coverage_query.buildings(f, footprints=True)
     shapes = shapely.from_wkb([wkb for wkb, *_ in rows])
     return render_png(shapes, [state for _b, _s, state, _v, _u in rows], title, labels)

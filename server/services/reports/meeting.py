@@ -232,6 +232,7 @@ def _map(rnd: Round, area: Area) -> bytes:
     f = coverage_query.filters(None, round_id=rnd.id,
                                **({"street": area.code} if area.level == "street"
                                   else {"village": area.code}))
-    stamp = localtime.fmt(utcnow())
-    return coverage_exports.png(f, f"{area.name_zh} · {rnd.name} · {stamp}",
+    # (no time in the title: the body's caption gives it, and the drawing is kept until a
+    # state changes)
+    return coverage_exports.png(f, f"{area.name_zh} · {rnd.name}",
                                coverage_states.names(current_locale()))
