@@ -71,14 +71,23 @@ def size_pool(engine: Engine, threads: int) -> None:
     pool.dispose()
 
 
+#: The collector's thresholds while serving (Python's default: 700, 10, 10). A report request
+#: at a million buildings allocates hundreds of thousands of short-lived rows and tuples; at
+#: 700 allocations a collection that was 0.4–0.5 s of each meeting report's CPU (gc.callbacks,
+#: tests/bench/RESULTS.md). Cycles are still collected, every 50,000 allocations.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def freeze_startup() -> None:
     """What start-up made (modules, models, the app) lives as long as the process: frozen out
     of the garbage collector's sight, the full collections that a fresh process's first requests
     set off (they build the area tree, the rounds, the staff's streets) no longer walk it: 70 ms
     of CPU of the first statistics request at a million buildings. Forked workers also keep
-    sharing those pages instead of copying them when the collector would touch them."""
+    sharing those pages instead of copying them when the collector would touch them. Then the
+    collector runs at GC_THRESHOLDS (forked workers inherit them)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 

@@ -1,6 +1,6 @@
 """Serving: what start-up made is frozen out of the garbage collector's sight before the first
-request (serving.freeze_startup), Granian serves the app behind the body limit, and each worker
-starts its own connections, hooks and environment."""
+request and the collector runs less often (serving.freeze_startup), Granian serves the app
+behind the body limit, and each worker starts its own connections, hooks and environment."""
 
 from __future__ import annotations
 
@@ -24,11 +24,15 @@ def test_serving_freezes_what_startup_made(app, monkeypatch) -> None:
 
     monkeypatch.setattr(MPServer, "serve", fake_serve)
     gc.unfreeze()
+    before = gc.get_threshold()
     try:
         serving.serve(app, "127.0.0.1", 0, threads=6, workers=2, say=lambda _line: None)
+        served_at = gc.get_threshold()
     finally:
         gc.unfreeze()  # the rest of the test session collects as before
+        gc.set_threshold(*before)
     assert len(frozen) == 1 and frozen[0] > 10_000  # the modules, models and the app
+    assert served_at == serving.GC_THRESHOLDS != before
     (run,) = served
     assert run["workers"] == 2 and run["threads"] == 6 and run["wrap"] is False
     assert isinstance(run["wsgi"], BodyLimit) and run["wsgi"].app is app

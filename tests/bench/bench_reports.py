@@ -3,7 +3,8 @@
     DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python -m server demo --buildings 20000 --no-serve
     DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python tests/bench/bench_reports.py [--profile]
 
-Logged in as the demo's admin (its password reset here) through the Flask test client; prints
+Logged in as the demo's admin (its password reset here) through the Flask test client, after
+what `serve()` does before its first request (`serving.freeze_startup`); prints
 the median wall and thread CPU of --repeat requests per page (after one warm-up request), and
 with --profile the top of a cProfile of the last.
 """
@@ -48,6 +49,9 @@ def main() -> None:
         db.session.commit()
         name = admin.username
         buildings = db.session.scalar(sa.select(sa.func.count(Building.id)))
+    from server import serving
+
+    serving.freeze_startup()  # as serve() does before the first request (and its collector)
     client = app.test_client()
     r = client.post("/login", data={"username": name, "password": "bench-password-1"})
     assert r.status_code == 302, r.data
