@@ -72,10 +72,12 @@ def size_pool(engine: Engine, threads: int) -> None:
 
 
 #: The collector's thresholds while serving (Python's default: 700, 10, 10). A report request
-#: at a million buildings allocates hundreds of thousands of short-lived rows and tuples; at
-#: 700 allocations a collection that was 0.4–0.5 s of each meeting report's CPU (gc.callbacks,
-#: tests/bench/RESULTS.md). Cycles are still collected, every 50,000 allocations.
-GC_THRESHOLDS = (50_000, 20, 100)
+#: at a million buildings allocates hundreds of thousands of short-lived rows and tuples; with
+#: a collection every 700 allocations, collecting was 0.4–0.5 s of a meeting report's CPU
+#: (gc.callbacks, tests/bench/RESULTS.md). Cycles are still collected: the young every 50,000
+#: allocations, all of them every ten million (the third threshold as Python's: memory kept
+#: in check).
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def freeze_startup() -> None:
