@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--profile-only", default="", help="a regular expression on the file names")
     args = ap.parse_args()
+    from server import serving
     from server.cli.appcontext import create_app
     from server.extensions import db
     from server.models import Building, Role, User
@@ -49,8 +50,6 @@ def main() -> None:
         db.session.commit()
         name = admin.username
         buildings = db.session.scalar(sa.select(sa.func.count(Building.id)))
-    from server import serving
-
     serving.freeze_startup()  # as serve() does before the first request (and its collector)
     client = app.test_client()
     r = client.post("/login", data={"username": name, "password": "bench-password-1"})

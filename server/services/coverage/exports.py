@@ -153,7 +153,8 @@ def png(f: Filters, title: str, labels: dict[str, str]) -> bytes:
         shared = source.shared()  # the states: this process's array, patched from the feed
         src, selection = shared.source, shared.selection(f.street_ids)
         keep = slice(None) if selection is None else selection.positions
-        if (len(src.ids) if selection is None else len(selection.positions)) > MAP_POLYGONS:
+        count = len(src.ids) if selection is None else len(keep)
+        if count > MAP_POLYGONS:
             codes = source.states(f.round.id)[0][keep]
             drawn = (f.round.id, f.street_ids, title, tuple(sorted(labels.items())))
             state = (shared.signature, hashlib.blake2b(codes.tobytes()).digest())

@@ -200,7 +200,8 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
     """The period's suspect visits: building code, day, coordinator (read by the database: a
     visit's street is its building's, else the one it chose)."""
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
-    code = sa.case((Visit.building_id.is_(None), ""), else_=Building.code)  # matched ones
+    # the code of the building it matched; none for a visit that only chose one
+    code = sa.case((Visit.building_id.is_(None), ""), else_=Building.code)
     rows = db.session.execute(
         sa.select(code, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
         .join(Submission, Submission.id == Visit.submission_id)
