@@ -36,7 +36,7 @@ from server.services import scope
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
-from server.services.coverage.store import suspect_column
+from server.services.coverage.store import flagged_column, suspect_column
 from server.services.errors import ServiceError
 from server.services.reports import areas as areas_
 from server.services.reports import assessment, metrics, periods, rental_flags
@@ -198,18 +198,20 @@ def _unvisited_codes(round_id: int, street: int, end) -> list[str]:
 
 def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tuple[str, str, str]]:
     """The period's suspect visits: building code, day, coordinator (read by the database: a
-    visit's street is its building's, else the one it chose)."""
+    visit's street is its building's, else the one it chose). Through ix_visits_flagged: the
+    round's flagged visits of the period's days (a few in a hundred of its visits), then those
+    with no day of their own, a query each (one with an OR walks every flagged visit)."""
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
     # the code of the building it matched; none for a visit that only chose one
     code = sa.case((Visit.building_id.is_(None), ""), else_=Building.code)
-    rows = db.session.execute(
-        sa.select(code, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
-        .join(Submission, Submission.id == Visit.submission_id)
-        .join(Building, Building.id == building)
-        .where(Visit.round_id == f.round.id, Submission.draft.is_(False),
-               Submission.superseded.is_(False), suspect_column(),
-               Building.street_id.in_(sorted(streets)),
-               sa.or_(Visit.visited_on.between(start, end), Visit.visited_on.is_(None)))).all()
+    query = (sa.select(code, Visit.visited_on, Visit.visited_at, Visit.coordinator_id)
+             .join(Submission, Submission.id == Visit.submission_id)
+             .join(Building, Building.id == building)
+             .where(Visit.round_id == f.round.id, Submission.draft.is_(False),
+                    Submission.superseded.is_(False), flagged_column(), suspect_column(),
+                    Building.street_id.in_(sorted(streets))))
+    rows = [*db.session.execute(query.where(Visit.visited_on.between(start, end))),
+            *db.session.execute(query.where(Visit.visited_on.is_(None)))]
     found = [(b, on or localtime.local_date(at), who) for b, on, at, who in rows]
     found = [(b, day, who) for b, day, who in found if start <= day <= end]
     if not found:
