@@ -82,7 +82,7 @@ class Facts:
     submissions: list[SubmissionFact]  # of no street of the round by their visit: counted whole
     returned: list[SubmissionFact]  # the placed ones returned: their returns and corrections
     versions: list[VersionFact]  # up to the round's last day, every one before it included
-    conflicts: list[tuple[date, int | None]]  # held registrations: (day opened, street id)
+    conflicts: list[tuple[date, int | None, int]]  # held registrations: (day, street, count)
     derived: dict = field(default_factory=dict, repr=False)  # what the tallies build once
 
     @property
@@ -120,15 +120,25 @@ def load(rnd: Round) -> Facts:
     returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
     _reviews(submissions + returned)
     versions = _versions(rnd, in_round)
-    conflicts = [  # dated by the submission that was held (else when it was held)
-        (day or localtime.local_date(at), area) for at, day, area in db.session.execute(
-            sa.select(RegisterConflict.created_at, Visit.visited_on, Entity.area_id)
+    return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
+                 _conflicts(in_round), {"in_round": in_round})
+
+
+def _conflicts(in_round: set[int] | None) -> list[tuple[date, int | None, int]]:
+    """Held registrations counted per (day, street) by the database: dated by the visit of the
+    submission that was held, else (no visit) when it was held, in the township's zone."""
+    held = (sa.select(Visit.visited_on, Entity.area_id, sa.func.count())
+            .select_from(RegisterConflict)
             .join(Entity, Entity.id == RegisterConflict.entity_id)
             .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
-        if in_round is None or area in in_round
-    ]
-    return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
-                 conflicts, {"in_round": in_round})
+    dated = held.where(Visit.visited_on.is_not(None)).group_by(Visit.visited_on, Entity.area_id)
+    undated = (sa.select(RegisterConflict.created_at, Entity.area_id)
+               .join(Entity, Entity.id == RegisterConflict.entity_id)
+               .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id)
+               .where(Visit.visited_on.is_(None)))
+    rows = [*db.session.execute(dated), *(
+        (localtime.local_date(at), area, 1) for at, area in db.session.execute(undated))]
+    return [(day, area, n) for day, area, n in rows if in_round is None or area in in_round]
 
 
 def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None

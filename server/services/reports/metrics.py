@@ -93,20 +93,22 @@ def table(f: Facts, start: date, end: date, by: str = "street") -> Table:
         if start <= s.day <= end:
             _returns(s, t, s.street_id if streets else s.submitter_id)
     if streets:
-        days, where = _conflict_arrays(f)
+        days, where, count = _conflict_arrays(f)
         inside = (days >= start.toordinal()) & (days <= end.toordinal())
-        t.add("held", np.bincount(where[inside]))
+        t.add("held", np.bincount(where[inside], weights=count[inside]).astype(np.int64))
     return t
 
 
-def _conflict_arrays(f: Facts) -> tuple[np.ndarray, np.ndarray]:
-    """The held registrations' days (ordinals) and streets (0 for none), once per request: a
-    city holds thousands, a page tallies a dozen windows."""
+def _conflict_arrays(f: Facts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The held registrations' days (ordinals), streets (0 for none) and counts, once per
+    request: a page tallies a dozen windows."""
     found = f.derived.get("conflicts")
     if found is None:
+        n = len(f.conflicts)
         found = f.derived["conflicts"] = (
-            np.fromiter((day.toordinal() for day, _s in f.conflicts), np.int64, len(f.conflicts)),
-            np.fromiter((s or 0 for _d, s in f.conflicts), np.int64, len(f.conflicts)))
+            np.fromiter((day.toordinal() for day, _s, _n in f.conflicts), np.int64, n),
+            np.fromiter((s or 0 for _d, s, _n in f.conflicts), np.int64, n),
+            np.fromiter((k for _d, _s, k in f.conflicts), np.int64, n))
     return found
 
 
