@@ -23,6 +23,7 @@ from server.access import allow
 from server.i18n import current_locale, gettext
 from server.models import Role
 from server.params import int_arg, page_of
+from server.services import area_tree
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.reports import (
@@ -34,7 +35,6 @@ from server.services.reports import (
     periods,
     staffing,
 )
-from server.services.reports import areas as areas_
 from server.services.reports import facts as facts_
 from server.web.home import add_home_link
 
@@ -74,12 +74,12 @@ def _period(kind: str, rnd=None, key: str | None = None) -> periods.Period:
     return periods.containing(day, kind)
 
 
-def _area_arg() -> areas_.AreaView | None:
+def _area_arg() -> area_tree.AreaView | None:
     """`?area=CODE`: the village (or street) whose rows the metrics page shows; 404 if none."""
     code = request.args.get("area")
     if not code:
         return None
-    found = next((a for a in areas_.tree()[0] if a.code == code), None)
+    found = next((a for a in area_tree.tree()[0] if a.code == code), None)
     if found is None:
         abort(404)
     return found

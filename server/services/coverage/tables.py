@@ -14,13 +14,11 @@ import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
-import sqlalchemy as sa
 
 from gis.coverage import STATES, counts_of
-from server.extensions import db
-from server.models import Area, User
+from server.models import User
 from server.models.areas import AREA_LEVELS
-from server.services import scope, versions
+from server.services import area_tree, scope, versions
 from server.services.coverage.rollups import street_matrix
 
 PAGE = 100  # rows of a table on the statistics page
@@ -162,9 +160,8 @@ def _tree() -> _Tree:
 
 
 def _read_tree() -> _Tree:
-    rows = sorted((tuple(r) for r in db.session.execute(sa.select(
-        Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
-        Area.name_en))), key=lambda r: r[4])  # Python's order, not the collation's
+    rows = [(a.id, a.code, a.parent_id, a.level, a.path, a.name_zh, a.name_en)
+            for a in area_tree.tree()[0]]  # in path order (Python's, not the collation's)
     ids = np.array([r[0] for r in rows], np.int64)
     pos_of_id = {int(i): k for k, i in enumerate(ids.tolist())}
     levels = [r[3] for r in rows]

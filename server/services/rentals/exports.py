@@ -19,8 +19,8 @@ from server.extensions import db
 from server.i18n import N_, translate
 from server.models import Area, RentalUnit, User
 from server.services import audit, choice_labels, privacy, scope, spreadsheets
+from server.services.area_tree import AreaView
 from server.services.rentals import ledger, rules
-from server.services.reports.areas import AreaView
 
 #: The columns of a unit as data, and their OData types (the rest are Edm.String).
 COLUMNS = ["__id", "label", "__street", "__updated_at", "tenure", "landlord_name",

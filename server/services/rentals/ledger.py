@@ -6,8 +6,10 @@ streets (server.services.scope); a unit or landlord outside them is "not found".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,11 +25,10 @@ from server.models import (
     RentalUnit,
     User,
 )
-from server.services import scope
+from server.services import area_tree, scope, versions
+from server.services.area_tree import AreaView
 from server.services.errors import ServiceError
 from server.services.rentals import rules
-from server.services.reports import areas as areas_
-from server.services.reports.areas import AreaView
 
 OPEN, CLOSED = "open", "closed"
 
@@ -39,7 +40,7 @@ class RentalNotFound(ServiceError):
     status = 404
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """A unit's street and village (None when the household has no street)."""
 
@@ -77,13 +78,21 @@ class ViolationRow:
         return rules.describe(self.code, self.detail, locale)
 
 
-def places() -> dict[int, Place]:
-    """Street id -> its street and village, from the area tree each process keeps (a city
-    has thousands of streets: no ORM Area, boundary and all, per street per request)."""
-    areas, _chains = areas_.tree()
+_PLACES: versions.Kept[Mapping[int, Place]] = versions.Kept(4)
+
+
+def places() -> Mapping[int, Place]:
+    """Street id -> its street and village, kept per process with the area tree (a city has
+    thousands of streets: no ORM Area, boundary and all, per street per request; a report
+    asks twice). Read-only: every request shares it."""
+    return _PLACES.get(None, scope.areas_signature(), _places)
+
+
+def _places() -> Mapping[int, Place]:
+    areas, _chains = area_tree.tree()
     by_id = {a.id: a for a in areas if a.level in ("village", "street")}
-    return {a.id: Place(a, by_id.get(a.parent_id)) for a in by_id.values()
-            if a.level == "street"}
+    return MappingProxyType({a.id: Place(a, by_id.get(a.parent_id)) for a in by_id.values()
+                             if a.level == "street"})
 
 
 def _units(user: User | None, village: str | None = None) -> sa.Select:

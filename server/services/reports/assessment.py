@@ -28,9 +28,8 @@ from server.extensions import db
 from server.i18n import N_
 from server.models import AssessmentWeight, Assignment, Role, User
 from server.models._types import utcnow
-from server.services import audit, scope, spreadsheets
+from server.services import area_tree, audit, scope, spreadsheets
 from server.services.errors import ServiceError
-from server.services.reports import areas as areas_
 from server.services.reports.facts import Facts
 from server.services.reports.metrics import Counts, tally
 
@@ -167,7 +166,7 @@ def _score(parts: dict[str, float | None], w: dict[str, float]) -> float | None:
 
 def _working_in(streets: frozenset[int]) -> set[int]:
     """Coordinators assigned to any of the streets (directly or through a village above)."""
-    _areas, chains = areas_.tree()  # each street's chain of areas up to the township
+    _areas, chains = area_tree.tree()  # each street's chain of areas up to the township
     above = {area_id for street in streets for area_id in chains.get(street, (street,))}
     return {user_id for user_id, area_id in db.session.execute(
         sa.select(Assignment.user_id, Assignment.area_id)) if area_id in above}

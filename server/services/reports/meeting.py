@@ -32,16 +32,15 @@ from server.models import (
     Visit,
 )
 from server.models._types import utcnow
-from server.services import scope
+from server.services import area_tree, scope
+from server.services.area_tree import AreaView
 from server.services.coverage import exports as coverage_exports
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rounds
 from server.services.coverage.store import flagged_column, suspect_column
 from server.services.errors import ServiceError
-from server.services.reports import areas as areas_
 from server.services.reports import assessment, metrics, periods, rental_flags
 from server.services.reports import facts as facts_
-from server.services.reports.areas import AreaView
 from server.services.reports.metrics import AreaRow, Counts, Targets
 from server.services.reports.periods import Period
 
@@ -109,7 +108,7 @@ def report_areas(user: User | None) -> list[AreaView]:
     """The township and villages the user sees whole: the areas a report can be about (from
     the area tree kept per process: no Area loaded with its boundary, a city has over a
     thousand)."""
-    areas, chains = areas_.tree()
+    areas, chains = area_tree.tree()
     visible = scope.street_ids(user)
     under, hidden = set(), set()  # areas with a street at or below; with one the user lacks
     for street_id, chain in chains.items():
@@ -176,7 +175,7 @@ def _unvisited(f: facts_.Facts, streets: frozenset[int], end) -> list[tuple[str,
     left = {s: sizes[s] - (int(visited[s]) if s < len(visited) else 0)
             for s in streets if s in sizes}
     left = {s: n for s, n in left.items() if n > 0}
-    names = {a.id: a.name_zh for a in areas_.tree()[0] if a.id in left}
+    names = {a.id: a.name_zh for a in area_tree.tree()[0] if a.id in left}
     out, listed = [], 0
     for street in sorted(left, key=lambda s: f.streets.get(s, "")):
         room = max(0, UNVISITED_LISTED - listed)

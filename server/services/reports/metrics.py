@@ -24,12 +24,11 @@ from flask import current_app
 from gis.states import STATES
 from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
-from server.services import scope
+from server.services import area_tree, scope
+from server.services.area_tree import AreaView
 from server.services.coverage import rollup_stamp, timeline
-from server.services.reports import areas as areas_
 from server.services.reports import daysums, register_sums
 from server.services.reports import facts as facts_
-from server.services.reports.areas import AreaView
 from server.services.reports.facts import Facts
 from server.services.reports.figures import NUMBERS, Counts, Table, summed
 from server.services.reports.periods import Period
@@ -256,7 +255,7 @@ def _tree(f: Facts) -> tuple[list[AreaView], dict[int, list[int]]]:
     by areas.py; once per request here)."""
     found = f.derived.get("areas")
     if found is None:
-        found = f.derived["areas"] = areas_.tree()
+        found = f.derived["areas"] = area_tree.tree()
     return found
 
 

@@ -1,6 +1,7 @@
-"""The area tree as the reports read it: plain, immutable copies of the areas, kept per process
-until the areas' signature changes (an areas import bumps it), so a report request builds no
-ORM object per street (a city has thousands)."""
+"""The area tree as plain, immutable copies of the areas, kept per process until the areas'
+signature changes (an areas import bumps it: scope.areas_edited), so a request builds no ORM
+object per street (a city has thousands). The reports, the rental ledger and the coverage
+tables (server/services/coverage/tables.py, its arrays built from these rows) read it."""
 
 from __future__ import annotations
 
@@ -39,9 +40,9 @@ def tree() -> tuple[list[AreaView], dict[int, list[int]]]:
 
 
 def _read() -> tuple[list[AreaView], dict[int, list[int]]]:
-    areas = [AreaView(*row) for row in db.session.execute(
+    areas = sorted((AreaView(*row) for row in db.session.execute(
         sa.select(Area.id, Area.code, Area.parent_id, Area.level, Area.path, Area.name_zh,
-                  Area.name_en).order_by(Area.path))]
+                  Area.name_en))), key=lambda a: a.path)  # Python's order, not the collation's
     by_id = {a.id: a for a in areas}
     chains = {}
     for a in areas:
