@@ -89,6 +89,13 @@ def streets_under_paths(paths: list[str]) -> dict[int, str]:
     return dict(_STREETS.get(tuple(sorted(paths)), areas_signature(), read))
 
 
+def streets_under_select(paths: list[str]) -> sa.Select:
+    """The streets of `streets_under_paths`, as a subquery: a query narrowed to an area's
+    streets without sending their ids (a township holds thousands; one bound parameter each
+    costs its compile, and SQLite takes at most 32,766)."""
+    return sa.select(Area.id).where(Area.level == "street", _under(paths))
+
+
 def areas_signature() -> tuple:
     """What changes whenever areas are added or an areas import edits them (per-process
     copies of the area tree compare it)."""

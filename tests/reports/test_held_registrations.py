@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Entity, RegisterConflict
-from server.services.reports import facts, metrics
+from server.services.reports import facts, meeting, metrics, periods
 from tests.support import report_recount as recount
 
 
@@ -43,3 +43,16 @@ def test_held_registrations_are_counted_in_their_window(plan, start, end, expect
     assert (got.held if got else 0) == expected
     one_by_one = recount.tally(recount.load(plan.round), start, end, "street").get(street)
     assert (one_by_one.held if one_by_one else 0) == expected
+
+
+def test_a_meeting_report_counts_the_registrations_still_held(plan):
+    """The flag 'held for review: N open' counts the open ones of the area, whatever their
+    day; a decided one is no longer held."""
+    _more_held(plan)
+    decided = db.session.scalars(sa.select(RegisterConflict).order_by(RegisterConflict.id)).all()
+    decided[-1].state = "accepted"
+    db.session.commit()
+    area = meeting.area_for(None, "T", "xun")
+    assert meeting.build(None, "xun", periods.parse("2016-10-1"), area).held_open == 3
+    village = meeting.area_for(None, "T02", "xun")  # p3 lives in T01
+    assert meeting.build(None, "xun", periods.parse("2016-10-1"), village).held_open == 0

@@ -9,8 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Visit
-from server.services import scope
+from server.models import Area, Visit
 from server.services.reports import facts, meeting
 
 PERIOD = (date(2016, 10, 1), date(2016, 10, 10))  # the scenario's first ten days
@@ -25,10 +24,10 @@ def _suspects(plan) -> tuple[list[tuple[str, str, str]], list[tuple[str, object]
             sent.append((statement, parameters))
 
     f = facts.load(plan.round)
-    streets = frozenset(s for s in scope.streets_under_paths(["T"]) if s in f.streets)
+    township = db.session.scalar(sa.select(Area).where(Area.code == "T"))
     sa.event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        found = meeting._suspects(f, streets, *PERIOD)
+        found = meeting._suspects(f, township, *PERIOD)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
     return found, sent

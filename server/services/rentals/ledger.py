@@ -104,7 +104,7 @@ def _units(user: User | None, village: str | None = None) -> sa.Select:
         area = db.session.scalar(sa.select(Area).where(Area.code == village))
         if area is None:
             raise RentalNotFound("no area {code!r}", code=village)
-        query = query.where(RentalUnit.area_id.in_(list(scope.streets_under_paths([area.path]))))
+        query = query.where(RentalUnit.area_id.in_(scope.streets_under_select([area.path])))
     return query
 
 

@@ -82,7 +82,8 @@ class Facts:
     submissions: list[SubmissionFact]  # of no street of the round by their visit: counted whole
     returned: list[SubmissionFact]  # the placed ones returned: their returns and corrections
     versions: list[VersionFact]  # up to the round's last day, every one before it included
-    conflicts: list[tuple[date, int | None, int]]  # held registrations: (day, street, count)
+    # held registrations: (day, street, how many, how many of them still open)
+    conflicts: list[tuple[date, int | None, int, int]]
     derived: dict = field(default_factory=dict, repr=False)  # what the tallies build once
 
     @property
@@ -124,21 +125,25 @@ def load(rnd: Round) -> Facts:
                  _conflicts(in_round), {"in_round": in_round})
 
 
-def _conflicts(in_round: set[int] | None) -> list[tuple[date, int | None, int]]:
-    """Held registrations counted per (day, street) by the database: dated by the visit of the
-    submission that was held, else (no visit) when it was held, in the township's zone."""
-    held = (sa.select(Visit.visited_on, Entity.area_id, sa.func.count())
+def _conflicts(in_round: set[int] | None) -> list[tuple[date, int | None, int, int]]:
+    """Held registrations counted per (day, street) by the database, and how many of them are
+    still open: dated by the visit of the submission that was held, else (no visit) when it
+    was held, in the township's zone."""
+    still_open = sa.case((RegisterConflict.state == "open", 1), else_=0)
+    held = (sa.select(Visit.visited_on, Entity.area_id, sa.func.count(), sa.func.sum(still_open))
             .select_from(RegisterConflict)
             .join(Entity, Entity.id == RegisterConflict.entity_id)
             .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
     dated = held.where(Visit.visited_on.is_not(None)).group_by(Visit.visited_on, Entity.area_id)
-    undated = (sa.select(RegisterConflict.created_at, Entity.area_id)
+    undated = (sa.select(RegisterConflict.created_at, Entity.area_id, still_open)
                .join(Entity, Entity.id == RegisterConflict.entity_id)
                .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id)
                .where(Visit.visited_on.is_(None)))
     rows = [*db.session.execute(dated), *(
-        (localtime.local_date(at), area, 1) for at, area in db.session.execute(undated))]
-    return [(day, area, n) for day, area, n in rows if in_round is None or area in in_round]
+        (localtime.local_date(at), area, 1, is_open)
+        for at, area, is_open in db.session.execute(undated))]
+    return [(day, area, n, int(opened)) for day, area, n, opened in rows
+            if in_round is None or area in in_round]
 
 
 def _submissions(rnd: Round, streets: dict[int, str], in_round: set[int] | None

@@ -24,8 +24,6 @@ from server.models import (
     Area,
     Building,
     CoverageStep,
-    Entity,
-    RegisterConflict,
     Round,
     Submission,
     User,
@@ -162,8 +160,8 @@ def build(user: User | None, kind: str, period: Period, area: Area) -> Report:
         kind=kind, period=period, area=area, round=rnd, targets=metrics.targets(rnd),
         now=area_total(start, end), to_date=to_date.total(streets),
         before=before, before_to_date=before_to_date, rows=rows, trend=trend,
-        unvisited=_unvisited(f, streets, end), suspects=_suspects(f, streets, start, end),
-        held_open=_held_open(streets), rentals=rental_flags.collect(area, streets, period),
+        unvisited=_unvisited(f, streets, end), suspects=_suspects(f, area, start, end),
+        held_open=_held_open(f, streets), rentals=rental_flags.collect(area, streets, period),
         assessment=assessment.assess(f, start, end, user, within=streets),
         map_png=_map(rnd, area), generated_at=utcnow())
 
@@ -195,11 +193,12 @@ def _unvisited_codes(round_id: int, street: int, end) -> list[str]:
         Building.street_id == street, ~sa.exists(visited))))
 
 
-def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tuple[str, str, str]]:
+def _suspects(f: facts_.Facts, area: Area, start, end) -> list[tuple[str, str, str]]:
     """The period's suspect visits: building code, day, coordinator (read by the database: a
     visit's street is its building's, else the one it chose). Through ix_visits_flagged: the
     round's flagged visits of the period's days (a few in a hundred of its visits), then those
-    with no day of their own, a query each (one with an OR walks every flagged visit)."""
+    with no day of their own, a query each (one with an OR walks every flagged visit); the
+    area's streets as a subquery, not thousands of ids."""
     building = sa.func.coalesce(Visit.building_id, Visit.chosen_building_id)
     # the code of the building it matched; none for a visit that only chose one
     code = sa.case((Visit.building_id.is_(None), ""), else_=Building.code)
@@ -208,7 +207,7 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
              .join(Building, Building.id == building)
              .where(Visit.round_id == f.round.id, Submission.draft.is_(False),
                     Submission.superseded.is_(False), flagged_column(), suspect_column(),
-                    Building.street_id.in_(sorted(streets))))
+                    Building.street_id.in_(scope.streets_under_select([area.path]))))
     rows = [*db.session.execute(query.where(Visit.visited_on.between(start, end))),
             *db.session.execute(query.where(Visit.visited_on.is_(None)))]
     found = [(b, on or localtime.local_date(at), who) for b, on, at, who in rows]
@@ -221,12 +220,9 @@ def _suspects(f: facts_.Facts, streets: frozenset[int], start, end) -> list[tupl
     return sorted((b, day.isoformat(), people.get(who, "")) for b, day, who in found)
 
 
-def _held_open(streets: frozenset[int]) -> int:
+def _held_open(f: facts_.Facts, streets: frozenset[int]) -> int:
     """Registrations still held for a supervisor's decision in the area (ID conflicts)."""
-    return db.session.scalar(
-        sa.select(sa.func.count(RegisterConflict.id))
-        .join(Entity, Entity.id == RegisterConflict.entity_id)
-        .where(RegisterConflict.state == "open", Entity.area_id.in_(sorted(streets)))) or 0
+    return sum(still_open for _day, street, _n, still_open in f.conflicts if street in streets)
 
 
 def _map(rnd: Round, area: Area) -> bytes:

@@ -60,7 +60,17 @@ def tally(f: Facts, start: date, end: date, by: str = "street") -> dict[int | No
 
 
 def table(f: Facts, start: date, end: date, by: str = "street") -> Table:
-    """tally's counts as one Table (figures.py): what the pages sum up the area tree."""
+    """tally's counts as one Table (figures.py): what the pages sum up the area tree. Kept
+    with the facts (a request's): a report asks for the same window more than once (its
+    period, again in its trend). Read-only."""
+    key = ("table", start, end, by)
+    found = f.derived.get(key)
+    if found is None:
+        found = f.derived[key] = _table(f, start, end, by)
+    return found
+
+
+def _table(f: Facts, start: date, end: date, by: str) -> Table:
     streets = by == "street"
     side = 0 if streets else 1
     t = Table(_size(f))
@@ -105,9 +115,9 @@ def _conflict_arrays(f: Facts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if found is None:
         n = len(f.conflicts)
         found = f.derived["conflicts"] = (
-            np.fromiter((day.toordinal() for day, _s, _n in f.conflicts), np.int64, n),
-            np.fromiter((s or 0 for _d, s, _n in f.conflicts), np.int64, n),
-            np.fromiter((k for _d, _s, k in f.conflicts), np.int64, n))
+            np.fromiter((row[0].toordinal() for row in f.conflicts), np.int64, n),
+            np.fromiter((row[1] or 0 for row in f.conflicts), np.int64, n),
+            np.fromiter((row[2] for row in f.conflicts), np.int64, n))
     return found
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from server import localtime
 from server.extensions import db
 from server.models import Area, RentalRectification, RentalUnit
+from server.services import scope
 from server.services.rentals import ledger, rules
 from server.services.reports.periods import Period
 
@@ -69,11 +70,11 @@ def collect(area: Area, streets: frozenset[int], period: Period) -> RentalFlags:
             row.unit.label, row.unit.household_uuid, row.code, row.detail, row.since,
             rect.due_on.isoformat() if rect else "",
             ledger.status(rect, row.unit, today).stage if rect else ""))
-    return RentalFlags(open_, _closed(streets, period),
+    return RentalFlags(open_, _closed(area, streets, period),
                        sum(1 for f in open_ if first <= f.since <= last))
 
 
-def _closed(streets: frozenset[int], period: Period) -> list[Flag]:
+def _closed(area: Area, streets: frozenset[int], period: Period) -> list[Flag]:
     """Rectifications of the area's units closed on the period's days."""
     start = localtime.utc_start_of(period.start)
     end = localtime.utc_start_of(period.end + timedelta(days=1))
@@ -83,10 +84,12 @@ def _closed(streets: frozenset[int], period: Period) -> list[Flag]:
         .options(selectinload(RentalUnit.inspections))
         .where(RentalRectification.state == ledger.CLOSED,
                RentalRectification.closed_at >= start, RentalRectification.closed_at < end,
-               RentalUnit.area_id.in_(sorted(streets)))).all()
+               RentalUnit.area_id.in_(scope.streets_under_select([area.path])))).all()
     where = ledger.places()
     out = []
     for rect, unit in found:
+        if unit.area_id not in streets:  # (the area's streets of no round of the report's)
+            continue
         place = where.get(unit.area_id, ledger.Place())
         checked = ledger.status(rect, unit).reinspection
         out.append(Flag(
