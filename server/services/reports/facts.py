@@ -1,7 +1,8 @@
 """What the plan's numbers are counted from, read once per round: the visits and the
 submissions of visits summed per street, person and day by the roll-up (daysums.py, kept by
 server/services/coverage/report_days.py), the few submissions it leaves out and the returned ones
-one by one with their reviews, the register's versions, held registrations.
+one by one with their reviews, the register's versions and held registrations (kept per process
+until the register's token moves: server/services/register/stamp.py).
 
 Every fact carries its **day** in the township's zone: a visit's day is the form's start
 (server/services/coverage/visits.py), a submission's day is its visit's, and a register version's
@@ -34,6 +35,7 @@ from server.models import (
 )
 from server.models.submissions import RETURNED_STATES
 from server.services.coverage import counts, rollup_stamp, rounds
+from server.services.register import stamp as register_stamp
 from server.services.register.residence import DEPARTED
 from server.services.reports import daysums
 
@@ -120,9 +122,13 @@ def load(rnd: Round) -> Facts:
     submissions = _submissions(rnd, streets, in_round)
     returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
     _reviews(submissions + returned)
-    versions = _versions(rnd, in_round)
+    versions, conflicts = register_stamp.STAMP.kept(  # read again after the register changed
+        ("register_facts", rnd.id, rnd.ends_on, None if in_round is None else tuple(
+            sorted(in_round))),
+        lambda: (_versions(rnd, in_round), _conflicts(in_round)),
+        rollup_stamp.STAMP)  # (and after a visit's day moved: the roll-ups' token)
     return Facts(rnd, streets, sizes, visits, firsts, sums, submissions, returned, versions,
-                 _conflicts(in_round), {"in_round": in_round})
+                 conflicts, {"in_round": in_round})
 
 
 def _conflicts(in_round: set[int] | None) -> list[tuple[date, int | None, int, int]]:
