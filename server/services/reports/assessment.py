@@ -172,13 +172,19 @@ def _working_in(streets: frozenset[int]) -> set[int]:
         sa.select(Assignment.user_id, Assignment.area_id)) if area_id in above}
 
 
+_KEYS = {  # (one getter per column: a row's every value is not worked out to sort by one)
+    "score": lambda r: r.score, "name": lambda r: r.name,
+    "buildings": lambda r: r.counts.buildings_visited,
+    "households": lambda r: r.counts.households_touched,
+    "persons": lambda r: r.counts.persons_touched, "accuracy": lambda r: r.counts.accuracy,
+    "suspect_rate": lambda r: r.counts.suspect_rate, "returned": lambda r: r.counts.returned,
+    "corrected": lambda r: r.counts.corrected,
+    "hours": lambda r: r.counts.correction_median_hours,
+}
+
+
 def _key(row: Row, key: str):
-    c = row.counts
-    values = {"score": row.score, "name": row.name, "buildings": c.buildings_visited,
-              "households": c.households_touched, "persons": c.persons_touched,
-              "accuracy": c.accuracy, "suspect_rate": c.suspect_rate, "returned": c.returned,
-              "corrected": c.corrected, "hours": c.correction_median_hours}
-    return values[key]
+    return _KEYS[key](row)
 
 
 def sort(rows: list[Row], key: str, descending: bool = False) -> list[Row]:
