@@ -75,7 +75,9 @@ def _before_commit(session: Session) -> None:
         return
     if session.new or session.dirty or session.deleted:
         session.flush()  # (the commit's own flush comes after this hook: its changes noted)
-    for stamp in _ALL:
+    # Rows locked in one order in every process (the stamps' import order differs): two
+    # processing batches on PostgreSQL never wait for each other's second row.
+    for stamp in sorted(_ALL, key=lambda s: s.name):
         if session.info.pop(stamp._note, None):
             stamp.write_token(session.connection())
 

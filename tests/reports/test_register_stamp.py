@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Area, DataVersion, Entity, RegisterConflict
+from server.services import stamps
 from server.services.register import stamp
 from server.services.reports import facts
 from tests.support.paths import REPO
@@ -86,3 +88,25 @@ def test_a_change_committed_by_another_process_is_seen(plan, app):
     subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True, timeout=120)
     db.session.expire_all()
     assert _streets_of(facts.load(plan.round), person.id) == {other}
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_the_tokens_are_written_in_one_order_whatever_the_import_order(plan, monkeypatch,
+                                                                       backwards):
+    """Two processing batches on PostgreSQL lock the same rows in the same order."""
+    order = sorted(stamps._ALL, key=lambda s: s.name, reverse=backwards)
+    monkeypatch.setattr(stamps, "_ALL", order)
+    written: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE data_versions"):
+            written.append(next(p for p in parameters if isinstance(p, str)))
+
+    for stamp_ in order:
+        stamp_.note_changed()
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert written == ["register", "report_days"]
