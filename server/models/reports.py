@@ -29,9 +29,11 @@ class ArchivedReport(db.Model):
     round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(sa.String(256))
     locale: Mapped[str] = mapped_column(sa.String(8))
-    html: Mapped[str] = mapped_column(sa.Text)  # the report's body as the page shows it
-    xlsx: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # The report itself, read only when shown or downloaded (deferred: the archive's list,
+    # on every meeting page, would otherwise read every kept PDF).
+    html: Mapped[str] = mapped_column(sa.Text, deferred=True)  # the body as the page shows it
+    xlsx: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     generated_at: Mapped[datetime] = mapped_column(default=utcnow)
     generated_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -6,6 +6,7 @@ one unless regenerating is asked for, which replaces it (audited both ways)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from server.extensions import db
 from server.i18n import current_locale
@@ -48,7 +49,8 @@ def generate(user: User | None, kind: str, period: Period, area: Area,
 
 def visible(user: User | None) -> list[ArchivedReport]:
     """Archived reports of the areas the user sees whole, newest period first."""
-    rows = db.session.scalars(sa.select(ArchivedReport).order_by(
+    rows = db.session.scalars(sa.select(ArchivedReport).options(
+        selectinload(ArchivedReport.area)).order_by(  # (their reports deferred: not read)
         ArchivedReport.period_start.desc(), ArchivedReport.kind, ArchivedReport.id)).all()
     return [r for r in rows if _may_see(user, r.area)]
 
