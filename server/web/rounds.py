@@ -4,7 +4,6 @@ server/services/coverage/round_plans.py and phases.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,11 +14,10 @@ from server.access import allow
 from server.extensions import db
 from server.i18n import gettext
 from server.models import Form, Role, Round
-from server.services import scope
+from server.services import area_tree, scope
 from server.services.coverage import phases, rederive, round_plans, rounds
 from server.services.coverage import query as coverage_query
 from server.services.coverage import rollups as coverage_rollups
-from server.services.coverage import tables as coverage_tables
 from server.services.coverage.round_plans import RoundError
 from server.web.home import add_home_link
 
@@ -53,24 +51,12 @@ def _plan_input(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _AreaChoice:
-    code: str
-    level: str
-    path: str
-    name_zh: str
-    name_en: str | None
-
-    def name(self, locale: str) -> str:
-        return self.name_en if locale.startswith("en") and self.name_en else self.name_zh
-
-
 def _choices(chosen: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Phases, the areas the user may plan over, and the forms, for the round form. Beyond
     AREAS_LISTED areas (a city has ~11,000) the form ticks township and villages and takes
     other streets by code; the streets already in the round stay listed."""
-    areas = [_AreaChoice(r[1], r[3], r[4], r[5], r[6]) for r in coverage_tables.area_rows()
-             if r[3] in ("township", "village", "street")]  # in path order
+    areas = [a for a in area_tree.tree()[0]
+             if a.level in ("township", "village", "street")]  # in path order
     if not scope.sees_everything(current_user):
         mine = scope.assigned_paths(current_user)
         areas = [a for a in areas if any(a.path == p or a.path.startswith(p + "/") for p in mine)]
