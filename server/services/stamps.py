@@ -56,10 +56,6 @@ class Stamp:
                             .values(version=new_token())).rowcount:
             conn.execute(sa.insert(t).values(name=self.name, version=new_token()))
 
-    def token(self) -> int | None:
-        return db.session.scalar(sa.select(DataVersion.version)
-                                 .where(DataVersion.name == self.name))
-
     def kept(self, key: Hashable, build: Callable[[], V], *also: Stamp) -> V:
         """`build()`'s value kept per process while the token (and those of `also`) holds
         (read before building: a change committed in between leaves a newer value under the
@@ -67,7 +63,14 @@ class Stamp:
         stamps = (self, *also)
         if any(s.changed_here() for s in stamps):
             return build()
-        return self._kept.get(key, tuple(s.token() for s in stamps), build)
+        return self._kept.get(key, _tokens(stamps), build)
+
+
+def _tokens(stamps: tuple[Stamp, ...]) -> tuple[int | None, ...]:
+    """The stamps' tokens, in their order, read in one query."""
+    found = dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version).where(
+        DataVersion.name.in_([s.name for s in stamps]))).all())
+    return tuple(found.get(s.name) for s in stamps)
 
 
 def _before_commit(session: Session) -> None:

@@ -136,15 +136,16 @@ def _conflicts(in_round: set[int] | None) -> list[tuple[date, int | None, int, i
     still open: dated by the visit of the submission that was held, else (no visit) when it
     was held, in the township's zone."""
     still_open = sa.case((RegisterConflict.state == "open", 1), else_=0)
-    held = (sa.select(Visit.visited_on, Entity.area_id, sa.func.count(), sa.func.sum(still_open))
-            .select_from(RegisterConflict)
-            .join(Entity, Entity.id == RegisterConflict.entity_id)
-            .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
-    dated = held.where(Visit.visited_on.is_not(None)).group_by(Visit.visited_on, Entity.area_id)
-    undated = (sa.select(RegisterConflict.created_at, Entity.area_id, still_open)
-               .join(Entity, Entity.id == RegisterConflict.entity_id)
-               .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id)
-               .where(Visit.visited_on.is_(None)))
+
+    def held(*columns) -> sa.Select:
+        return (sa.select(*columns).select_from(RegisterConflict)
+                .join(Entity, Entity.id == RegisterConflict.entity_id)
+                .outerjoin(Visit, Visit.submission_id == RegisterConflict.submission_id))
+
+    dated = (held(Visit.visited_on, Entity.area_id, sa.func.count(), sa.func.sum(still_open))
+             .where(Visit.visited_on.is_not(None)).group_by(Visit.visited_on, Entity.area_id))
+    undated = held(RegisterConflict.created_at, Entity.area_id, still_open).where(
+        Visit.visited_on.is_(None))
     rows = [*db.session.execute(dated), *(
         (localtime.local_date(at), area, 1, is_open)
         for at, area, is_open in db.session.execute(undated))]
