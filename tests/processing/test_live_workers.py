@@ -42,6 +42,9 @@ SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 WHERE c.relname = 'submissions' AND l.mode = 'RowShareLock'
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
+#: A batch that claimed its submissions and now waits for a lock: at its commit's token write.
+BATCH_WAITING = HELD_ROWS + " AND l.pid IN (SELECT pid FROM pg_stat_activity " \
+                            "WHERE wait_event_type = 'Lock')"
 
 
 def _server(tmp_path: Path, name: str, database_url: str | None, **settings) -> LiveServer:
@@ -97,7 +100,37 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-def _sqlite_writing(path: Path) -> Callable[[], bool]:
+def _count(engine: sa.Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(sql).scalar()
+
+
+def _kill_pg_batch_before_commit(server: LiveServer, url: str) -> None:
+    """Hold every `data_versions` row, which a batch's commit writes (its tokens) after all
+    its visits and marks: the worker's batch stops there, everything written, nothing
+    committed. SIGKILL it then, whatever the machine's speed, and let go."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as holder:
+            holder.exec_driver_sql("SELECT name FROM data_versions FOR UPDATE").all()
+            server.start()
+            deadline = time.monotonic() + 60
+            while not _count(engine, BATCH_WAITING):
+                if time.monotonic() > deadline:
+                    raise AssertionError("no batch reached its commit: " + server.read_log())
+                time.sleep(0.02)
+            server.kill()
+            holder.rollback()
+        # The killed worker's backend finds its client gone and rolls back.
+        _wait_for(lambda: not _count(engine, HELD_ROWS), timeout=30)
+    finally:
+        engine.dispose()
+
+
+def _kill_sqlite_batch(server: LiveServer, path: Path, hold: float = 0.05) -> None:
+    """SIGKILL once the worker's batch has held SQLite's write lock for `hold` seconds. The
+    test holds that lock itself while the server starts, so the batch begins only once the
+    probe watches it (started on its own, it could be done before /healthz answered)."""
     def busy() -> bool:
         con = sqlite3.connect(path, timeout=0)
         try:
@@ -109,24 +142,13 @@ def _sqlite_writing(path: Path) -> Callable[[], bool]:
         finally:
             con.close()
 
-    return busy
-
-
-def _pg_claimed(url: str) -> Callable[[], bool]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-
-    def busy() -> bool:
-        with engine.connect() as conn:
-            return conn.exec_driver_sql(HELD_ROWS).scalar() > 0
-
-    return busy
-
-
-def _kill_mid_batch(server: LiveServer, busy: Callable[[], bool], untouched: Callable[[], bool],
-                    hold: float = 0.05) -> None:
-    """SIGKILL once the worker's batch has been running (uncommitted) for `hold` seconds. A
-    shorter write that leaves the queue untouched (the server's own start-up, an empty poll)
-    is not the batch: wait on."""
+    holder = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        server.start()  # the worker's claim waits on the lock (busy_timeout 30 s)
+    finally:
+        holder.rollback()
+        holder.close()
     deadline = time.monotonic() + 60
     since = None
     while time.monotonic() < deadline:
@@ -136,10 +158,8 @@ def _kill_mid_batch(server: LiveServer, busy: Callable[[], bool], untouched: Cal
                 server.kill()
                 return
         elif since is not None:
-            if not untouched():
-                raise AssertionError("the batch committed before it could be killed: "
-                                     "make it longer")
-            since = None
+            raise AssertionError("the batch committed before it could be killed: make it "
+                                 "longer")
         time.sleep(0.005)
     raise AssertionError("no batch started: " + server.read_log())
 
@@ -147,7 +167,7 @@ def _kill_mid_batch(server: LiveServer, busy: Callable[[], bool], untouched: Cal
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql",
                                                              marks=pytest.mark.postgres)])
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path, request, database):
-    n = 1500  # one batch's writes must outlast the probe (500 once committed within ~70 ms)
+    n = 1500  # one batch's writes must outlast the SQLite probe's 50 ms (500 took ~70 ms)
     url = request.getfixturevalue("postgres_url") if database == "postgresql" else None
     server = _server(tmp_path, "a", url, PROCESS_IN_BACKGROUND="false")
     url = url or f"sqlite:///{server.instance / 'doorstep.sqlite3'}"
@@ -163,11 +183,11 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path, request, 
     # One batch of all of them, killed while it runs.
     server.env.update(DOORSTEP_PROCESS_IN_BACKGROUND="true", DOORSTEP_PROCESSING_BATCH_SIZE=str(n),
                       DOORSTEP_PROCESSING_BATCH_MS="600000")
-    server.start()
-    busy = (_pg_claimed(url) if database == "postgresql"
-            else _sqlite_writing(server.instance / "doorstep.sqlite3"))
     try:
-        _kill_mid_batch(server, busy, lambda: _outcome(url)["states"] == {"pending": n})
+        if database == "postgresql":
+            _kill_pg_batch_before_commit(server, url)
+        else:
+            _kill_sqlite_batch(server, server.instance / "doorstep.sqlite3")
     finally:
         server.kill()  # (already dead unless the wait failed: no server outlives the test)
     assert _outcome(url) == {"states": {"pending": n}, "runs": {0: n}, "visits": 0,
