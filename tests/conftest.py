@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,24 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+#: SQLITE_MAX_VARIABLE_NUMBER as SQLite's authors build it (since 3.32); Debian's takes 250,000.
+STOCK_SQLITE_PARAMETERS = 32_766
+
+
+@pytest.fixture
+def stock_sqlite(app: Flask) -> Iterator[None]:
+    """The app's SQLite connections limited to the stock number of bound parameters, whatever
+    this machine's library was built with (a statement past it is refused)."""
+    def limit(dbapi_conn, _record) -> None:
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, STOCK_SQLITE_PARAMETERS)
+
+    db.session.remove()
+    db.engine.dispose()
+    sa.event.listen(db.engine, "connect", limit)
+    yield
+    sa.event.remove(db.engine, "connect", limit)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from server.models import (
     User,
     Visit,
 )
-from server.services import choice_labels, scope, versions
+from server.services import choice_labels, scope, sql_lists, versions
 from server.services.coverage import rounds
 from server.services.coverage import store as coverage
 from server.services.errors import ServiceError
@@ -168,7 +168,7 @@ def buildings(f: Filters, limit: int | None = None, bbox: tuple | None = None,
         .order_by(Area.code, Building.code)
     )
     if f.streets is not None:
-        q = q.where(Area.code.in_(sorted(f.streets)))
+        q = q.where(sql_lists.one_of(Area.code, f.streets))
     if f.state is not None:
         q = q.where(state == f.state)
     if f.compare is not None:

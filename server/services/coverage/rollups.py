@@ -21,7 +21,7 @@ from gis.coverage import (
 )
 from server.extensions import db
 from server.models import Area, User
-from server.services import scope
+from server.services import scope, sql_lists
 from server.services.coverage import counts, source
 
 UNVISITED = STATES.index("unvisited")
@@ -87,7 +87,7 @@ def rollups(round_id: int, user: User | None = None,
 
 def _ids(codes: frozenset[str]) -> list[int]:
     return list(db.session.scalars(
-        sa.select(Area.id).where(Area.level == "street", Area.code.in_(sorted(codes)))))
+        sa.select(Area.id).where(Area.level == "street", sql_lists.one_of(Area.code, codes))))
 
 
 def counts_over(round_id: int, streets: frozenset[str] | None,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from forms.entities_csv import EntityRow, properties_of, render_entity_csv
 from server.extensions import db
 from server.models import Area, Building, Entity, FormVersion, User
-from server.services import privacy, scope
+from server.services import privacy, scope, sql_lists
 
 #: Columns each list must carry for the township forms' choice filters and lookups.
 REQUIRED_COLUMNS = {
@@ -42,7 +42,7 @@ def declared_properties(dataset: str) -> list[str]:
 
 
 def _scoped(query: sa.Select, column: Any, street_ids: frozenset[int] | None) -> sa.Select:
-    return query if street_ids is None else query.where(column.in_(sorted(street_ids)))
+    return query if street_ids is None else query.where(sql_lists.one_of(column, street_ids))
 
 
 def list_csv(name: str, user: User | None, *, via_link: bool = False,

@@ -26,6 +26,7 @@ from server import localtime
 from server.extensions import db
 from server.models import Building, Submission, Visit
 from server.models.submissions import RETURNED_STATES
+from server.services import sql_lists
 from server.services.coverage import report_days
 from server.services.coverage.store import fetch_tuples, form_counts
 from server.services.reports import periods
@@ -147,6 +148,6 @@ def _placed(in_round: set[int] | None):
     """The submissions the roll-up sums: a visit to a building, in a round, with its day,
     the building's street one of the round's (None: any street)."""
     on_street = (Building.street_id.is_not(None) if in_round is None
-                 else Building.street_id.in_(sorted(in_round)))
+                 else sql_lists.one_of(Building.street_id, in_round))
     return sa.and_(Visit.building_id.is_not(None), Visit.round_id.is_not(None),
                    Visit.visited_on.is_not(None), on_street)
