@@ -359,15 +359,18 @@ def test_report_tables_come_a_page_at_a_time(plan, client, monkeypatch):
     assert list(rows_by(then.text, "assessment", "data-user")) == ["c1"]
 
 
-@pytest.mark.parametrize(("listed", "streets", "suspects", "more"), [
-    (3, ["T01-01区 T01-01", "T01-02区 T01-02", "T02-01区 T02-01"], ["C2"], []),
-    (1, ["T01-01区 T01-01"], ["C2"], ["……另有 2 条街路巷（4 栋建筑）见 Excel 工作簿。"]),
-    (0, [], [], ["……另有 3 条街路巷（5 栋建筑）见 Excel 工作簿。", "……另有 1 条见 Excel 工作簿。"]),
+@pytest.mark.parametrize(("listed", "streets", "suspects", "more", "ranked"), [
+    (3, ["T01-01区 T01-01", "T01-02区 T01-02", "T02-01区 T02-01"], ["C2"], [], ["c1", "c2"]),
+    (1, ["T01-01区 T01-01"], ["C2"], ["……另有 2 条街路巷（4 栋建筑）见 Excel 工作簿。"],
+     ["c1", "……排名居中的另 1 名协管员见 Excel 工作簿和考核页。"]),
+    (0, [], [], ["……另有 3 条街路巷（5 栋建筑）见 Excel 工作簿。", "……另有 1 条见 Excel 工作簿。"],
+     ["……排名居中的另 2 名协管员见 Excel 工作簿和考核页。"]),
 ])
 def test_a_reports_long_lists_show_their_first_rows_and_the_workbook_all(
-        plan, client, monkeypatch, listed, streets, suspects, more):
-    """A city's report would list thousands of streets and suspect visits: the page and the
-    PDF show LISTED rows of each, say how many more, and the workbook holds every one."""
+        plan, client, monkeypatch, listed, streets, suspects, more, ranked):
+    """A city's report would list thousands of streets, suspect visits and coordinators: the
+    page and the PDF show LISTED rows of each (the ranking's first and last), say how many
+    more, and the workbook holds every one."""
     monkeypatch.setattr(builder, "LISTED", listed)
     _log_in(client)
     page = client.get("/reports/meeting?kind=xun&area=T&period=2016-10-1").text
@@ -376,6 +379,7 @@ def test_a_reports_long_lists_show_their_first_rows_and_the_workbook_all(
     assert [c[0] for a, c in found["suspects"][1:] if a.get("class") != "more"] == suspects
     assert [c[0] for name in ("unvisited", "suspects") for a, c in found.get(name, [])
             if a.get("class") == "more"] == more
+    assert [a.get("data-user") or c[0] for a, c in found["assessment"][1:]] == ranked
     assert "尚未走访的建筑: 5" in page.replace("：", ": ")  # the counts stay whole
     assert re.search(r'data-flag="suspect">[^<]*: 1<', page)
     assert "所有建筑均已走访" not in page
@@ -386,3 +390,18 @@ def test_a_reports_long_lists_show_their_first_rows_and_the_workbook_all(
     assert [r[0] for r in book["未走访"].iter_rows(min_row=2, values_only=True)] == [
         "T01-01区 T01-01", "T01-02区 T01-02", "T02-01区 T02-01"]
     assert [r[0] for r in book["存疑走访"].iter_rows(min_row=2, values_only=True)] == ["C2"]
+    scores = [r[0] for r in book["考核"].iter_rows(min_row=3, values_only=True) if r[0]]
+    assert len(scores) == 2  # every coordinator, whatever the page lists
+
+
+@pytest.mark.parametrize(("size", "listed", "first", "between", "last"), [
+    (5, 5, [0, 1, 2, 3, 4], 0, []),
+    (5, 9, [0, 1, 2, 3, 4], 0, []),
+    (5, 3, [0, 1], 2, [4]),
+    (5, 2, [0], 3, [4]),
+    (5, 1, [0], 4, []),
+    (5, 0, [], 5, []),
+    (0, 4, [], 0, []),
+])
+def test_a_long_ranking_shows_its_first_and_its_last(size, listed, first, between, last):
+    assert builder.ends_of(list(range(size)), listed) == (first, between, last)

@@ -87,9 +87,19 @@ def _locale() -> str:
     return current_locale()
 
 
-#: Rows of a long list (streets unvisited, suspect visits) the page and the PDF show; the
-#: workbook has them all. A city's report is read in a meeting, not thousands of rows.
+#: Rows of a long list (streets unvisited, suspect visits, coordinators ranked) the page and the
+#: PDF show; the workbook has them all. A city's report is read in a meeting, not thousands of
+#: rows.
 LISTED = 100
+
+
+def ends_of(ranked: list, listed: int) -> tuple[list, int, list]:
+    """The first and the last of a ranking, `listed` in all, and how many lie between: a
+    meeting praises the top and presses the bottom."""
+    if len(ranked) <= listed:
+        return ranked, 0, []
+    head, tail = (listed + 1) // 2, listed // 2
+    return ranked[:head], len(ranked) - listed, ranked[len(ranked) - tail:]
 
 
 def body_html(report: Report) -> str:
@@ -97,7 +107,7 @@ def body_html(report: Report) -> str:
     return render_template(
         "reports/_meeting_body.html", r=report, title=title(report), changes=CHANGES,
         stock=STOCK, pct=pct, shown=shown, change=change, locale=_locale(), stage_words=STAGES,
-        listed=LISTED,
+        listed=LISTED, ends_of=ends_of,
         # the pages' template global (server/web/coverage.py), which a command's app lacks
         coverage_state_labels=lambda: state_names(_locale()),
         generated=localtime.fmt(report.generated_at),
