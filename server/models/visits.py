@@ -184,3 +184,19 @@ class CoverageChange(db.Model):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     round_id: Mapped[int] = mapped_column(sa.Integer)
     building_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+
+
+class CoverageDayMove(db.Model):
+    """A move of `coverage_day_counts` (its key and the buildings added), numbered in commit
+    order; `street_id` None: the round was rewritten (`round_id` None too: every round). A
+    process moves its kept day counts by the rows past the last number it read instead of
+    reading the round's counts again (server/services/coverage/day_moves.py)."""
+
+    __tablename__ = "coverage_day_moves"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    street_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    state: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    buildings: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -40,6 +40,9 @@ class Stamp:
         self.name = name
         self._note = f"doorstep_{name}_changed"
         self._kept: versions.Kept = versions.Kept(most)
+        #: Called with the session after its new token is written, the token's row lock held
+        #: until the commit: what they write is numbered in commit order (day_moves.py).
+        self.at_commit: list[Callable[[Session], None]] = []
         _ALL.append(self)
 
     def note_changed(self, session: Session | None = None) -> None:
@@ -83,6 +86,8 @@ def _before_commit(session: Session) -> None:
     for stamp in sorted(_ALL, key=lambda s: s.name):
         if session.info.pop(stamp._note, None):
             stamp.write_token(session.connection())
+            for write in stamp.at_commit:
+                write(session)
 
 
 def _ended(session: Session, transaction) -> None:

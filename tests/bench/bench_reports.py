@@ -3,12 +3,12 @@
     DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python -m server demo --buildings 20000 --no-serve
     DOORSTEP_INSTANCE_PATH=DIR .venv/bin/python tests/bench/bench_reports.py [--profile]
 
-Logged in as the demo's admin (its password reset here) through the Flask test client, after
-what `serve()` does before its first request (`serving.freeze_startup`); prints
+Logged in as the demo's admin or --user (its password reset here) through the Flask test
+client, after what `serve()` does before its first request (`serving.freeze_startup`); prints
 the median wall and thread CPU of --repeat requests per page (after one warm-up request), and
 with --profile the top of a cProfile of the last. With --after-change each request comes after
-new tokens of the day roll-ups and of the register, as a processing batch's commit leaves them
-(what a process keeps under them is read again: the page during a push phase).
+new tokens of the day roll-ups and of the register and 200 rows of day-count moves, as a
+processing batch's commit leaves them (the page during a push phase).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 PAGES = {"metrics": "/reports/", "assessment": "/reports/assessment",
-         "meeting": "/reports/meeting"}
+         "meeting": "/reports/meeting",
+         # narrowed by the user's streets (scope.where_street): worth a --user run
+         "home": "/", "register": "/register/?list=persons"}
 
 
 def main() -> None:
@@ -39,6 +41,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--profile-only", default="", help="a regular expression on the file names")
+    ap.add_argument("--user", default="", help="log in as this user (the demo's township "
+                    "supervisor is zhuren), not the admin")
     ap.add_argument("--after-change", action="store_true",
                     help="new roll-up and register tokens before each request")
     args = ap.parse_args()
@@ -53,11 +57,21 @@ def main() -> None:
                 db.session.execute(sa.update(DataVersion).where(DataVersion.name == name)
                                    .values(version=sa.case((DataVersion.version > 1,
                                                             DataVersion.version - 1), else_=2)))
+            moves = sa.table("coverage_day_moves", sa.column("round_id"), sa.column("street_id"),
+                             sa.column("day"), sa.column("state"), sa.column("buildings"))
+            if sa.inspect(db.session.connection()).has_table("coverage_day_moves"):
+                # a batch's moves of the day counts (200 rows, summing to nothing)
+                rnd, street, day = db.session.execute(sa.text(
+                    "SELECT round_id, street_id, day FROM coverage_day_counts LIMIT 1")).one()
+                db.session.execute(sa.insert(moves), [
+                    {"round_id": rnd, "street_id": street, "day": day, "state": "visited",
+                     "buildings": (-1) ** k} for k in range(200)])
             db.session.commit()
 
     app = create_app()
     with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN.value))
+        admin = db.session.scalar(sa.select(User).where(
+            User.username == args.user if args.user else User.role == Role.ADMIN.value))
         admin.set_password("bench-password-1")
         db.session.commit()
         name = admin.username

@@ -39,7 +39,7 @@ from server.models import (
     Visit,
 )
 from server.models.submissions import RETURNED_STATES
-from server.services.coverage import rounds, timeline
+from server.services.coverage import day_moves, rounds
 from server.services.coverage.store import suspect_column
 from server.services.register.residence import DEPARTED
 from server.services.reports.metrics import Counts
@@ -296,7 +296,7 @@ def _coverage_as_of(f: Facts, end: date):
     sizes: dict[int | None, int] = defaultdict(int)
     for street, _ in f.buildings.values():
         sizes[street] += 1
-    m = timeline.StreetDays(f.round.id).as_of(end)
+    m = day_moves.read(f.round.id)[0].as_of(end)
     return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]
 
 

@@ -25,7 +25,7 @@ from server import localtime
 from server.extensions import db
 from server.models import Building, CoverageDayCount, CoverageStep, Submission
 from server.models import Visit as VisitRow
-from server.services.coverage import rollup_stamp
+from server.services.coverage import day_moves, rollup_stamp
 from server.services.coverage.store import (
     counted,
     fetch_tuples,
@@ -195,6 +195,7 @@ class _Moves:
                  for (r, s, d, st), n in sorted(self.deltas.items()) if n]
         if moved:
             conn.execute(_insert(conn.dialect.name), moved)
+            day_moves.note_moves(moved)  # (each process's copy moves by them: day_moves.py)
 
 
 def rebuild(round_id: int, conn: sa.Connection | None = None) -> int:
@@ -232,14 +233,6 @@ def _day_ordinal(text: str) -> int:
 def _ordinal(value) -> int:
     """A stored day (a date, or SQLite's text) as its ordinal."""
     return value.toordinal() if isinstance(value, date) else _day_ordinal(str(value))
-
-
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-def _ordinals(days: list) -> np.ndarray:
-    """Stored days (dates, or SQLite's ISO text) as ordinals, parsed by numpy at once."""
-    return np.array([str(d)[:10] for d in days], "datetime64[D]").astype(np.int64) + _EPOCH
 
 
 def _visit_arrays(round_id: int, conn: sa.Connection) -> tuple[np.ndarray, ...]:
@@ -302,9 +295,10 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
     buildings' streets now (no commit): after a rebuild, or when buildings changed streets."""
     if conn is None:
         conn = db.session.connection()
-        rollup_stamp.note_changed()
+        day_moves.note_rewritten(round_id)
     else:
         rollup_stamp.write_token(conn)
+        day_moves.write_rewritten(conn, round_id)
     b, s = Building.__table__.c, _STEPS.c
     street = sa.func.coalesce(b.street_id, 0).label("street_id")
     joined = _STEPS.join(Building.__table__, b.id == s.building_id)
@@ -327,26 +321,3 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
     conn.execute(delete)
     conn.execute(sa.insert(_DAYS).from_select(
         ["round_id", "street_id", "day", "state", "buildings"], grouped))
-
-
-class StreetDays:
-    """A round's day counts in arrays: per street, buildings in each state as of any day."""
-
-    def __init__(self, round_id: int) -> None:
-        c = _DAYS.c
-        rows = fetch_tuples(sa.select(c.street_id, c.day, c.state, c.buildings)
-                            .where(c.round_id == int(round_id), c.buildings != 0))
-        code = {name: k for k, name in enumerate(STATES)}
-        self.street = np.array([r[0] for r in rows], np.int64)
-        self.day = _ordinals([r[1] for r in rows])
-        self.state = np.array([code[r[2]] for r in rows], np.int64)
-        self.n = np.array([r[3] for r in rows], np.int64)
-        self.size = int(self.street.max()) + 1 if len(rows) else 1
-
-    def as_of(self, day: date) -> np.ndarray:
-        """Buildings per (street id, state) as of the end of `day` (row 0: no street; the
-        unvisited column counts only buildings with visits: the caller knows the rest)."""
-        keep = self.day <= day.toordinal()
-        flat = np.bincount(self.street[keep] * len(STATES) + self.state[keep],
-                           weights=self.n[keep], minlength=self.size * len(STATES))
-        return flat.astype(np.int64).reshape(self.size, len(STATES))

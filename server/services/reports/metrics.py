@@ -26,7 +26,7 @@ from server.models import Area, Round, User
 from server.models.submissions import RETURNED_STATES
 from server.services import area_tree, scope
 from server.services.area_tree import AreaView
-from server.services.coverage import rollup_stamp, timeline
+from server.services.coverage import day_moves
 from server.services.reports import daysums, register_sums
 from server.services.reports import facts as facts_
 from server.services.reports.facts import Facts
@@ -166,8 +166,7 @@ def coverage_as_of(f: Facts, end: date) -> tuple[dict[int | None, int], np.ndarr
     arrays indexed by street id, 0 for no street)."""
     days = f.derived.get("coverage")
     if days is None:
-        days = f.derived["coverage"] = rollup_stamp.kept(
-            ("street_days", f.round.id), lambda: timeline.StreetDays(f.round.id))
+        days = f.derived["coverage"] = day_moves.street_days(f.round.id)
     sizes = f.sizes
     m = days.as_of(end)
     return sizes, m.sum(axis=1) - m[:, _UNVISITED], m[:, _COMPLETE]

@@ -1,0 +1,129 @@
+"""A process keeps a round's day counts per street and moves its copy by the rows of
+`coverage_day_moves` committed since (server/services/coverage/day_moves.py): after a visit
+is processed, here or in another process, the reports add its moves instead of reading the
+round again, and come to the same counts as a whole read; a rewrite, a prune or a change not
+yet committed reads the round whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from server.extensions import db
+from server.services.coverage import day_moves, timeline
+from tests.support.paths import REPO
+from tests.support.reports import id_number
+
+DAYS = [date(2016, 10, 1) + timedelta(days=k) for k in range(0, 50, 3)]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def township(request):
+    return request.getfixturevalue("plan" if request.param == "sqlite" else "pg_plan")
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[int]:
+    """The rounds read whole from here on."""
+    seen, whole = [], day_moves.read
+
+    def counted(round_id: int):
+        seen.append(round_id)
+        return whole(round_id)
+
+    monkeypatch.setattr(day_moves, "read", counted)
+    return seen
+
+
+def _same_counts(days: day_moves.StreetDays, round_id: int) -> None:
+    """`days` as of every day of the round equal to the round read whole now."""
+    whole = day_moves.read(round_id)[0]
+    for end in DAYS:
+        a, b = days.as_of(end), whole.as_of(end)
+        size = max(len(a), len(b))
+        a, b = (np.pad(m, ((0, size - len(m)), (0, 0))) for m in (a, b))
+        np.testing.assert_array_equal(a, b, err_msg=str(end))
+
+
+def _visit(plan, name: str, building: str, street: str, day: str, **kw):
+    plan.ids[11] = id_number(11)
+    return plan.home(name, plan.c1, building, street, [(f"p-{name}", 11, True)], day, **kw)
+
+
+def test_a_visit_moves_the_kept_counts(township, reads):
+    rnd = township.round
+    kept = day_moves.street_days(rnd.id)
+    assert day_moves.street_days(rnd.id) is kept  # nothing moved: the same copy
+    before = kept.as_of(date(2016, 10, 19)).copy()
+    _visit(township, "s10", "B2", "T01-02", "2016-10-19")  # processed and committed
+    moved = day_moves.street_days(rnd.id)
+    assert reads == [rnd.id]  # the first copy only: the visit's moves were added to it
+    assert moved is not kept
+    np.testing.assert_array_equal(kept.as_of(date(2016, 10, 19)), before)  # left alone
+    assert moved.as_of(date(2016, 10, 19)).sum() == before.sum() + 1  # one building more
+    _same_counts(moved, rnd.id)
+
+
+def test_a_visit_processed_by_another_process_is_added(plan, app, reads):
+    rnd = plan.round
+    day_moves.street_days(rnd.id)
+    _visit(plan, "s10", "B3", "T01-02", "2016-10-17", process=False)
+    script = ("from server import create_app\n"
+              "from server.services.processing import pipeline\n"
+              "app = create_app()\n"
+              "with app.app_context():\n"
+              "    assert pipeline.process_pending()['done'] == 1\n")
+    env = {**os.environ, "DOORSTEP_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "DOORSTEP_INSTANCE_PATH": app.instance_path, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True, timeout=120)
+    db.session.rollback()  # (a new snapshot)
+    moved = day_moves.street_days(rnd.id)
+    assert reads == [rnd.id]
+    _same_counts(moved, rnd.id)
+
+
+def test_a_rewrite_reads_the_round_whole(plan, reads):
+    rnd = plan.round
+    day_moves.street_days(rnd.id)
+    timeline.resum(rnd.id)  # (what an areas import does when buildings change streets)
+    db.session.commit()
+    day_moves.street_days(rnd.id)
+    assert reads == [rnd.id, rnd.id]
+
+
+def test_a_prune_reads_every_round_whole(plan, reads, monkeypatch):
+    rnd = plan.round
+    day_moves.street_days(rnd.id)
+    monkeypatch.setattr(day_moves, "KEEP", 1)  # the next commit's moves prune the rest
+    _visit(plan, "s10", "B2", "T01-02", "2016-10-19")
+    moved = day_moves.street_days(rnd.id)
+    assert reads == [rnd.id, rnd.id]
+    _same_counts(moved, rnd.id)
+
+
+def test_moves_not_committed_are_read_around_the_kept_copy(plan, reads):
+    rnd = plan.round
+    kept = day_moves.street_days(rnd.id)
+    timeline.resum(rnd.id)  # a rewrite in this transaction, not committed
+    assert day_moves.street_days(rnd.id) is not kept
+    assert reads == [rnd.id, rnd.id]
+    db.session.rollback()
+    assert day_moves.street_days(rnd.id) is kept  # nothing committed: the copy holds
+    assert reads == [rnd.id, rnd.id]
+
+
+def test_a_long_push_phase_sums_its_moves():
+    """Moves past twice the summed rows are summed into them: the same counts, fewer rows."""
+    base = [(1, "2016-10-01", "complete", 1), (2, "2016-10-02", "visited", 1)]
+    many = [(1 + k % 3, date(2016, 10, 2 + k % 5), "complete", (-1) ** (k // 15))
+            for k in range(120_030)]
+    days = day_moves.StreetDays(base).moved(many)
+    assert len(days.n) <= 2 + 15  # summed: a row per (street, day, state) left, zeros dropped
+    unsummed = day_moves.StreetDays(base + many)
+    for end in DAYS:
+        np.testing.assert_array_equal(days.as_of(end), unsummed.as_of(end))
