@@ -28,6 +28,7 @@ from server.models.visits import (
     CoverageStep,
     DataVersion,
     ReportDayCount,
+    ReportDayMove,
     ReportMark,
     Visit,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "RentalRectification",
     "RentalUnit",
     "ReportDayCount",
+    "ReportDayMove",
     "ReportMark",
     "ReviewDecision",
     "Role",

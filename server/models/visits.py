@@ -200,3 +200,27 @@ class CoverageDayMove(db.Model):
     day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     state: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class ReportDayMove(db.Model):
+    """A move of `report_day_counts` (its key and the sums added), numbered in commit order;
+    `street_id` None: the round was rewritten (`round_id` None too: every round). Read as
+    CoverageDayMove is (server/services/coverage/move_feed.py)."""
+
+    __tablename__ = "report_day_moves"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    street_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    person_id: Mapped[int] = mapped_column(sa.Integer, default=0)
+    day: Mapped[int] = mapped_column(sa.Integer, default=0)  # date.toordinal()
+    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -59,13 +59,26 @@ def main() -> None:
                                                             DataVersion.version - 1), else_=2)))
             moves = sa.table("coverage_day_moves", sa.column("round_id"), sa.column("street_id"),
                              sa.column("day"), sa.column("state"), sa.column("buildings"))
-            if sa.inspect(db.session.connection()).has_table("coverage_day_moves"):
-                # a batch's moves of the day counts (200 rows, summing to nothing)
+            report = sa.table("report_day_moves", *(sa.column(c) for c in (
+                "round_id", "street_id", "person_id", "day", "visits", "suspect_visits",
+                "street_round", "street_xun", "street_week", "person_round", "person_xun",
+                "person_week", "approved", "reviewed")))
+            if sa.inspect(db.session.connection()).has_table("report_day_moves"):
+                # a batch's moves of the day roll-ups (200 rows each, summing to nothing)
                 rnd, street, day = db.session.execute(sa.text(
                     "SELECT round_id, street_id, day FROM coverage_day_counts LIMIT 1")).one()
                 db.session.execute(sa.insert(moves), [
                     {"round_id": rnd, "street_id": street, "day": day, "state": "visited",
                      "buildings": (-1) ** k} for k in range(200)])
+                rnd, street, person, day = db.session.execute(sa.text(
+                    "SELECT round_id, street_id, person_id, day FROM report_day_counts "
+                    "LIMIT 1")).one()
+                db.session.execute(sa.insert(report), [
+                    {"round_id": rnd, "street_id": street, "person_id": person, "day": day,
+                     "visits": (-1) ** k, "suspect_visits": 0, "street_round": 0,
+                     "street_xun": 0, "street_week": 0, "person_round": 0, "person_xun": 0,
+                     "person_week": 0, "approved": (-1) ** k, "reviewed": (-1) ** k}
+                    for k in range(200)])
             db.session.commit()
 
     app = create_app()

@@ -1,8 +1,9 @@
-"""A process keeps a round's day counts per street and moves its copy by the rows of
-`coverage_day_moves` committed since (server/services/coverage/day_moves.py): after a visit
-is processed, here or in another process, the reports add its moves instead of reading the
-round again, and come to the same counts as a whole read; a rewrite, a prune or a change not
-yet committed reads the round whole."""
+"""A process keeps a round's day counts per street and the report pages' sums, and moves its
+copies by the rows of `coverage_day_moves` / `report_day_moves` committed since
+(server/services/coverage/move_feed.py): after a visit is processed or a decision made, here
+or in another process, the reports add the moves instead of reading the round again, and come
+to the same figures as a whole read; a rewrite, a prune or a change not yet committed reads
+the round whole."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import numpy as np
 import pytest
 
 from server.extensions import db
-from server.services.coverage import day_moves, timeline
+from server.services.coverage import day_moves, move_feed, report_days, timeline
+from server.services.reports import daysums, facts
 from tests.support.paths import REPO
 from tests.support.reports import id_number
 
@@ -99,7 +101,7 @@ def test_a_rewrite_reads_the_round_whole(plan, reads):
 def test_a_prune_reads_every_round_whole(plan, reads, monkeypatch):
     rnd = plan.round
     day_moves.street_days(rnd.id)
-    monkeypatch.setattr(day_moves, "KEEP", 1)  # the next commit's moves prune the rest
+    monkeypatch.setattr(move_feed, "KEEP", 1)  # the next commit's moves prune the rest
     _visit(plan, "s10", "B2", "T01-02", "2016-10-19")
     moved = day_moves.street_days(rnd.id)
     assert reads == [rnd.id, rnd.id]
@@ -127,3 +129,57 @@ def test_a_long_push_phase_sums_its_moves():
     unsummed = day_moves.StreetDays(base + many)
     for end in DAYS:
         np.testing.assert_array_equal(days.as_of(end), unsummed.as_of(end))
+
+
+# --- the report pages' sums (report_day_counts), moved the same way ---------------------------
+
+@pytest.fixture
+def report_reads(monkeypatch) -> list[int]:
+    seen, whole = [], report_days.read
+
+    def counted(round_id: int, first, last):
+        seen.append(round_id)
+        return whole(round_id, first, last)
+
+    monkeypatch.setattr(report_days, "read", counted)
+    return seen
+
+
+def _same_sums(rnd) -> None:
+    """The kept sums equal to sums built from a whole read now, over every window."""
+    f = facts.load(rnd)
+    visits, subs, _top, _epoch = report_days.read(rnd.id, rnd.starts_on, rnd.ends_on)
+    whole = daysums._sums(visits, subs, f.streets, f.derived["in_round"])
+    for kept_pair, whole_pair in zip((f.visits, f.firsts, f.sums), whole, strict=True):
+        for kept, fresh in zip(kept_pair, whole_pair, strict=True):
+            for start in DAYS[::4]:
+                for end in DAYS:
+                    a, b = kept.columns(start, end), fresh.columns(start, end)
+                    for name in a:
+                        size = max(len(a[name]), len(b[name]))
+                        np.testing.assert_array_equal(
+                            np.pad(a[name], (0, size - len(a[name]))),
+                            np.pad(b[name], (0, size - len(b[name]))), err_msg=name)
+
+
+def test_a_visit_and_a_decision_move_the_kept_report_sums(township, report_reads):
+    rnd = township.round
+    first = facts.load(rnd)
+    assert facts.load(rnd).visits[0] is first.visits[0]  # nothing moved: the same copy
+    _visit(township, "s10", "B2", "T01-02", "2016-10-19")
+    township.review("s10", "approved")
+    township.review("s1", "has_issues")  # was approved: approved -1, reviewed unchanged
+    moved = facts.load(rnd)
+    assert report_reads == [rnd.id]  # only the first copy was read whole
+    assert moved.visits[0] is not first.visits[0]
+    _same_sums(rnd)
+    assert len(report_reads) == 2  # (the whole read of the comparison)
+
+
+def test_a_rewrite_of_the_report_sums_reads_them_whole(plan, report_reads):
+    rnd = plan.round
+    facts.load(rnd)
+    report_days.resum(rnd.id)
+    db.session.commit()
+    facts.load(rnd)
+    assert report_reads == [rnd.id, rnd.id]

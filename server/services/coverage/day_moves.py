@@ -1,16 +1,5 @@
-"""The moves of the day counts per street (`coverage_day_counts`), numbered in commit order, and
-each process's copy of a round's counts, moved by them.
-
-A building's refresh moves its street's day counts (timeline.py); at the commit the same moves
-are written to `coverage_day_moves`, under the row lock of the day roll-ups' token
-(rollup_stamp.py, held until the commit), so their ids become visible in increasing order. A
-process keeps a round's counts as arrays (`StreetDays`) with the last id it applied, and on the
-next request reads only the rows past it: after a processing batch a report page adds a few
-hundred rows instead of reading the round's counts again (843,415 rows at 1M buildings). A
-rewrite of the counts (the recompute, buildings moved between streets: `timeline.resum`) writes
-a row without a street: its round (or, without a round, every round) is read again. Old rows
-are pruned; the random epoch in `data_versions` 'coverage_day_moves' is then new, and so is
-every copy (a database made afresh under the same URL has an epoch of its own too).
+"""The day counts per street of a round (`coverage_day_counts`, timeline.py) as arrays, kept per
+process and moved by the rows of their feed, `coverage_day_moves` (how: move_feed.py).
 """
 
 from __future__ import annotations
@@ -19,68 +8,20 @@ from datetime import date
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from gis.coverage import STATES
-from server.extensions import db
-from server.models import CoverageDayCount, CoverageDayMove, DataVersion
-from server.services.coverage import rollup_stamp
+from server.models import CoverageDayCount, CoverageDayMove
+from server.services.coverage.move_feed import MoveFeed
 from server.services.coverage.store import fetch_tuples
-from server.services.stamps import new_token
 
-NAME = "coverage_day_moves"
-KEEP = 200_000  # rows kept after a prune
-MAX_MOVES = 50_000  # more rows than this past a copy: read its round again
-_NOTES = "doorstep_coverage_day_moves"
-_MOVES = CoverageDayMove.__table__
+FEED: MoveFeed[StreetDays] = MoveFeed(CoverageDayMove.__table__)
 _DAYS = CoverageDayCount.__table__
-_VERSIONS = DataVersion.__table__
 _EPOCH_1970 = date(1970, 1, 1).toordinal()
 _CODE = {name: k for k, name in enumerate(STATES)}
 
-
-def note_moves(rows: list[dict], session: Session | None = None) -> None:
-    """Day counts moved in this transaction (rows as upserted into `coverage_day_counts`)."""
-    session = session or db.session()
-    session.info.setdefault(_NOTES, []).extend(rows)
-    rollup_stamp.note_changed(session)
-
-
-def note_rewritten(round_id: int | None, session: Session | None = None) -> None:
-    """The round's day counts (None: every round's) are rewritten in this transaction."""
-    note_moves([{"round_id": round_id, "street_id": None, "day": None, "state": None,
-                 "buildings": 0}], session)
-
-
-def write_rewritten(conn: sa.Connection, round_id: int | None) -> None:
-    """`note_rewritten` on a connection of its own (the recompute's, a migration's), after it
-    wrote the roll-ups' token (whose row lock it holds). Migration 0019 rebuilds before this
-    table exists: no process can hold a copy then."""
-    if sa.inspect(conn).has_table(NAME):
-        conn.execute(sa.insert(_MOVES).values(round_id=round_id, buildings=0))
-
-
-def _write(session: Session) -> None:
-    rows = session.info.pop(_NOTES, None)
-    if not rows:
-        return
-    conn = session.connection()
-    conn.execute(sa.insert(_MOVES), rows)
-    low, top = conn.execute(sa.select(sa.func.min(_MOVES.c.id), sa.func.max(_MOVES.c.id))).one()
-    if top - low > 2 * KEEP:
-        conn.execute(sa.delete(_MOVES).where(_MOVES.c.id <= top - KEEP))
-        if not conn.execute(sa.update(_VERSIONS).where(_VERSIONS.c.name == NAME)
-                            .values(version=new_token())).rowcount:
-            conn.execute(sa.insert(_VERSIONS).values(name=NAME, version=new_token()))
-
-
-def _ended(session: Session, transaction) -> None:
-    if transaction.parent is None and not transaction.nested:
-        session.info.pop(_NOTES, None)  # (rolled back: void)
-
-
-rollup_stamp.STAMP.at_commit.append(_write)
-sa.event.listen(Session, "after_transaction_end", _ended)
+note_moves = FEED.note  # the day counts moved in this transaction (timeline.py)
+note_rewritten = FEED.note_rewritten
+write_rewritten = FEED.write_rewritten
 
 
 def _ordinals(days: list) -> np.ndarray:
@@ -132,58 +73,25 @@ class StreetDays:
         return flat.astype(np.int64).reshape(self.size, len(STATES))
 
 
-#: (database URL, round) -> (its counts, the last move applied, the epoch they were read under)
-_KEPT: dict[tuple[str, int], tuple[StreetDays, int, int]] = {}
-_MOST_KEPT = 8
-
-
 def street_days(round_id: int) -> StreetDays:
-    """The round's day counts: this process's copy moved by the rows since, or read whole (the
-    first time, after a rewrite or a prune, and inside a transaction that moved them itself:
-    its own moves are not committed)."""
-    if rollup_stamp.STAMP.changed_here():
-        return read(round_id)[0]
-    key = (str(db.engine.url), int(round_id))
-    kept = _KEPT.get(key)
-    found = _moved(kept, int(round_id)) if kept is not None else None
-    if found is None:
-        found = read(round_id)
-    if found[2] is not None:
-        if key not in _KEPT and len(_KEPT) >= _MOST_KEPT:
-            _KEPT.pop(next(iter(_KEPT)))
-        _KEPT[key] = found
-    return found[0]
+    """The round's day counts: this process's copy moved by the rows since, or read whole."""
+    def move(days: StreetDays, rows: list[tuple]) -> StreetDays:
+        mine = [(s, d, st, n) for r, s, d, st, n in rows if r == round_id and n]
+        return days.moved(mine) if mine else days
+
+    return FEED.kept(("street_days", int(round_id)), int(round_id), lambda: read(round_id),
+                     move)
 
 
 def read(round_id: int) -> tuple[StreetDays, int, int | None]:
-    """The round's counts whole, with the last move's id and the epoch: one statement, so
-    that all three come from one snapshot."""
-    c, m, v = _DAYS.c, _MOVES.c, _VERSIONS.c
-    epoch = sa.cast(sa.select(v.version).where(v.name == NAME).scalar_subquery(), sa.String)
+    """The round's counts whole, with the feed's last id and epoch: one statement, so that
+    all three come from one snapshot."""
+    c = _DAYS.c
+    top, epoch = FEED.snapshot()
     rows = fetch_tuples(sa.union_all(
         sa.select(c.street_id, c.day, c.state, c.buildings)
         .where(c.round_id == int(round_id), c.buildings != 0),
-        sa.select(sa.null(), sa.null(), epoch, sa.func.coalesce(sa.func.max(m.id), 0))))
-    _none, _day, epoch_text, top = next(r for r in rows if r[0] is None)
-    return (StreetDays([r for r in rows if r[0] is not None]), top,
+        sa.select(sa.null(), sa.null(), sa.cast(epoch, sa.String), top)))
+    _none, _day, epoch_text, last = next(r for r in rows if r[0] is None)
+    return (StreetDays([r for r in rows if r[0] is not None]), last,
             None if epoch_text is None else int(epoch_text))
-
-
-def _moved(kept: tuple[StreetDays, int, int], round_id: int
-           ) -> tuple[StreetDays, int, int] | None:
-    """The copy moved by the rows past its last id, or None: read the round again. The epoch
-    is read after the rows: a prune in between shows."""
-    days, last, epoch = kept
-    m = _MOVES.c
-    rows = fetch_tuples(sa.select(m.id, m.round_id, m.street_id, m.day, m.state, m.buildings)
-                        .where(m.id > last).order_by(m.id).limit(MAX_MOVES + 1))
-    now = db.session.scalar(sa.select(_VERSIONS.c.version).where(_VERSIONS.c.name == NAME))
-    if now != epoch or len(rows) > MAX_MOVES:
-        return None
-    mine = []
-    for _id, r, street, day, state, n in rows:
-        if street is None and r in (None, round_id):
-            return None  # rewritten
-        if r == round_id and n:
-            mine.append((street, day, state, n))
-    return (days.moved(mine) if mine else days), (rows[-1][0] if rows else last), epoch

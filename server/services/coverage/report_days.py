@@ -25,13 +25,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
+import numpy as np
 import sqlalchemy as sa
 
 from server import localtime
 from server.extensions import db
-from server.models import Building, ReportDayCount, ReportMark, Submission
+from server.models import Building, ReportDayCount, ReportDayMove, ReportMark, Submission
 from server.models import Visit as VisitRow
 from server.services.coverage import rollup_stamp
+from server.services.coverage.move_feed import MoveFeed
 from server.services.coverage.store import fetch_tuples, form_counts, suspect_column
 
 COLUMNS = ("visits", "suspect_visits", "street_round", "street_xun", "street_week",
@@ -39,6 +41,8 @@ COLUMNS = ("visits", "suspect_visits", "street_round", "street_xun", "street_wee
 CHUNK = 500
 _MARKS = ReportMark.__table__
 _DAYS = ReportDayCount.__table__
+#: The moves of `report_day_counts`, which each process's copies follow (daysums.visit_rows).
+FEED: MoveFeed = MoveFeed(ReportDayMove.__table__)
 Key = tuple[int, int]  # (person id or 0, day ordinal)
 
 
@@ -168,6 +172,7 @@ class _Moves:
         if rows:
             conn.execute(_upsert(conn.dialect.name, _DAYS,
                                  ["round_id", "street_id", "person_id", "day"], True), rows)
+            FEED.note(rows)  # (each process's copy moves by them: move_feed.py)
 
 
 def refresh(pairs: Iterable[tuple[int, int]]) -> None:
@@ -247,9 +252,10 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
     streets now (no commit): after a rebuild, or when buildings changed streets."""
     if conn is None:
         conn = db.session.connection()
-        rollup_stamp.note_changed()
+        FEED.note_rewritten(round_id)
     else:
         rollup_stamp.write_token(conn)
+        FEED.write_rewritten(conn, round_id)
     q = (sa.select(_MARKS.c.round_id, sa.func.coalesce(Building.street_id, 0), _MARKS.c.marks)
          .join(Building, Building.id == _MARKS.c.building_id))
     delete = sa.delete(_DAYS)
@@ -270,18 +276,26 @@ def resum(round_id: int | None = None, conn: sa.Connection | None = None) -> Non
         conn.execute(sa.insert(_DAYS), rows[start:start + 20_000])
 
 
-def read(round_id: int, first: date, last: date) -> tuple[list[tuple], list[tuple]]:
-    """(the round's rows: street, person, day and COLUMNS but the submissions'; every round's
-    rows of days in [first, last] with submissions: street, person, day, approved, reviewed)."""
-    c = _DAYS.c
-    visits = fetch_tuples(
-        sa.select(c.street_id, c.person_id, c.day, *(c[k] for k in COLUMNS[:8]))
-        .where(c.round_id == int(round_id), sa.or_(c.visits != 0, c.street_round != 0,
-                                                   c.street_xun != 0, c.street_week != 0,
-                                                   c.person_xun != 0, c.person_week != 0)))
-    subs = fetch_tuples(
-        sa.select(c.street_id, c.person_id, c.day, sa.func.sum(c.approved),
-                  sa.func.sum(c.reviewed))
-        .where(c.reviewed != 0, c.day >= first.toordinal(), c.day <= last.toordinal())
-        .group_by(c.street_id, c.person_id, c.day))
-    return visits, subs
+def read(round_id: int, first: date, last: date
+         ) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    """The round's rows with visits (street, person, day, COLUMNS but the submissions'),
+    every round's rows with submissions reviewed on days in [first, last] (street, person,
+    day, approved, reviewed), and FEED's last move and epoch: one statement, one snapshot."""
+    c, zero = _DAYS.c, sa.literal(0)
+    top, epoch = FEED.snapshot()
+    visits = (sa.select(zero, c.street_id, c.person_id, c.day, *(c[k] for k in COLUMNS[:8]),
+                        zero, zero)
+              .where(c.round_id == int(round_id), sa.or_(
+                  c.visits != 0, c.street_round != 0, c.street_xun != 0, c.street_week != 0,
+                  c.person_xun != 0, c.person_week != 0)))
+    subs = (sa.select(sa.literal(1), c.street_id, c.person_id, c.day, *[zero] * 8,
+                      sa.func.sum(c.approved), sa.func.sum(c.reviewed))
+            .where(c.reviewed != 0, c.day >= first.toordinal(), c.day <= last.toordinal())
+            .group_by(c.street_id, c.person_id, c.day))
+    snapshot = sa.select(sa.literal(2), top, sa.func.coalesce(epoch, 0), *[zero] * 11)
+    rows = fetch_tuples(sa.union_all(visits, subs, snapshot))
+    a = np.array(rows, np.int64).reshape(len(rows), 14)
+    kind = a[:, 0]
+    last_id, epoch_found = (int(x) for x in a[kind == 2][0, 1:3])
+    return (a[kind == 0][:, 1:12], a[kind == 1][:, [1, 2, 3, 12, 13]], last_id,
+            epoch_found or None)

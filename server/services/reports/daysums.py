@@ -80,15 +80,47 @@ def aligned(round_start: date, start: date, end: date) -> str | None:
     return None
 
 
+Sums = tuple[tuple[Rows, Rows], tuple[Rows, Rows], tuple[Rows, Rows]]
+
+
 def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
-               in_round: set[int] | None) -> tuple[tuple[Rows, Rows], tuple[Rows, Rows],
-                                                   tuple[Rows, Rows]]:
+               in_round: set[int] | None) -> Sums:
     """From the roll-up (server/services/coverage/report_days.py): (visits and suspect ones,
     first counted visits in the round / 旬 / week, submissions approved / reviewed), each per
     street and per person. A street not of the round counts as none for visits; submissions
-    on it are left to facts.py (like those of no street)."""
-    visits, subs = report_days.read(round_id, first, last)
-    v = _array(visits, 11)  # street, person, day, visits, suspect, street x3, person x3
+    on it are left to facts.py (like those of no street). Kept per process and moved by the
+    roll-up's moves since (server/services/coverage/move_feed.py)."""
+    def read() -> tuple[tuple[Sums, int], int, int | None]:
+        visits, subs, top, epoch = report_days.read(round_id, first, last)
+        return (_sums(visits, subs, streets, in_round), len(visits) + len(subs)), top, epoch
+
+    def move(kept: tuple[Sums, int], rows: list[tuple]) -> tuple[Sums, int] | None:
+        a = _array(rows, 14)  # round, street, person, day, COLUMNS
+        if not len(a):
+            return kept
+        mine = a[a[:, 0] == round_id]
+        visits = mine[np.any(mine[:, 4:12] != 0, axis=1)][:, 1:12]
+        in_days = (a[:, 3] >= first.toordinal()) & (a[:, 3] <= last.toordinal())
+        subs = a[in_days & np.any(a[:, 12:14] != 0, axis=1)][:, [1, 2, 3, 12, 13]]
+        sums, size = kept
+        more = _sums(visits, subs, streets, in_round)
+        joined = tuple(tuple(_joined(x, y) for x, y in zip(old, new, strict=True))
+                       for old, new in zip(sums, more, strict=True))
+        grown = sum(len(r.key) for pair in joined for r in pair)
+        return None if grown > 4 * size + 100_000 else (joined, size)  # long phase: read again
+
+    key = ("report_rows", round_id, first, last, tuple(sorted(streets)), in_round is None)
+    return report_days.FEED.kept(key, round_id, read, move)[0]
+
+
+def _joined(a: Rows, b: Rows) -> Rows:
+    return Rows(np.concatenate([a.key, b.key]), np.concatenate([a.day, b.day]),
+                {k: np.concatenate([a.values[k], b.values[k]]) for k in a.values})
+
+
+def _sums(v: np.ndarray, s: np.ndarray, streets: dict[int, str],
+          in_round: set[int] | None) -> Sums:
+    """The arrays of `visit_rows` from rows with visits (n x 11) and with submissions (n x 5)."""
     street, person = _mapped(v[:, 0], set(streets)), np.where(v[:, 1] > 0, v[:, 1], NONE)
     day = v[:, 2]
 
@@ -103,7 +135,6 @@ def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
              rows(person, visits=v[:, 3], suspect_visits=v[:, 4]))
     out_f = (rows(street, **{m: v[:, 5 + i] for i, m in enumerate(marks)}),
              rows(person, **{m: v[:, 8 + i] for i, m in enumerate(marks)}))
-    s = _array(subs, 5)  # street, person, day, approved, reviewed
     placed = _mapped(s[:, 0], in_round) != NONE
     names = ("approved", "reviewed")
     out_s = (Rows(s[placed, 0], s[placed, 2], {k: s[placed, 3 + i] for i, k in enumerate(names)}),

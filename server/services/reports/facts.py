@@ -115,10 +115,8 @@ def load(rnd: Round) -> Facts:
         s: int(totals[s]) for s in sorted(streets) if 0 < s < len(totals) and totals[s]}
     if in_round is None and len(totals) and totals[0]:
         sizes[None] = int(totals[0])
-    visits, firsts, sums = rollup_stamp.kept(  # read again only after the roll-ups changed
-        ("report_rows", rnd.id, rnd.starts_on, rnd.ends_on, tuple(sorted(streets)),
-         in_round is None),
-        lambda: daysums.visit_rows(rnd.id, rnd.starts_on, rnd.ends_on, streets, in_round))
+    visits, firsts, sums = daysums.visit_rows(  # (kept, moved by the roll-up's moves)
+        rnd.id, rnd.starts_on, rnd.ends_on, streets, in_round)
     submissions = _submissions(rnd, streets, in_round)
     returned = _returned(daysums.returned_ids(rnd.starts_on, rnd.ends_on, in_round), streets)
     _reviews(submissions + returned)
