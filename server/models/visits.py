@@ -135,7 +135,23 @@ class ReportMark(db.Model):
     marks: Mapped[str] = mapped_column(sa.Text)
 
 
-class ReportDayCount(db.Model):
+class ReportSums:
+    """The report pages' sums of a street, person and day (the columns of
+    report_days.COLUMNS, after the key's)."""
+
+    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    street_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
+    person_week: Mapped[int] = mapped_column(sa.Integer, default=0)
+    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class ReportDayCount(ReportSums, db.Model):
     """The report pages' sums per street, person and day of a round (server/services/coverage/
     report_days.py): visits, suspect ones; counted visits that are the building's first in the
     round, in their 旬, in their week (by street: any coordinator's earlier visit; by person:
@@ -151,16 +167,6 @@ class ReportDayCount(db.Model):
     street_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     day: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # date.toordinal()
-    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
-    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_round: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_week: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_round: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_week: Mapped[int] = mapped_column(sa.Integer, default=0)
-    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
-    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class DataVersion(db.Model):
@@ -202,7 +208,7 @@ class CoverageDayMove(db.Model):
     buildings: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
-class ReportDayMove(db.Model):
+class ReportDayMove(ReportSums, db.Model):
     """A move of `report_day_counts` (its key and the sums added), numbered in commit order;
     `street_id` None: the round was rewritten (`round_id` None too: every round). Read as
     CoverageDayMove is (server/services/coverage/move_feed.py)."""
@@ -214,13 +220,3 @@ class ReportDayMove(db.Model):
     street_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     person_id: Mapped[int] = mapped_column(sa.Integer, default=0)
     day: Mapped[int] = mapped_column(sa.Integer, default=0)  # date.toordinal()
-    visits: Mapped[int] = mapped_column(sa.Integer, default=0)
-    suspect_visits: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_round: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
-    street_week: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_round: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_xun: Mapped[int] = mapped_column(sa.Integer, default=0)
-    person_week: Mapped[int] = mapped_column(sa.Integer, default=0)
-    approved: Mapped[int] = mapped_column(sa.Integer, default=0)
-    reviewed: Mapped[int] = mapped_column(sa.Integer, default=0)
