@@ -16,6 +16,7 @@ is read again (a database made afresh under the same URL has an epoch of its own
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -44,6 +45,7 @@ class MoveFeed(Generic[V]):
         self.table, self.name, self.most = table, table.name, most
         self._notes = f"doorstep_{self.name}"
         self._kept: dict[Hashable, Copy] = {}
+        self._lock = threading.Lock()
         rollup_stamp.STAMP.at_commit.append(self._write)
         sa.event.listen(Session, "after_transaction_end", self._ended)
 
@@ -110,9 +112,10 @@ class MoveFeed(Generic[V]):
         if found is None:
             found = read()
         if found[2] is not None:
-            if key not in self._kept and len(self._kept) >= self.most:
-                self._kept.pop(next(iter(self._kept)))
-            self._kept[key] = found
+            with self._lock:  # (requests on other threads keep copies too)
+                if key not in self._kept and len(self._kept) >= self.most:
+                    self._kept.pop(next(iter(self._kept)))
+                self._kept[key] = found
         return found[0]
 
     def _moved(self, found: Copy, round_id: int, move: Callable) -> Copy | None:
