@@ -119,16 +119,15 @@ def test_moves_not_committed_are_read_around_the_kept_copy(plan, reads):
     assert reads == [rnd.id, rnd.id]
 
 
-def test_a_long_push_phase_sums_its_moves():
-    """Moves past twice the summed rows are summed into them: the same counts, fewer rows."""
-    base = [(1, "2016-10-01", "complete", 1), (2, "2016-10-02", "visited", 1)]
-    many = [(1 + k % 3, date(2016, 10, 2 + k % 5), "complete", (-1) ** (k // 15))
-            for k in range(120_030)]
-    days = day_moves.StreetDays(base).moved(many)
-    assert len(days.n) <= 2 + 15  # summed: a row per (street, day, state) left, zeros dropped
-    unsummed = day_moves.StreetDays(base + many)
-    for end in DAYS:
-        np.testing.assert_array_equal(days.as_of(end), unsummed.as_of(end))
+def test_a_copy_that_took_max_moves_is_read_whole(plan, reads, monkeypatch):
+    """A long push phase would grow the kept arrays a row per move without end."""
+    rnd = plan.round
+    day_moves.street_days(rnd.id)
+    monkeypatch.setattr(move_feed, "MAX_MOVES", 0)
+    _visit(plan, "s10", "B2", "T01-02", "2016-10-19")
+    moved = day_moves.street_days(rnd.id)
+    assert reads == [rnd.id, rnd.id]
+    _same_counts(moved, rnd.id)
 
 
 # --- the report pages' sums (report_day_counts), moved the same way ---------------------------

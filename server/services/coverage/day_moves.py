@@ -37,11 +37,10 @@ class StreetDays:
         self._set(np.array([r[0] for r in rows], np.int64), _ordinals([r[1] for r in rows]),
                   np.array([_CODE[r[2]] for r in rows], np.int64),
                   np.array([r[3] for r in rows], np.int64))
-        self._summed = len(self.n)
 
-    def _set(self, street, day, state, n, size: int = 1) -> None:
+    def _set(self, street, day, state, n) -> None:
         self.street, self.day, self.state, self.n = street, day, state, n
-        self.size = max(size, int(street.max()) + 1 if len(street) else 1)
+        self.size = int(street.max()) + 1 if len(street) else 1
 
     def moved(self, rows: list[tuple]) -> StreetDays:
         """A new copy with these moves added (this one may be in use by another request)."""
@@ -50,19 +49,7 @@ class StreetDays:
         out._set(*(np.concatenate([a, b]) for a, b in zip(
             (self.street, self.day, self.state, self.n),
             (more.street, more.day, more.state, more.n), strict=True)))
-        out._summed = self._summed
-        if len(out.n) > max(2 * out._summed, 100_000):  # a long push phase: sum the moves in
-            out._sum()
         return out
-
-    def _sum(self) -> None:
-        key = (self.street << 24) | (self.day << 4) | self.state  # (day < 2^20: year 2871)
-        cells, where = np.unique(key, return_inverse=True)
-        n = np.bincount(where, weights=self.n).astype(np.int64)
-        keep = n != 0
-        cells = cells[keep]
-        self._set(cells >> 24, (cells >> 4) & ((1 << 20) - 1), cells & 15, n[keep], self.size)
-        self._summed = len(self.n)
 
     def as_of(self, day: date) -> np.ndarray:
         """Buildings per (street id, state) as of the end of `day` (row 0: no street; the

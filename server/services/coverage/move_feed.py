@@ -31,10 +31,13 @@ from server.services.stamps import new_token
 
 V = TypeVar("V")
 KEEP = 200_000  # rows kept after a prune
-MAX_MOVES = 50_000  # more rows than this past a copy: read it again
+#: Moves a copy takes in before it is read whole again: each one adds a row to its arrays
+#: (0.84M at 1M buildings; a long push phase would otherwise grow them without end).
+MAX_MOVES = 200_000
 _VERSIONS = DataVersion.__table__
-#: What a copy holds: the value, the last move applied, the epoch it was read under.
-Copy = tuple[V, int, int | None]
+#: What a copy holds: the value, the last move applied, the epoch it was read under, and how
+#: many moves it has taken in since.
+Copy = tuple[V, int, int | None, int]
 
 
 class MoveFeed(Generic[V]):
@@ -96,13 +99,13 @@ class MoveFeed(Generic[V]):
         return (sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0)).scalar_subquery(),
                 sa.select(v.version).where(v.name == self.name).scalar_subquery())
 
-    def kept(self, key: Hashable, round_id: int, read: Callable[[], Copy],
-             move: Callable[[V, list[tuple]], V | None]) -> V:
-        """The copy kept under `key`, moved by the rows since; or `read()` whole (the first
-        time, after a rewrite of `round_id` or a prune, and inside a transaction that moved
-        the roll-ups itself: its moves are not committed). `move(value, rows)` returns a new
-        value (the old one may be in use by another request), or None: read it whole; rows
-        are the feed's columns but the id, of every round."""
+    def kept(self, key: Hashable, round_id: int, read: Callable[[], tuple[V, int, int | None]],
+             move: Callable[[V, list[tuple]], V]) -> V:
+        """The copy kept under `key`, moved by the rows since; or `read()` whole, with the
+        feed's last id and epoch (the first time, after a rewrite of `round_id`, a prune or
+        MAX_MOVES moves, and inside a transaction that moved the roll-ups itself: its moves
+        are not committed). `move(value, rows)` returns a new value (the old one may be in use
+        by another request); rows are the feed's columns but the id, of every round."""
         if rollup_stamp.STAMP.changed_here():
             return read()[0]
         key = (str(db.engine.url), key)
@@ -110,7 +113,7 @@ class MoveFeed(Generic[V]):
         if found is not None:
             found = self._moved(found, round_id, move)
         if found is None:
-            found = read()
+            found = (*read(), 0)
         if found[2] is not None:
             with self._lock:  # (requests on other threads keep copies too)
                 if key not in self._kept and len(self._kept) >= self.most:
@@ -120,16 +123,17 @@ class MoveFeed(Generic[V]):
 
     def _moved(self, found: Copy, round_id: int, move: Callable) -> Copy | None:
         """The epoch is read after the rows: a prune in between shows."""
-        value, last, epoch = found
+        value, last, epoch, taken = found
         t = self.table.c
         rows = fetch_tuples(sa.select(*self.table.c).where(t.id > last).order_by(t.id)
-                            .limit(MAX_MOVES + 1))
+                            .limit(MAX_MOVES - taken + 1))
         now = db.session.scalar(sa.select(_VERSIONS.c.version)
                                 .where(_VERSIONS.c.name == self.name))
-        if now != epoch or len(rows) > MAX_MOVES:
+        if now != epoch or taken + len(rows) > MAX_MOVES:
             return None
         if any(r[2] is None and r[1] in (None, round_id) for r in rows):
             return None  # (columns: id, round_id, street_id, …) rewritten
-        moves = [r[1:] for r in rows if r[2] is not None]
-        moved = move(value, moves) if moves else value
-        return None if moved is None else (moved, rows[-1][0] if rows else last, epoch)
+        if not rows:
+            return found
+        moves = [r[1:] for r in rows if r[2] is not None]  # (another round's rewrite: none)
+        return (move(value, moves) if moves else value), rows[-1][0], epoch, taken + len(rows)

@@ -90,27 +90,22 @@ def visit_rows(round_id: int, first: date, last: date, streets: dict[int, str],
     street and per person. A street not of the round counts as none for visits; submissions
     on it are left to facts.py (like those of no street). Kept per process and moved by the
     roll-up's moves since (server/services/coverage/move_feed.py)."""
-    def read() -> tuple[tuple[Sums, int], int, int | None]:
+    def read() -> tuple[Sums, int, int | None]:
         visits, subs, top, epoch = report_days.read(round_id, first, last)
-        return (_sums(visits, subs, streets, in_round), len(visits) + len(subs)), top, epoch
+        return _sums(visits, subs, streets, in_round), top, epoch
 
-    def move(kept: tuple[Sums, int], rows: list[tuple]) -> tuple[Sums, int] | None:
+    def move(sums: Sums, rows: list[tuple]) -> Sums:
         a = _array(rows, 14)  # round, street, person, day, COLUMNS
-        if not len(a):
-            return kept
         mine = a[a[:, 0] == round_id]
         visits = mine[np.any(mine[:, 4:12] != 0, axis=1)][:, 1:12]
         in_days = (a[:, 3] >= first.toordinal()) & (a[:, 3] <= last.toordinal())
         subs = a[in_days & np.any(a[:, 12:14] != 0, axis=1)][:, [1, 2, 3, 12, 13]]
-        sums, size = kept
         more = _sums(visits, subs, streets, in_round)
-        joined = tuple(tuple(_joined(x, y) for x, y in zip(old, new, strict=True))
-                       for old, new in zip(sums, more, strict=True))
-        grown = sum(len(r.key) for pair in joined for r in pair)
-        return None if grown > 4 * size + 100_000 else (joined, size)  # long phase: read again
+        return tuple(tuple(_joined(x, y) for x, y in zip(old, new, strict=True))
+                     for old, new in zip(sums, more, strict=True))
 
     key = ("report_rows", round_id, first, last, tuple(sorted(streets)), in_round is None)
-    return report_days.FEED.kept(key, round_id, read, move)[0]
+    return report_days.FEED.kept(key, round_id, read, move)
 
 
 def _joined(a: Rows, b: Rows) -> Rows:
