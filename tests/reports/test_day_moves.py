@@ -7,9 +7,6 @@ the round whole."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 
 import numpy as np
@@ -18,7 +15,7 @@ import pytest
 from server.extensions import db
 from server.services.coverage import day_moves, move_feed, report_days, timeline
 from server.services.reports import daysums, facts
-from tests.support.paths import REPO
+from tests.support.elsewhere import run_in_another_process
 from tests.support.reports import id_number
 
 DAYS = [date(2016, 10, 1) + timedelta(days=k) for k in range(0, 50, 3)]
@@ -75,14 +72,8 @@ def test_a_visit_processed_by_another_process_is_added(plan, app, reads):
     rnd = plan.round
     day_moves.street_days(rnd.id)
     _visit(plan, "s10", "B3", "T01-02", "2016-10-17", process=False)
-    script = ("from server import create_app\n"
-              "from server.services.processing import pipeline\n"
-              "app = create_app()\n"
-              "with app.app_context():\n"
-              "    assert pipeline.process_pending()['done'] == 1\n")
-    env = {**os.environ, "DOORSTEP_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "DOORSTEP_INSTANCE_PATH": app.instance_path, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True, timeout=120)
+    run_in_another_process(app, "assert pipeline.process_pending()['done'] == 1\n",
+                           imports="from server.services.processing import pipeline")
     db.session.rollback()  # (a new snapshot)
     moved = day_moves.street_days(rnd.id)
     assert reads == [rnd.id]

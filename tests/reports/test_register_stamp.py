@@ -5,10 +5,6 @@ next report reads them again; a change not committed yet is read around the kept
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import sqlalchemy as sa
 
@@ -17,7 +13,7 @@ from server.models import Area, DataVersion, Entity, RegisterConflict
 from server.services import stamps
 from server.services.register import stamp
 from server.services.reports import facts
-from tests.support.paths import REPO
+from tests.support.elsewhere import run_in_another_process
 
 
 def _token() -> int | None:
@@ -75,17 +71,13 @@ def test_an_uncommitted_change_is_read_around_and_rolled_back_with_its_transacti
 def test_a_change_committed_by_another_process_is_seen(plan, app):
     facts.load(plan.round)
     person, other = _person_and_another_street(plan)
-    script = (
-        "from server import create_app\n"
-        "from server.extensions import db\n"
-        "from server.models import Entity\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        f"    db.session.get(Entity, {person.id}).area_id = {other}\n"
-        "    db.session.commit()\n")
-    env = {**os.environ, "DOORSTEP_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "DOORSTEP_INSTANCE_PATH": app.instance_path, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True, timeout=120)
+    run_in_another_process(app, f"""
+        db.session.get(Entity, {person.id}).area_id = {other}
+        db.session.commit()
+    """, imports="""
+        from server.extensions import db
+        from server.models import Entity
+    """)
     db.session.expire_all()
     assert _streets_of(facts.load(plan.round), person.id) == {other}
 

@@ -5,9 +5,6 @@ committed is read around the kept copies and leaves nothing behind if it rolls b
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 
 import sqlalchemy as sa
@@ -17,7 +14,7 @@ from server.models import DataVersion
 from server.services.coverage import report_days, rollup_stamp
 from server.services.reports import facts, metrics
 from tests.support import report_recount as recount
-from tests.support.paths import REPO
+from tests.support.elsewhere import run_in_another_process
 
 WINDOW = (date(2016, 10, 1), date(2016, 10, 20))
 
@@ -71,19 +68,15 @@ def test_an_uncommitted_change_is_read_around_and_rolled_back_with_its_transacti
 def test_a_decision_committed_by_another_process_is_seen(plan, app):
     rnd = plan.round
     before = _approved(facts.load(rnd))
-    script = (
-        "from server import create_app\n"
-        "from server.extensions import db\n"
-        "from server.models import Submission\n"
-        "from server.services.coverage import report_days\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        f"    sub = db.session.get(Submission, {plan.subs['s7'].id})\n"
-        "    sub.review_state = 'approved'\n"
-        "    report_days.refresh_submission(sub.id)\n"
-        "    db.session.commit()\n")
-    env = {**os.environ, "DOORSTEP_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "DOORSTEP_INSTANCE_PATH": app.instance_path, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, check=True, timeout=120)
+    run_in_another_process(app, f"""
+        sub = db.session.get(Submission, {plan.subs['s7'].id})
+        sub.review_state = 'approved'
+        report_days.refresh_submission(sub.id)
+        db.session.commit()
+    """, imports="""
+        from server.extensions import db
+        from server.models import Submission
+        from server.services.coverage import report_days
+    """)
     db.session.expire_all()
     assert _approved(facts.load(rnd)) == before + 1
